@@ -1,0 +1,3 @@
+"""Calendo: collaborative event management with full history and live notifications."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,119 @@
+"""The application factory and its lifespan (engine, Redis, broker, limiter, cache)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import redis.asyncio as aioredis
+from fastapi import FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from calendo import __version__
+from calendo.api import build_api_router
+from calendo.core.cache import create_cache
+from calendo.core.config import Settings, get_settings
+from calendo.core.db import Database, create_engine
+from calendo.core.deps import Services
+from calendo.core.errors import install_error_handlers
+from calendo.core.formats import NegotiationMiddleware
+from calendo.core.observability import Metrics, RequestContextMiddleware, configure_logging
+from calendo.core.pubsub import create_broker
+from calendo.core.ratelimit import RateLimiter, RateLimitMiddleware
+from calendo.core.security import PasswordHasher
+from calendo.openapi import install_openapi
+
+DESCRIPTION = """Collaborative event management: events with RFC 5545 recurrence, sharing as
+owner/editor/viewer, complete version history with diffs and rollback, live notifications,
+incremental sync and an audit trail.
+
+Every body is JSON by default; send `Accept: application/msgpack` for MessagePack responses
+and `Content-Type: application/msgpack` for MessagePack request bodies. Errors are always
+`application/problem+json` (RFC 9457), whatever `Accept` says.
+"""
+
+
+def _lifespan(settings: Settings, metrics: Metrics):  # type: ignore[no-untyped-def]
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        redis_client = aioredis.from_url(settings.redis_url) if settings.redis_url else None
+        db = Database(create_engine(settings))
+        broker = create_broker(redis_client)
+        app.state.services = Services(
+            settings=settings,
+            db=db,
+            hasher=PasswordHasher(settings),
+            broker=broker,
+            cache=create_cache(redis_client, ttl=settings.cache_ttl_seconds),
+            limiter=app.state.limiter,
+            metrics=metrics,
+            redis=redis_client,
+        )
+        try:
+            yield
+        finally:
+            await broker.close()
+            await db.dispose()
+            if redis_client is not None:
+                await redis_client.aclose()
+
+    return lifespan
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the ASGI app for these settings."""
+    settings = settings or get_settings()
+    configure_logging(json_logs=settings.log_json)
+    metrics = Metrics()
+    app = FastAPI(
+        title="Calendo",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=_lifespan(settings, metrics),
+    )
+    app.state.limiter = RateLimiter(settings)
+    install_error_handlers(app)
+    app.include_router(build_api_router())
+    _add_operational_routes(app)
+    install_openapi(app)
+    # Outermost first: request id + metrics, CORS, rate limits, then format negotiation.
+    app.add_middleware(NegotiationMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RateLimitMiddleware, limiter=app.state.limiter, settings=settings)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
+            allow_headers=["*"], expose_headers=["ETag", "Location", "RateLimit-Limit",
+                                                 "RateLimit-Remaining", "RateLimit-Reset"],
+        )
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    return app
+
+
+def _add_operational_routes(app: FastAPI) -> None:
+    @app.get("/health", tags=["operations"], responses={503: {"description": "Database down"}})
+    async def health(request: Request) -> Response:
+        """Liveness and dependencies: 503 when the database is unreachable."""
+        services: Services = request.app.state.services
+        database = "ok"
+        try:
+            async with services.db.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception:  # any failure to reach the database is a 503, whatever the driver
+            database = "unreachable"
+        broker = "disabled"
+        if services.redis is not None:
+            broker = "ok" if await services.broker.ping() else "unreachable"
+        healthy = database == "ok" and broker != "unreachable"
+        return JSONResponse(
+            {"status": "ok" if healthy else "degraded", "database": database, "broker": broker},
+            status_code=200 if healthy else 503,
+        )
+
+    @app.get("/metrics", tags=["operations"], response_class=Response)
+    async def metrics_endpoint(request: Request) -> Response:
+        """Prometheus metrics."""
+        services: Services = request.app.state.services
+        return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,1 @@
+"""Accounts, logins, tokens: register, login, refresh with rotation, logout, user search."""

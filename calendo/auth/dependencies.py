@@ -1,0 +1,53 @@
+"""The authenticated caller, resolved from ``Authorization: Bearer``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from calendo.auth import repository
+from calendo.core.config import Settings
+from calendo.core.deps import SessionDep
+from calendo.core.errors import NotAuthenticated
+from calendo.core.security import TokenInvalid, decode_token
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/login", auto_error=False)
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentUser:
+    id: int
+    username: str
+    session_id: int
+
+
+async def authenticate(settings: Settings, session: AsyncSession, token: str) -> CurrentUser:
+    """Resolve an access token to a live user and login session, or raise NotAuthenticated."""
+    try:
+        claims = decode_token(settings, token, expected="access")
+    except TokenInvalid as exc:
+        raise NotAuthenticated("Invalid or expired access token") from exc
+    user = await repository.get_user_with_session(
+        session, user_id=claims.user_id, session_id=claims.session_id
+    )
+    if user is None:
+        raise NotAuthenticated("Invalid or expired access token")
+    return CurrentUser(id=user.id, username=user.username, session_id=claims.session_id)
+
+
+async def current_user(
+    request: Request,
+    session: SessionDep,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+) -> CurrentUser:
+    """The caller; 401 with ``WWW-Authenticate: Bearer`` when the token is missing or bad."""
+    if not token:
+        raise NotAuthenticated("Missing bearer token")
+    return await authenticate(request.app.state.services.settings, session, token)
+
+
+CurrentUserDep = Annotated[CurrentUser, Depends(current_user)]

@@ -1,0 +1,65 @@
+"""SQL of the auth domain."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from calendo.auth.models import AuthSession, User
+
+
+async def get_user_with_session(
+    session: AsyncSession, *, user_id: int, session_id: int
+) -> User | None:
+    """The user, if the login session is theirs and not revoked (one query per request)."""
+    query = (
+        select(User)
+        .join(AuthSession, AuthSession.user_id == User.id)
+        .where(User.id == user_id, AuthSession.id == session_id, AuthSession.revoked_at.is_(None))
+    )
+    return (await session.scalars(query)).first()
+
+
+async def find_by_login(session: AsyncSession, identifier: str) -> User | None:
+    """Look a user up by username or (case-insensitive) email."""
+    query = select(User).where(
+        or_(User.username == identifier, User.email == identifier.lower())
+    )
+    return (await session.scalars(query)).first()
+
+
+async def find_conflicting(session: AsyncSession, *, username: str, email: str) -> User | None:
+    """A user that already has this username or email."""
+    query = select(User).where(or_(User.username == username, User.email == email))
+    return (await session.scalars(query)).first()
+
+
+async def lock_auth_session(session: AsyncSession, session_id: int) -> AuthSession | None:
+    """Load a login session for update (rotation must not race)."""
+    query = select(AuthSession).where(AuthSession.id == session_id).with_for_update()
+    return (await session.scalars(query)).first()
+
+
+async def search_users(session: AsyncSession, prefix: str, *, limit: int) -> list[User]:
+    """Users whose username starts with ``prefix`` (case-insensitive)."""
+    escaped = prefix.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    query = (
+        select(User)
+        .where(func.lower(User.username).like(escaped + "%", escape="\\"))
+        .order_by(User.username)
+        .limit(limit)
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def get_users(session: AsyncSession, ids: set[int]) -> dict[int, User]:
+    """Users by id."""
+    if not ids:
+        return {}
+    rows = await session.scalars(select(User).where(User.id.in_(ids)))
+    return {user.id: user for user in rows}
+
+
+async def get_user_by_username(session: AsyncSession, username: str) -> User | None:
+    """A user by exact username."""
+    return (await session.scalars(select(User).where(User.username == username))).first()

@@ -1,0 +1,79 @@
+"""Request and response bodies of the auth endpoints."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+
+USERNAME_PATTERN = r"^[A-Za-z0-9_.-]{3,32}$"
+
+
+class UserRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    username: str
+    email: str
+    created_at: datetime
+
+
+class UserBrief(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    username: str
+
+
+class UserSearchResult(BaseModel):
+    items: list[UserBrief]
+
+
+class RegisterRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(pattern=USERNAME_PATTERN, description="3–32 of `A-Z a-z 0-9 _ . -`")
+    email: EmailStr
+    password: str = Field(min_length=8, max_length=256)
+
+
+class LoginRequest(BaseModel):
+    """Either `username` or `email` (the `username` field also accepts an email)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    username: str | None = Field(None, max_length=320)
+    email: str | None = Field(None, max_length=320)
+    password: str = Field(max_length=256)
+
+    @model_validator(mode="after")
+    def _one_identifier(self) -> LoginRequest:
+        if not (self.username or self.email):
+            raise ValueError("give a username or an email")
+        return self
+
+    @property
+    def identifier(self) -> str:
+        """The name or email to look the account up by."""
+        return self.username or self.email or ""
+
+
+class RefreshRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    refresh_token: str = Field(max_length=4096)
+
+
+class LogoutRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    refresh_token: str | None = Field(None, max_length=4096)
+
+
+class TokenResponse(BaseModel):
+    user: UserRead
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="Lifetime of the access token in seconds.")

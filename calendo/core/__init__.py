@@ -1,0 +1,1 @@
+"""Domain-free building blocks: settings, database, errors, security, formats, brokers, limits."""

@@ -1,0 +1,86 @@
+"""Settings: one class, read from ``CALENDO_*`` environment variables and ``.env``.
+
+Outside development a real secret key is mandatory; for local runs a random key is generated
+once and kept in ``.calendo-secret`` so tokens survive a restart.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_SECRET_FILE = Path(".calendo-secret")
+_MIN_SECRET_LENGTH = 32
+
+
+def _local_secret() -> str:
+    """Return the stored development secret, creating it on first use."""
+    if _SECRET_FILE.exists():
+        return _SECRET_FILE.read_text().strip()
+    value = secrets.token_urlsafe(48)
+    _SECRET_FILE.write_text(value)
+    _SECRET_FILE.chmod(0o600)
+    return value
+
+
+class Settings(BaseSettings):
+    """Every tunable of the service; field ``x`` is read from ``CALENDO_X``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CALENDO_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    env: Literal["development", "test", "production"] = "development"
+    database_url: str = "sqlite+aiosqlite:///./calendo.db"
+    redis_url: str | None = None
+    secret_key: str = ""
+    access_token_minutes: int = Field(15, ge=1)
+    refresh_token_days: int = Field(14, ge=1)
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    workers: int = Field(1, ge=1)
+    cors_origins: list[str] = []
+    rate_limit_enabled: bool = True
+    rate_limit_auth: str = "5/minute"
+    rate_limit_default: str = "100/minute"
+    batch_max: int = Field(100, ge=1, le=10_000)
+    shift_horizon_days: int = Field(14, ge=1)
+    conflict_horizon_days: int = Field(366, ge=1)
+    max_occurrences: int = Field(1000, ge=1)
+    max_body_bytes: int = Field(1_048_576, ge=1024)
+    sync_page_size: int = Field(200, ge=1, le=1000)
+    ws_heartbeat_seconds: float = Field(20.0, gt=0)
+    db_pool_size: int = Field(10, ge=1)
+    cache_ttl_seconds: int = Field(300, ge=1)
+    # Argon2 cost; lowered only by the test suite, where thousands of hashes would be slow.
+    argon2_time_cost: int = Field(3, ge=1)
+    argon2_memory_cost: int = Field(65536, ge=8)
+    log_json: bool = False
+
+    @model_validator(mode="after")
+    def _require_secret_outside_development(self) -> Settings:
+        if self.env == "production" and len(self.secret_key) < _MIN_SECRET_LENGTH:
+            raise ValueError(
+                "CALENDO_SECRET_KEY must be set to at least 32 characters in production"
+            )
+        return self
+
+    @cached_property
+    def signing_key(self) -> str:
+        """The key that signs tokens: the configured one, or a stored local one."""
+        return self.secret_key or _local_secret()
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the database is SQLite (it needs its own PRAGMAs and locking)."""
+        return self.database_url.startswith("sqlite")
+
+
+def get_settings() -> Settings:
+    """Read the settings from the environment (called once per app)."""
+    return Settings()

@@ -1,0 +1,65 @@
+"""Request-scoped dependencies that know no domain: services, the unit of work, the client."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated
+
+import redis.asyncio as aioredis
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from calendo.core.cache import MemoryCache, RedisCache
+from calendo.core.config import Settings
+from calendo.core.db import Database, run_unit_of_work
+from calendo.core.observability import Metrics
+from calendo.core.pubsub import MemoryBroker, RedisBroker
+from calendo.core.ratelimit import RateLimiter
+from calendo.core.security import PasswordHasher
+
+_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+async def _unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
+    db: Database = request.app.state.services.db
+    factory = db.read_sessions if request.method in _READ_METHODS else db.write_sessions
+    async for session in run_unit_of_work(factory()):
+        yield session
+
+
+# scope="function": the commit happens before the response is sent, so a client never sees a
+# 2xx for a write that then fails to commit.
+SessionDep = Annotated[AsyncSession, Depends(_unit_of_work, scope="function")]
+
+
+def client_ip(request: Request) -> str | None:
+    """The peer address of the request (no proxy headers are trusted)."""
+    return request.client.host if request.client else None
+
+
+ClientIP = Annotated[str | None, Depends(client_ip)]
+
+
+@dataclass(frozen=True)
+class Services:
+    """Everything the lifespan creates; lives on ``app.state.services``."""
+
+    settings: Settings
+    db: Database
+    hasher: PasswordHasher
+    broker: MemoryBroker | RedisBroker
+    cache: MemoryCache | RedisCache
+    limiter: RateLimiter
+    metrics: Metrics
+    redis: aioredis.Redis | None
+
+
+def get_services(request: Request) -> Services:
+    """The app's services."""
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]

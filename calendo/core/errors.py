@@ -1,0 +1,243 @@
+"""Error hierarchy and the one problem+json (RFC 9457) renderer every error goes through.
+
+Domain code raises ``AppError`` subclasses that carry their status; validation errors, HTTP
+errors from routing (404, 405) and unexpected exceptions are rendered the same way. An
+unexpected exception is logged with the request id and answered without internals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import orjson
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+PROBLEM_TYPE_BASE = "https://calendo.dev/problems/"
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+# WebSocket close codes (4000-4999 are application-defined).
+WS_UNAUTHORIZED = 4401
+WS_FORBIDDEN = 4403
+
+log = structlog.get_logger("calendo.errors")
+
+
+class AppError(Exception):
+    """Base of every expected error; subclasses set ``status``, ``slug`` and ``title``."""
+
+    status: ClassVar[int] = 400
+    slug: ClassVar[str] = "bad-request"
+    title: ClassVar[str] = "Bad request"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.extra = extra or {}
+        self.headers = headers or {}
+
+
+class BadRequest(AppError):
+    """Malformed request that is not a schema validation error."""
+
+
+class ValidationFailed(AppError):
+    status = 422
+    slug = "validation-error"
+    title = "Validation failed"
+
+    def __init__(self, detail: str, *, loc: Sequence[str | int] = ("body",)) -> None:
+        super().__init__(detail, extra={"errors": [{"loc": list(loc), "msg": detail}]})
+
+
+class NotAuthenticated(AppError):
+    status = 401
+    slug = "not-authenticated"
+    title = "Not authenticated"
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+class PermissionDenied(AppError):
+    status = 403
+    slug = "permission-denied"
+    title = "Permission denied"
+
+
+class NotFound(AppError):
+    status = 404
+    slug = "not-found"
+    title = "Not found"
+
+
+class Conflict(AppError):
+    status = 409
+    slug = "conflict"
+    title = "Conflict"
+
+
+class Gone(AppError):
+    status = 410
+    slug = "gone"
+    title = "Gone"
+
+
+class PreconditionFailed(AppError):
+    status = 412
+    slug = "precondition-failed"
+    title = "Precondition failed"
+
+
+class PayloadTooLarge(AppError):
+    status = 413
+    slug = "payload-too-large"
+    title = "Payload too large"
+
+
+class NotAcceptable(AppError):
+    status = 406
+    slug = "not-acceptable"
+    title = "Not acceptable"
+
+
+class UnsupportedMediaType(AppError):
+    status = 415
+    slug = "unsupported-media-type"
+    title = "Unsupported media type"
+
+
+class RateLimited(AppError):
+    status = 429
+    slug = "rate-limited"
+    title = "Too many requests"
+
+
+class ServiceUnavailable(AppError):
+    status = 503
+    slug = "service-unavailable"
+    title = "Service unavailable"
+
+
+_STATUS_TITLES = {
+    400: ("bad-request", "Bad request"),
+    401: ("not-authenticated", "Not authenticated"),
+    403: ("permission-denied", "Permission denied"),
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    406: ("not-acceptable", "Not acceptable"),
+    413: ("payload-too-large", "Payload too large"),
+    415: ("unsupported-media-type", "Unsupported media type"),
+    500: ("internal-error", "Internal server error"),
+}
+
+
+def problem_body(
+    status: int, slug: str, title: str, detail: str, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The RFC 9457 problem document."""
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if extra:
+        body.update(extra)
+    return body
+
+
+def problem_response(
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    *,
+    extra: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """Render a problem document as ``application/problem+json``."""
+    content = orjson.dumps(problem_body(status, slug, title, detail, extra), default=str)
+    return Response(content, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+def render_app_error(exc: AppError) -> Response:
+    """Render a domain error."""
+    return problem_response(
+        exc.status, exc.slug, exc.title, exc.detail, extra=exc.extra, headers=exc.headers
+    )
+
+
+def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    return [
+        {"loc": [str(part) for part in err.get("loc", ())], "msg": str(err.get("msg", ""))}
+        for err in exc.errors()
+    ]
+
+
+async def _handle_app_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AppError)
+    return render_app_error(exc)
+
+
+async def _handle_validation(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = _validation_errors(exc)
+    detail = "; ".join(f"{'.'.join(e['loc'])}: {e['msg']}" for e in errors[:5])
+    return problem_response(
+        422, "validation-error", "Validation failed", detail or "invalid request",
+        extra={"errors": errors},
+    )
+
+
+async def _handle_http(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    slug, title = _STATUS_TITLES.get(exc.status_code, ("error", "Error"))
+    detail = exc.detail if isinstance(exc.detail, str) else title
+    return problem_response(exc.status_code, slug, title, detail, headers=exc.headers)
+
+
+async def _handle_unexpected(request: Request, exc: Exception) -> Response:
+    request_id = getattr(request.state, "request_id", None)
+    log.error("unhandled_exception", request_id=request_id, exc_info=exc)
+    return problem_response(
+        500, "internal-error", "Internal server error",
+        "An unexpected error occurred; it has been logged.",
+        extra={"request_id": request_id},
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Route every error through the problem renderer."""
+    app.add_exception_handler(AppError, _handle_app_error)
+    app.add_exception_handler(RequestValidationError, _handle_validation)
+    app.add_exception_handler(StarletteHTTPException, _handle_http)
+    app.add_exception_handler(Exception, _handle_unexpected)
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for the given error statuses."""
+    return {
+        status: {
+            "description": _STATUS_TITLES.get(status, ("", _describe(status)))[1],
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status in statuses
+    }
+
+
+def _describe(status: int) -> str:
+    return {
+        409: "Conflict", 410: "Gone", 412: "Precondition failed", 422: "Validation failed",
+        429: "Too many requests", 503: "Service unavailable", 304: "Not modified",
+    }.get(status, "Error")

@@ -1,0 +1,222 @@
+"""Content negotiation: JSON (orjson) or MessagePack (ormsgpack) for every body.
+
+A pure ASGI middleware so that every route, error and validation response gets the same
+treatment without each handler knowing: request bodies in MessagePack are turned into JSON
+before routing, JSON responses are re-encoded as MessagePack when the client asks for it,
+unsupported ``Accept`` is 406, unsupported ``Content-Type`` is 415, an oversized body is 413.
+Problem documents stay ``application/problem+json`` whatever ``Accept`` says, so any client can
+read an error.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import ormsgpack
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from calendo.core.errors import problem_body
+
+JSON = "application/json"
+MSGPACK = "application/msgpack"
+_MSGPACK_TYPES = {MSGPACK, "application/x-msgpack"}
+_JSON_TYPES = {JSON, "application/problem+json"}
+_FORM_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
+_FORM_PATHS = {"/api/auth/login"}
+_BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def _media_ranges(accept: str) -> list[tuple[str, float]]:
+    """Parse an Accept header into (type, q) pairs, in header order."""
+    ranges = []
+    for part in accept.split(","):
+        fields = [f.strip() for f in part.split(";")]
+        if not fields[0]:
+            continue
+        q = 1.0
+        for param in fields[1:]:
+            if param.startswith("q="):
+                try:
+                    q = float(param[2:])
+                except ValueError:
+                    q = 0.0
+        ranges.append((fields[0].lower(), q))
+    return ranges
+
+
+def _quality(ranges: list[tuple[str, float]], media: str) -> float:
+    major = media.split("/")[0]
+    best = 0.0
+    for name, q in ranges:
+        if name in (media, "*/*", f"{major}/*") or (name in _JSON_TYPES and media == JSON):
+            best = max(best, q)
+    return best
+
+
+def choose_format(accept: str | None, *, allow_html: bool) -> str | None:
+    """The response type for this Accept header, or None when nothing we produce fits."""
+    if not accept or not accept.strip():
+        return JSON
+    ranges = _media_ranges(accept)
+    json_q = _quality(ranges, JSON)
+    msgpack_q = max(_quality(ranges, m) for m in _MSGPACK_TYPES)
+    if msgpack_q > json_q and any(n in _MSGPACK_TYPES for n, _ in ranges):
+        return MSGPACK
+    if json_q > 0:
+        return JSON
+    if allow_html and _quality(ranges, "text/html") > 0:
+        return "text/html"
+    return None
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+class NegotiationMiddleware:
+    """Negotiate request and response formats for everything under ``/api``."""
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/api"):
+            await self.app(scope, receive, send)
+            return
+        allow_html = b"format=html" in scope.get("query_string", b"")
+        response_format = choose_format(_header(scope, b"accept"), allow_html=allow_html)
+        if response_format is None:
+            await _send_problem(send, 406, "not-acceptable", "Not acceptable",
+                                "Supported response types: application/json, application/msgpack")
+            return
+        content_type = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
+        declared = _header(scope, b"content-length")
+        if declared and declared.isdigit() and int(declared) > self.max_body_bytes:
+            await _send_problem(send, 413, "payload-too-large", "Payload too large",
+                                f"Request bodies are limited to {self.max_body_bytes} bytes")
+            return
+        if scope["method"] in _BODY_METHODS:
+            body = await _read_body(receive, self.max_body_bytes)
+            if body is None:
+                await _send_problem(send, 413, "payload-too-large", "Payload too large",
+                                    f"Request bodies are limited to {self.max_body_bytes} bytes")
+                return
+            rewritten = await self._rewrite_request(scope, send, body, content_type)
+            if rewritten is None:
+                return
+            scope, receive = rewritten
+        if response_format == MSGPACK:
+            send = _msgpack_sender(send)
+        await self.app(scope, receive, send)
+
+    async def _rewrite_request(
+        self, scope: Scope, send: Send, body: bytes, content_type: str
+    ) -> tuple[Scope, Receive] | None:
+        if body and not _body_type_allowed(content_type, scope["path"]):
+            await _send_problem(send, 415, "unsupported-media-type", "Unsupported media type",
+                                "Send application/json or application/msgpack")
+            return None
+        if body and content_type in _MSGPACK_TYPES:
+            try:
+                body = orjson.dumps(ormsgpack.unpackb(body), default=str)
+            except (ormsgpack.MsgpackDecodeError, TypeError, ValueError) as exc:
+                await _send_problem(send, 400, "bad-request", "Bad request",
+                                    f"Body is not valid MessagePack: {exc}")
+                return None
+            headers = [(k, v) for k, v in scope["headers"]
+                       if k not in (b"content-type", b"content-length")]
+            headers += [(b"content-type", JSON.encode()),
+                        (b"content-length", str(len(body)).encode())]
+            scope = {**scope, "headers": headers}
+        return scope, _replay(body)
+
+
+def _body_type_allowed(content_type: str, path: str) -> bool:
+    if content_type in _JSON_TYPES or content_type in _MSGPACK_TYPES:
+        return True
+    if content_type.startswith("application/") and content_type.endswith("+json"):
+        return True
+    return content_type in _FORM_TYPES and path in _FORM_PATHS
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes) -> Receive:
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
+
+
+def _msgpack_sender(send: Send) -> Send:
+    """Wrap ``send`` so that a JSON response body goes out as MessagePack."""
+    start: Message | None = None
+    chunks: list[bytes] = []
+
+    async def wrapped(message: Message) -> None:
+        nonlocal start
+        if message["type"] == "http.response.start":
+            headers = dict(message.get("headers", []))
+            if headers.get(b"content-type", b"").split(b";")[0] == JSON.encode():
+                start = message
+                return
+            await send(message)
+            return
+        if start is None or message["type"] != "http.response.body":
+            await send(message)
+            return
+        chunks.append(message.get("body", b""))
+        if message.get("more_body", False):
+            return
+        raw = b"".join(chunks)
+        body = ormsgpack.packb(orjson.loads(raw)) if raw else b""
+        headers = [(k, v) for k, v in start.get("headers", [])
+                   if k not in (b"content-type", b"content-length")]
+        headers += [(b"content-type", MSGPACK.encode()),
+                    (b"content-length", str(len(body)).encode())]
+        await send({**start, "headers": headers})
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+
+    return wrapped
+
+
+async def _send_problem(send: Send, status: int, slug: str, title: str, detail: str) -> None:
+    body = orjson.dumps(problem_body(status, slug, title, detail))
+    await send({
+        "type": "http.response.start",
+        "status": status,
+        "headers": [(b"content-type", b"application/problem+json"),
+                    (b"content-length", str(len(body)).encode())],
+    })
+    await send({"type": "http.response.body", "body": body})
+
+
+def encode_json(value: Any) -> bytes:
+    """orjson with the options every response uses."""
+    return orjson.dumps(value, option=orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS)

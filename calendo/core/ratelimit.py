@@ -1,0 +1,116 @@
+"""Rate limits with the ``limits`` package: memory by default, Redis when configured.
+
+A pure ASGI middleware, so every limited response (success or error) carries the
+``RateLimit-*`` headers. Auth endpoints are limited per client IP; everything else under
+``/api`` per user, identified by the access token's subject (the signature is checked, the
+database is not: an unverifiable token is keyed by IP and will be refused by the route).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import orjson
+from limits import RateLimitItem, parse
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from calendo.core.config import Settings
+from calendo.core.errors import problem_body
+from calendo.core.security import TokenInvalid, decode_token
+
+AUTH_PATHS = frozenset({"/api/auth/register", "/api/auth/login", "/api/auth/refresh"})
+
+
+class RateLimiter:
+    """The two limits of the contract over one storage."""
+
+    def __init__(self, settings: Settings) -> None:
+        if settings.redis_url:
+            uri = settings.redis_url.replace("redis://", "async+redis://", 1)
+            storage = storage_from_string(uri, implementation="redispy")
+        else:
+            storage = storage_from_string("async+memory://")
+        self.storage = storage
+        self.strategy = MovingWindowRateLimiter(storage)  # type: ignore[arg-type]
+        self.auth_limit: RateLimitItem = parse(settings.rate_limit_auth)
+        self.default_limit: RateLimitItem = parse(settings.rate_limit_default)
+        self.enabled = settings.rate_limit_enabled
+
+    async def hit(self, item: RateLimitItem, key: str) -> tuple[bool, int, int]:
+        """Count one request; returns (allowed, remaining, seconds until reset)."""
+        allowed = await self.strategy.hit(item, key)
+        stats = await self.strategy.get_window_stats(item, key)
+        reset = max(0, math.ceil(stats.reset_time - time.time()))
+        return allowed, stats.remaining, reset
+
+    async def reset(self) -> None:
+        """Forget every counter (tests)."""
+        await self.storage.reset()
+
+
+def _client_ip(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+class RateLimitMiddleware:
+    """Apply the auth or default limit to every ``/api`` request."""
+
+    def __init__(self, app: ASGIApp, *, limiter: RateLimiter, settings: Settings) -> None:
+        self.app = app
+        self.limiter = limiter
+        self.settings = settings
+
+    def _key(self, scope: Scope) -> tuple[RateLimitItem, str]:
+        path = scope["path"]
+        if path in AUTH_PATHS:
+            return self.limiter.auth_limit, f"auth:{_client_ip(scope)}"
+        for name, value in scope["headers"]:
+            if name == b"authorization" and value[:7].lower() == b"bearer ":
+                try:
+                    claims = decode_token(self.settings, value[7:].decode(), expected="access")
+                except (TokenInvalid, UnicodeDecodeError):
+                    break
+                return self.limiter.default_limit, f"user:{claims.user_id}"
+        return self.limiter.default_limit, f"ip:{_client_ip(scope)}"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or not self.limiter.enabled
+            or not scope["path"].startswith("/api")
+        ):
+            await self.app(scope, receive, send)
+            return
+        item, key = self._key(scope)
+        allowed, remaining, reset = await self.limiter.hit(item, key)
+        headers = [
+            (b"ratelimit-limit", str(item.amount).encode()),
+            (b"ratelimit-remaining", str(remaining).encode()),
+            (b"ratelimit-reset", str(reset).encode()),
+        ]
+        if not allowed:
+            retry = max(reset, 1)
+            body = orjson.dumps(problem_body(
+                429, "rate-limited", "Too many requests",
+                f"Limit of {item.amount} per {item.GRANULARITY.name} exceeded; retry in {retry} s",
+            ))
+            await send({
+                "type": "http.response.start",
+                "status": 429,
+                "headers": [*headers, (b"retry-after", str(retry).encode()),
+                            (b"content-type", b"application/problem+json"),
+                            (b"content-length", str(len(body)).encode())],
+            })
+            await send({"type": "http.response.body", "body": body})
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *headers]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

@@ -1,0 +1,41 @@
+"""The event row: current content, version counter, and the series bounds used by indexes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from calendo.core.db import Base
+from calendo.core.types import JSONType, UTCDateTime, utcnow
+
+
+class Event(Base):
+    """An event or a recurring series.
+
+    ``series_end`` is the end of the last occurrence (NULL when the series is open-ended), so a
+    window query can pick candidates by ``start_time < window_end AND (series_end IS NULL OR
+    series_end > window_start)`` and expand only those.
+    """
+
+    __tablename__ = "event"
+    __table_args__ = (Index("ix_event_window", "start_time", "series_end"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text, default=None)
+    start_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    end_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    location: Mapped[str | None] = mapped_column(String(500), default=None)
+    is_recurring: Mapped[bool] = mapped_column(Boolean, default=False)
+    recurrence_pattern: Mapped[str | None] = mapped_column(String(500), default=None)
+    recurrence_exceptions: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    series_end: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

@@ -1,0 +1,401 @@
+"""Human-readable one-line summaries of event versions.
+
+Summaries read like Wikipedia edit summaries, e.g.::
+
+    created “Standup” on Fri 20 Mar 2026, 10:00–10:30 UTC
+    renamed from “Standup” to “Daily sync”; moved 1 h later, same length
+    rolled back to version 3; no longer repeats
+
+Phrases follow ``CONTENT_FIELDS`` order and are joined with "; ".  Times are
+compared as UTC instants and shown in UTC.  Names of days and months are
+fixed English abbreviations, independent of the process locale.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from calendo.history.diff import changed_fields, is_empty
+
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_RRULE_DAYS = dict(zip(("MO", "TU", "WE", "TH", "FR", "SA", "SU"), _WEEKDAYS, strict=True))
+_WORKWEEK = ("MO", "TU", "WE", "TH", "FR")
+# FREQ -> (word when INTERVAL is 1, plural unit for "every N ...").
+_FREQUENCIES = {
+    "SECONDLY": ("every second", "seconds"),
+    "MINUTELY": ("every minute", "minutes"),
+    "HOURLY": ("hourly", "hours"),
+    "DAILY": ("daily", "days"),
+    "WEEKLY": ("weekly", "weeks"),
+    "MONTHLY": ("monthly", "months"),
+    "YEARLY": ("yearly", "years"),
+}
+_ORDINAL_WORDS = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth", -1: "last"}
+_BYDAY_RE = re.compile(r"([+-]?\d{1,2})?(MO|TU|WE|TH|FR|SA|SU)")
+_UNTIL_RE = re.compile(r"(\d{4})(\d{2})(\d{2})")
+# Titles and locations are shortened so a summary stays one readable line.
+_MAX_QUOTED = 60
+
+_LEADS = {"deleted": "deleted the event", "restored": "restored the event"}
+
+
+# --- dates, times and durations -------------------------------------------------
+
+
+def parse_instant(value: str) -> datetime:
+    """Parse an RFC 3339 timestamp into an aware UTC datetime (naive means UTC)."""
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def format_date(day: date) -> str:
+    """Format a date like "Fri 20 Mar 2026"."""
+    return f"{_WEEKDAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]} {day.year}"
+
+
+def format_instant(moment: datetime) -> str:
+    """Format a UTC instant like "Fri 20 Mar 2026, 10:00 UTC"."""
+    moment = moment.astimezone(UTC)
+    return f"{format_date(moment.date())}, {moment:%H:%M} UTC"
+
+
+def format_span(start: datetime, end: datetime) -> str:
+    """Format a time range, naming the day once when both ends share it."""
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    if start.date() == end.date():
+        return f"{format_date(start.date())}, {start:%H:%M}–{end:%H:%M} UTC"
+    first, last = format_date(start.date()), format_date(end.date())
+    return f"{first}, {start:%H:%M} – {last}, {end:%H:%M} UTC"
+
+
+def format_duration(delta: timedelta) -> str:
+    """Format a duration compactly, e.g. "2 days", "1 h 30 min", "0 min"."""
+    total = round(delta.total_seconds())
+    sign, total = ("-" if total < 0 else ""), abs(total)
+    days, rest = divmod(total, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes, seconds = divmod(rest, 60)
+    parts = []
+    if days:
+        parts.append(f"{days} day" if days == 1 else f"{days} days")
+    if hours:
+        parts.append(f"{hours} h")
+    if minutes:
+        parts.append(f"{minutes} min")
+    if seconds:
+        # Seconds only show up for odd inputs; calendar times are minute-based.
+        parts.append(f"{seconds} s")
+    return sign + (" ".join(parts) or "0 min")
+
+
+def _direction(delta: timedelta) -> str:
+    """Return "later" for a positive shift and "earlier" for a negative one."""
+    return "later" if delta > timedelta(0) else "earlier"
+
+
+# --- recurrence rules ------------------------------------------------------------
+
+
+def _parse_rule(rule: str) -> dict[str, str]:
+    """Split an RRULE string ("FREQ=WEEKLY;BYDAY=TU") into upper-cased keys and values."""
+    text = rule.strip()
+    if text.upper().startswith("RRULE:"):
+        text = text[len("RRULE:") :]
+    parts: dict[str, str] = {}
+    for part in text.split(";"):
+        key, sep, value = part.partition("=")
+        if sep:
+            parts[key.strip().upper()] = value.strip().upper()
+    return parts
+
+
+def _to_int(value: str | None) -> int | None:
+    """Parse a signed integer, returning None for anything else."""
+    if value is None or not re.fullmatch(r"[+-]?\d+", value):
+        return None
+    return int(value)
+
+
+def _nth(number: int) -> str:
+    """Return an ordinal such as "first", "2nd-to-last" or "20th"."""
+    if number in _ORDINAL_WORDS:
+        return _ORDINAL_WORDS[number]
+    if number < 0:
+        return f"{_nth(-number)}-to-last"
+    if 10 <= number % 100 <= 20:
+        return f"{number}th"
+    suffix = {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    return f"{number}{suffix}"
+
+
+def _frequency(parts: Mapping[str, str]) -> str:
+    """Describe FREQ and INTERVAL, e.g. "weekly" or "every 2 weeks"."""
+    freq = _FREQUENCIES.get(parts.get("FREQ", ""))
+    if freq is None:
+        return ""
+    interval = _to_int(parts.get("INTERVAL")) or 1
+    return freq[0] if interval == 1 else f"every {interval} {freq[1]}"
+
+
+def _by_month(value: str) -> str:
+    """Describe BYMONTH, e.g. "in Mar, Sep"."""
+    numbers = [_to_int(item) for item in value.split(",")]
+    names = [_MONTHS[n - 1] if n is not None and 1 <= n <= 12 else "?" for n in numbers]
+    return "in " + ", ".join(names)
+
+
+def _weekday(token: str) -> str:
+    """Describe one BYDAY entry, e.g. "Tue" or "the last Fri"."""
+    match = _BYDAY_RE.fullmatch(token.strip())
+    if match is None:
+        return token.strip()
+    ordinal, day = match.groups()
+    name = _RRULE_DAYS[day]
+    return f"the {_nth(int(ordinal))} {name}" if ordinal else name
+
+
+def _by_day(value: str) -> str:
+    """Describe BYDAY, e.g. "on Tue, Thu" or "on weekdays"."""
+    tokens = [token.strip() for token in value.split(",") if token.strip()]
+    if tuple(tokens) == _WORKWEEK:
+        return "on weekdays"
+    return "on " + ", ".join(_weekday(token) for token in tokens)
+
+
+def _by_month_day(value: str) -> str:
+    """Describe BYMONTHDAY, e.g. "on day 31", "on days 1, 15 and the last day"."""
+    numbers = [n for n in (_to_int(item) for item in value.split(",")) if n]
+    positive = [str(n) for n in numbers if n > 0]
+    items = []
+    if positive:
+        items.append(("day " if len(positive) == 1 else "days ") + ", ".join(positive))
+    items.extend(f"the {_nth(n)} day" for n in numbers if n < 0)
+    if not items:
+        return ""
+    head, last = items[:-1], items[-1]
+    return "on " + (f"{', '.join(head)} and {last}" if head else last)
+
+
+def _until(value: str) -> str:
+    """Describe UNTIL, e.g. "until 1 Jun 2026"."""
+    match = _UNTIL_RE.match(value)
+    try:
+        day = date(*(int(group) for group in match.groups())) if match else None
+    except ValueError:
+        day = None
+    if day is None:
+        return f"until {value}"
+    return f"until {day.day} {_MONTHS[day.month - 1]} {day.year}"
+
+
+def _count(value: str) -> str:
+    """Describe COUNT, e.g. "10 times" or "once"."""
+    count = _to_int(value)
+    if count is None:
+        return ""
+    return "once" if count == 1 else f"{count} times"
+
+
+def describe_rule(rule: str) -> str:
+    """Describe an RRULE in words, e.g. "repeats weekly on Tue, Thu, 10 times"."""
+    # Parts without a plain-words rendering (BYSETPOS, BYHOUR, WKST, ...) are
+    # left out; the summary is a hint for people, not a full RRULE renderer.
+    parts = _parse_rule(rule)
+    words = ["repeats", _frequency(parts)]
+    describers: tuple[tuple[str, Callable[[str], str]], ...] = (
+        ("BYMONTH", _by_month),
+        ("BYDAY", _by_day),
+        ("BYMONTHDAY", _by_month_day),
+    )
+    words.extend(describe(parts[key]) for key, describe in describers if key in parts)
+    clauses = [" ".join(word for word in words if word)]
+    if "COUNT" in parts:
+        clauses.append(_count(parts["COUNT"]))
+    if "UNTIL" in parts:
+        clauses.append(_until(parts["UNTIL"]))
+    return ", ".join(clause for clause in clauses if clause)
+
+
+# --- per-field phrases -------------------------------------------------------------
+
+
+def _shorten(text: str) -> str:
+    """Collapse whitespace and cut long text with an ellipsis."""
+    text = " ".join(text.split())
+    return text if len(text) <= _MAX_QUOTED else text[: _MAX_QUOTED - 1].rstrip() + "…"
+
+
+def _quote(text: str) -> str:
+    """Quote a title with typographic quotes."""
+    return f"“{_shorten(text)}”"
+
+
+def _title_phrases(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """Describe a title change."""
+    before, after = old.get("title") or "", new.get("title") or ""
+    if before == after:
+        return []
+    if not after:
+        return ["removed the title"]
+    if not before:
+        return [f"set the title to {_quote(after)}"]
+    return [f"renamed from {_quote(before)} to {_quote(after)}"]
+
+
+def _description_phrases(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """Describe a description change without quoting it (it may be long)."""
+    before, after = old.get("description"), new.get("description")
+    if before == after or (is_empty(before) and is_empty(after)):
+        return []
+    if is_empty(before):
+        return ["added a description"]
+    if is_empty(after):
+        return ["removed the description"]
+    return ["edited the description"]
+
+
+def _time_phrases(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """Describe how the event moved or changed length."""
+    try:
+        start0, end0 = parse_instant(old["start_time"]), parse_instant(old["end_time"])
+        start1, end1 = parse_instant(new["start_time"]), parse_instant(new["end_time"])
+    except (KeyError, TypeError, ValueError):
+        # Not valid RFC 3339: fall back to a plain statement.
+        same = all(old.get(f) == new.get(f) for f in ("start_time", "end_time"))
+        return [] if same else ["changed the time"]
+    shift, end_shift = start1 - start0, end1 - end0
+    length0, length1 = end0 - start0, end1 - start1
+    if not shift and not end_shift:
+        return []
+    if not shift:
+        return [f"now {format_duration(length1)} long (was {format_duration(length0)})"]
+    moved = f"{format_duration(abs(shift))} {_direction(shift)}"
+    if not end_shift:
+        return [f"starts {moved}"]
+    if length0 == length1:
+        return [f"moved {moved}, same length"]
+    return [f"moved {moved}, now {format_duration(length1)} long"]
+
+
+def _timezone_phrases(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """Describe a time zone change."""
+    after = new.get("timezone")
+    return [] if old.get("timezone") == after else [f"time zone changed to {after}"]
+
+
+def _location_phrases(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """Describe a location change."""
+    before, after = old.get("location"), new.get("location")
+    if before == after or (is_empty(before) and is_empty(after)):
+        return []
+    if is_empty(after):
+        return ["removed the location"]
+    if is_empty(before):
+        return [f"set location to {_shorten(str(after))}"]
+    return [f"moved to {_shorten(str(after))} (was {_shorten(str(before))})"]
+
+
+def _effective_rule(snapshot: Mapping[str, Any]) -> str | None:
+    """Return the rule in force: None when not recurring, "" when recurring without a rule."""
+    if not snapshot.get("is_recurring"):
+        # A stored pattern on a non-recurring event has no effect.
+        return None
+    return snapshot.get("recurrence_pattern") or ""
+
+
+def _recurrence_phrases(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """Describe a change of the recurrence rule."""
+    before, after = _effective_rule(old), _effective_rule(new)
+    if before == after:
+        return []
+    if after is None:
+        return ["no longer repeats"]
+    return [f"now {describe_rule(after)}"]
+
+
+def _plural(count: int, noun: str) -> str:
+    """Return "1 exception" or "2 exceptions"."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def _exception_phrases(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """Describe added and removed recurrence exceptions."""
+    before = set(old.get("recurrence_exceptions") or [])
+    after = set(new.get("recurrence_exceptions") or [])
+    phrases = []
+    if added := len(after - before):
+        phrases.append(f"added {_plural(added, 'exception')}")
+    if removed := len(before - after):
+        phrases.append(f"removed {_plural(removed, 'exception')}")
+    return phrases
+
+
+_PHRASE_BUILDERS = (
+    _title_phrases,
+    _description_phrases,
+    _time_phrases,
+    _timezone_phrases,
+    _location_phrases,
+    _recurrence_phrases,
+    _exception_phrases,
+)
+
+
+def _change_phrases(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """Collect the phrases for every changed field, in field order."""
+    phrases = [phrase for build in _PHRASE_BUILDERS for phrase in build(old, new)]
+    if not phrases and changed_fields(old, new):
+        # Only changes without a wording (e.g. "+00:00" became "Z" for the
+        # same instant): still never claim that nothing changed.
+        return ["edited the event"]
+    return phrases
+
+
+# --- whole summaries -----------------------------------------------------------------
+
+
+def _created_sentence(new: Mapping[str, Any]) -> str:
+    """Describe a newly created event: title, time and recurrence."""
+    title = new.get("title") or ""
+    sentence = f"created {_quote(title)}" if title else "created an untitled event"
+    try:
+        span = format_span(parse_instant(new["start_time"]), parse_instant(new["end_time"]))
+        sentence += f" on {span}"
+    except (KeyError, TypeError, ValueError):
+        pass  # Without valid times the title alone still says what happened.
+    rule = _effective_rule(new)
+    if rule is not None:
+        sentence += f", {describe_rule(rule)}"
+    return sentence
+
+
+def _lead(action: str, target_version: int | None) -> str | None:
+    """Return the opening phrase for actions that are more than an edit."""
+    if action == "rolled_back":
+        if target_version is None:
+            return "rolled back to an earlier version"
+        return f"rolled back to version {target_version}"
+    return _LEADS.get(action)
+
+
+def summarize(
+    old: Mapping[str, Any] | None,
+    new: Mapping[str, Any],
+    *,
+    action: str,
+    target_version: int | None = None,
+) -> str:
+    """Summarize the change from old to new (old is None for a creation) in one line."""
+    lead = _lead(action, target_version)
+    if action == "created" or (old is None and lead is None):
+        return _created_sentence(new)
+    parts = [lead] if lead else []
+    if old is not None:
+        parts.extend(_change_phrases(old, new))
+    return "; ".join(parts) if parts else "no content changes"

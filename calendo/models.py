@@ -1,0 +1,15 @@
+"""Every table, imported in one place for Alembic and the test database."""
+
+from calendo.audit.models import AuditEntry
+from calendo.auth.models import AuthSession, User
+from calendo.core.db import Base
+from calendo.events.models import Event
+from calendo.history.models import EventVersion
+from calendo.notifications.models import Notification
+from calendo.sharing.models import Permission
+from calendo.sync.models import SyncChange
+
+__all__ = [
+    "AuditEntry", "AuthSession", "Base", "Event", "EventVersion", "Notification",
+    "Permission", "SyncChange", "User",
+]

@@ -1,0 +1,85 @@
+"""OpenAPI post-processing: the Problem schema, MessagePack alternatives, 406/415/429 entries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from calendo.core.errors import PROBLEM_MEDIA_TYPE
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "RFC 9457 problem details. `errors` accompanies 422, `conflicts` scheduling "
+    "conflicts, `index` the failing item of a batch or transaction.",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"loc": {"type": "array", "items": {}}, "msg": {"type": "string"}},
+            },
+        },
+        "conflicts": {"type": "array", "items": {"type": "object"}},
+        "index": {"type": "integer"},
+    },
+    "additionalProperties": True,
+}
+
+_MSGPACK = "application/msgpack"
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+
+
+def _add_formats(operation: dict[str, Any], path: str) -> None:
+    body = operation.get("requestBody", {}).get("content", {})
+    if "application/json" in body:
+        body.setdefault(_MSGPACK, body["application/json"])
+    responses = operation.setdefault("responses", {})
+    for status, response in responses.items():
+        content = response.get("content", {})
+        if status.startswith("2") and "application/json" in content:
+            content.setdefault(_MSGPACK, content["application/json"])
+        if "422" == status:
+            responses[status] = _problem("Validation failed")
+    if path.startswith("/api"):
+        responses.setdefault("406", _problem("No acceptable response type"))
+        responses.setdefault("429", _problem("Rate limit exceeded (see Retry-After)"))
+        if body:
+            responses.setdefault("413", _problem("Body too large"))
+            responses.setdefault("415", _problem("Unsupported body type"))
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Replace ``app.openapi`` with the post-processed schema (built once)."""
+
+    def build() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description,
+            routes=app.routes, tags=app.openapi_tags,
+        )
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components["Problem"] = PROBLEM_SCHEMA
+        for name in ("HTTPValidationError", "ValidationError"):
+            components.pop(name, None)
+        for path, item in schema.get("paths", {}).items():
+            for operation in item.values():
+                if isinstance(operation, dict) and "responses" in operation:
+                    _add_formats(operation, path)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = build  # type: ignore[method-assign]

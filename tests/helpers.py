@@ -1,0 +1,52 @@
+"""Small factories shared by the tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+PROBLEM = "application/problem+json"
+
+
+@dataclass
+class Actor:
+    id: int
+    username: str
+    password: str
+    access_token: str
+    refresh_token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+async def register(client: httpx.AsyncClient, username: str, password: str = "s3cret-pass") -> Actor:
+    """Register a user through the API and return its tokens."""
+    response = await client.post(
+        "/api/auth/register",
+        json={"username": username, "email": f"{username}@example.com", "password": password},
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    return Actor(
+        id=body["user"]["id"],
+        username=username,
+        password=password,
+        access_token=body["access_token"],
+        refresh_token=body["refresh_token"],
+    )
+
+
+def assert_problem(response: httpx.Response, status: int, slug: str | None = None) -> dict[str, Any]:
+    """Check a problem+json response and return its body."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM), response.headers
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status
+    assert {"type", "title", "detail"} <= body.keys()
+    if slug is not None:
+        assert body["type"].endswith("/" + slug), body["type"]
+    return body
