@@ -42,6 +42,7 @@ def _lifespan(settings: Settings, metrics: Metrics):  # type: ignore[no-untyped-
         redis_client = aioredis.from_url(settings.redis_url) if settings.redis_url else None
         db = Database(create_engine(settings))
         broker = create_broker(redis_client)
+        app.state.limiter.bind(redis_client)
         app.state.services = Services(
             settings=settings,
             db=db,

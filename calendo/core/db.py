@@ -9,6 +9,7 @@ write request opens its transaction with ``BEGIN IMMEDIATE`` so that read-then-w
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import MetaData, event
@@ -97,7 +98,8 @@ def after_commit(session: AsyncSession, hook: AfterCommit) -> None:
     session.info.setdefault(_AFTER_COMMIT_KEY, []).append(hook)
 
 
-async def run_unit_of_work(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+@asynccontextmanager
+async def unit_of_work(session: AsyncSession) -> AsyncIterator[AsyncSession]:
     """Yield the session; commit when the body succeeds, roll back otherwise, then run hooks."""
     try:
         yield session

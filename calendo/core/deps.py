@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendo.core.cache import MemoryCache, RedisCache
 from calendo.core.config import Settings
-from calendo.core.db import Database, run_unit_of_work
+from calendo.core.db import Database, unit_of_work
 from calendo.core.observability import Metrics
 from calendo.core.pubsub import MemoryBroker, RedisBroker
 from calendo.core.ratelimit import RateLimiter
@@ -25,7 +25,7 @@ _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 async def _unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
     db: Database = request.app.state.services.db
     factory = db.read_sessions if request.method in _READ_METHODS else db.write_sessions
-    async for session in run_unit_of_work(factory()):
+    async with unit_of_work(factory()) as session:
         yield session
 
 

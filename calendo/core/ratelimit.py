@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Any
 
 import orjson
+import redis.asyncio as aioredis
 from limits import RateLimitItem, parse
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
@@ -28,19 +30,27 @@ class RateLimiter:
     """The two limits of the contract over one storage."""
 
     def __init__(self, settings: Settings) -> None:
-        if settings.redis_url:
-            uri = settings.redis_url.replace("redis://", "async+redis://", 1)
-            storage = storage_from_string(uri, implementation="redispy")
-        else:
-            storage = storage_from_string("async+memory://")
-        self.storage = storage
-        self.strategy = MovingWindowRateLimiter(storage)  # type: ignore[arg-type]
+        self.settings = settings
         self.auth_limit: RateLimitItem = parse(settings.rate_limit_auth)
         self.default_limit: RateLimitItem = parse(settings.rate_limit_default)
         self.enabled = settings.rate_limit_enabled
+        self.storage: Any = None
+        self.strategy: MovingWindowRateLimiter | None = None
+
+    def bind(self, redis_client: aioredis.Redis | None) -> None:
+        """Choose the storage at startup: the app's Redis pool when configured, else memory."""
+        if redis_client is not None and self.settings.redis_url:
+            uri = self.settings.redis_url.replace("redis://", "async+redis://", 1)
+            self.storage = storage_from_string(
+                uri, implementation="redispy", connection_pool=redis_client.connection_pool
+            )
+        else:
+            self.storage = storage_from_string("async+memory://")
+        self.strategy = MovingWindowRateLimiter(self.storage)
 
     async def hit(self, item: RateLimitItem, key: str) -> tuple[bool, int, int]:
         """Count one request; returns (allowed, remaining, seconds until reset)."""
+        assert self.strategy is not None, "RateLimiter.bind() runs in the lifespan"
         allowed = await self.strategy.hit(item, key)
         stats = await self.strategy.get_window_stats(item, key)
         reset = max(0, math.ceil(stats.reset_time - time.time()))

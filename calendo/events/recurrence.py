@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache, lru_cache
-from typing import Any, Final, cast
+from typing import Any, Final, Literal
 from zoneinfo import ZoneInfo, available_timezones
 
 from dateutil import rrule as du
@@ -37,7 +37,8 @@ MAX_RULE_LENGTH: Final = 500
 _MAX_INPUT_LENGTH: Final = 1000
 
 _WEEKDAYS: Final = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
-_FREQS: Final[dict[str, int]] = {
+_Freq = Literal[0, 1, 2, 3, 4, 5, 6]
+_FREQS: Final[dict[str, _Freq]] = {
     "YEARLY": du.YEARLY,
     "MONTHLY": du.MONTHLY,
     "WEEKLY": du.WEEKLY,
@@ -86,7 +87,7 @@ _PROBE_START: Final = datetime(datetime.max.year - 399, 1, 1)
 
 
 class RecurrenceError(ValueError):
-    """Invalid rule, zone or expansion request; str(exc) is a user-facing message naming the problem."""
+    """Invalid rule, zone or expansion request; str(exc) is a user-facing message."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +191,9 @@ def normalize_rule(pattern: str | Mapping[str, Any]) -> str:
     else:
         raise RecurrenceError("a rule must be an RRULE string or an object")
     if not _satisfiable(rule):
-        raise RecurrenceError("the rule never produces an occurrence")
+        raise RecurrenceError(
+            "the rule never produces an occurrence: its BY parts never match together"
+        )
     text = _format(rule)
     if len(text) > MAX_RULE_LENGTH:
         raise RecurrenceError(f"the rule is too long (more than {MAX_RULE_LENGTH} characters)")
@@ -426,9 +429,7 @@ def _parse_until(text: str | None) -> datetime | None:
         raise RecurrenceError(f"UNTIL {_show(text)} is not a valid date") from exc
     if _UNTIL_FLOATING_RE.fullmatch(value):
         raise RecurrenceError("UNTIL must be in UTC (end it with 'Z')")
-    raise RecurrenceError(
-        f"UNTIL {_show(text)} must look like 20250131T235959Z or 20250131"
-    )
+    raise RecurrenceError(f"UNTIL {_show(text)} must look like 20250131T235959Z or 20250131")
 
 
 def _parse_wkst(text: str | None) -> int:
@@ -470,16 +471,24 @@ def _check_month_days(rule: _Rule) -> None:
 def _check_set_pos(rule: _Rule) -> None:
     """BYSETPOS needs another BYxxx part, and must be reachable in the shorter periods."""
     if not (
-        rule.by_day or rule.by_month_day or rule.by_month or rule.by_hour
-        or rule.by_minute or rule.by_second
+        rule.by_day
+        or rule.by_month_day
+        or rule.by_month
+        or rule.by_hour
+        or rule.by_minute
+        or rule.by_second
     ):
         raise RecurrenceError("BYSETPOS needs another BYxxx rule part")
     # Days/weeks/hours have a fixed maximum number of candidates per period; monthly and yearly
     # rules are covered by the probe in _satisfiable.
     times = len(rule.by_hour) or 1
-    size = {"HOURLY": 1, "DAILY": times, "WEEKLY": (len(rule.by_day) or 1) * times}.get(rule.freq)
-    if size is not None and all(abs(pos) > size for pos in rule.by_set_pos):
-        raise RecurrenceError(f"BYSETPOS never matches: each period has at most {size} candidates")
+    sizes = {"HOURLY": ("hour", 1), "DAILY": ("day", times)}
+    sizes["WEEKLY"] = ("week", (len(rule.by_day) or 1) * times)
+    if rule.freq not in sizes:
+        return
+    period, size = sizes[rule.freq]
+    if all(abs(pos) > size for pos in rule.by_set_pos):
+        raise RecurrenceError(f"BYSETPOS never matches: each {period} has only {size} candidate(s)")
 
 
 def _format(rule: _Rule) -> str:
@@ -517,7 +526,7 @@ def _format_until(value: datetime) -> str:
 # --------------------------------------------------------------------------- dateutil bridge
 
 
-def _dateutil_rule(rule: _Rule, dtstart: datetime, anchor: datetime) -> Iterable[datetime]:
+def _dateutil_rule(rule: _Rule, dtstart: datetime, anchor: datetime) -> du.rrule:
     """Build a dateutil rrule; DTSTART-derived defaults come from ``anchor`` (the real start).
 
     Making those defaults explicit lets ``dtstart`` be moved forward by whole periods without
@@ -551,7 +560,7 @@ def _dateutil_rule(rule: _Rule, dtstart: datetime, anchor: datetime) -> Iterable
     except ValueError as exc:
         # dtstart-dependent refusals, e.g. FREQ=HOURLY;INTERVAL=2;BYHOUR=3 from an even hour.
         raise RecurrenceError(f"the rule cannot be used with this start: {exc}") from exc
-    return cast(Iterable[datetime], built)
+    return built
 
 
 def _safe_iter(occurrences: Iterable[datetime]) -> Iterator[datetime]:
@@ -592,7 +601,7 @@ def _satisfiable(rule: _Rule) -> bool:
             byminute=None if fine else rule.by_minute or None,
             bysecond=None if fine else rule.by_second or None,
         )
-        return next(_safe_iter(cast(Iterable[datetime], probe)), None) is not None
+        return next(_safe_iter(probe), None) is not None
     except ValueError as exc:
         raise RecurrenceError(f"invalid rule: {exc}") from exc
 

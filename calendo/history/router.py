@@ -1,0 +1,5 @@
+"""HTTP routes of the history domain."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["history"])

@@ -1,0 +1,5 @@
+"""HTTP routes of the sharing domain."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["sharing"])

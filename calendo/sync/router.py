@@ -1,0 +1,5 @@
+"""HTTP routes of the sync domain."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["sync"])

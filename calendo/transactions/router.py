@@ -1,0 +1,5 @@
+"""HTTP routes of the transactions domain."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["transactions"])
