@@ -85,9 +85,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RateLimitMiddleware, limiter=app.state.limiter, settings=settings)
     if settings.cors_origins:
         app.add_middleware(
-            CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
-            allow_headers=["*"], expose_headers=["ETag", "Location", "RateLimit-Limit",
-                                                 "RateLimit-Remaining", "RateLimit-Reset"],
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=[
+                "ETag",
+                "Location",
+                "RateLimit-Limit",
+                "RateLimit-Remaining",
+                "RateLimit-Reset",
+            ],
         )
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app

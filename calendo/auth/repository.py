@@ -22,9 +22,7 @@ async def get_user_with_session(
 
 async def find_by_login(session: AsyncSession, identifier: str) -> User | None:
     """Look a user up by username or (case-insensitive) email."""
-    query = select(User).where(
-        or_(User.username == identifier, User.email == identifier.lower())
-    )
+    query = select(User).where(or_(User.username == identifier, User.email == identifier.lower()))
     return (await session.scalars(query)).first()
 
 

@@ -63,7 +63,9 @@ async def _read_login(request: Request) -> LoginRequest:
 
 
 @router.post(
-    "/register", status_code=201, response_model=TokenResponse,
+    "/register",
+    status_code=201,
+    response_model=TokenResponse,
     responses=problem_responses(409, 422, 429),
 )
 async def register(
@@ -76,7 +78,9 @@ async def register(
 
 
 @router.post(
-    "/login", response_model=TokenResponse, openapi_extra=_LOGIN_BODY,
+    "/login",
+    response_model=TokenResponse,
+    openapi_extra=_LOGIN_BODY,
     responses=problem_responses(401, 415, 422, 429),
 )
 async def login(
@@ -85,8 +89,13 @@ async def login(
     """Log in with a username or email and password (JSON, MessagePack or OAuth2 form)."""
     data = await _read_login(request)
     return await service.login(
-        session, settings=services.settings, hasher=services.hasher, db=services.db,
-        identifier=data.identifier, password=data.password, ip=ip,
+        session,
+        settings=services.settings,
+        hasher=services.hasher,
+        db=services.db,
+        identifier=data.identifier,
+        password=data.password,
+        ip=ip,
     )
 
 
@@ -102,13 +111,20 @@ async def refresh(
 
 @router.post("/logout", status_code=204, responses=problem_responses(401, 422))
 async def logout(
-    user: CurrentUserDep, session: SessionDep, services: ServicesDep, ip: ClientIP,
+    user: CurrentUserDep,
+    session: SessionDep,
+    services: ServicesDep,
+    ip: ClientIP,
     data: LogoutRequest | None = None,
 ) -> Response:
     """Revoke this login: its access and refresh tokens stop working at once."""
     await service.logout(
-        session, settings=services.settings, user_id=user.id, session_id=user.session_id,
-        refresh_token=data.refresh_token if data else None, ip=ip,
+        session,
+        settings=services.settings,
+        user_id=user.id,
+        session_id=user.session_id,
+        refresh_token=data.refresh_token if data else None,
+        ip=ip,
     )
     return Response(status_code=204)
 

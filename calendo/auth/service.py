@@ -94,7 +94,11 @@ async def login(
         subject_id = user.id if user else None
         await session.rollback()  # release the request's locks before the independent write
         await audit.record_independently(
-            db, action="login_failed", actor_id=None, subject_user_id=subject_id, ip=ip,
+            db,
+            action="login_failed",
+            actor_id=None,
+            subject_user_id=subject_id,
+            ip=ip,
             details={"identifier": identifier[:320]},
         )
         raise NotAuthenticated(BAD_CREDENTIALS)
@@ -134,8 +138,12 @@ async def _revoke_family(db: Database, session_id: int, user_id: int, ip: str | 
         if auth_session is not None and auth_session.revoked_at is None:
             auth_session.revoked_at = utcnow()
         audit.record(
-            independent, action="refresh_reuse_detected", actor_id=None,
-            subject_user_id=user_id, ip=ip, details={"session_id": session_id},
+            independent,
+            action="refresh_reuse_detected",
+            actor_id=None,
+            subject_user_id=user_id,
+            ip=ip,
+            details={"session_id": session_id},
         )
 
 
@@ -172,3 +180,8 @@ async def search_users(session: AsyncSession, *, prefix: str) -> list[User]:
 async def get_users(session: AsyncSession, ids: set[int]) -> dict[int, User]:
     """Users by id (for other domains that show names)."""
     return await repository.get_users(session, ids)
+
+
+async def get_user_by_username(session: AsyncSession, username: str) -> User | None:
+    """A user by exact username."""
+    return await repository.get_user_by_username(session, username)

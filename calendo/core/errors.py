@@ -167,7 +167,9 @@ def problem_response(
     headers: dict[str, str] | None = None,
 ) -> Response:
     """Render a problem document as ``application/problem+json``."""
-    content = orjson.dumps(problem_body(status, slug, title, detail, extra), default=str)
+    content = orjson.dumps(
+        problem_body(status, slug, title, detail, extra), default=str, option=orjson.OPT_UTC_Z
+    )
     return Response(content, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
@@ -195,7 +197,10 @@ async def _handle_validation(_request: Request, exc: Exception) -> Response:
     errors = _validation_errors(exc)
     detail = "; ".join(f"{'.'.join(e['loc'])}: {e['msg']}" for e in errors[:5])
     return problem_response(
-        422, "validation-error", "Validation failed", detail or "invalid request",
+        422,
+        "validation-error",
+        "Validation failed",
+        detail or "invalid request",
         extra={"errors": errors},
     )
 
@@ -211,7 +216,9 @@ async def _handle_unexpected(request: Request, exc: Exception) -> Response:
     request_id = getattr(request.state, "request_id", None)
     log.error("unhandled_exception", request_id=request_id, exc_info=exc)
     return problem_response(
-        500, "internal-error", "Internal server error",
+        500,
+        "internal-error",
+        "Internal server error",
         "An unexpected error occurred; it has been logged.",
         extra={"request_id": request_id},
     )
@@ -238,6 +245,22 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 def _describe(status: int) -> str:
     return {
-        409: "Conflict", 410: "Gone", 412: "Precondition failed", 422: "Validation failed",
-        429: "Too many requests", 503: "Service unavailable", 304: "Not modified",
+        409: "Conflict",
+        410: "Gone",
+        412: "Precondition failed",
+        422: "Validation failed",
+        429: "Too many requests",
+        503: "Service unavailable",
+        304: "Not modified",
     }.get(status, "Error")
+
+
+def with_index(exc: AppError, index: int, *, label: str) -> AppError:
+    """Name the failing item of a batch or transaction in an error (``item 3: ...``)."""
+    exc.detail = f"{label} {index}: {exc.detail}"
+    exc.extra = {**exc.extra, "index": index}
+    if "errors" in exc.extra:
+        exc.extra["errors"] = [
+            {**e, "loc": [*e["loc"][:1], index, *e["loc"][1:]]} for e in exc.extra["errors"]
+        ]
+    return exc

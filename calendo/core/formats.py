@@ -91,20 +91,35 @@ class NegotiationMiddleware:
         allow_html = b"format=html" in scope.get("query_string", b"")
         response_format = choose_format(_header(scope, b"accept"), allow_html=allow_html)
         if response_format is None:
-            await _send_problem(send, 406, "not-acceptable", "Not acceptable",
-                                "Supported response types: application/json, application/msgpack")
+            await _send_problem(
+                send,
+                406,
+                "not-acceptable",
+                "Not acceptable",
+                "Supported response types: application/json, application/msgpack",
+            )
             return
         content_type = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
         declared = _header(scope, b"content-length")
         if declared and declared.isdigit() and int(declared) > self.max_body_bytes:
-            await _send_problem(send, 413, "payload-too-large", "Payload too large",
-                                f"Request bodies are limited to {self.max_body_bytes} bytes")
+            await _send_problem(
+                send,
+                413,
+                "payload-too-large",
+                "Payload too large",
+                f"Request bodies are limited to {self.max_body_bytes} bytes",
+            )
             return
         if scope["method"] in _BODY_METHODS:
             body = await _read_body(receive, self.max_body_bytes)
             if body is None:
-                await _send_problem(send, 413, "payload-too-large", "Payload too large",
-                                    f"Request bodies are limited to {self.max_body_bytes} bytes")
+                await _send_problem(
+                    send,
+                    413,
+                    "payload-too-large",
+                    "Payload too large",
+                    f"Request bodies are limited to {self.max_body_bytes} bytes",
+                )
                 return
             rewritten = await self._rewrite_request(scope, send, body, content_type)
             if rewritten is None:
@@ -118,20 +133,29 @@ class NegotiationMiddleware:
         self, scope: Scope, send: Send, body: bytes, content_type: str
     ) -> tuple[Scope, Receive] | None:
         if body and not _body_type_allowed(content_type, scope["path"]):
-            await _send_problem(send, 415, "unsupported-media-type", "Unsupported media type",
-                                "Send application/json or application/msgpack")
+            await _send_problem(
+                send,
+                415,
+                "unsupported-media-type",
+                "Unsupported media type",
+                "Send application/json or application/msgpack",
+            )
             return None
         if body and content_type in _MSGPACK_TYPES:
             try:
                 body = orjson.dumps(ormsgpack.unpackb(body), default=str)
             except (ormsgpack.MsgpackDecodeError, TypeError, ValueError) as exc:
-                await _send_problem(send, 400, "bad-request", "Bad request",
-                                    f"Body is not valid MessagePack: {exc}")
+                await _send_problem(
+                    send, 400, "bad-request", "Bad request", f"Body is not valid MessagePack: {exc}"
+                )
                 return None
-            headers = [(k, v) for k, v in scope["headers"]
-                       if k not in (b"content-type", b"content-length")]
-            headers += [(b"content-type", JSON.encode()),
-                        (b"content-length", str(len(body)).encode())]
+            headers = [
+                (k, v) for k, v in scope["headers"] if k not in (b"content-type", b"content-length")
+            ]
+            headers += [
+                (b"content-type", JSON.encode()),
+                (b"content-length", str(len(body)).encode()),
+            ]
             scope = {**scope, "headers": headers}
         return scope, _replay(body)
 
@@ -196,10 +220,15 @@ def _msgpack_sender(send: Send) -> Send:
             return
         raw = b"".join(chunks)
         body = ormsgpack.packb(orjson.loads(raw)) if raw else b""
-        headers = [(k, v) for k, v in start.get("headers", [])
-                   if k not in (b"content-type", b"content-length")]
-        headers += [(b"content-type", MSGPACK.encode()),
-                    (b"content-length", str(len(body)).encode())]
+        headers = [
+            (k, v)
+            for k, v in start.get("headers", [])
+            if k not in (b"content-type", b"content-length")
+        ]
+        headers += [
+            (b"content-type", MSGPACK.encode()),
+            (b"content-length", str(len(body)).encode()),
+        ]
         await send({**start, "headers": headers})
         await send({"type": "http.response.body", "body": body, "more_body": False})
 
@@ -208,12 +237,16 @@ def _msgpack_sender(send: Send) -> Send:
 
 async def _send_problem(send: Send, status: int, slug: str, title: str, detail: str) -> None:
     body = orjson.dumps(problem_body(status, slug, title, detail))
-    await send({
-        "type": "http.response.start",
-        "status": status,
-        "headers": [(b"content-type", b"application/problem+json"),
-                    (b"content-length", str(len(body)).encode())],
-    })
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 

@@ -37,11 +37,15 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
-            "calendo_http_requests_total", "HTTP requests", ["method", "route", "status"],
+            "calendo_http_requests_total",
+            "HTTP requests",
+            ["method", "route", "status"],
             registry=self.registry,
         )
         self.latency = Histogram(
-            "calendo_http_request_duration_seconds", "HTTP request latency", ["method", "route"],
+            "calendo_http_request_duration_seconds",
+            "HTTP request latency",
+            ["method", "route"],
             registry=self.registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
         )
@@ -49,7 +53,8 @@ class Metrics:
             "calendo_websocket_connections", "Open WebSocket connections", registry=self.registry
         )
         self.notifications_sent = Counter(
-            "calendo_notifications_sent_total", "Notifications pushed to sockets",
+            "calendo_notifications_sent_total",
+            "Notifications pushed to sockets",
             registry=self.registry,
         )
 
@@ -78,9 +83,13 @@ class RequestContextMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message = {**message, "headers": [
-                    *message.get("headers", []), (b"x-request-id", request_id.encode())
-                ]}
+                message = {
+                    **message,
+                    "headers": [
+                        *message.get("headers", []),
+                        (b"x-request-id", request_id.encode()),
+                    ],
+                }
             await send(message)
 
         try:

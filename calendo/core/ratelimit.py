@@ -104,17 +104,26 @@ class RateLimitMiddleware:
         ]
         if not allowed:
             retry = max(reset, 1)
-            body = orjson.dumps(problem_body(
-                429, "rate-limited", "Too many requests",
-                f"Limit of {item.amount} per {item.GRANULARITY.name} exceeded; retry in {retry} s",
-            ))
-            await send({
-                "type": "http.response.start",
-                "status": 429,
-                "headers": [*headers, (b"retry-after", str(retry).encode()),
-                            (b"content-type", b"application/problem+json"),
-                            (b"content-length", str(len(body)).encode())],
-            })
+            body = orjson.dumps(
+                problem_body(
+                    429,
+                    "rate-limited",
+                    "Too many requests",
+                    f"Limit of {item.amount} per {item.GRANULARITY.name} exceeded; retry in {retry} s",
+                )
+            )
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 429,
+                    "headers": [
+                        *headers,
+                        (b"retry-after", str(retry).encode()),
+                        (b"content-type", b"application/problem+json"),
+                        (b"content-length", str(len(body)).encode()),
+                    ],
+                }
+            )
             await send({"type": "http.response.body", "body": body})
             return
 

@@ -39,3 +39,7 @@ class Event(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+    # Every UPDATE of an event is ``... WHERE id = :id AND version = :seen`` and bumps the
+    # version: the check and the write are one statement (StaleDataError when it lost a race).
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012

@@ -25,6 +25,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache, lru_cache
+from math import gcd
 from typing import Any, Final, Literal
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -461,11 +462,8 @@ def _check_combination(rule: _Rule) -> None:
 def _check_month_days(rule: _Rule) -> None:
     """Refuse month days no listed month has (BYMONTH=2;BYMONTHDAY=30), a rule that never fires."""
     months = rule.by_month or tuple(range(1, 13))
-    longest = max(29 if month == 2 else calendar.monthrange(2001, month)[1] for month in months)
-    if all(abs(day) > longest for day in rule.by_month_day):
-        raise RecurrenceError(
-            f"BYMONTHDAY never matches: the listed months have at most {longest} days"
-        )
+    if not any(_day_fits(day, month) for day in rule.by_month_day for month in months):
+        raise RecurrenceError("BYMONTHDAY never matches: no listed month has that day")
 
 
 def _check_set_pos(rule: _Rule) -> None:
@@ -533,10 +531,9 @@ def _dateutil_rule(rule: _Rule, dtstart: datetime, anchor: datetime) -> du.rrule
     changing which days match (a monthly rule started on the 31st keeps BYMONTHDAY=31).
     """
     by_month, by_month_day, by_day = rule.by_month, rule.by_month_day, rule.by_day
-    has_day_filter = bool(by_month_day or by_day)
-    if rule.freq == "YEARLY" and not has_day_filter:
+    if rule.freq == "YEARLY" and not _has_day_filter(rule):
         by_month, by_month_day = by_month or (anchor.month,), (anchor.day,)
-    elif rule.freq == "MONTHLY" and not has_day_filter:
+    elif rule.freq == "MONTHLY" and not _has_day_filter(rule):
         by_month_day = (anchor.day,)
     elif rule.freq == "WEEKLY" and not by_day:
         by_day = ((None, anchor.weekday()),)
@@ -563,6 +560,11 @@ def _dateutil_rule(rule: _Rule, dtstart: datetime, anchor: datetime) -> du.rrule
     return built
 
 
+def _has_day_filter(rule: _Rule) -> bool:
+    """Whether the rule picks days itself (otherwise dateutil derives them from DTSTART)."""
+    return bool(rule.by_month_day or rule.by_day)
+
+
 def _safe_iter(occurrences: Iterable[datetime]) -> Iterator[datetime]:
     """Iterate dateutil results, treating the end of the representable calendar as exhaustion."""
     iterator = iter(occurrences)
@@ -585,7 +587,7 @@ def _satisfiable(rule: _Rule) -> bool:
     a bounded search. Finer-grained rules are probed as YEARLY over the same day filters.
     """
     fine = rule.freq not in ("YEARLY", "MONTHLY")
-    if fine and not (rule.by_day or rule.by_month_day):
+    if fine and not _has_day_filter(rule):
         return True
     try:
         probe = du.rrule(
@@ -606,12 +608,45 @@ def _satisfiable(rule: _Rule) -> bool:
         raise RecurrenceError(f"invalid rule: {exc}") from exc
 
 
-def _misaligned_weekdays(rule: _Rule, anchor: datetime) -> bool:
-    """A DAILY/HOURLY step of whole weeks never reaches a BYDAY weekday other than the start's."""
-    step = {"DAILY": 7, "HOURLY": 7 * 24}.get(rule.freq)
-    if step is None or not rule.by_day or rule.interval % step:
-        return False
-    return all(wd != anchor.weekday() for _, wd in rule.by_day)
+def _never_fires_from(rule: _Rule, anchor: datetime) -> bool:
+    """Cheap checks for rules that can match in general but never from this start.
+
+    An INTERVAL can lock a rule onto a subset of weekdays, hours or months; dateutil would only
+    find out by walking to year 9999, which takes seconds.
+    """
+    if rule.freq == "DAILY" and rule.by_day and rule.interval % 7 == 0:
+        # Stepping whole weeks never reaches a BYDAY weekday other than the start's.
+        return all(wd != anchor.weekday() for _, wd in rule.by_day)
+    if rule.freq == "HOURLY" and (rule.by_day or rule.by_hour):
+        return not any(_hour_slot_matches(rule, slot) for slot in _hour_slots(rule, anchor))
+    if rule.freq == "MONTHLY" and rule.by_month:
+        step = gcd(rule.interval, 12)
+        if all((month - anchor.month) % step for month in rule.by_month):
+            return True
+    if rule.freq in ("MONTHLY", "YEARLY") and rule.by_month and not _has_day_filter(rule):
+        # Without day filters the start's day of month is used; BYMONTH may not have it.
+        return not any(_day_fits(anchor.day, month) for month in rule.by_month)
+    return False
+
+
+def _hour_slots(rule: _Rule, anchor: datetime) -> set[int]:
+    """Hours of the week (0 = Monday 00:00) an HOURLY rule can land on from ``anchor``."""
+    week = 7 * 24
+    step = gcd(rule.interval, week)
+    first = anchor.weekday() * 24 + anchor.hour
+    return {(first + k * step) % week for k in range(week // step)}
+
+
+def _hour_slot_matches(rule: _Rule, slot: int) -> bool:
+    """Whether an hour of the week passes BYDAY and BYHOUR."""
+    weekday, hour = divmod(slot, 24)
+    day_ok = not rule.by_day or any(wd == weekday for _, wd in rule.by_day)
+    return day_ok and (not rule.by_hour or hour in rule.by_hour)
+
+
+def _day_fits(day: int, month: int) -> bool:
+    """Whether some year's ``month`` has day ``day`` (negative days count from the end)."""
+    return abs(day) <= (29 if month == 2 else calendar.monthrange(2001, month)[1])
 
 
 # --------------------------------------------------------------------------- series
@@ -652,7 +687,7 @@ def _parse_rule(text: object) -> _Rule:
 
 def _has_occurrences(prep: _Prepared, rule: _Rule) -> bool:
     """Cheap emptiness checks first, then look for a first occurrence."""
-    if not _satisfiable(rule) or _misaligned_weekdays(rule, prep.local_start):
+    if not _satisfiable(rule) or _never_fires_from(rule, prep.local_start):
         return False
     first = _dateutil_rule(rule, prep.local_start, prep.local_start)
     return next(_safe_iter(first), None) is not None
@@ -720,7 +755,7 @@ def expand(
         single = Occurrence(prep.start, prep.end)
         keep = _overlaps(single, start, end) and single.start not in prep.exdates
         return Expansion([single] if keep else [], False)
-    if not _satisfiable(prep.rule) or _misaligned_weekdays(prep.rule, prep.local_start):
+    if not _satisfiable(prep.rule) or _never_fires_from(prep.rule, prep.local_start):
         return Expansion([], False)
     return _expand_rule(prep, prep.rule, start, end, limit)
 

@@ -1,5 +1,334 @@
-"""HTTP routes of the events domain."""
+"""Event endpoints: CRUD, list, occurrences, conflicts preview, batch, restore."""
 
-from fastapi import APIRouter
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from pydantic import AwareDatetime
+
+from calendo.auth.dependencies import CurrentUserDep
+from calendo.core.deps import ClientIP, ServicesDep, SessionDep
+from calendo.core.errors import problem_responses
+from calendo.core.pagination import CursorParam, Limit, Page
+from calendo.events import listing, service
+from calendo.events.presenters import event_body
+from calendo.events.schemas import (
+    BatchCreate,
+    BatchResult,
+    ConflictCheck,
+    ConflictReport,
+    ConflictStrategy,
+    EventCreate,
+    EventDetail,
+    EventRead,
+    EventUpdate,
+    EventWriteResult,
+    ExpandedEventRead,
+    OccurrencesPage,
+    Role,
+)
 
 router = APIRouter(tags=["events"])
+
+Strategy = Annotated[
+    ConflictStrategy,
+    Query(
+        description="reject (409 on overlap), allow (write and report), or shift (move to "
+        "the first free slot within CALENDO_SHIFT_HORIZON days)."
+    ),
+]
+NoteParam = Annotated[
+    str | None, Query(max_length=500, description="Edit summary for the history.")
+]
+IfMatch = Annotated[str | None, Header(description='`"<id>-<version>"`; stale → 412.')]
+WindowStart = Annotated[
+    AwareDatetime | None, Query(description="Window start (RFC 3339 with offset).")
+]
+WindowEnd = Annotated[AwareDatetime | None, Query(description="Window end (RFC 3339 with offset).")]
+
+
+def _context(
+    user: Any, services: Any, ip: str | None, strategy: str = "reject"
+) -> service.WriteContext:
+    return service.WriteContext(actor=user, services=services, ip=ip, strategy=strategy)
+
+
+def _written(written: service.Written, response: Response) -> dict[str, Any]:
+    response.headers["ETag"] = service.etag(written.event)
+    return {**event_body(written.event, written.role), "conflicts": written.conflicts}
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=EventWriteResult,
+    responses=problem_responses(401, 409, 422),
+)
+async def create_event(
+    data: EventCreate,
+    request: Request,
+    response: Response,
+    user: CurrentUserDep,
+    session: SessionDep,
+    services: ServicesDep,
+    ip: ClientIP,
+    conflict_strategy: Strategy = "reject",
+    note: NoteParam = None,
+) -> dict[str, Any]:
+    """Create an event; the caller becomes its owner."""
+    written = await service.create_event(
+        session, ctx=_context(user, services, ip, conflict_strategy), data=data, note=note
+    )
+    response.headers["Location"] = str(request.url_for("get_event", event_id=written.event.id))
+    return _written(written, response)
+
+
+@router.get(
+    "",
+    response_model=Page[ExpandedEventRead] | Page[EventRead],
+    responses=problem_responses(401, 422),
+)
+async def list_events(
+    user: CurrentUserDep,
+    session: SessionDep,
+    services: ServicesDep,
+    start_time: WindowStart = None,
+    end_time: WindowEnd = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="Text in title, description, location")
+    ] = None,
+    role: Annotated[Role | None, Query()] = None,
+    expand: Annotated[bool, Query(description="One item per occurrence in the window")] = False,
+    limit: Limit = 50,
+    cursor: CursorParam = None,
+    skip: Annotated[int | None, Query(ge=0, le=100_000, description="Legacy offset")] = None,
+) -> dict[str, Any]:
+    """The caller's calendar: owned and shared events, sorted by start then id."""
+    if expand:
+        return await listing.list_expanded(
+            session,
+            user_id=user.id,
+            start=start_time,
+            end=end_time,
+            q=q,
+            role=role,
+            limit=limit,
+            cursor=cursor,
+            settings=services.settings,
+        )
+    return await listing.list_events(
+        session,
+        user_id=user.id,
+        start=start_time,
+        end=end_time,
+        q=q,
+        role=role,
+        limit=limit,
+        cursor=cursor,
+        skip=skip,
+    )
+
+
+@router.post(
+    "/batch",
+    status_code=201,
+    response_model=BatchResult,
+    responses=problem_responses(401, 409, 422),
+)
+async def batch_create(
+    data: BatchCreate,
+    user: CurrentUserDep,
+    session: SessionDep,
+    services: ServicesDep,
+    ip: ClientIP,
+    conflict_strategy: Strategy = "reject",
+) -> dict[str, Any]:
+    """Create up to CALENDO_BATCH_MAX events atomically; an error names the failing index."""
+    written = await service.batch_create(
+        session, ctx=_context(user, services, ip, conflict_strategy), items=data.events
+    )
+    return {"items": [{**event_body(w.event, w.role), "conflicts": w.conflicts} for w in written]}
+
+
+@router.post("/conflicts", response_model=ConflictReport, responses=problem_responses(401, 422))
+async def check_conflicts(
+    data: ConflictCheck, user: CurrentUserDep, session: SessionDep, services: ServicesDep
+) -> dict[str, Any]:
+    """Conflicts of a prospective time with the caller's calendar, and up to 3 free slots."""
+    return await service.check_conflicts(session, services=services, user_id=user.id, data=data)
+
+
+@router.get(
+    "/{event_id}",
+    response_model=EventDetail,
+    responses={304: {"description": "Not modified"}, **problem_responses(401, 404, 422)},
+)
+async def get_event(
+    event_id: int,
+    response: Response,
+    user: CurrentUserDep,
+    session: SessionDep,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Any:
+    """The event, the caller's role and its permission list."""
+    body = await listing.get_event(session, user_id=user.id, event_id=event_id)
+    tag = f'"{body["id"]}-{body["version"]}"'
+    if if_none_match and tag in [t.strip().removeprefix("W/") for t in if_none_match.split(",")]:
+        return Response(status_code=304, headers={"ETag": tag})
+    response.headers["ETag"] = tag
+    return body
+
+
+async def _update(
+    event_id: int,
+    data: EventUpdate,
+    response: Response,
+    user: Any,
+    session: Any,
+    services: Any,
+    ip: str | None,
+    strategy: str,
+    merge: bool,
+    note: str | None,
+    if_match: str | None,
+) -> dict[str, Any]:
+    written = await service.update_event(
+        session,
+        ctx=_context(user, services, ip, strategy),
+        event_id=event_id,
+        data=data,
+        if_match=if_match,
+        merge=merge,
+        note=note,
+    )
+    return _written(written, response)
+
+
+_UPDATE_ERRORS = problem_responses(401, 403, 404, 409, 412, 422)
+MergeParam = Annotated[bool, Query(description="Three-way merge a stale write instead of failing")]
+
+
+@router.put("/{event_id}", response_model=EventWriteResult, responses=_UPDATE_ERRORS)
+async def update_event(
+    event_id: int,
+    data: EventUpdate,
+    response: Response,
+    user: CurrentUserDep,
+    session: SessionDep,
+    services: ServicesDep,
+    ip: ClientIP,
+    if_match: IfMatch = None,
+    conflict_strategy: Strategy = "reject",
+    merge: MergeParam = False,
+    note: NoteParam = None,
+) -> dict[str, Any]:
+    """Partial update (editor or owner): only the fields sent change."""
+    return await _update(
+        event_id,
+        data,
+        response,
+        user,
+        session,
+        services,
+        ip,
+        conflict_strategy,
+        merge,
+        note,
+        if_match,
+    )
+
+
+@router.patch("/{event_id}", response_model=EventWriteResult, responses=_UPDATE_ERRORS)
+async def patch_event(
+    event_id: int,
+    data: EventUpdate,
+    response: Response,
+    user: CurrentUserDep,
+    session: SessionDep,
+    services: ServicesDep,
+    ip: ClientIP,
+    if_match: IfMatch = None,
+    conflict_strategy: Strategy = "reject",
+    merge: MergeParam = False,
+    note: NoteParam = None,
+) -> dict[str, Any]:
+    """Alias of PUT: a partial update."""
+    return await _update(
+        event_id,
+        data,
+        response,
+        user,
+        session,
+        services,
+        ip,
+        conflict_strategy,
+        merge,
+        note,
+        if_match,
+    )
+
+
+@router.delete("/{event_id}", status_code=204, responses=problem_responses(401, 403, 404, 412))
+async def delete_event(
+    event_id: int,
+    user: CurrentUserDep,
+    session: SessionDep,
+    services: ServicesDep,
+    ip: ClientIP,
+    if_match: IfMatch = None,
+    note: NoteParam = None,
+) -> Response:
+    """Delete (owner only); the history is kept and the event can be restored."""
+    await service.delete_event(
+        session, ctx=_context(user, services, ip), event_id=event_id, if_match=if_match, note=note
+    )
+    return Response(status_code=204)
+
+
+@router.post(
+    "/{event_id}/restore",
+    response_model=EventWriteResult,
+    responses=problem_responses(401, 403, 404, 409),
+)
+async def restore_event(
+    event_id: int,
+    response: Response,
+    user: CurrentUserDep,
+    session: SessionDep,
+    services: ServicesDep,
+    ip: ClientIP,
+    conflict_strategy: Strategy = "reject",
+    note: NoteParam = None,
+) -> dict[str, Any]:
+    """Bring back a deleted event (owner only) as a new version."""
+    written = await service.restore_event(
+        session, ctx=_context(user, services, ip, conflict_strategy), event_id=event_id, note=note
+    )
+    return _written(written, response)
+
+
+@router.get(
+    "/{event_id}/occurrences",
+    response_model=OccurrencesPage,
+    responses=problem_responses(401, 404, 422),
+)
+async def list_occurrences(
+    event_id: int,
+    user: CurrentUserDep,
+    session: SessionDep,
+    services: ServicesDep,
+    start_time: WindowStart = None,
+    end_time: WindowEnd = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
+) -> dict[str, Any]:
+    """The series expanded in a window; `truncated` says when `limit` cut it short."""
+    return await listing.occurrences(
+        session,
+        services=services,
+        user_id=user.id,
+        event_id=event_id,
+        start=start_time,
+        end=end_time,
+        limit=limit,
+    )

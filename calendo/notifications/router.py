@@ -1,5 +1,61 @@
-"""HTTP routes of the notifications domain."""
+"""HTTP and WebSocket routes of the notifications domain."""
 
-from fastapi import APIRouter
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, WebSocket
+
+from calendo.auth.dependencies import CurrentUserDep
+from calendo.core.deps import Services, SessionDep
+from calendo.core.errors import problem_responses
+from calendo.core.pagination import CursorParam, Limit, Page, int_cursor
+from calendo.notifications import feed, service
+from calendo.notifications.schemas import NotificationRead
 
 router = APIRouter(tags=["notifications"])
+
+
+@router.get("", response_model=Page[NotificationRead], responses=problem_responses(401, 422))
+async def list_notifications(
+    user: CurrentUserDep,
+    session: SessionDep,
+    unread: Annotated[bool, Query(description="Only the unread ones.")] = False,
+    limit: Limit = 50,
+    cursor: CursorParam = None,
+) -> Page[NotificationRead]:
+    """The caller's notifications, newest first."""
+    return await service.list_notifications(
+        session, user_id=user.id, unread_only=unread, before_id=int_cursor(cursor), limit=limit
+    )
+
+
+@router.post("/read", status_code=204, responses=problem_responses(401))
+async def mark_all_read(user: CurrentUserDep, session: SessionDep) -> Response:
+    """Mark every notification of the caller read."""
+    await service.mark_all_read(session, user_id=user.id)
+    return Response(status_code=204)
+
+
+@router.post("/{notification_id}/read", status_code=204, responses=problem_responses(401, 404, 422))
+async def mark_read(user: CurrentUserDep, session: SessionDep, notification_id: int) -> Response:
+    """Mark one of the caller's notifications read (404 for anyone else's)."""
+    await service.mark_read(session, user_id=user.id, notification_id=notification_id)
+    return Response(status_code=204)
+
+
+@router.websocket("/ws")
+async def notification_feed(
+    websocket: WebSocket,
+    token: Annotated[str | None, Query(max_length=4096)] = None,
+    since: Annotated[int | None, Query(ge=0)] = None,
+) -> None:
+    """Live notifications: those after ``since`` first, then each new one as it commits.
+
+    Authenticate with ``?token=<access token>`` or ``Authorization: Bearer``; a bad token, or
+    one whose login is revoked or has expired later, closes the socket with code 4401. An idle
+    socket receives ``{"type": "ping"}`` every ``CALENDO_WS_HEARTBEAT_SECONDS``; clients may
+    ignore it.
+    """
+    services: Services = websocket.app.state.services
+    await feed.serve(websocket, services, token=feed.bearer_token(websocket, token), since=since)

@@ -1,0 +1,1 @@
+"""Sharing: roles on events, the one access check every event read and write goes through."""

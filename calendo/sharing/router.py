@@ -1,5 +1,93 @@
-"""HTTP routes of the sharing domain."""
+"""Sharing endpoints: share, list, change and revoke permissions."""
 
-from fastapi import APIRouter
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+
+from calendo.auth.dependencies import CurrentUserDep
+from calendo.core.deps import ClientIP, ServicesDep, SessionDep
+from calendo.core.errors import problem_responses
+from calendo.sharing import access, service
+from calendo.sharing.schemas import PermissionRead, RoleUpdate, ShareRequest
 
 router = APIRouter(tags=["sharing"])
+
+
+@router.post(
+    "/{event_id}/share",
+    response_model=list[PermissionRead],
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def share_event(
+    event_id: int,
+    data: ShareRequest,
+    user: CurrentUserDep,
+    session: SessionDep,
+    services: ServicesDep,
+    ip: ClientIP,
+) -> list[dict[str, Any]]:
+    """Share with users by `user_id` or `username` as editor or viewer (owner only)."""
+    return await service.share(
+        session, actor=user, services=services, ip=ip, event_id=event_id, targets=data.users
+    )
+
+
+@router.get(
+    "/{event_id}/permissions",
+    response_model=list[PermissionRead],
+    responses=problem_responses(401, 404),
+)
+async def list_permissions(
+    event_id: int, user: CurrentUserDep, session: SessionDep
+) -> list[dict[str, Any]]:
+    """Everyone with access to the event, the owner included (viewer or more)."""
+    await access.require_event(session, user_id=user.id, event_id=event_id)
+    return await service.list_permissions(session, event_id=event_id)
+
+
+@router.put(
+    "/{event_id}/permissions/{user_id}",
+    response_model=PermissionRead,
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def update_permission(
+    event_id: int,
+    user_id: int,
+    data: RoleUpdate,
+    user: CurrentUserDep,
+    session: SessionDep,
+    services: ServicesDep,
+    ip: ClientIP,
+) -> dict[str, Any]:
+    """Change a collaborator's role (owner only)."""
+    return await service.update_permission(
+        session,
+        actor=user,
+        services=services,
+        ip=ip,
+        event_id=event_id,
+        user_id=user_id,
+        role=data.role,
+    )
+
+
+@router.delete(
+    "/{event_id}/permissions/{user_id}",
+    status_code=204,
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def revoke_permission(
+    event_id: int,
+    user_id: int,
+    user: CurrentUserDep,
+    session: SessionDep,
+    services: ServicesDep,
+    ip: ClientIP,
+) -> Response:
+    """Remove a collaborator (owner), or leave the event (the collaborator themself)."""
+    await service.revoke(
+        session, actor=user, services=services, ip=ip, event_id=event_id, user_id=user_id
+    )
+    return Response(status_code=204)

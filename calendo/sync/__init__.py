@@ -1,0 +1,1 @@
+"""Incremental sync: a per-user change feed with monotonic sequence numbers and tombstones."""

@@ -1,0 +1,76 @@
+"""SQL of the events domain. Every list query is scoped by the caller's permission rows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Select, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from calendo.auth.models import User
+from calendo.events.models import Event
+from calendo.sharing.models import Permission
+
+
+def visible_events(user_id: int) -> Select[tuple[Event, str]]:
+    """Events the user can see now (not deleted), with the user's role."""
+    return (
+        select(Event, Permission.role)
+        .join(Permission, Permission.event_id == Event.id)
+        .where(Permission.user_id == user_id, Event.deleted_at.is_(None))
+    )
+
+
+def in_window(
+    query: Select[tuple[Event, str]], start: datetime | None, end: datetime | None
+) -> Select[tuple[Event, str]]:
+    """Keep events whose series bounds overlap the window (occurrences are checked later)."""
+    if end is not None:
+        query = query.where(Event.start_time < end)
+    if start is not None:
+        query = query.where(or_(Event.series_end.is_(None), Event.series_end > start))
+    return query
+
+
+def matching_text(query: Select[tuple[Event, str]], text: str) -> Select[tuple[Event, str]]:
+    """Case-insensitive substring match on title, description and location."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = f"%{escaped}%"
+    from sqlalchemy import func
+
+    return query.where(
+        or_(
+            func.lower(Event.title).like(pattern, escape="\\"),
+            func.lower(Event.description).like(pattern, escape="\\"),
+            func.lower(Event.location).like(pattern, escape="\\"),
+        )
+    )
+
+
+async def fetch(session: AsyncSession, query: Select[tuple[Event, str]]) -> list[tuple[Event, str]]:
+    """Run a scoped query."""
+    return list((await session.execute(query)).all())
+
+
+async def calendar_candidates(
+    session: AsyncSession,
+    *,
+    user_id: int,
+    start: datetime,
+    end: datetime | None,
+    exclude_ids: Sequence[int] = (),
+) -> list[Event]:
+    """The user's events whose series bounds overlap the window: the only ones to expand."""
+    query = in_window(visible_events(user_id), start, end)
+    if exclude_ids:
+        query = query.where(Event.id.not_in(exclude_ids))
+    return [event for event, _ in await fetch(session, query)]
+
+
+async def lock_user(session: AsyncSession, user_id: int) -> None:
+    """Serialise calendar writes of one user (the conflict check must not race).
+
+    PostgreSQL takes a row lock; on SQLite the write transaction is already exclusive.
+    """
+    await session.execute(select(User.id).where(User.id == user_id).with_for_update())

@@ -1,0 +1,217 @@
+"""Event bodies: create, partial update, read, occurrences, conflicts and batches."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+)
+
+from calendo.events import recurrence
+from calendo.sharing.schemas import PermissionRead
+
+Role = Literal["owner", "editor", "viewer"]
+ConflictStrategy = Literal["reject", "allow", "shift"]
+
+MIN_YEAR, MAX_YEAR = 1900, 2200
+MAX_EXCEPTIONS = 1000
+
+
+def _in_range(value: datetime) -> datetime:
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise ValueError(f"times must fall between the years {MIN_YEAR} and {MAX_YEAR}")
+    return value
+
+
+def _zone(value: str) -> str:
+    try:
+        recurrence.load_zone(value)
+    except recurrence.RecurrenceError as exc:
+        raise ValueError(str(exc)) from exc
+    return value
+
+
+def _rule(value: Any) -> Any:
+    if value is None:
+        return None
+    if not isinstance(value, str | dict):
+        raise ValueError("recurrence_pattern must be an RRULE string or an object")
+    try:
+        return recurrence.normalize_rule(value)
+    except recurrence.RecurrenceError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+def _title(value: str) -> str:
+    if not value.strip():
+        raise ValueError("title must not be blank")
+    return value
+
+
+Time = Annotated[AwareDatetime, AfterValidator(_in_range)]
+Timezone = Annotated[str, Field(max_length=64), AfterValidator(_zone)]
+RulePattern = Annotated[
+    str | None,
+    BeforeValidator(_rule),
+    Field(
+        description="RFC 5545 RRULE (`FREQ=WEEKLY;BYDAY=MO`), `RRULE:` prefix accepted, or the "
+        "structured form `{frequency, interval, by_weekday, by_month_day, count, until}`; "
+        "always returned as the canonical RRULE string."
+    ),
+]
+Title = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_title)]
+Note = Annotated[str | None, Field(max_length=500, description="Edit summary for the history.")]
+
+
+class EventContent(BaseModel):
+    """Fields shared by create and update."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    description: str | None = Field(None, max_length=10_000)
+    location: str | None = Field(None, max_length=500)
+    recurrence_exceptions: list[Time] | None = Field(
+        None,
+        max_length=MAX_EXCEPTIONS,
+        description="Occurrence start times removed from the series (EXDATE).",
+    )
+
+    @field_validator("recurrence_exceptions")
+    @classmethod
+    def _dedupe(cls, value: list[datetime] | None) -> list[datetime] | None:
+        return sorted(set(value)) if value is not None else None
+
+
+class EventCreate(EventContent):
+    """A new event. `is_recurring` defaults to whether a `recurrence_pattern` is given."""
+
+    title: Title
+    start_time: Time
+    end_time: Time
+    timezone: Timezone = "UTC"
+    is_recurring: bool | None = None
+    recurrence_pattern: RulePattern = None
+    note: Note = None
+
+
+class EventUpdate(EventContent):
+    """Partial update: only the fields sent change.
+
+    `version` (or `If-Match`) makes the write conditional. Read-only fields of `EventRead`
+    may be sent back unchanged and are ignored.
+    """
+
+    title: Title | None = None
+    start_time: Time | None = None
+    end_time: Time | None = None
+    timezone: Timezone | None = None
+    is_recurring: bool | None = None
+    recurrence_pattern: RulePattern = None
+    version: int | None = Field(None, ge=1, description="The version this edit was based on.")
+    note: Note = None
+    # Read-only fields a client may echo back from a GET; ignored.
+    id: int | None = Field(None, exclude=True)
+    owner_id: int | None = Field(None, exclude=True)
+    my_role: Role | None = Field(None, exclude=True)
+    created_at: datetime | None = Field(None, exclude=True)
+    updated_at: datetime | None = Field(None, exclude=True)
+    permissions: list[Any] | None = Field(None, exclude=True)
+    conflicts: list[Any] | None = Field(None, exclude=True)
+
+    def changes(self) -> dict[str, Any]:
+        """The content fields the client sent."""
+        return self.model_dump(exclude_unset=True, exclude={"version", "note"})
+
+
+class ConflictRead(BaseModel):
+    event_id: int
+    title: str
+    occurrence_start: datetime
+    occurrence_end: datetime
+
+
+class EventRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    title: str
+    description: str | None
+    start_time: datetime
+    end_time: datetime
+    timezone: str
+    location: str | None
+    is_recurring: bool
+    recurrence_pattern: str | None
+    recurrence_exceptions: list[datetime]
+    owner_id: int
+    my_role: Role
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class EventDetail(EventRead):
+    """A single event with who can see it."""
+
+    permissions: list[PermissionRead]
+
+
+class EventWriteResult(EventRead):
+    """A written event; `conflicts` lists overlaps accepted under `conflict_strategy=allow`."""
+
+    conflicts: list[ConflictRead] = []
+
+
+class OccurrenceRead(BaseModel):
+    occurrence_start: datetime
+    occurrence_end: datetime
+
+
+class OccurrencesPage(BaseModel):
+    event_id: int
+    items: list[OccurrenceRead]
+    truncated: bool = Field(description="True when more occurrences exist than were returned.")
+
+
+class ExpandedEventRead(EventRead):
+    occurrence_start: datetime
+    occurrence_end: datetime
+
+
+class ConflictCheck(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    start_time: Time
+    end_time: Time
+    timezone: Timezone = "UTC"
+    recurrence_pattern: RulePattern = None
+    recurrence_exceptions: list[Time] = Field(default_factory=list, max_length=MAX_EXCEPTIONS)
+    exclude_event_id: int | None = Field(None, description="Ignore this event (when moving it).")
+
+
+class Slot(BaseModel):
+    start_time: datetime
+    end_time: datetime
+
+
+class ConflictReport(BaseModel):
+    conflicts: list[ConflictRead]
+    suggestions: list[Slot]
+
+
+class BatchCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[EventCreate] = Field(min_length=1)
+
+
+class BatchResult(BaseModel):
+    items: list[EventWriteResult]

@@ -1,0 +1,498 @@
+"""Event use cases. Every content write goes through ``write_content`` so that the version,
+the audit row, the sync feed and the notifications are written in the same transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
+
+from calendo.audit import service as audit
+from calendo.auth.dependencies import CurrentUser
+from calendo.core.deps import Services
+from calendo.core.errors import (
+    AppError,
+    Conflict,
+    PreconditionFailed,
+    ValidationFailed,
+    with_index,
+)
+from calendo.core.types import utcnow
+from calendo.events import recurrence, scheduling
+from calendo.events.models import Event
+from calendo.events.presenters import event_body
+from calendo.events.schemas import ConflictCheck, EventCreate, EventUpdate
+from calendo.events.snapshots import apply_snapshot, content_snapshot, format_instant
+from calendo.history import recording
+from calendo.history.diff import diff_snapshots
+from calendo.history.merge import three_way_merge
+from calendo.notifications import service as notifications
+from calendo.sharing import access
+from calendo.sync import feed
+
+SCHEDULE_FIELDS = frozenset(
+    {
+        "start_time",
+        "end_time",
+        "timezone",
+        "is_recurring",
+        "recurrence_pattern",
+        "recurrence_exceptions",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class WriteContext:
+    """Who writes, with which services, from where."""
+
+    actor: CurrentUser
+    services: Services
+    ip: str | None = None
+    strategy: str = "reject"
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """A written event, the caller's role, and conflicts accepted under ``allow``."""
+
+    event: Event
+    role: str
+    conflicts: list[dict[str, Any]]
+
+
+class VersionConflict(Conflict):
+    slug = "version-conflict"
+    title = "Version conflict"
+
+
+class MergeConflict(Conflict):
+    slug = "merge-conflict"
+    title = "Merge conflict"
+
+
+class EventNotDeleted(Conflict):
+    slug = "event-not-deleted"
+    title = "Event is not deleted"
+
+
+def _content_value(field: str, value: Any) -> Any:
+    """A request value in snapshot form (times as RFC 3339 UTC strings)."""
+    if field in ("start_time", "end_time") and value is not None:
+        return format_instant(value)
+    if field == "recurrence_exceptions":
+        return [format_instant(v) for v in value or []]
+    return value
+
+
+def _reconcile_recurrence(content: dict[str, Any], sent: set[str]) -> None:
+    """Keep ``is_recurring`` and ``recurrence_pattern`` consistent, inferring what was not sent."""
+    if "is_recurring" not in sent or content["is_recurring"] is None:
+        if "recurrence_pattern" in sent or content["is_recurring"] is None:
+            content["is_recurring"] = content["recurrence_pattern"] is not None
+    elif content["is_recurring"] is False and "recurrence_pattern" not in sent:
+        content["recurrence_pattern"] = None
+    if content["is_recurring"] and not content["recurrence_pattern"]:
+        raise ValidationFailed(
+            "recurrence_pattern is required when is_recurring is true",
+            loc=("body", "recurrence_pattern"),
+        )
+    if not content["is_recurring"] and content["recurrence_pattern"]:
+        raise ValidationFailed(
+            "recurrence_pattern is forbidden when is_recurring is false",
+            loc=("body", "recurrence_pattern"),
+        )
+
+
+def _apply_series(event: Event, series: recurrence.Series) -> None:
+    """Copy a (possibly shifted) series onto the event, with its index bounds."""
+    event.start_time = series.start
+    event.end_time = series.end
+    event.recurrence_exceptions = [format_instant(x) for x in series.exdates]
+    event.series_end = recurrence.series_last_end(series)
+
+
+async def create_event(
+    session: AsyncSession,
+    *,
+    ctx: WriteContext,
+    data: EventCreate,
+    note: str | None = None,
+    tags: Sequence[str] = (),
+) -> Written:
+    """Create an event owned by the actor, after the conflict check."""
+    sent = data.model_fields_set
+    content = {
+        f: _content_value(f, getattr(data, f))
+        for f in (
+            "title",
+            "description",
+            "start_time",
+            "end_time",
+            "timezone",
+            "location",
+            "is_recurring",
+            "recurrence_pattern",
+            "recurrence_exceptions",
+        )
+    }
+    _reconcile_recurrence(content, sent)
+    series = scheduling.series_from_content(content)
+    series, found = await scheduling.resolve(
+        session,
+        settings=ctx.services.settings,
+        user_id=ctx.actor.id,
+        series=series,
+        strategy=ctx.strategy,
+        exclude_ids=[],
+    )
+    now = utcnow()
+    event = Event(owner_id=ctx.actor.id, created_at=now, updated_at=now)
+    apply_snapshot(event, content)
+    _apply_series(event, series)
+    session.add(event)
+    await session.flush()
+    access.grant_owner(session, event_id=event.id, owner_id=ctx.actor.id)
+    recording.append_version(
+        session,
+        event=event,
+        action="created",
+        author_id=ctx.actor.id,
+        previous=None,
+        note=note or data.note,
+        tags=tags,
+    )
+    audit.record(
+        session,
+        action="event_created",
+        actor_id=ctx.actor.id,
+        subject_user_id=event.owner_id,
+        event_id=event.id,
+        ip=ctx.ip,
+        details={"version": event.version},
+    )
+    await feed.record(session, user_ids=[ctx.actor.id], event_id=event.id, change="upsert")
+    await session.flush()
+    return Written(event, "owner", scheduling.conflict_dicts(found))
+
+
+def parse_if_match(header: str | None, event_id: int) -> int | None:
+    """The version an ``If-Match`` tag names (``"<id>-<version>"``); None for ``*`` or absent."""
+    if header is None or header.strip() == "*":
+        return None
+    tag = header.strip().removeprefix("W/").strip('"')
+    prefix, _, version = tag.rpartition("-")
+    if prefix != str(event_id) or not version.isdigit():
+        return 0  # names another event or is malformed: can never match
+    return int(version)
+
+
+async def update_event(
+    session: AsyncSession,
+    *,
+    ctx: WriteContext,
+    event_id: int,
+    data: EventUpdate,
+    if_match: str | None = None,
+    merge: bool = False,
+    note: str | None = None,
+) -> Written:
+    """Partial update; conditional on ``If-Match`` or ``version``, optionally merged."""
+    found = await access.require_event(
+        session, user_id=ctx.actor.id, event_id=event_id, minimum="editor", for_update=True
+    )
+    event = found.event
+    current = content_snapshot(event)
+    changes = {f: _content_value(f, v) for f, v in data.changes().items()}
+    header_version = parse_if_match(if_match, event_id)
+    expected = header_version if header_version is not None else data.version
+    tags: list[str] = []
+    if expected is not None and expected != event.version:
+        if not merge:
+            await _raise_stale(
+                session, event, found.role, expected, by_header=header_version is not None
+            )
+        content = await _merge(session, event, current, expected, changes)
+        tags.append("merged")
+    else:
+        content = {**current, **changes}
+    _reconcile_recurrence(content, set(changes))
+    if content == current:
+        return Written(event, found.role, [])
+    return await write_content(
+        session,
+        ctx=ctx,
+        event=event,
+        role=found.role,
+        previous=current,
+        content=content,
+        action="updated",
+        note=note or data.note,
+        tags=tags,
+        notify_type="event_updated",
+    )
+
+
+async def _raise_stale(
+    session: AsyncSession, event: Event, role: str, expected: int, *, by_header: bool
+) -> None:
+    if by_header:
+        raise PreconditionFailed(
+            f"Event {event.id} is at version {event.version}, not {expected}",
+            headers={"ETag": etag(event)},
+        )
+    base = await recording.snapshot_at_version(session, event.id, expected)
+    raise VersionConflict(
+        f"Event {event.id} is at version {event.version}; your edit was based on {expected}",
+        extra={
+            "current": event_body(event, role),
+            "current_version": event.version,
+            "your_version": expected,
+            "changes": diff_snapshots(base, content_snapshot(event)) if base else [],
+        },
+    )
+
+
+async def _merge(
+    session: AsyncSession,
+    event: Event,
+    current: dict[str, Any],
+    expected: int,
+    changes: dict[str, Any],
+) -> dict[str, Any]:
+    base = await recording.snapshot_at_version(session, event.id, expected)
+    if base is None:
+        raise VersionConflict(f"Version {expected} of event {event.id} does not exist")
+    result = three_way_merge(base, {**base, **changes}, current)
+    if result.conflicts:
+        raise MergeConflict(
+            "Both you and another editor changed " + ", ".join(c.field for c in result.conflicts),
+            extra={
+                "conflicts": [
+                    {"field": c.field, "base": c.base, "mine": c.mine, "theirs": c.theirs}
+                    for c in result.conflicts
+                ],
+                "current_version": event.version,
+            },
+        )
+    return result.merged
+
+
+async def write_content(
+    session: AsyncSession,
+    *,
+    ctx: WriteContext,
+    event: Event,
+    role: str,
+    previous: dict[str, Any],
+    content: dict[str, Any],
+    action: str,
+    note: str | None,
+    tags: Sequence[str],
+    notify_type: str,
+    target_version: int | None = None,
+) -> Written:
+    """Apply new content (conflict-checked when times change) and record everything."""
+    series = scheduling.series_from_content(content)
+    found: list[Any] = []
+    if any(previous[f] != content[f] for f in SCHEDULE_FIELDS):
+        series, found = await scheduling.resolve(
+            session,
+            settings=ctx.services.settings,
+            user_id=ctx.actor.id,
+            series=series,
+            strategy=ctx.strategy,
+            exclude_ids=[event.id],
+        )
+    apply_snapshot(event, content)
+    _apply_series(event, series)
+    event.updated_at = utcnow()
+    await _flush_versioned(session, event)
+    await record_change(
+        session,
+        ctx=ctx,
+        event=event,
+        previous=previous,
+        action=action,
+        note=note,
+        tags=tags,
+        notify_type=notify_type,
+        target_version=target_version,
+    )
+    return Written(event, role, scheduling.conflict_dicts(found))
+
+
+async def _flush_versioned(session: AsyncSession, event: Event) -> None:
+    try:
+        await session.flush()
+    except StaleDataError as exc:
+        raise VersionConflict(f"Event {event.id} was changed concurrently; retry") from exc
+
+
+async def record_change(
+    session: AsyncSession,
+    *,
+    ctx: WriteContext,
+    event: Event,
+    previous: dict[str, Any] | None,
+    action: str,
+    note: str | None,
+    tags: Sequence[str],
+    notify_type: str,
+    target_version: int | None = None,
+    change: str = "upsert",
+) -> None:
+    """Version, audit row, feed rows and notifications for a change already flushed."""
+    version = recording.append_version(
+        session,
+        event=event,
+        action=action,
+        author_id=ctx.actor.id,
+        previous=previous,
+        note=note,
+        tags=tags,
+        target_version=target_version,
+    )
+    audience = await access.audience(session, event.id)
+    audit.record(
+        session,
+        action=f"event_{action}",
+        actor_id=ctx.actor.id,
+        subject_user_id=event.owner_id,
+        event_id=event.id,
+        ip=ctx.ip,
+        details={"version": event.version, "changed_fields": version.changed_fields},
+    )
+    await feed.record(session, user_ids=audience, event_id=event.id, change=change)
+    await notifications.notify(
+        session,
+        ctx.services.broker,
+        recipient_ids=list(audience),
+        type=notify_type,
+        event_id=event.id,
+        actor_id=ctx.actor.id,
+        actor_username=ctx.actor.username,
+        changed_fields=version.changed_fields,
+        version=event.version,
+    )
+
+
+async def delete_event(
+    session: AsyncSession,
+    *,
+    ctx: WriteContext,
+    event_id: int,
+    if_match: str | None = None,
+    note: str | None = None,
+) -> None:
+    """Soft-delete (owner only): the row and its history stay, everyone's sync sees a delete."""
+    found = await access.require_event(
+        session, user_id=ctx.actor.id, event_id=event_id, minimum="owner", for_update=True
+    )
+    event = found.event
+    expected = parse_if_match(if_match, event_id)
+    if expected is not None and expected != event.version:
+        await _raise_stale(session, event, found.role, expected, by_header=True)
+    previous = content_snapshot(event)
+    event.deleted_at = utcnow()
+    event.updated_at = event.deleted_at
+    await _flush_versioned(session, event)
+    await record_change(
+        session,
+        ctx=ctx,
+        event=event,
+        previous=previous,
+        action="deleted",
+        note=note,
+        tags=(),
+        notify_type="event_deleted",
+        change="delete",
+    )
+
+
+async def restore_event(
+    session: AsyncSession, *, ctx: WriteContext, event_id: int, note: str | None = None
+) -> Written:
+    """Bring back a deleted event (owner only) as a new version, conflict-checked."""
+    found = await access.require_event(
+        session,
+        user_id=ctx.actor.id,
+        event_id=event_id,
+        minimum="owner",
+        for_update=True,
+        include_deleted=True,
+    )
+    event = found.event
+    if event.deleted_at is None:
+        raise EventNotDeleted(f"Event {event_id} is not deleted")
+    previous = content_snapshot(event)
+    series, conflicts = await scheduling.resolve(
+        session,
+        settings=ctx.services.settings,
+        user_id=ctx.actor.id,
+        series=scheduling.series_of(event),
+        strategy=ctx.strategy,
+        exclude_ids=[event.id],
+    )
+    _apply_series(event, series)
+    event.deleted_at = None
+    event.updated_at = utcnow()
+    await _flush_versioned(session, event)
+    await record_change(
+        session,
+        ctx=ctx,
+        event=event,
+        previous=previous,
+        action="restored",
+        note=note,
+        tags=(),
+        notify_type="event_restored",
+    )
+    return Written(event, found.role, scheduling.conflict_dicts(conflicts))
+
+
+def etag(event: Event) -> str:
+    """The entity tag of an event version."""
+    return f'"{event.id}-{event.version}"'
+
+
+async def batch_create(
+    session: AsyncSession, *, ctx: WriteContext, items: Sequence[EventCreate]
+) -> list[Written]:
+    """Create every event or none; conflicts between the batch's own items count too."""
+    limit = ctx.services.settings.batch_max
+    if len(items) > limit:
+        raise ValidationFailed(f"a batch holds at most {limit} events", loc=("body", "events"))
+    written = []
+    for index, item in enumerate(items):
+        try:
+            written.append(await create_event(session, ctx=ctx, data=item, tags=("batch",)))
+        except AppError as exc:
+            raise with_index(exc, index, label="item") from exc
+    return written
+
+
+async def check_conflicts(
+    session: AsyncSession, *, services: Services, user_id: int, data: ConflictCheck
+) -> dict[str, Any]:
+    """Conflicts and suggested free slots for a prospective time, without writing."""
+    content = {
+        "start_time": format_instant(data.start_time),
+        "end_time": format_instant(data.end_time),
+        "timezone": data.timezone,
+        "is_recurring": data.recurrence_pattern is not None,
+        "recurrence_pattern": data.recurrence_pattern,
+        "recurrence_exceptions": [format_instant(x) for x in data.recurrence_exceptions],
+    }
+    series = scheduling.series_from_content(content)
+    exclude = [data.exclude_event_id] if data.exclude_event_id is not None else []
+    found, slots = await scheduling.preview(
+        session, settings=services.settings, user_id=user_id, series=series, exclude_ids=exclude
+    )
+    return {
+        "conflicts": scheduling.conflict_dicts(found),
+        "suggestions": [{"start_time": s, "end_time": e} for s, e in slots],
+    }

@@ -1,0 +1,58 @@
+"""The content snapshot of an event: what a version stores and diffs compare (public module)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from calendo.events.models import Event
+
+CONTENT_FIELDS = (
+    "title",
+    "description",
+    "start_time",
+    "end_time",
+    "timezone",
+    "location",
+    "is_recurring",
+    "recurrence_pattern",
+    "recurrence_exceptions",
+)
+
+
+def format_instant(value: datetime) -> str:
+    """RFC 3339 in UTC with a ``Z``."""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def parse_instant(value: str) -> datetime:
+    """Read a value written by ``format_instant``."""
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def content_snapshot(event: Event) -> dict[str, Any]:
+    """The event's content fields, JSON-ready, in ``CONTENT_FIELDS`` order."""
+    return {
+        "title": event.title,
+        "description": event.description,
+        "start_time": format_instant(event.start_time),
+        "end_time": format_instant(event.end_time),
+        "timezone": event.timezone,
+        "location": event.location,
+        "is_recurring": event.is_recurring,
+        "recurrence_pattern": event.recurrence_pattern,
+        "recurrence_exceptions": list(event.recurrence_exceptions or []),
+    }
+
+
+def apply_snapshot(event: Event, snapshot: dict[str, Any]) -> None:
+    """Set the event's content from a snapshot (rollback)."""
+    event.title = snapshot["title"]
+    event.description = snapshot["description"]
+    event.start_time = parse_instant(snapshot["start_time"])
+    event.end_time = parse_instant(snapshot["end_time"])
+    event.timezone = snapshot["timezone"]
+    event.location = snapshot["location"]
+    event.is_recurring = snapshot["is_recurring"]
+    event.recurrence_pattern = snapshot["recurrence_pattern"]
+    event.recurrence_exceptions = list(snapshot["recurrence_exceptions"])

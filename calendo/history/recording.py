@@ -1,0 +1,59 @@
+"""Writing versions: one append-only row per content change, in the change's transaction.
+
+Imported by the events service (which owns every content write); reading, diffing and
+rollback live in ``history.service``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from calendo.events.models import Event
+from calendo.events.snapshots import content_snapshot
+from calendo.history.diff import changed_fields
+from calendo.history.models import EventVersion
+from calendo.history.summary import summarize
+
+
+def append_version(
+    session: AsyncSession,
+    *,
+    event: Event,
+    action: str,
+    author_id: int,
+    previous: dict[str, Any] | None,
+    note: str | None = None,
+    tags: Sequence[str] = (),
+    target_version: int | None = None,
+) -> EventVersion:
+    """Record ``event`` as it is now as version ``event.version``."""
+    snapshot = content_snapshot(event)
+    version = EventVersion(
+        event_id=event.id,
+        version=event.version,
+        action=action,
+        snapshot=snapshot,
+        changed_fields=changed_fields(previous, snapshot),
+        tags=list(dict.fromkeys(tags)),
+        summary=summarize(previous, snapshot, action=action, target_version=target_version),
+        note=note,
+        author_id=author_id,
+        target_version=target_version,
+    )
+    session.add(version)
+    return version
+
+
+async def snapshot_at_version(
+    session: AsyncSession, event_id: int, version: int
+) -> dict[str, Any] | None:
+    """The content of one version, or None if it does not exist."""
+    query = select(EventVersion.snapshot).where(
+        EventVersion.event_id == event_id, EventVersion.version == version
+    )
+    snapshot: dict[str, Any] | None = (await session.execute(query)).scalar_one_or_none()
+    return snapshot

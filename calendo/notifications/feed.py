@@ -1,0 +1,157 @@
+"""The live notification feed of one WebSocket: authenticate, subscribe, replay, forward, ping.
+
+The socket subscribes to ``user:{id}`` *before* it reads the replay from the database, so a
+notification committed meanwhile is in the replay, in the subscription queue, or in both; the
+copies already replayed are dropped by id. (Dropping by id rather than by "id <= last replayed"
+matters: ids are assigned at insert, not at commit, so a smaller id can commit later and must
+still be delivered.) No database session outlives one short read: authentication, each replay
+batch and each heartbeat's re-check open and close their own.
+"""
+
+from __future__ import annotations
+
+import anyio
+import orjson
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDisconnected
+
+from calendo.auth.dependencies import CurrentUser, authenticate
+from calendo.core.deps import Services
+from calendo.core.errors import WS_UNAUTHORIZED, NotAuthenticated
+from calendo.core.pubsub import Subscription
+from calendo.notifications import service
+
+PING = '{"type":"ping"}'
+REPLAY_BATCH = 200
+_UNAUTHORIZED_REASON = "Invalid or expired access token"
+
+
+def bearer_token(websocket: WebSocket, query_token: str | None) -> str | None:
+    """The access token from ``?token=`` or, failing that, ``Authorization: Bearer``."""
+    if query_token:
+        return query_token
+    scheme, _, credentials = websocket.headers.get("authorization", "").partition(" ")
+    return credentials.strip() or None if scheme.lower() == "bearer" else None
+
+
+async def _authenticate(services: Services, token: str | None) -> CurrentUser | None:
+    """The token's user while its login session is live, else None (one short session)."""
+    if not token:
+        return None
+    async with services.db.read_sessions() as session:
+        try:
+            return await authenticate(services.settings, session, token)
+        except NotAuthenticated:
+            return None
+
+
+async def serve(
+    websocket: WebSocket, services: Services, *, token: str | None, since: int | None
+) -> None:
+    """Run the feed until the client leaves or its token stops being valid."""
+    user = await _authenticate(services, token)
+    if user is None:
+        # Accept first: a close before accept is an HTTP 403 on real servers, losing the code.
+        await websocket.accept()
+        await websocket.close(WS_UNAUTHORIZED, _UNAUTHORIZED_REASON)
+        return
+    async with services.broker.subscribe(service.user_channel(user.id)) as subscription:
+        await websocket.accept()
+        services.metrics.ws_connections.inc()
+        try:
+            await _run(websocket, services, subscription, user=user, token=token or "", since=since)
+        except* (WebSocketDisconnect, WebSocketDisconnected):
+            pass  # the client went away mid-send
+        finally:
+            services.metrics.ws_connections.dec()
+
+
+async def _run(
+    websocket: WebSocket,
+    services: Services,
+    subscription: Subscription,
+    *,
+    user: CurrentUser,
+    token: str,
+    since: int | None,
+) -> None:
+    replayed: set[int] = set()
+    if since is not None:
+        replayed = await _replay(websocket, services, user_id=user.id, since=since)
+    async with anyio.create_task_group() as group:
+        group.start_soon(_watch_client, websocket, group.cancel_scope)
+        await _forward(websocket, services, subscription, token=token, replayed=replayed)
+        group.cancel_scope.cancel()
+
+
+async def _send(websocket: WebSocket, services: Services, text: str) -> None:
+    await websocket.send_text(text)
+    services.metrics.notifications_sent.inc()
+
+
+async def _replay(
+    websocket: WebSocket, services: Services, *, user_id: int, since: int
+) -> set[int]:
+    """Send every stored notification after ``since``, oldest first; return their ids."""
+    replayed: set[int] = set()
+    cursor = since
+    while True:
+        async with services.db.read_sessions() as session:
+            batch = await service.replay_since(
+                session, user_id=user_id, since_id=cursor, limit=REPLAY_BATCH
+            )
+        for notification in batch:
+            await _send(websocket, services, service.encode(notification).decode())
+            replayed.add(notification.id)
+        if len(batch) < REPLAY_BATCH:
+            return replayed
+        cursor = batch[-1].id
+
+
+async def _watch_client(websocket: WebSocket, scope: anyio.CancelScope) -> None:
+    """Read (and ignore) what the client sends; stop the feed when it disconnects."""
+    while (await websocket.receive())["type"] != "websocket.disconnect":
+        pass
+    scope.cancel()
+
+
+async def _forward(
+    websocket: WebSocket,
+    services: Services,
+    subscription: Subscription,
+    *,
+    token: str,
+    replayed: set[int],
+) -> None:
+    """Forward live messages; every heartbeat re-check the token, and ping if idle."""
+    interval = services.settings.ws_heartbeat_seconds
+    while True:
+        idle = True
+        deadline = anyio.current_time() + interval
+        while (message := await _next_message(subscription, deadline)) is not None:
+            if _already_replayed(message, replayed):
+                continue
+            await _send(websocket, services, message.decode())
+            idle = False
+        if await _authenticate(services, token) is None:
+            await websocket.close(WS_UNAUTHORIZED, _UNAUTHORIZED_REASON)
+            return
+        if idle:
+            await websocket.send_text(PING)
+
+
+async def _next_message(subscription: Subscription, deadline: float) -> bytes | None:
+    """The next live message, or None once ``deadline`` passes."""
+    with anyio.move_on_after(max(0.0, deadline - anyio.current_time())):
+        return await subscription.get()
+    return None
+
+
+def _already_replayed(message: bytes, replayed: set[int]) -> bool:
+    """Whether the replay already sent this notification (each id is published once)."""
+    if not replayed:
+        return False
+    notification_id = orjson.loads(message).get("id")
+    if notification_id in replayed:
+        replayed.discard(notification_id)
+        return True
+    return False

@@ -1,0 +1,81 @@
+"""SQL of the notifications domain; every query is scoped to the recipient's ``user_id``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Select, func, literal, select, update
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from calendo.auth.models import User
+from calendo.core.types import UTCDateTime
+from calendo.notifications.models import Notification
+
+# A notification with its actor's username (None once the actor's account is gone).
+NotificationRow = tuple[Notification, str | None]
+
+
+def _with_actor() -> Select[Notification, str]:
+    # Outer join: the username is NULL once the actor's account is deleted.
+    return select(Notification, User.username).outerjoin(User, User.id == Notification.actor_id)
+
+
+async def add_notifications(session: AsyncSession, rows: Sequence[Notification]) -> None:
+    """Insert the rows in the caller's transaction and fetch their ids."""
+    session.add_all(rows)
+    await session.flush()
+
+
+async def list_for_user(
+    session: AsyncSession, *, user_id: int, unread_only: bool, before_id: int | None, limit: int
+) -> list[NotificationRow]:
+    """The user's notifications, newest first, with ids below ``before_id`` (keyset page)."""
+    query = _with_actor().where(Notification.user_id == user_id)
+    if unread_only:
+        query = query.where(Notification.read_at.is_(None))
+    if before_id is not None:
+        query = query.where(Notification.id < before_id)
+    rows = await session.execute(query.order_by(Notification.id.desc()).limit(limit))
+    return [(notification, username) for notification, username in rows]
+
+
+async def list_after(
+    session: AsyncSession, *, user_id: int, after_id: int, limit: int
+) -> list[NotificationRow]:
+    """The user's notifications with ids above ``after_id``, oldest first (replay)."""
+    query = (
+        _with_actor()
+        .where(Notification.user_id == user_id, Notification.id > after_id)
+        .order_by(Notification.id)
+        .limit(limit)
+    )
+    rows = await session.execute(query)
+    return [(notification, username) for notification, username in rows]
+
+
+async def mark_all_read(session: AsyncSession, *, user_id: int, read_at: datetime) -> int:
+    """Stamp every unread notification of the user; returns how many changed."""
+    statement = (
+        update(Notification)
+        .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+        .values(read_at=read_at)
+        .execution_options(synchronize_session=False)
+    )
+    result: CursorResult[tuple[()]] = await session.execute(statement)  # type: ignore[assignment]
+    return result.rowcount
+
+
+async def mark_read(
+    session: AsyncSession, *, user_id: int, notification_id: int, read_at: datetime
+) -> bool:
+    """Stamp one notification of the user (an earlier stamp is kept); False if not theirs."""
+    statement = (
+        update(Notification)
+        .where(Notification.id == notification_id, Notification.user_id == user_id)
+        .values(read_at=func.coalesce(Notification.read_at, literal(read_at, UTCDateTime())))
+        .execution_options(synchronize_session=False)
+    )
+    result: CursorResult[tuple[()]] = await session.execute(statement)  # type: ignore[assignment]
+    return result.rowcount == 1

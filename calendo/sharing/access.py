@@ -1,0 +1,87 @@
+"""The one access check: "what is this user's role on this event", in a single query.
+
+Every event read and write resolves the event through ``require_event`` (or the scoped list
+queries of the events repository, which join the same permission table), so no route can
+forget to check. An event the caller cannot see is 404; a visible one with too low a role 403.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from calendo.auth.models import User
+from calendo.core.errors import NotFound, PermissionDenied
+from calendo.events.models import Event
+from calendo.sharing.models import Permission
+from calendo.sharing.policy import Role, allows
+
+
+class EventNotFound(NotFound):
+    slug = "event-not-found"
+    title = "Event not found"
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    event: Event
+    role: Role
+
+
+async def require_event(
+    session: AsyncSession,
+    *,
+    user_id: int,
+    event_id: int,
+    minimum: Role = "viewer",
+    for_update: bool = False,
+    include_deleted: bool = False,
+) -> Access:
+    """Load an event with the caller's role, or raise 404 / 403."""
+    query = (
+        select(Event, Permission.role)
+        .join(Permission, Permission.event_id == Event.id)
+        .where(Event.id == event_id, Permission.user_id == user_id)
+    )
+    if for_update:
+        query = query.with_for_update(of=Event)
+    row = (await session.execute(query)).first()
+    if row is None or (row[0].deleted_at is not None and not include_deleted):
+        raise EventNotFound(f"Event {event_id} not found")
+    event, role = row
+    if not allows(role, minimum):
+        raise PermissionDenied(f"This needs the {minimum} role on event {event_id}; you are {role}")
+    return Access(event=event, role=role)
+
+
+async def audience(session: AsyncSession, event_id: int) -> dict[int, str]:
+    """Everyone who can see the event, with their role."""
+    rows = await session.execute(
+        select(Permission.user_id, Permission.role).where(Permission.event_id == event_id)
+    )
+    return {user_id: role for user_id, role in rows}
+
+
+async def permissions_of(
+    session: AsyncSession, event_ids: list[int]
+) -> dict[int, list[tuple[Permission, str]]]:
+    """Permission rows with usernames, per event, owner first."""
+    if not event_ids:
+        return {}
+    rows = await session.execute(
+        select(Permission, User.username)
+        .join(User, User.id == Permission.user_id)
+        .where(Permission.event_id.in_(event_ids))
+        .order_by(Permission.event_id, Permission.id)
+    )
+    result: dict[int, list[tuple[Permission, str]]] = {eid: [] for eid in event_ids}
+    for permission, username in rows:
+        result[permission.event_id].append((permission, username))
+    return result
+
+
+def grant_owner(session: AsyncSession, *, event_id: int, owner_id: int) -> None:
+    """Give the creator the owner row (one per event)."""
+    session.add(Permission(event_id=event_id, user_id=owner_id, role="owner", granted_by=owner_id))

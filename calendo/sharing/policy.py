@@ -1,0 +1,13 @@
+"""Role ordering and what each role may do (pure)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Role = Literal["owner", "editor", "viewer"]
+RANK: dict[str, int] = {"viewer": 1, "editor": 2, "owner": 3}
+
+
+def allows(role: str, minimum: Role) -> bool:
+    """Whether ``role`` is at least ``minimum``."""
+    return RANK.get(role, 0) >= RANK[minimum]
