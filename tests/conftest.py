@@ -156,3 +156,7 @@ async def viewer(client: httpx.AsyncClient) -> Actor:
 @pytest.fixture
 async def stranger(client: httpx.AsyncClient) -> Actor:
     return await register(client, "stranger")
+
+
+# Event factories, shared by every domain's tests.
+from tests.events.conftest import make_event, shared_event  # noqa: E402, F401

@@ -212,7 +212,7 @@ async def update_event(
     tags: list[str] = []
     if expected is not None and expected != event.version:
         if not merge:
-            await _raise_stale(
+            await raise_stale(
                 session, event, found.role, expected, by_header=header_version is not None
             )
         content = await _merge(session, event, current, expected, changes)
@@ -236,7 +236,7 @@ async def update_event(
     )
 
 
-async def _raise_stale(
+async def raise_stale(
     session: AsyncSession, event: Event, role: str, expected: int, *, by_header: bool
 ) -> None:
     if by_header:
@@ -395,7 +395,7 @@ async def delete_event(
     event = found.event
     expected = parse_if_match(if_match, event_id)
     if expected is not None and expected != event.version:
-        await _raise_stale(session, event, found.role, expected, by_header=True)
+        await raise_stale(session, event, found.role, expected, by_header=True)
     previous = content_snapshot(event)
     event.deleted_at = utcnow()
     event.updated_at = event.deleted_at

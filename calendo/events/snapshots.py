@@ -45,6 +45,11 @@ def content_snapshot(event: Event) -> dict[str, Any]:
     }
 
 
+def ordered(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """A stored snapshot in ``CONTENT_FIELDS`` order (PostgreSQL's JSONB keeps no key order)."""
+    return {field: snapshot.get(field) for field in CONTENT_FIELDS}
+
+
 def apply_snapshot(event: Event, snapshot: dict[str, Any]) -> None:
     """Set the event's content from a snapshot (rollback)."""
     event.title = snapshot["title"]

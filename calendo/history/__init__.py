@@ -1,0 +1,1 @@
+"""History: append-only versions, changelog with human summaries, diffs, rollback, merges."""

@@ -1,5 +1,116 @@
-"""HTTP routes of the history domain."""
+"""History endpoints: versions, changelog, diff (JSON or HTML), rollback."""
 
-from fastapi import APIRouter
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Query, Response
+from fastapi.responses import HTMLResponse
+
+from calendo.auth.dependencies import CurrentUserDep
+from calendo.core.deps import ClientIP, ServicesDep, SessionDep
+from calendo.core.errors import problem_responses
+from calendo.core.pagination import CursorParam, Limit, encode_cursor, int_cursor
+from calendo.events import service as events
+from calendo.events.presenters import event_body
+from calendo.events.schemas import ConflictStrategy, EventWriteResult
+from calendo.history import service
+from calendo.history.schemas import ChangelogPage, DiffRead, VersionPage, VersionRead
 
 router = APIRouter(tags=["history"])
+_READ_ERRORS = problem_responses(401, 404, 422)
+
+
+def _paged(body: dict[str, Any]) -> dict[str, Any]:
+    cursor = body["next_cursor"]
+    return {**body, "next_cursor": encode_cursor(cursor) if cursor is not None else None}
+
+
+@router.get("/{event_id}/history", response_model=VersionPage, responses=_READ_ERRORS)
+async def list_history(
+    event_id: int,
+    user: CurrentUserDep,
+    session: SessionDep,
+    limit: Limit = 50,
+    cursor: CursorParam = None,
+) -> dict[str, Any]:
+    """Version summaries, newest first (viewer or more)."""
+    return _paged(
+        await service.list_history(
+            session, user_id=user.id, event_id=event_id, limit=limit, before=int_cursor(cursor)
+        )
+    )
+
+
+@router.get("/{event_id}/history/{version_id}", response_model=VersionRead, responses=_READ_ERRORS)
+async def get_version(
+    event_id: int, version_id: int, user: CurrentUserDep, session: SessionDep
+) -> dict[str, Any]:
+    """One version (by its number, 1, 2, 3 …) with the full event content as it was."""
+    return await service.get_version(session, user_id=user.id, event_id=event_id, number=version_id)
+
+
+@router.get("/{event_id}/changelog", response_model=ChangelogPage, responses=_READ_ERRORS)
+async def changelog(
+    event_id: int,
+    user: CurrentUserDep,
+    session: SessionDep,
+    limit: Limit = 50,
+    cursor: CursorParam = None,
+) -> dict[str, Any]:
+    """Every change, oldest first, with summaries, tags and sharing changes."""
+    return _paged(
+        await service.changelog(
+            session, user_id=user.id, event_id=event_id, limit=limit, offset=int_cursor(cursor) or 0
+        )
+    )
+
+
+@router.get(
+    "/{event_id}/diff/{version_id1}/{version_id2}",
+    response_model=DiffRead,
+    responses={200: {"content": {"text/html": {}}}, **_READ_ERRORS},
+)
+async def diff(
+    event_id: int,
+    version_id1: int,
+    version_id2: int,
+    user: CurrentUserDep,
+    session: SessionDep,
+    format: Annotated[
+        Literal["json", "html"], Query(description="html: a side-by-side page")
+    ] = "json",
+) -> Any:
+    """Field-by-field differences between two versions (either order); `format=html` for a page."""
+    result = await service.diff(
+        session, user_id=user.id, event_id=event_id, first=version_id1, second=version_id2
+    )
+    if format == "html":
+        return HTMLResponse(service.diff_html(result))
+    return result.body
+
+
+@router.post(
+    "/{event_id}/rollback/{version_id}",
+    response_model=EventWriteResult,
+    responses=problem_responses(401, 403, 404, 409, 412, 422),
+)
+async def rollback(
+    event_id: int,
+    version_id: int,
+    response: Response,
+    user: CurrentUserDep,
+    session: SessionDep,
+    services: ServicesDep,
+    ip: ClientIP,
+    if_match: Annotated[str | None, Header()] = None,
+    conflict_strategy: Annotated[ConflictStrategy, Query()] = "reject",
+    note: Annotated[str | None, Query(max_length=500)] = None,
+) -> dict[str, Any]:
+    """Restore an earlier version's content as a new version tagged `rollback` (editor+)."""
+    ctx = events.WriteContext(actor=user, services=services, ip=ip, strategy=conflict_strategy)
+    written = await service.rollback(
+        session, ctx=ctx, event_id=event_id, number=version_id, if_match=if_match, note=note
+    )
+    response.headers["ETag"] = events.etag(written.event)
+    return {**event_body(written.event, written.role), "conflicts": written.conflicts}
