@@ -52,7 +52,9 @@ class RedisCache:
     async def get(self, key: str) -> bytes | None:
         """The cached value, if present."""
         value = await self.client.get(self.prefix + key)
-        return bytes(value) if value is not None else None
+        if value is None:
+            return None
+        return value.encode() if isinstance(value, str) else bytes(value)
 
     async def set(self, key: str, value: bytes, *, ttl: int) -> None:
         """Store a value for ``ttl`` seconds."""

@@ -209,7 +209,8 @@ async def _handle_http(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     slug, title = _STATUS_TITLES.get(exc.status_code, ("error", "Error"))
     detail = exc.detail if isinstance(exc.detail, str) else title
-    return problem_response(exc.status_code, slug, title, detail, headers=exc.headers)
+    headers = dict(exc.headers) if exc.headers else None
+    return problem_response(exc.status_code, slug, title, detail, headers=headers)
 
 
 async def _handle_unexpected(request: Request, exc: Exception) -> Response:

@@ -220,16 +220,16 @@ def _msgpack_sender(send: Send) -> Send:
             return
         raw = b"".join(chunks)
         body = ormsgpack.packb(orjson.loads(raw)) if raw else b""
-        headers = [
+        out_headers = [
             (k, v)
             for k, v in start.get("headers", [])
             if k not in (b"content-type", b"content-length")
         ]
-        headers += [
+        out_headers += [
             (b"content-type", MSGPACK.encode()),
             (b"content-length", str(len(body)).encode()),
         ]
-        await send({**start, "headers": headers})
+        await send({**start, "headers": out_headers})
         await send({"type": "http.response.body", "body": body, "more_body": False})
 
     return wrapped

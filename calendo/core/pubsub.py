@@ -169,7 +169,7 @@ class RedisBroker:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
-        await self._pubsub.aclose()
+        await self._pubsub.aclose()  # type: ignore[no-untyped-call]
 
 
 def create_broker(redis_client: aioredis.Redis | None) -> MemoryBroker | RedisBroker:

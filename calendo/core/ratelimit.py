@@ -42,7 +42,9 @@ class RateLimiter:
         if redis_client is not None and self.settings.redis_url:
             uri = self.settings.redis_url.replace("redis://", "async+redis://", 1)
             self.storage = storage_from_string(
-                uri, implementation="redispy", connection_pool=redis_client.connection_pool
+                uri,
+                implementation="redispy",
+                connection_pool=redis_client.connection_pool,  # type: ignore[arg-type]
             )
         else:
             self.storage = storage_from_string("async+memory://")

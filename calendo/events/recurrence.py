@@ -13,7 +13,8 @@ Expansion semantics:
 * Wall times are resolved with zoneinfo's ``fold=0``: an ambiguous time (autumn repeat) is the
   first of the two instants; a nonexistent time (spring gap) uses the offset in force before
   the gap, i.e. 02:30 in a 02:00->03:00 gap lands on 03:30 local. Two wall times that resolve to
-  the same instant yield one occurrence.
+  the same instant yield one occurrence. DTSTART itself always keeps its own instant, even when
+  it is the second of two ambiguous ones.
 * Like dateutil (and unlike a strict reading of RFC 5545), DTSTART is an occurrence only when it
   matches the rule; RFC 5545 leaves unsynchronised DTSTARTs undefined.
 * Sub-second precision of ``series.start`` is carried over to every occurrence.
@@ -33,7 +34,8 @@ from dateutil import rrule as du
 
 MAX_COUNT: Final = 5000
 MAX_INTERVAL: Final = 1000
-# Fits the ``recurrence_pattern`` column (String(500)); longer input is rejected before parsing.
+# Canonical rules must fit the ``recurrence_pattern`` column (String(500)); raw input may be
+# longer (prefix, spacing, duplicates) but is refused unparsed beyond _MAX_INPUT_LENGTH.
 MAX_RULE_LENGTH: Final = 500
 _MAX_INPUT_LENGTH: Final = 1000
 
@@ -74,7 +76,8 @@ _STRUCTURED_KEYS: Final[dict[str, str]] = {
     "until": "UNTIL",
 }
 
-_INT_RE: Final = re.compile(r"[+-]?[0-9]{1,6}", re.ASCII)
+# Bounded digit count: int() on megabyte-long digit strings is slow (and limited since 3.11).
+_INT_RE: Final = re.compile(r"[+-]?[0-9]{1,18}", re.ASCII)
 _BYDAY_RE: Final = re.compile(r"([+-]?[0-9]{1,2})?(MO|TU|WE|TH|FR|SA|SU)", re.ASCII)
 _UNTIL_DATE_RE: Final = re.compile(r"[0-9]{8}", re.ASCII)
 _UNTIL_UTC_RE: Final = re.compile(r"[0-9]{8}T[0-9]{6}Z", re.ASCII)
@@ -477,15 +480,15 @@ def _check_set_pos(rule: _Rule) -> None:
         or rule.by_second
     ):
         raise RecurrenceError("BYSETPOS needs another BYxxx rule part")
-    # Days/weeks/hours have a fixed maximum number of candidates per period; monthly and yearly
-    # rules are covered by the probe in _satisfiable.
+    # Hours, days and weeks hold a fixed maximum number of candidates (BYMINUTE/BYSECOND have
+    # one value at most); monthly and yearly rules are covered by the probe in _satisfiable.
     times = len(rule.by_hour) or 1
-    sizes = {"HOURLY": ("hour", 1), "DAILY": ("day", times)}
-    sizes["WEEKLY"] = ("week", (len(rule.by_day) or 1) * times)
-    if rule.freq not in sizes:
-        return
-    period, size = sizes[rule.freq]
-    if all(abs(pos) > size for pos in rule.by_set_pos):
+    period, size = {
+        "HOURLY": ("hour", 1),
+        "DAILY": ("day", times),
+        "WEEKLY": ("week", (len(rule.by_day) or 1) * times),
+    }.get(rule.freq, ("", 0))
+    if size and all(abs(pos) > size for pos in rule.by_set_pos):
         raise RecurrenceError(f"BYSETPOS never matches: each {period} has only {size} candidate(s)")
 
 
@@ -555,7 +558,8 @@ def _dateutil_rule(rule: _Rule, dtstart: datetime, anchor: datetime) -> du.rrule
             bysecond=rule.by_second or None,
         )
     except ValueError as exc:
-        # dtstart-dependent refusals, e.g. FREQ=HOURLY;INTERVAL=2;BYHOUR=3 from an even hour.
+        # Start-dependent refusals (FREQ=HOURLY;INTERVAL=2;BYHOUR=3 from an even hour);
+        # _never_fires_from catches the known ones first, this is the safety net.
         raise RecurrenceError(f"the rule cannot be used with this start: {exc}") from exc
     return built
 
@@ -728,9 +732,14 @@ def series_last_end(series: Series) -> datetime | None:
 
 def _occurrences(prep: _Prepared, rule: _Rule, dtstart: datetime) -> Iterator[Occurrence]:
     """Occurrences from dateutil, lazily, in generation order (not necessarily UTC order)."""
+    first_wall = prep.local_start.replace(tzinfo=None, microsecond=0)
     for local in _safe_iter(_dateutil_rule(rule, dtstart, prep.local_start)):
         try:
-            start = local.astimezone(UTC) + prep.sub_second
+            # dateutil rebuilds DTSTART with fold=0; keep the real instant when it had fold=1.
+            if local.replace(tzinfo=None) == first_wall:
+                start = prep.start
+            else:
+                start = local.astimezone(UTC) + prep.sub_second
             occ = Occurrence(start, start + prep.duration)
         except OverflowError:
             return

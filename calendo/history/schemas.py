@@ -47,8 +47,8 @@ class ChangelogEntry(BaseModel):
 
 
 class VersionSummary(ChangelogEntry):
-    version: int  # type: ignore[assignment]
-    action: Action  # type: ignore[assignment]
+    version: int
+    action: Action
 
 
 class VersionPage(BaseModel):

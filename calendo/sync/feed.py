@@ -29,7 +29,8 @@ async def record(
     ]
     if not rows:
         return
-    if session.bind.dialect.name == "postgresql" and not session.info.get(_LOCKED):
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql" and not session.info.get(_LOCKED):
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _FEED_LOCK_KEY})
         session.info[_LOCKED] = True
     session.add_all(rows)

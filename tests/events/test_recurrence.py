@@ -27,9 +27,11 @@ ZONES = ["Europe/Berlin", "America/New_York", "Asia/Tokyo", "UTC", "Australia/Sy
 PROPERTY = settings(max_examples=100, deadline=None)
 
 
-def utc(*parts: int) -> datetime:
+def utc(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> datetime:
     """A UTC datetime from its parts."""
-    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def series(
@@ -44,7 +46,9 @@ def series(
     return Series(start, start + duration, zone, rule, exdates)
 
 
-def starts(expansion_series: Series, window_start: datetime, window_end: datetime) -> list[datetime]:
+def starts(
+    expansion_series: Series, window_start: datetime, window_end: datetime
+) -> list[datetime]:
     """Occurrence starts of an expansion."""
     return [occ.start for occ in expand(expansion_series, window_start, window_end).occurrences]
 
@@ -128,7 +132,8 @@ def test_normalize_rule_structured(structured: dict[str, Any], canonical: str) -
         ("FREQ=DAILY;INTERVAL=1001", "INTERVAL must be between 1 and 1000"),
         ("FREQ=DAILY;COUNT=0", f"COUNT must be between 1 and {MAX_COUNT}"),
         (f"FREQ=DAILY;COUNT={MAX_COUNT + 1}", f"COUNT must be between 1 and {MAX_COUNT}"),
-        ("FREQ=DAILY;COUNT=99999999999", "COUNT must be a whole number"),
+        ("FREQ=DAILY;COUNT=99999999999", f"COUNT must be between 1 and {MAX_COUNT}"),
+        ("FREQ=DAILY;COUNT=" + "9" * 40, "COUNT must be a whole number"),
         ("FREQ=DAILY;COUNT=2;UNTIL=20250101T000000Z", "COUNT and UNTIL cannot both be set"),
         ("FREQ=MINUTELY", "too dense"),
         ("FREQ=SECONDLY;COUNT=5", "too dense"),
@@ -212,7 +217,15 @@ def test_load_zone() -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["", "Mars/Olympus", "europe/berlin", "../etc/passwd", "/etc/localtime", "America", "localtime"],
+    [
+        "",
+        "Mars/Olympus",
+        "europe/berlin",
+        "../etc/passwd",
+        "/etc/localtime",
+        "America",
+        "localtime",
+    ],
 )
 def test_load_zone_rejects(name: str) -> None:
     with pytest.raises(RecurrenceError) as info:
@@ -329,7 +342,9 @@ def test_open_ended_rule_far_in_the_future_is_fast(rule: str) -> None:
     assert all(utc(2124, 5, 31) < occ.start < utc(2124, 7, 1) for occ in result.occurrences)
     if rule != "FREQ=HOURLY":
         # Summer time: 09:00 Berlin is 07:00 UTC.
-        assert {occ.start.astimezone(ZoneInfo("Europe/Berlin")).hour for occ in result.occurrences} == {9}
+        assert {
+            occ.start.astimezone(ZoneInfo("Europe/Berlin")).hour for occ in result.occurrences
+        } == {9}
         assert {occ.start.hour for occ in result.occurrences} == {7}
 
 
@@ -356,7 +371,11 @@ def test_rule_that_never_fires_for_its_start_yields_nothing_quickly() -> None:
     ("zone", "spring", "autumn"),
     [
         # Mondays around the 2024 transitions; 09:00 local before and after each.
-        ("Europe/Berlin", ((2024, 3, 25, 8), (2024, 4, 1, 7)), ((2024, 10, 21, 7), (2024, 10, 28, 8))),
+        (
+            "Europe/Berlin",
+            ((2024, 3, 25, 8), (2024, 4, 1, 7)),
+            ((2024, 10, 21, 7), (2024, 10, 28, 8)),
+        ),
         (
             "America/New_York",
             ((2024, 3, 4, 14), (2024, 3, 11, 13)),
@@ -390,6 +409,13 @@ def test_nonexistent_and_ambiguous_local_times_are_resolved_with_fold_zero() -> 
     autumn = starts(daily, utc(2024, 10, 26), utc(2024, 10, 28, 12))
     # 02:30 happens twice on 27 October: the first (summer time, +02:00) is used.
     assert autumn == [utc(2024, 10, 26, 0, 30), utc(2024, 10, 27, 0, 30), utc(2024, 10, 28, 1, 30)]
+
+
+def test_start_in_the_repeated_hour_keeps_its_instant() -> None:
+    # 01:30 UTC on 27 October 2024 is the second 02:30 in Berlin (fold=1, winter time).
+    start = utc(2024, 10, 27, 1, 30)
+    daily = series(start, "FREQ=DAILY;COUNT=2", zone="Europe/Berlin")
+    assert starts(daily, utc(2024, 10, 26), utc(2024, 10, 29)) == [start, utc(2024, 10, 28, 1, 30)]
 
 
 @pytest.mark.parametrize("rule", ["FREQ=MONTHLY;BYMONTHDAY=31", "FREQ=MONTHLY"])
@@ -521,7 +547,9 @@ def counted_rules(draw: st.DrawFn) -> str:
     freq = draw(st.sampled_from(["DAILY", "WEEKLY", "MONTHLY"]))
     parts = [f"FREQ={freq}", f"INTERVAL={draw(st.integers(1, 3))}"]
     if freq == "WEEKLY" and draw(st.booleans()):
-        days = draw(st.sets(st.sampled_from(["MO", "TU", "WE", "TH", "FR", "SA", "SU"]), min_size=1))
+        days = draw(
+            st.sets(st.sampled_from(["MO", "TU", "WE", "TH", "FR", "SA", "SU"]), min_size=1)
+        )
         parts.append("BYDAY=" + ",".join(sorted(days)))
     if freq == "MONTHLY" and draw(st.booleans()):
         parts.append(f"BYMONTHDAY={draw(st.sampled_from([1, 15, 28, 29, 30, 31, -1]))}")
@@ -541,15 +569,21 @@ def reference(rule: str, start: datetime, zone: str, duration: timedelta) -> lis
     occurrences = []
     for local in rrulestr(rule, dtstart=local_start):
         occ_start = local.astimezone(UTC)
+        if local.replace(tzinfo=None) == local_start.replace(tzinfo=None):
+            occ_start = start  # DTSTART keeps its instant even when it was fold=1
         occurrences.append(Occurrence(occ_start, occ_start + duration))
     return sorted(occurrences, key=lambda occ: occ.start)
 
 
 @PROPERTY
 @given(counted_rules(), starts_2020s, st.sampled_from(ZONES), durations)
-def test_expand_matches_dateutil(rule: str, start: datetime, zone: str, duration: timedelta) -> None:
+def test_expand_matches_dateutil(
+    rule: str, start: datetime, zone: str, duration: timedelta
+) -> None:
     expected = reference(rule, start, zone, duration)
-    result = expand(series(start, rule, zone=zone, duration=duration), utc(2019, 1, 1), utc(2050, 1, 1))
+    result = expand(
+        series(start, rule, zone=zone, duration=duration), utc(2019, 1, 1), utc(2050, 1, 1)
+    )
     assert result.occurrences == expected
     assert not result.truncated
 
@@ -560,7 +594,9 @@ def open_rules(draw: st.DrawFn) -> str:
     freq = draw(st.sampled_from(["DAILY", "WEEKLY", "MONTHLY", "YEARLY"]))
     parts = [f"FREQ={freq}", f"INTERVAL={draw(st.integers(1, 5))}"]
     if freq in ("WEEKLY", "DAILY") and draw(st.booleans()):
-        days = draw(st.sets(st.sampled_from(["MO", "TU", "WE", "TH", "FR", "SA", "SU"]), min_size=1))
+        days = draw(
+            st.sets(st.sampled_from(["MO", "TU", "WE", "TH", "FR", "SA", "SU"]), min_size=1)
+        )
         parts.append("BYDAY=" + ",".join(sorted(days)))
     if freq == "WEEKLY" and draw(st.booleans()):
         parts.append(f"WKST={draw(st.sampled_from(['MO', 'SU', 'WE']))}")
@@ -589,8 +625,11 @@ def test_expand_window_far_from_start_matches_brute_force(
     window_start = start + timedelta(days=offset, hours=offset % 24)
     window_end = window_start + timedelta(days=length)
     expected = []
-    for local in rrulestr(rule, dtstart=start.astimezone(ZoneInfo(zone))):
+    local_start = start.astimezone(ZoneInfo(zone))
+    for local in rrulestr(rule, dtstart=local_start):
         occ_start = local.astimezone(UTC)
+        if local.replace(tzinfo=None) == local_start.replace(tzinfo=None):
+            occ_start = start  # DTSTART keeps its instant even when it was fold=1
         if occ_start >= window_end:
             break
         if occ_start + duration > window_start:
@@ -643,9 +682,15 @@ rule_fields = st.dictionaries(
     st.one_of(
         st.sampled_from(
             [
-                "frequency", "interval", "by_weekday", "by_month_day", "by_month", "by_set_pos",
-                "count", "until",
-            ]  # fmt: skip
+                "frequency",
+                "interval",
+                "by_weekday",
+                "by_month_day",
+                "by_month",
+                "by_set_pos",
+                "count",
+                "until",
+            ]
         ),
         st.text(max_size=10),
     ),
