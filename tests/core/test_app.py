@@ -18,8 +18,9 @@ async def test_health(client: httpx.AsyncClient, settings) -> None:  # type: ign
     }
 
 
-async def test_health_503_when_database_unreachable(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    app = create_app(make_settings(f"sqlite+aiosqlite:///{tmp_path}/missing/dir/x.db", None))
+async def test_health_503_when_database_unreachable() -> None:
+    # Port 1 refuses connections at once: no driver thread outlives the test.
+    app = create_app(make_settings("postgresql+asyncpg://postgres@127.0.0.1:1/calendo", None))
     async with LifespanManager(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
