@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -16,6 +16,7 @@ from calendo.core.pagination import decode_cursor, encode_cursor
 from calendo.events import recurrence, repository, scheduling
 from calendo.events.models import Event
 from calendo.events.presenters import event_body, permission_body
+from calendo.events.schemas import MIN_YEAR
 from calendo.events.snapshots import format_instant, parse_instant
 from calendo.sharing import access
 
@@ -31,15 +32,39 @@ async def get_event(session: AsyncSession, *, user_id: int, event_id: int) -> di
     return body
 
 
-def _keyset(query: Any, cursor: str | None) -> Any:
+# Every event starts after 1900 (schemas.MIN_YEAR), so window starts before this floor can be
+# raised to it without losing an occurrence; expansion near year 1 would overflow.
+_FLOOR = datetime(MIN_YEAR - 100, 1, 1, tzinfo=UTC)
+
+
+def check_window(start: datetime | None, end: datetime | None) -> None:
+    """An empty or inverted window is a client error, not an empty page."""
+    if start is not None and end is not None and end <= start:
+        raise ValidationFailed("end_time must be after start_time", loc=("query", "end_time"))
+
+
+def _floored(start: datetime | None) -> datetime | None:
+    return None if start is None else max(start, _FLOOR)
+
+
+def _position(cursor: str | None) -> tuple[datetime, int] | None:
+    """The (start, id) a cursor points after; 422 when it is not one of ours."""
     if cursor is None:
-        return query
-    start_raw, last_id = decode_cursor(cursor, length=2)
+        return None
+    raw_start, raw_id = decode_cursor(cursor, length=2)
+    if not isinstance(raw_start, str) or not isinstance(raw_id, int):
+        raise ValidationFailed("malformed cursor", loc=("query", "cursor"))
     try:
-        start = parse_instant(str(start_raw))
-        last_id = int(last_id)
-    except (ValueError, TypeError) as exc:
+        return parse_instant(raw_start), raw_id
+    except (ValueError, OverflowError) as exc:
         raise ValidationFailed("malformed cursor", loc=("query", "cursor")) from exc
+
+
+def _keyset(query: Any, cursor: str | None) -> Any:
+    position = _position(cursor)
+    if position is None:
+        return query
+    start, last_id = position
     return query.where(
         or_(Event.start_time > start, and_(Event.start_time == start, Event.id > last_id))
     )
@@ -66,12 +91,14 @@ async def list_events(
     skip: int | None,
 ) -> dict[str, Any]:
     """A page of the caller's calendar, sorted by start then id (keyset pagination)."""
+    check_window(start, end)
+    start = _floored(start)
     query = repository.visible_events(user_id)
     query = repository.in_window(query, start, end)
     if q:
         query = repository.matching_text(query, q)
     if role:
-        query = query.where(repository.Permission.role == role)
+        query = repository.with_role(query, role)
     query = _keyset(query, cursor).order_by(Event.start_time, Event.id)
     offset = skip or 0
     items: list[tuple[Event, str]] = []
@@ -104,22 +131,20 @@ async def list_expanded(
     """One item per occurrence in the window, sorted by occurrence start then id."""
     if start is None or end is None:
         raise ValidationFailed("expand=true needs start_time and end_time", loc=("query", "expand"))
-    query = repository.in_window(repository.visible_events(user_id), start, end)
+    check_window(start, end)
+    after = _position(cursor)
+    # Expanding from the cursor, not the window start, keeps every page within the per-series
+    # expansion cap (max_occurrences > the page limit), however long the series.
+    since = max(start, after[0], _FLOOR) if after and after[0] < end else max(start, _FLOOR)
+    query = repository.in_window(repository.visible_events(user_id), since, end)
     if q:
         query = repository.matching_text(query, q)
     if role:
-        query = query.where(repository.Permission.role == role)
-    after: tuple[datetime, int] | None = None
-    if cursor is not None:
-        raw_start, raw_id = decode_cursor(cursor, length=2)
-        try:
-            after = (parse_instant(str(raw_start)), int(raw_id))
-        except (ValueError, TypeError) as exc:
-            raise ValidationFailed("malformed cursor", loc=("query", "cursor")) from exc
+        query = repository.with_role(query, role)
     rows: list[tuple[datetime, int, datetime, Event, str]] = []
     for event, event_role in await repository.fetch(session, query):
         expansion = recurrence.expand(
-            scheduling.series_of(event), start, end, limit=settings.max_occurrences
+            scheduling.series_of(event), since, end, limit=settings.max_occurrences
         )
         for occ in expansion.occurrences:
             if after is None or (occ.start, event.id) > after:
@@ -153,12 +178,10 @@ async def occurrences(
     found = await access.require_event(session, user_id=user_id, event_id=event_id)
     event = found.event
     series = scheduling.series_of(event)
-    start = start or event.start_time
-    if end is None:
-        last = recurrence.series_last_end(series)
-        end = last if last is not None else start + timedelta(days=366)
-    if end <= start:
-        raise ValidationFailed("end_time must be after start_time", loc=("query", "end_time"))
+    check_window(start, end)
+    start, end = _default_window(series, _floored(start), end)
+    if end <= start:  # a defaulted bound fell on the other side: nothing to expand
+        return {"event_id": event.id, "items": [], "truncated": False}
     key = f"occ:{event.id}:{event.version}:{start.timestamp()}:{end.timestamp()}:{limit}"
     cached = await services.cache.get(key)
     if cached is not None:
@@ -175,3 +198,21 @@ async def occurrences(
     }
     await services.cache.set(key, orjson.dumps(body), ttl=services.settings.cache_ttl_seconds)
     return body
+
+
+def _default_window(
+    series: recurrence.Series, start: datetime | None, end: datetime | None
+) -> tuple[datetime, datetime]:
+    """Fill a missing bound: from the series start, to its end or one year on."""
+    start = start or series.start
+    if end is None:
+        last = scheduling.last_end(series)
+        end = last if last is not None else _year_after(start)
+    return start, end
+
+
+def _year_after(value: datetime) -> datetime:
+    try:
+        return value + timedelta(days=366)
+    except OverflowError:
+        return datetime.max.replace(tzinfo=UTC)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendo.auth.models import User
@@ -13,7 +13,7 @@ from calendo.events.models import Event
 from calendo.sharing.models import Permission
 
 
-def visible_events(user_id: int) -> Select[tuple[Event, str]]:
+def visible_events(user_id: int) -> Select[Event, str]:
     """Events the user can see now (not deleted), with the user's role."""
     return (
         select(Event, Permission.role)
@@ -23,8 +23,8 @@ def visible_events(user_id: int) -> Select[tuple[Event, str]]:
 
 
 def in_window(
-    query: Select[tuple[Event, str]], start: datetime | None, end: datetime | None
-) -> Select[tuple[Event, str]]:
+    query: Select[Event, str], start: datetime | None, end: datetime | None
+) -> Select[Event, str]:
     """Keep events whose series bounds overlap the window (occurrences are checked later)."""
     if end is not None:
         query = query.where(Event.start_time < end)
@@ -33,12 +33,15 @@ def in_window(
     return query
 
 
-def matching_text(query: Select[tuple[Event, str]], text: str) -> Select[tuple[Event, str]]:
+def with_role(query: Select[Event, str], role: str) -> Select[Event, str]:
+    """Keep events on which the user has exactly ``role``."""
+    return query.where(Permission.role == role)
+
+
+def matching_text(query: Select[Event, str], text: str) -> Select[Event, str]:
     """Case-insensitive substring match on title, description and location."""
     escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     pattern = f"%{escaped}%"
-    from sqlalchemy import func
-
     return query.where(
         or_(
             func.lower(Event.title).like(pattern, escape="\\"),
@@ -48,9 +51,9 @@ def matching_text(query: Select[tuple[Event, str]], text: str) -> Select[tuple[E
     )
 
 
-async def fetch(session: AsyncSession, query: Select[tuple[Event, str]]) -> list[tuple[Event, str]]:
+async def fetch(session: AsyncSession, query: Select[Event, str]) -> list[tuple[Event, str]]:
     """Run a scoped query."""
-    return list((await session.execute(query)).all())
+    return [(event, role) for event, role in (await session.execute(query)).all()]
 
 
 async def calendar_candidates(

@@ -8,6 +8,7 @@ check (check-then-insert race); on SQLite the write transaction is exclusive any
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,6 +22,8 @@ from calendo.events import recurrence, repository
 from calendo.events.models import Event
 from calendo.events.recurrence import Occurrence, Series
 from calendo.events.snapshots import format_instant, parse_instant
+
+_MAX_PLACEMENT_TRIES = 12
 
 
 class ScheduleConflict(Conflict):
@@ -48,7 +51,7 @@ def series_from_content(content: dict[str, Any]) -> Series:
         end=parse_instant(content["end_time"]),
         timezone=content["timezone"],
         rule=content["recurrence_pattern"] if content["is_recurring"] else None,
-        exdates=tuple(parse_instant(x) for x in content["recurrence_exceptions"]),
+        exdates=_exdates(content["is_recurring"], content["recurrence_exceptions"]),
     )
     if series.end <= series.start:
         raise ValidationFailed("end_time must be after start_time", loc=("body", "end_time"))
@@ -66,15 +69,32 @@ def series_of(event: Event) -> Series:
         end=event.end_time,
         timezone=event.timezone,
         rule=event.recurrence_pattern if event.is_recurring else None,
-        exdates=tuple(parse_instant(x) for x in event.recurrence_exceptions or ()),
+        exdates=_exdates(event.is_recurring, event.recurrence_exceptions),
     )
+
+
+def _exdates(is_recurring: bool, values: list[str] | None) -> tuple[datetime, ...]:
+    """Exceptions remove occurrences of a series; a single event always keeps its one."""
+    return tuple(parse_instant(x) for x in values or ()) if is_recurring else ()
+
+
+def last_end(series: Series) -> datetime | None:
+    """End of the series' last occurrence; None when open-ended.
+
+    A series ending past the last representable instant (``UNTIL=99991231T235959Z``, a common
+    way of writing "forever") is open-ended too, rather than an overflow.
+    """
+    try:
+        return recurrence.series_last_end(series)
+    except OverflowError:
+        return None
 
 
 def check_window(series: Series, settings: Settings) -> tuple[datetime, datetime]:
     """The span a conflict check covers: the whole series, or a horizon when open-ended."""
-    last_end = recurrence.series_last_end(series)
+    final = last_end(series)
     horizon_end = series.start + timedelta(days=settings.conflict_horizon_days)
-    return series.start, min(last_end, horizon_end) if last_end else horizon_end
+    return series.start, min(final, horizon_end) if final else horizon_end
 
 
 async def busy_between(
@@ -133,16 +153,35 @@ async def resolve(
         return series, found
     if strategy == "shift":
         delta = pure.find_shift(candidate, busy, latest_start=series.start + shift_horizon)
-        if delta is not None:
+        if delta is not None and _moves_whole(series, delta, candidate, settings):
             return _shifted(series, delta), []
-        raise ScheduleConflict(
-            f"No free slot within {settings.shift_horizon_days} days of the requested start",
-            extra={"conflicts": conflict_dicts(found)},
+        reason = (
+            f"No free slot within {settings.shift_horizon_days} days of the requested start"
+            if delta is None
+            else "The series cannot be shifted: its rule pins the days or times of its "
+            "occurrences, so moving its start would not move them"
         )
+        raise ScheduleConflict(reason, extra={"conflicts": conflict_dicts(found)})
     raise ScheduleConflict(
         f"The event overlaps {len(found)} occurrence(s) in your calendar",
         extra={"conflicts": conflict_dicts(found)},
     )
+
+
+def _moves_whole(
+    series: Series, delta: timedelta, candidate: list[Occurrence], settings: Settings
+) -> bool:
+    """Whether the series started ``delta`` later really has the shifted occurrences.
+
+    A plain rule follows its start; BYDAY, BYHOUR, UNTIL and friends do not, and the free
+    slot computed for the shifted occurrences would then not be where the series lands.
+    """
+    if series.rule is None or delta == timedelta(0):
+        return True
+    moved = _shifted(series, delta)
+    start, end = check_window(series, settings)
+    real = candidate_occurrences(moved, start + delta, end + delta, settings)
+    return real == [Occurrence(o.start + delta, o.end + delta) for o in candidate]
 
 
 def candidate_occurrences(
@@ -173,6 +212,40 @@ async def preview(
         settings=settings,
     )
     found = pure.find_conflicts(candidate, busy)
-    deltas = pure.suggest_slots(candidate, busy, latest_start=series.start + shift_horizon)
+    deltas = free_placements(
+        candidate,
+        busy,
+        latest_start=series.start + shift_horizon,
+        fits=lambda delta: _moves_whole(series, delta, candidate, settings),
+    )
     slots = [(series.start + d, series.end + d) for d in deltas]
     return found, slots
+
+
+def free_placements(
+    candidate: list[Occurrence],
+    busy: list[pure.Busy],
+    *,
+    latest_start: datetime,
+    fits: Callable[[timedelta], bool],
+    count: int = 3,
+) -> list[timedelta]:
+    """The earliest ``count`` shifts that are free, ``fit``, and do not overlap one another.
+
+    ``suggest_slots`` only tries shifts that end where a busy occurrence ends, so with few
+    events it runs out of answers while the calendar is still mostly free. Each placement
+    found here is booked as busy before the next search, so the next one is the earliest slot
+    after it, back to back when the time is free. The search is bounded.
+    """
+    booked = list(busy)
+    deltas: list[timedelta] = []
+    for _ in range(_MAX_PLACEMENT_TRIES):
+        delta = pure.find_shift(candidate, booked, latest_start=latest_start)
+        if delta is None or not candidate:
+            return deltas if delta is None else [delta]
+        if fits(delta):
+            deltas.append(delta)
+            if len(deltas) == count:
+                break
+        booked += [pure.Busy(0, "", o.start + delta, o.end + delta) for o in candidate]
+    return deltas

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -31,6 +31,22 @@ def _in_range(value: datetime) -> datetime:
     return value
 
 
+def _rfc3339(value: Any) -> Any:
+    # Pydantic would read a number as a Unix timestamp; the contract speaks RFC 3339 only.
+    if isinstance(value, int | float):
+        raise ValueError("times must be RFC 3339 strings with an offset, not numbers")
+    return value
+
+
+def _utc_representable(value: datetime) -> datetime:
+    # 0001-01-01T00:00+01:00 parses but has no UTC reading; refuse it here, not with a 500.
+    try:
+        value.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("time is out of range") from exc
+    return value
+
+
 def _zone(value: str) -> str:
     try:
         recurrence.load_zone(value)
@@ -56,7 +72,8 @@ def _title(value: str) -> str:
     return value
 
 
-Time = Annotated[AwareDatetime, AfterValidator(_in_range)]
+Time = Annotated[AwareDatetime, BeforeValidator(_rfc3339), AfterValidator(_in_range)]
+WindowTime = Annotated[AwareDatetime, AfterValidator(_utc_representable)]
 Timezone = Annotated[str, Field(max_length=64), AfterValidator(_zone)]
 RulePattern = Annotated[
     str | None,
@@ -125,6 +142,14 @@ class EventUpdate(EventContent):
     updated_at: datetime | None = Field(None, exclude=True)
     permissions: list[Any] | None = Field(None, exclude=True)
     conflicts: list[Any] | None = Field(None, exclude=True)
+
+    @field_validator("title", "start_time", "end_time", "timezone", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        # These columns always have a value: omit a field to keep it, never send null.
+        if value is None:
+            raise ValueError("may be omitted but not null")
+        return value
 
     def changes(self) -> dict[str, Any]:
         """The content fields the client sent."""

@@ -18,7 +18,6 @@ from calendo.core.errors import (
     Conflict,
     PreconditionFailed,
     ValidationFailed,
-    with_index,
 )
 from calendo.core.types import utcnow
 from calendo.events import recurrence, scheduling
@@ -89,7 +88,8 @@ def _content_value(field: str, value: Any) -> Any:
 
 
 def _reconcile_recurrence(content: dict[str, Any], sent: set[str]) -> None:
-    """Keep ``is_recurring`` and ``recurrence_pattern`` consistent, inferring what was not sent."""
+    """Keep ``is_recurring``, the pattern and the exceptions consistent, inferring what was not
+    sent: ``is_recurring`` false clears the pattern and the exceptions."""
     if "is_recurring" not in sent or content["is_recurring"] is None:
         if "recurrence_pattern" in sent or content["is_recurring"] is None:
             content["is_recurring"] = content["recurrence_pattern"] is not None
@@ -105,6 +105,18 @@ def _reconcile_recurrence(content: dict[str, Any], sent: set[str]) -> None:
             "recurrence_pattern is forbidden when is_recurring is false",
             loc=("body", "recurrence_pattern"),
         )
+    if not content["is_recurring"]:
+        _drop_exceptions(content, sent)
+
+
+def _drop_exceptions(content: dict[str, Any], sent: set[str]) -> None:
+    """A single event has no exceptions: refuse them when sent, clear those of a former series."""
+    if "recurrence_exceptions" in sent and content["recurrence_exceptions"]:
+        raise ValidationFailed(
+            "recurrence_exceptions are only allowed on a recurring event",
+            loc=("body", "recurrence_exceptions"),
+        )
+    content["recurrence_exceptions"] = []
 
 
 def _apply_series(event: Event, series: recurrence.Series) -> None:
@@ -112,7 +124,7 @@ def _apply_series(event: Event, series: recurrence.Series) -> None:
     event.start_time = series.start
     event.end_time = series.end
     event.recurrence_exceptions = [format_instant(x) for x in series.exdates]
-    event.series_end = recurrence.series_last_end(series)
+    event.series_end = scheduling.last_end(series)
 
 
 async def create_event(
@@ -156,7 +168,7 @@ async def create_event(
     session.add(event)
     await session.flush()
     access.grant_owner(session, event_id=event.id, owner_id=ctx.actor.id)
-    recording.append_version(
+    version = recording.append_version(
         session,
         event=event,
         action="created",
@@ -165,6 +177,7 @@ async def create_event(
         note=note or data.note,
         tags=tags,
     )
+    version.created_at = event.updated_at  # as_of=<updated_at> must see this version
     audit.record(
         session,
         action="event_created",
@@ -356,6 +369,8 @@ async def record_change(
         tags=tags,
         target_version=target_version,
     )
+    # The version is stamped with the event's own time, so as_of=<updated_at> sees it.
+    version.created_at = event.updated_at
     audience = await access.audience(session, event.id)
     audit.record(
         session,
@@ -459,6 +474,17 @@ def etag(event: Event) -> str:
     return f'"{event.id}-{event.version}"'
 
 
+def none_match_fails(header: str | None, tag: str) -> bool:
+    """Whether ``If-None-Match`` names ``tag`` (or ``*``): the client's copy is current (304).
+
+    GET compares weakly (RFC 9110 13.1.2), so ``W/"1-2"`` matches ``"1-2"``.
+    """
+    if header is None:
+        return False
+    tags = [t.strip().removeprefix("W/") for t in header.split(",")]
+    return "*" in tags or tag in tags
+
+
 async def batch_create(
     session: AsyncSession, *, ctx: WriteContext, items: Sequence[EventCreate]
 ) -> list[Written]:
@@ -471,8 +497,42 @@ async def batch_create(
         try:
             written.append(await create_event(session, ctx=ctx, data=item, tags=("batch",)))
         except AppError as exc:
-            raise with_index(exc, index, label="item") from exc
+            raise _name_item(exc, index) from exc
     return written
+
+
+def _name_item(exc: AppError, index: int) -> AppError:
+    """Name batch item ``index`` in an error: ``item 3: ...``, ``index``, and each ``loc``."""
+    exc.detail = f"item {index}: {exc.detail}"
+    exc.extra = {**exc.extra, "index": index}
+    if "errors" in exc.extra:
+        exc.extra["errors"] = [
+            {**e, "loc": ["body", "events", index, *e["loc"][1:]]} for e in exc.extra["errors"]
+        ]
+    return exc
+
+
+def _item_index(loc: Sequence[Any]) -> int | None:
+    if len(loc) > 2 and tuple(loc[:2]) == ("body", "events") and isinstance(loc[2], int):
+        return loc[2]
+    return None
+
+
+def invalid_batch_item(errors: Sequence[Any]) -> AppError | None:
+    """The body validation errors of the first invalid batch item, as a problem naming it."""
+    indexes = [i for e in errors if (i := _item_index(e.get("loc", ()))) is not None]
+    if not indexes:
+        return None
+    index = min(indexes)
+    mine = [e for e in errors if _item_index(e.get("loc", ())) == index]
+    first = mine[0]
+    exc = ValidationFailed(f"{'.'.join(map(str, first['loc'][3:]))}: {first['msg']}")
+    exc.detail = f"item {index}: {exc.detail}"
+    exc.extra = {
+        "errors": [{"loc": list(e["loc"]), "msg": str(e["msg"])} for e in mine],
+        "index": index,
+    }
+    return exc
 
 
 async def check_conflicts(

@@ -16,7 +16,7 @@ from calendo.auth.models import User
 from calendo.core.errors import NotFound, PermissionDenied
 from calendo.events.models import Event
 from calendo.sharing.models import Permission
-from calendo.sharing.policy import Role, allows
+from calendo.sharing.policy import Role, allows, is_role
 
 
 class EventNotFound(NotFound):
@@ -51,7 +51,7 @@ async def require_event(
     if row is None or (row[0].deleted_at is not None and not include_deleted):
         raise EventNotFound(f"Event {event_id} not found")
     event, role = row
-    if not allows(role, minimum):
+    if not is_role(role) or not allows(role, minimum):
         raise PermissionDenied(f"This needs the {minimum} role on event {event_id}; you are {role}")
     return Access(event=event, role=role)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, TypeGuard
 
 Role = Literal["owner", "editor", "viewer"]
 RANK: dict[str, int] = {"viewer": 1, "editor": 2, "owner": 3}
@@ -11,3 +11,8 @@ RANK: dict[str, int] = {"viewer": 1, "editor": 2, "owner": 3}
 def allows(role: str, minimum: Role) -> bool:
     """Whether ``role`` is at least ``minimum``."""
     return RANK.get(role, 0) >= RANK[minimum]
+
+
+def is_role(value: str) -> TypeGuard[Role]:
+    """Whether a stored value is a known role."""
+    return value in RANK

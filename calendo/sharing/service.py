@@ -18,6 +18,7 @@ from calendo.events.presenters import permission_body
 from calendo.notifications import service as notifications
 from calendo.sharing import access
 from calendo.sharing.models import Permission
+from calendo.sharing.policy import Role
 from calendo.sharing.schemas import ShareTarget
 from calendo.sync import feed
 
@@ -35,8 +36,11 @@ class PermissionNotFound(NotFound):
 async def _resolve_targets(
     session: AsyncSession, targets: Sequence[ShareTarget]
 ) -> list[tuple[int, str, str]]:
-    """(user_id, username, role) for each target; 404 naming the first unknown user."""
-    resolved = []
+    """(user_id, username, role) per user; 404 naming the first unknown user.
+
+    A user named twice (by id and by username, say) gets the last role given.
+    """
+    resolved: dict[int, tuple[int, str, str]] = {}
     for index, target in enumerate(targets):
         if target.user_id is not None:
             user = (await auth.get_users(session, {target.user_id})).get(target.user_id)
@@ -46,8 +50,9 @@ async def _resolve_targets(
             name = f"username '{target.username}'"
         if user is None:
             raise UserNotFound(f"No user with {name}", extra={"index": index})
-        resolved.append((user.id, user.username, target.role))
-    return resolved
+        resolved.pop(user.id, None)
+        resolved[user.id] = (user.id, user.username, target.role)
+    return list(resolved.values())
 
 
 async def list_permissions(session: AsyncSession, *, event_id: int) -> list[dict[str, Any]]:
@@ -88,8 +93,7 @@ async def share(
             await _notify_one(session, services, actor, event, user_id, "event_shared")
             action = "shared"
         else:
-            await _set_role(session, event_id, user_id, role, actor.id)
-            await _notify_one(session, services, actor, event, user_id, "permission_changed")
+            await _change_role(session, services, actor, event, user_id, role)
             action = "permission_changed"
         current[user_id] = role
         audit.record(
@@ -116,6 +120,21 @@ async def _set_role(
     permission.role = role
     permission.granted_by = granted_by
     return permission
+
+
+async def _change_role(
+    session: AsyncSession,
+    services: Services,
+    actor: CurrentUser,
+    event: Event,
+    user_id: int,
+    role: str,
+) -> None:
+    """Set a collaborator's new role; their sync feed and notifications hear of it."""
+    await _set_role(session, event.id, user_id, role, actor.id)
+    # my_role is part of the synced event: the collaborator's devices must refetch it.
+    await feed.record(session, user_ids=[user_id], event_id=event.id, change="upsert")
+    await _notify_one(session, services, actor, event, user_id, "permission_changed")
 
 
 async def _notify_one(
@@ -158,8 +177,7 @@ async def update_permission(
     if user_id not in current:
         raise PermissionNotFound(f"User {user_id} has no permission on event {event_id}")
     if current[user_id] != role:
-        await _set_role(session, event_id, user_id, role, actor.id)
-        await _notify_one(session, services, actor, found.event, user_id, "permission_changed")
+        await _change_role(session, services, actor, found.event, user_id, role)
         audit.record(
             session,
             action="permission_changed",
@@ -184,7 +202,7 @@ async def revoke(
     user_id: int,
 ) -> None:
     """Remove a collaborator (owner), or leave an event (the collaborator themself)."""
-    minimum = "viewer" if user_id == actor.id else "owner"
+    minimum: Role = "viewer" if user_id == actor.id else "owner"
     found = await access.require_event(
         session, user_id=actor.id, event_id=event_id, minimum=minimum, for_update=True
     )

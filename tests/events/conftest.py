@@ -45,7 +45,12 @@ async def shared_event(
     event = await make_event(owner)
     response = await client.post(
         f"/api/events/{event['id']}/share",
-        json={"users": [{"user_id": editor.id, "role": "editor"}, {"username": "viewer", "role": "viewer"}]},
+        json={
+            "users": [
+                {"user_id": editor.id, "role": "editor"},
+                {"username": "viewer", "role": "viewer"},
+            ]
+        },
         headers=owner.headers,
     )
     assert response.status_code == 200, response.text
