@@ -41,6 +41,8 @@ def serve(settings: Settings, *, reload: bool = False) -> None:
         loop="uvloop",
         http="httptools",
         log_level="info",
+        # Access logs would record WebSocket URLs, whose ?token= is a bearer credential.
+        access_log=False,
         proxy_headers=False,
     )
 

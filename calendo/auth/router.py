@@ -20,7 +20,7 @@ from calendo.auth.schemas import (
     UserRead,
     UserSearchResult,
 )
-from calendo.core.deps import ClientIP, ServicesDep, SessionDep
+from calendo.core.deps import ClientIP, ServicesDep, SessionDep, UnqueuedSessionDep
 from calendo.core.errors import problem_responses
 
 router = APIRouter(tags=["auth"])
@@ -69,7 +69,7 @@ async def _read_login(request: Request) -> LoginRequest:
     responses=problem_responses(409, 422, 429),
 )
 async def register(
-    data: RegisterRequest, session: SessionDep, services: ServicesDep, ip: ClientIP
+    data: RegisterRequest, session: UnqueuedSessionDep, services: ServicesDep, ip: ClientIP
 ) -> TokenResponse:
     """Create an account; returns the user and a token pair."""
     return await service.register(
@@ -84,7 +84,7 @@ async def register(
     responses=problem_responses(401, 415, 422, 429),
 )
 async def login(
-    request: Request, session: SessionDep, services: ServicesDep, ip: ClientIP
+    request: Request, session: UnqueuedSessionDep, services: ServicesDep, ip: ClientIP
 ) -> TokenResponse:
     """Log in with a username or email and password (JSON, MessagePack or OAuth2 form)."""
     data = await _read_login(request)
@@ -101,7 +101,7 @@ async def login(
 
 @router.post("/refresh", response_model=TokenResponse, responses=problem_responses(401, 422, 429))
 async def refresh(
-    data: RefreshRequest, session: SessionDep, services: ServicesDep, ip: ClientIP
+    data: RefreshRequest, session: UnqueuedSessionDep, services: ServicesDep, ip: ClientIP
 ) -> TokenResponse:
     """Exchange a refresh token for a new pair; the old refresh token stops working."""
     return await service.refresh(

@@ -61,11 +61,12 @@ async def register(
 ) -> TokenResponse:
     """Create an account and log it in."""
     email = data.email.lower()
+    # Hash before the first query: the write transaction starts there and stays short.
+    password_hash = await asyncio.to_thread(hasher.hash, data.password)
     existing = await repository.find_conflicting(session, username=data.username, email=email)
     if existing is not None:
         field = "username" if existing.username == data.username else "email"
         raise Conflict(f"That {field} is already registered")
-    password_hash = await asyncio.to_thread(hasher.hash, data.password)
     user = User(username=data.username, email=email, password_hash=password_hash)
     session.add(user)
     try:
@@ -87,12 +88,13 @@ async def login(
     ip: str | None,
 ) -> TokenResponse:
     """Check credentials; unknown users and bad passwords cost the same and read the same."""
-    user = await repository.find_by_login(session, identifier)
+    # Look up and verify outside the write transaction, so the slow hash holds no lock.
+    async with db.read_sessions() as lookup:
+        user = await repository.find_by_login(lookup, identifier)
     stored = user.password_hash if user else None
     valid = await asyncio.to_thread(hasher.verify, password, stored)
     if user is None or not valid:
         subject_id = user.id if user else None
-        await session.rollback()  # release the request's locks before the independent write
         await audit.record_independently(
             db,
             action="login_failed",
@@ -102,6 +104,7 @@ async def login(
             details={"identifier": identifier[:320]},
         )
         raise NotAuthenticated(BAD_CREDENTIALS)
+    user = await session.merge(user, load=False)
     audit.record(session, action="login", actor_id=user.id, subject_user_id=user.id, ip=ip)
     return await _issue_tokens(session, settings, user, None)
 

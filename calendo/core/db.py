@@ -8,6 +8,7 @@ write request opens its transaction with ``BEGIN IMMEDIATE`` so that read-then-w
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -84,9 +85,21 @@ class Database:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        # SQLite allows one writer; queueing writers here, in order, beats each of them
+        # sleeping and retrying in SQLite's busy handler (long tail latencies).
+        self._write_queue = asyncio.Lock() if engine.dialect.name == "sqlite" else None
         self.read_sessions = async_sessionmaker(engine, expire_on_commit=False)
         write_engine = engine.execution_options(**{_WRITE_OPTION: True})
         self.write_sessions = async_sessionmaker(write_engine, expire_on_commit=False)
+
+    @asynccontextmanager
+    async def writer(self) -> AsyncIterator[None]:
+        """Hold this process's writer queue (SQLite only) for a write transaction."""
+        if self._write_queue is None:
+            yield
+            return
+        async with self._write_queue:
+            yield
 
     async def dispose(self) -> None:
         """Close every pooled connection."""

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Annotated
 
 import redis.asyncio as aioredis
-
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,17 +23,29 @@ _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 async def _unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
     db: Database = request.app.state.services.db
-    factory = db.read_sessions if request.method in _READ_METHODS else db.write_sessions
-    async with unit_of_work(factory()) as session:
+    if request.method in _READ_METHODS:
+        async with unit_of_work(db.read_sessions()) as session:
+            yield session
+        return
+    async with db.writer(), unit_of_work(db.write_sessions()) as session:
+        yield session
+
+
+async def _unqueued_unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
+    db: Database = request.app.state.services.db
+    async with unit_of_work(db.write_sessions()) as session:
         yield session
 
 
 # scope="function": the commit happens before the response is sent, so a client never sees a
 # 2xx for a write that then fails to commit.
 SessionDep = Annotated[AsyncSession, Depends(_unit_of_work, scope="function")]
+# For the auth endpoints, whose slow password hashing must not hold the writer queue: they
+# keep their write transactions short themselves.
+UnqueuedSessionDep = Annotated[AsyncSession, Depends(_unqueued_unit_of_work, scope="function")]
 
 
-def client_ip(request: Request) -> str | None:
+async def client_ip(request: Request) -> str | None:
     """The peer address of the request (no proxy headers are trusted)."""
     return request.client.host if request.client else None
 
@@ -56,7 +67,7 @@ class Services:
     redis: aioredis.Redis | None
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     """The app's services."""
     services: Services = request.app.state.services
     return services

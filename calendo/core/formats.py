@@ -6,14 +6,21 @@ before routing, JSON responses are re-encoded as MessagePack when the client ask
 unsupported ``Accept`` is 406, unsupported ``Content-Type`` is 415, an oversized body is 413.
 Problem documents stay ``application/problem+json`` whatever ``Accept`` says, so any client can
 read an error.
+
+Text that no supported database can store is refused here, once for every route, with a 422:
+a NUL character (``\\u0000`` in JSON, ``%00`` in a query or form) is legal in SQLite but
+PostgreSQL rejects it mid-transaction, which would otherwise surface as a 500 on one backend
+only. A JSON body that is not UTF-8 (RFC 8259) is a 422 like any other malformed JSON.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
 import ormsgpack
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from calendo.core.errors import problem_body
@@ -25,6 +32,8 @@ _JSON_TYPES = {JSON, "application/problem+json"}
 _FORM_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
 _FORM_PATHS = {"/api/auth/login"}
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+# A JSON \u0000 escape whose backslash is not itself escaped (an odd run of backslashes).
+_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
 
 def _media_ranges(accept: str) -> list[tuple[str, float]]:
@@ -99,6 +108,9 @@ class NegotiationMiddleware:
                 "Supported response types: application/json, application/msgpack",
             )
             return
+        if _has_nul_query(scope.get("query_string", b"")):
+            await _send_invalid(send, "query", "NUL characters are not allowed")
+            return
         content_type = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
         declared = _header(scope, b"content-length")
         if declared and declared.isdigit() and int(declared) > self.max_body_bytes:
@@ -157,7 +169,32 @@ class NegotiationMiddleware:
                 (b"content-length", str(len(body)).encode()),
             ]
             scope = {**scope, "headers": headers}
+        problem = _unstorable_text(body, content_type)
+        if problem is not None:
+            await _send_invalid(send, "body", problem)
+            return None
         return scope, _replay(body)
+
+
+def _has_nul_query(query: bytes) -> bool:
+    return b"\x00" in query or b"%00" in query
+
+
+def _unstorable_text(body: bytes, content_type: str) -> str | None:
+    """Why a body (JSON after MessagePack conversion, or a form) cannot be stored, if so."""
+    if not body:
+        return None
+    if content_type in _FORM_TYPES:
+        urlencoded = content_type == "application/x-www-form-urlencoded"
+        nul = b"\x00" in body or (urlencoded and b"%00" in body)
+        return "NUL characters are not allowed" if nul else None
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return "JSON bodies must be UTF-8"
+    if b"\\u0000" in body and _JSON_NUL.search(body):
+        return "NUL characters (\\u0000) are not allowed"
+    return None
 
 
 def _body_type_allowed(content_type: str, path: str) -> bool:
@@ -235,8 +272,15 @@ def _msgpack_sender(send: Send) -> Send:
     return wrapped
 
 
-async def _send_problem(send: Send, status: int, slug: str, title: str, detail: str) -> None:
-    body = orjson.dumps(problem_body(status, slug, title, detail))
+async def _send_problem(
+    send: Send,
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    body = orjson.dumps(problem_body(status, slug, title, detail, extra))
     await send(
         {
             "type": "http.response.start",
@@ -250,6 +294,22 @@ async def _send_problem(send: Send, status: int, slug: str, title: str, detail: 
     await send({"type": "http.response.body", "body": body})
 
 
+async def _send_invalid(send: Send, where: str, detail: str) -> None:
+    """A 422 validation problem about the whole body or query string."""
+    errors = {"errors": [{"loc": [where], "msg": detail}]}
+    await _send_problem(
+        send, 422, "validation-error", "Validation failed", f"{where}: {detail}", errors
+    )
+
+
 def encode_json(value: Any) -> bytes:
     """orjson with the options every response uses."""
     return orjson.dumps(value, option=orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS)
+
+
+def json_response(
+    body: Any, *, status_code: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    """A JSON response serialised once with orjson, for hot read paths whose bodies are
+    built from trusted rows (FastAPI would otherwise validate them again against the model)."""
+    return Response(encode_json(body), status_code=status_code, media_type=JSON, headers=headers)

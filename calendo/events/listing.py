@@ -25,10 +25,11 @@ _CHUNK = 100
 
 async def get_event(session: AsyncSession, *, user_id: int, event_id: int) -> dict[str, Any]:
     """The event with the caller's role and the permission list."""
-    found = await access.require_event(session, user_id=user_id, event_id=event_id)
-    perms = await access.permissions_of(session, [event_id])
+    found, perms = await access.require_event_with_permissions(
+        session, user_id=user_id, event_id=event_id
+    )
     body = event_body(found.event, found.role)
-    body["permissions"] = [permission_body(p, name) for p, name in perms[event_id]]
+    body["permissions"] = [permission_body(p, name) for p, name in perms]
     return body
 
 
@@ -101,13 +102,17 @@ async def list_events(
         query = repository.with_role(query, role)
     query = _keyset(query, cursor).order_by(Event.start_time, Event.id)
     offset = skip or 0
+    # One row more than the page tells whether there is a next page; recurring candidates
+    # without an occurrence in the window are dropped, so fetch again until the page fills.
+    chunk = limit + 1
     items: list[tuple[Event, str]] = []
     while len(items) <= limit:
-        rows = await repository.fetch(session, query.offset(offset).limit(_CHUNK))
+        rows = await repository.fetch(session, query.offset(offset).limit(chunk))
         items.extend(row for row in rows if _occurs_in(row[0], start, end))
-        if len(rows) < _CHUNK:
+        if len(rows) < chunk:
             break
-        offset += _CHUNK
+        offset += chunk
+        chunk = max(chunk, _CHUNK)
     page = items[:limit]
     next_cursor = None
     if len(items) > limit:

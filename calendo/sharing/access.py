@@ -56,6 +56,25 @@ async def require_event(
     return Access(event=event, role=role)
 
 
+async def require_event_with_permissions(
+    session: AsyncSession, *, user_id: int, event_id: int
+) -> tuple[Access, list[tuple[Permission, str]]]:
+    """``require_event`` (viewer) and the permission list with usernames, in one query."""
+    rows = (
+        await session.execute(
+            select(Event, Permission, User.username)
+            .join(Permission, Permission.event_id == Event.id)
+            .join(User, User.id == Permission.user_id)
+            .where(Event.id == event_id)
+            .order_by(Permission.id)
+        )
+    ).all()
+    mine = next((row for row in rows if row[1].user_id == user_id), None)
+    if mine is None or mine[0].deleted_at is not None:
+        raise EventNotFound(f"Event {event_id} not found")
+    return Access(event=mine[0], role=mine[1].role), [(p, name) for _, p, name in rows]
+
+
 async def audience(session: AsyncSession, event_id: int) -> dict[int, str]:
     """Everyone who can see the event, with their role."""
     rows = await session.execute(
