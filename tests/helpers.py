@@ -23,7 +23,9 @@ class Actor:
         return {"Authorization": f"Bearer {self.access_token}"}
 
 
-async def register(client: httpx.AsyncClient, username: str, password: str = "s3cret-pass") -> Actor:
+async def register(
+    client: httpx.AsyncClient, username: str, password: str = "s3cret-pass"
+) -> Actor:
     """Register a user through the API and return its tokens."""
     response = await client.post(
         "/api/auth/register",
@@ -40,7 +42,9 @@ async def register(client: httpx.AsyncClient, username: str, password: str = "s3
     )
 
 
-def assert_problem(response: httpx.Response, status: int, slug: str | None = None) -> dict[str, Any]:
+def assert_problem(
+    response: httpx.Response, status: int, slug: str | None = None
+) -> dict[str, Any]:
     """Check a problem+json response and return its body."""
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith(PROBLEM), response.headers

@@ -111,7 +111,8 @@ class RateLimitMiddleware:
                     429,
                     "rate-limited",
                     "Too many requests",
-                    f"Limit of {item.amount} per {item.GRANULARITY.name} exceeded; retry in {retry} s",
+                    f"Limit of {item.amount} per {item.GRANULARITY.name} exceeded; "
+                    f"retry in {retry} s",
                 )
             )
             await send(

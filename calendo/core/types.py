@@ -1,4 +1,5 @@
-"""Portable column types: a UTC datetime that refuses naive values, and JSON (JSONB on PostgreSQL)."""
+"""Portable column types: a UTC datetime that refuses naive values, and JSON (JSONB on
+PostgreSQL)."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from calendo.audit.models import AuditEntry
 from calendo.auth.models import User
 from calendo.core.security import create_token
 from tests.conftest import SECRET
-from tests.helpers import Actor, assert_problem, register
+from tests.helpers import Actor, assert_problem
 
 
 async def test_register_returns_user_and_tokens(client: httpx.AsyncClient) -> None:
@@ -31,7 +31,9 @@ async def test_register_returns_user_and_tokens(client: httpx.AsyncClient) -> No
     assert body["user"]["username"] == "alice"
     assert body["user"]["email"] == "alice@example.com"
     assert "password" not in str(body["user"]) and "hash" not in str(body["user"])
-    me = await client.get("/api/auth/me", headers={"Authorization": f"Bearer {body['access_token']}"})
+    me = await client.get(
+        "/api/auth/me", headers={"Authorization": f"Bearer {body['access_token']}"}
+    )
     assert me.status_code == 200 and me.json()["id"] == body["user"]["id"]
 
 
@@ -66,31 +68,39 @@ async def test_register_validation(client: httpx.AsyncClient, payload: dict[str,
 
 
 async def test_login_by_username_email_and_form(client: httpx.AsyncClient, owner: Actor) -> None:
-    by_name = await client.post("/api/auth/login", json={"username": "owner", "password": owner.password})
+    by_name = await client.post(
+        "/api/auth/login", json={"username": "owner", "password": owner.password}
+    )
     by_email = await client.post(
         "/api/auth/login", json={"email": "owner@example.com", "password": owner.password}
     )
     email_in_username = await client.post(
         "/api/auth/login", json={"username": "OWNER@example.com", "password": owner.password}
     )
-    form = await client.post("/api/auth/login", data={"username": "owner", "password": owner.password})
+    form = await client.post(
+        "/api/auth/login", data={"username": "owner", "password": owner.password}
+    )
     for response in (by_name, by_email, email_in_username, form):
         assert response.status_code == 200, response.text
         assert response.json()["user"]["id"] == owner.id
 
 
 async def test_bad_credentials_read_the_same(client: httpx.AsyncClient, owner: Actor, app) -> None:  # type: ignore[no-untyped-def]
-    wrong = await client.post("/api/auth/login", json={"username": "owner", "password": "wrong-pass"})
-    unknown = await client.post("/api/auth/login", json={"username": "nobody", "password": "wrong-pass"})
+    wrong = await client.post(
+        "/api/auth/login", json={"username": "owner", "password": "wrong-pass"}
+    )
+    unknown = await client.post(
+        "/api/auth/login", json={"username": "nobody", "password": "wrong-pass"}
+    )
     a = assert_problem(wrong, 401)
     b = assert_problem(unknown, 401)
     assert a["detail"] == b["detail"]
     assert wrong.headers["www-authenticate"] == "Bearer"
     async with app.state.services.db.read_sessions() as session:
         failed = await session.scalar(
-            select(func.count()).select_from(AuditEntry).where(
-                AuditEntry.action == "login_failed", AuditEntry.subject_user_id == owner.id
-            )
+            select(func.count())
+            .select_from(AuditEntry)
+            .where(AuditEntry.action == "login_failed", AuditEntry.subject_user_id == owner.id)
         )
     assert failed == 1
 
@@ -104,27 +114,41 @@ async def test_refresh_rotates(client: httpx.AsyncClient, owner: Actor) -> None:
     assert response.status_code == 200
     pair = response.json()
     assert pair["refresh_token"] != owner.refresh_token
-    me = await client.get("/api/auth/me", headers={"Authorization": f"Bearer {pair['access_token']}"})
+    me = await client.get(
+        "/api/auth/me", headers={"Authorization": f"Bearer {pair['access_token']}"}
+    )
     assert me.status_code == 200
     again = await client.post("/api/auth/refresh", json={"refresh_token": pair["refresh_token"]})
     assert again.status_code == 200
 
 
 async def test_reused_refresh_token_revokes_family(client: httpx.AsyncClient, owner: Actor) -> None:
-    first = (await client.post("/api/auth/refresh", json={"refresh_token": owner.refresh_token})).json()
+    first = (
+        await client.post("/api/auth/refresh", json={"refresh_token": owner.refresh_token})
+    ).json()
     reuse = await client.post("/api/auth/refresh", json={"refresh_token": owner.refresh_token})
     assert_problem(reuse, 401)
     # Every token of the family is dead now: the rotated refresh and both access tokens.
-    assert_problem(await client.post("/api/auth/refresh", json={"refresh_token": first["refresh_token"]}), 401)
+    assert_problem(
+        await client.post("/api/auth/refresh", json={"refresh_token": first["refresh_token"]}), 401
+    )
     for token in (first["access_token"], owner.access_token):
-        assert_problem(await client.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"}), 401)
+        assert_problem(
+            await client.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"}), 401
+        )
 
 
-async def test_other_logins_survive_reuse_detection(client: httpx.AsyncClient, owner: Actor) -> None:
-    other = (await client.post("/api/auth/login", json={"username": "owner", "password": owner.password})).json()
+async def test_other_logins_survive_reuse_detection(
+    client: httpx.AsyncClient, owner: Actor
+) -> None:
+    other = (
+        await client.post("/api/auth/login", json={"username": "owner", "password": owner.password})
+    ).json()
     await client.post("/api/auth/refresh", json={"refresh_token": owner.refresh_token})
     await client.post("/api/auth/refresh", json={"refresh_token": owner.refresh_token})
-    me = await client.get("/api/auth/me", headers={"Authorization": f"Bearer {other['access_token']}"})
+    me = await client.get(
+        "/api/auth/me", headers={"Authorization": f"Bearer {other['access_token']}"}
+    )
     assert me.status_code == 200
 
 
@@ -134,12 +158,16 @@ async def test_logout_kills_access_and_refresh(client: httpx.AsyncClient, owner:
     )
     assert response.status_code == 204
     assert_problem(await client.get("/api/auth/me", headers=owner.headers), 401)
-    assert_problem(await client.post("/api/auth/refresh", json={"refresh_token": owner.refresh_token}), 401)
+    assert_problem(
+        await client.post("/api/auth/refresh", json={"refresh_token": owner.refresh_token}), 401
+    )
 
 
 async def test_logout_without_body(client: httpx.AsyncClient, owner: Actor) -> None:
     assert (await client.post("/api/auth/logout", headers=owner.headers)).status_code == 204
-    assert_problem(await client.post("/api/auth/refresh", json={"refresh_token": owner.refresh_token}), 401)
+    assert_problem(
+        await client.post("/api/auth/refresh", json={"refresh_token": owner.refresh_token}), 401
+    )
 
 
 def _forge(claims: dict[str, object], key: str = SECRET, algorithm: str = "HS256") -> str:
@@ -149,7 +177,12 @@ def _forge(claims: dict[str, object], key: str = SECRET, algorithm: str = "HS256
 def _claims(actor: Actor, **overrides: object) -> dict[str, object]:
     now = int(time.time())
     claims: dict[str, object] = {
-        "sub": str(actor.id), "sid": 1, "type": "access", "jti": "x", "iat": now, "exp": now + 600,
+        "sub": str(actor.id),
+        "sid": 1,
+        "type": "access",
+        "jti": "x",
+        "iat": now,
+        "exp": now + 600,
     }
     claims.update(overrides)
     return claims
@@ -174,7 +207,8 @@ async def test_bad_tokens_are_401(client: httpx.AsyncClient, owner: Actor) -> No
         "alg none": _alg_none(claims),
         "refresh as access": owner.refresh_token,
         "no type": _forge({k: v for k, v in claims.items() if k != "type"}),
-        "tampered": owner.access_token[:-4] + ("AAAA" if not owner.access_token.endswith("AAAA") else "BBBB"),
+        "tampered": owner.access_token[:-4]
+        + ("AAAA" if not owner.access_token.endswith("AAAA") else "BBBB"),
         "unknown session": _forge(_claims(owner, sid=999)),
     }
     for name, token in tokens.items():
@@ -186,23 +220,38 @@ async def test_bad_tokens_are_401(client: httpx.AsyncClient, owner: Actor) -> No
 
 
 async def test_access_token_as_refresh_is_401(client: httpx.AsyncClient, owner: Actor) -> None:
-    assert_problem(await client.post("/api/auth/refresh", json={"refresh_token": owner.access_token}), 401)
+    assert_problem(
+        await client.post("/api/auth/refresh", json={"refresh_token": owner.access_token}), 401
+    )
 
 
 async def test_token_of_deleted_user_is_401(client: httpx.AsyncClient, owner: Actor, app) -> None:  # type: ignore[no-untyped-def]
     async with app.state.services.db.write_sessions() as session, session.begin():
         await session.execute(delete(User).where(User.id == owner.id))
     assert_problem(await client.get("/api/auth/me", headers=owner.headers), 401)
-    assert_problem(await client.post("/api/auth/refresh", json={"refresh_token": owner.refresh_token}), 401)
+    assert_problem(
+        await client.post("/api/auth/refresh", json={"refresh_token": owner.refresh_token}), 401
+    )
 
 
-async def test_token_signed_by_server_key_but_wrong_user(client: httpx.AsyncClient, owner: Actor, settings) -> None:  # type: ignore[no-untyped-def]
-    token, _, _ = create_token(settings, user_id=owner.id + 100, session_id=1, token_type="access",
-                               now=datetime.now(UTC) - timedelta(seconds=1))
-    assert_problem(await client.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"}), 401)
+async def test_token_signed_by_server_key_but_wrong_user(
+    client: httpx.AsyncClient, owner: Actor, settings
+) -> None:  # type: ignore[no-untyped-def]
+    token, _, _ = create_token(
+        settings,
+        user_id=owner.id + 100,
+        session_id=1,
+        token_type="access",
+        now=datetime.now(UTC) - timedelta(seconds=1),
+    )
+    assert_problem(
+        await client.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"}), 401
+    )
 
 
-async def test_user_search(client: httpx.AsyncClient, owner: Actor, editor: Actor, viewer: Actor) -> None:
+async def test_user_search(
+    client: httpx.AsyncClient, owner: Actor, editor: Actor, viewer: Actor
+) -> None:
     response = await client.get("/api/users", params={"q": "ed"}, headers=owner.headers)
     assert response.status_code == 200
     assert response.json() == {"items": [{"id": editor.id, "username": "editor"}]}
@@ -214,14 +263,17 @@ async def test_user_search(client: httpx.AsyncClient, owner: Actor, editor: Acto
 
 async def test_msgpack_round_trip_register_and_login(client: httpx.AsyncClient) -> None:
     headers = {"Content-Type": "application/msgpack", "Accept": "application/msgpack"}
-    body = ormsgpack.packb({"username": "packer", "email": "p@example.com", "password": "long-enough"})
+    body = ormsgpack.packb(
+        {"username": "packer", "email": "p@example.com", "password": "long-enough"}
+    )
     response = await client.post("/api/auth/register", content=body, headers=headers)
     assert response.status_code == 201
     assert response.headers["content-type"] == "application/msgpack"
     data = ormsgpack.unpackb(response.content)
     assert data["user"]["username"] == "packer"
     login = await client.post(
-        "/api/auth/login", content=ormsgpack.packb({"username": "packer", "password": "long-enough"}),
+        "/api/auth/login",
+        content=ormsgpack.packb({"username": "packer", "password": "long-enough"}),
         headers=headers,
     )
     assert login.status_code == 200
@@ -251,15 +303,27 @@ async def test_register_is_one_user_even_when_raced(client: httpx.AsyncClient) -
     import asyncio
 
     payload = {"username": "racer", "email": "r@example.com", "password": "long-enough"}
-    responses = await asyncio.gather(*(client.post("/api/auth/register", json=payload) for _ in range(5)))
+    responses = await asyncio.gather(
+        *(client.post("/api/auth/register", json=payload) for _ in range(5))
+    )
     assert sorted(r.status_code for r in responses) == [201, 409, 409, 409, 409]
 
 
-async def test_token_refresh_and_logout_are_audited(client: httpx.AsyncClient, owner: Actor, app) -> None:  # type: ignore[no-untyped-def]
-    pair = (await client.post("/api/auth/refresh", json={"refresh_token": owner.refresh_token})).json()
-    await client.post("/api/auth/logout", headers={"Authorization": f"Bearer {pair['access_token']}"})
+async def test_token_refresh_and_logout_are_audited(
+    client: httpx.AsyncClient, owner: Actor, app
+) -> None:  # type: ignore[no-untyped-def]
+    pair = (
+        await client.post("/api/auth/refresh", json={"refresh_token": owner.refresh_token})
+    ).json()
+    await client.post(
+        "/api/auth/logout", headers={"Authorization": f"Bearer {pair['access_token']}"}
+    )
     async with app.state.services.db.read_sessions() as session:
-        actions = list(await session.scalars(
-            select(AuditEntry.action).where(AuditEntry.actor_id == owner.id).order_by(AuditEntry.id)
-        ))
+        actions = list(
+            await session.scalars(
+                select(AuditEntry.action)
+                .where(AuditEntry.actor_id == owner.id)
+                .order_by(AuditEntry.id)
+            )
+        )
     assert actions == ["register", "token_refresh", "logout"]

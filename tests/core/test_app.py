@@ -14,7 +14,9 @@ async def test_health(client: httpx.AsyncClient, settings) -> None:  # type: ign
     response = await client.get("/health")
     assert response.status_code == 200
     assert response.json() == {
-        "status": "ok", "database": "ok", "broker": "ok" if settings.redis_url else "disabled",
+        "status": "ok",
+        "database": "ok",
+        "broker": "ok" if settings.redis_url else "disabled",
     }
 
 
@@ -62,7 +64,8 @@ async def test_openapi_documents_problems_and_msgpack(client: httpx.AsyncClient)
 
 async def test_oversized_body_is_413(client: httpx.AsyncClient) -> None:
     response = await client.post(
-        "/api/auth/register", content=b"{" + b" " * 2_000_000 + b"}",
+        "/api/auth/register",
+        content=b"{" + b" " * 2_000_000 + b"}",
         headers={"Content-Type": "application/json"},
     )
     assert_problem(response, 413, "payload-too-large")
@@ -76,7 +79,9 @@ async def test_malformed_json_is_422(client: httpx.AsyncClient) -> None:
 
 
 async def test_auth_rate_limit(database_url: str, redis_url: str | None) -> None:
-    settings = make_settings(database_url, redis_url, rate_limit_enabled=True, rate_limit_auth="3/minute")
+    settings = make_settings(
+        database_url, redis_url, rate_limit_enabled=True, rate_limit_auth="3/minute"
+    )
     app = create_app(settings)
     async with LifespanManager(app):
         await app.state.limiter.reset()
@@ -96,8 +101,13 @@ async def test_auth_rate_limit(database_url: str, redis_url: str | None) -> None
 
 
 async def test_user_rate_limit_is_per_user(database_url: str, redis_url: str | None) -> None:
-    settings = make_settings(database_url, redis_url, rate_limit_enabled=True,
-                             rate_limit_default="2/minute", rate_limit_auth="100/minute")
+    settings = make_settings(
+        database_url,
+        redis_url,
+        rate_limit_enabled=True,
+        rate_limit_default="2/minute",
+        rate_limit_auth="100/minute",
+    )
     app = create_app(settings)
     async with LifespanManager(app):
         await app.state.limiter.reset()
@@ -105,6 +115,9 @@ async def test_user_rate_limit_is_per_user(database_url: str, redis_url: str | N
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             alice: Actor = await register(client, "alice")
             bob: Actor = await register(client, "bobby")
-            codes = [(await client.get("/api/auth/me", headers=alice.headers)).status_code for _ in range(3)]
+            codes = [
+                (await client.get("/api/auth/me", headers=alice.headers)).status_code
+                for _ in range(3)
+            ]
             assert codes == [200, 200, 429]
             assert (await client.get("/api/auth/me", headers=bob.headers)).status_code == 200

@@ -19,8 +19,14 @@ from tests.helpers import Actor
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 INJECTED = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
 
@@ -42,13 +48,16 @@ async def test_html_diff_in_chromium(
 
     event = await make_event(owner, title="Weekly team sync")
     update = await client.put(
-        f"/api/events/{event['id']}", headers=owner.headers,
+        f"/api/events/{event['id']}",
+        headers=owner.headers,
         json={"title": f"Weekly product sync {INJECTED}", "note": INJECTED},
     )
     assert update.status_code == 200
-    page_html = (await client.get(
-        f"/api/events/{event['id']}/diff/1/2", params={"format": "html"}, headers=owner.headers
-    )).text
+    page_html = (
+        await client.get(
+            f"/api/events/{event['id']}/diff/1/2", params={"format": "html"}, headers=owner.headers
+        )
+    ).text
 
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=executable, args=ARGS)

@@ -13,7 +13,9 @@ from tests.events.conftest import EventFactory
 from tests.helpers import Actor, assert_problem
 
 
-async def _put(client: httpx.AsyncClient, actor: Actor, event_id: int, **body: Any) -> httpx.Response:
+async def _put(
+    client: httpx.AsyncClient, actor: Actor, event_id: int, **body: Any
+) -> httpx.Response:
     params = {k: body.pop(k) for k in ("merge", "note", "conflict_strategy") if k in body}
     headers = {**actor.headers, **body.pop("headers", {})}
     return await client.put(f"/api/events/{event_id}", json=body, headers=headers, params=params)
@@ -24,7 +26,13 @@ async def test_history_lists_versions_newest_first(
 ) -> None:
     event = await make_event(owner, title="Standup")
     await _put(client, owner, event["id"], title="Daily sync", note="clearer name")
-    await _put(client, owner, event["id"], start_time="2026-03-20T11:00:00Z", end_time="2026-03-20T11:30:00Z")
+    await _put(
+        client,
+        owner,
+        event["id"],
+        start_time="2026-03-20T11:00:00Z",
+        end_time="2026-03-20T11:30:00Z",
+    )
     response = await client.get(f"/api/events/{event['id']}/history", headers=owner.headers)
     assert response.status_code == 200
     items = response.json()["items"]
@@ -38,7 +46,9 @@ async def test_history_lists_versions_newest_first(
     assert items[1]["links"]["previous"] == f"/api/events/{event['id']}/diff/1/2"
 
 
-async def test_history_pages(client: httpx.AsyncClient, owner: Actor, make_event: EventFactory) -> None:
+async def test_history_pages(
+    client: httpx.AsyncClient, owner: Actor, make_event: EventFactory
+) -> None:
     event = await make_event(owner)
     for n in range(4):
         await _put(client, owner, event["id"], title=f"v{n}")
@@ -46,7 +56,11 @@ async def test_history_pages(client: httpx.AsyncClient, owner: Actor, make_event
     cursor = None
     while True:
         params: dict[str, Any] = {"limit": 2, **({"cursor": cursor} if cursor else {})}
-        body = (await client.get(f"/api/events/{event['id']}/history", params=params, headers=owner.headers)).json()
+        body = (
+            await client.get(
+                f"/api/events/{event['id']}/history", params=params, headers=owner.headers
+            )
+        ).json()
         seen += [i["version"] for i in body["items"]]
         cursor = body["next_cursor"]
         if cursor is None:
@@ -54,7 +68,9 @@ async def test_history_pages(client: httpx.AsyncClient, owner: Actor, make_event
     assert seen == [5, 4, 3, 2, 1]
 
 
-async def test_version_read_has_snapshot(client: httpx.AsyncClient, owner: Actor, make_event: EventFactory) -> None:
+async def test_version_read_has_snapshot(
+    client: httpx.AsyncClient, owner: Actor, make_event: EventFactory
+) -> None:
     event = await make_event(owner, title="First")
     await _put(client, owner, event["id"], title="Second")
     response = await client.get(f"/api/events/{event['id']}/history/1", headers=owner.headers)
@@ -63,10 +79,19 @@ async def test_version_read_has_snapshot(client: httpx.AsyncClient, owner: Actor
     assert body["version"] == 1 and body["event_id"] == event["id"] and body["action"] == "created"
     assert body["snapshot"]["title"] == "First"
     assert list(body["snapshot"]) == [
-        "title", "description", "start_time", "end_time", "timezone", "location",
-        "is_recurring", "recurrence_pattern", "recurrence_exceptions",
+        "title",
+        "description",
+        "start_time",
+        "end_time",
+        "timezone",
+        "location",
+        "is_recurring",
+        "recurrence_pattern",
+        "recurrence_exceptions",
     ]
-    assert_problem(await client.get(f"/api/events/{event['id']}/history/9", headers=owner.headers), 404)
+    assert_problem(
+        await client.get(f"/api/events/{event['id']}/history/9", headers=owner.headers), 404
+    )
 
 
 async def test_rollback_creates_tagged_version_and_marks_reverted(
@@ -79,7 +104,9 @@ async def test_rollback_creates_tagged_version_and_marks_reverted(
     assert response.status_code == 200
     assert response.json()["title"] == "A" and response.json()["version"] == 4
     assert response.headers["etag"] == f'"{event["id"]}-4"'
-    log = (await client.get(f"/api/events/{event['id']}/changelog", headers=owner.headers)).json()["items"]
+    log = (await client.get(f"/api/events/{event['id']}/changelog", headers=owner.headers)).json()[
+        "items"
+    ]
     tags = {e["version"]: e["tags"] for e in log}
     assert tags[4] == ["rollback"]
     assert "reverted" in tags[2] and "reverted" in tags[3] and "reverted" not in tags[1]
@@ -91,29 +118,46 @@ async def test_rollback_creates_tagged_version_and_marks_reverted(
 
 
 async def test_rollback_permissions_and_errors(
-    client: httpx.AsyncClient, owner: Actor, editor: Actor, viewer: Actor, stranger: Actor,
+    client: httpx.AsyncClient,
+    owner: Actor,
+    editor: Actor,
+    viewer: Actor,
+    stranger: Actor,
     shared_event: dict[str, Any],
 ) -> None:
     eid = shared_event["id"]
     await _put(client, owner, eid, title="Changed")
     assert_problem(await client.post(f"/api/events/{eid}/rollback/1", headers=viewer.headers), 403)
-    assert_problem(await client.post(f"/api/events/{eid}/rollback/1", headers=stranger.headers), 404)
+    assert_problem(
+        await client.post(f"/api/events/{eid}/rollback/1", headers=stranger.headers), 404
+    )
     assert_problem(await client.post(f"/api/events/{eid}/rollback/1"), 401)
     assert_problem(await client.post(f"/api/events/{eid}/rollback/99", headers=editor.headers), 404)
-    stale = await client.post(f"/api/events/{eid}/rollback/1", headers={**editor.headers, "If-Match": f'"{eid}-1"'})
+    stale = await client.post(
+        f"/api/events/{eid}/rollback/1", headers={**editor.headers, "If-Match": f'"{eid}-1"'}
+    )
     assert_problem(stale, 412)
-    ok = await client.post(f"/api/events/{eid}/rollback/1", headers={**editor.headers, "If-Match": f'"{eid}-2"'})
+    ok = await client.post(
+        f"/api/events/{eid}/rollback/1", headers={**editor.headers, "If-Match": f'"{eid}-2"'}
+    )
     assert ok.status_code == 200 and ok.json()["title"] == "Standup"
 
 
 async def test_reads_honour_current_role(
-    client: httpx.AsyncClient, owner: Actor, viewer: Actor, stranger: Actor,
+    client: httpx.AsyncClient,
+    owner: Actor,
+    viewer: Actor,
+    stranger: Actor,
     shared_event: dict[str, Any],
 ) -> None:
     eid = shared_event["id"]
     await _put(client, owner, eid, title="Changed")
-    paths = [f"/api/events/{eid}/history", f"/api/events/{eid}/history/1",
-             f"/api/events/{eid}/changelog", f"/api/events/{eid}/diff/1/2"]
+    paths = [
+        f"/api/events/{eid}/history",
+        f"/api/events/{eid}/history/1",
+        f"/api/events/{eid}/changelog",
+        f"/api/events/{eid}/diff/1/2",
+    ]
     for path in paths:
         assert (await client.get(path, headers=viewer.headers)).status_code == 200, path
         assert_problem(await client.get(path, headers=stranger.headers), 404)
@@ -126,13 +170,28 @@ async def test_reads_honour_current_role(
 async def test_changelog_includes_sharing_and_tags(
     client: httpx.AsyncClient, owner: Actor, editor: Actor, make_event: EventFactory
 ) -> None:
-    batch = await client.post("/api/events/batch", headers=owner.headers, json={"events": [
-        {"title": "Planning", "start_time": "2026-04-01T09:00:00Z", "end_time": "2026-04-01T10:00:00Z"},
-    ]})
+    batch = await client.post(
+        "/api/events/batch",
+        headers=owner.headers,
+        json={
+            "events": [
+                {
+                    "title": "Planning",
+                    "start_time": "2026-04-01T09:00:00Z",
+                    "end_time": "2026-04-01T10:00:00Z",
+                },
+            ]
+        },
+    )
     eid = batch.json()["items"][0]["id"]
-    await client.post(f"/api/events/{eid}/share", headers=owner.headers,
-                      json={"users": [{"user_id": editor.id, "role": "viewer"}]})
-    await client.put(f"/api/events/{eid}/permissions/{editor.id}", headers=owner.headers, json={"role": "editor"})
+    await client.post(
+        f"/api/events/{eid}/share",
+        headers=owner.headers,
+        json={"users": [{"user_id": editor.id, "role": "viewer"}]},
+    )
+    await client.put(
+        f"/api/events/{eid}/permissions/{editor.id}", headers=owner.headers, json={"role": "editor"}
+    )
     await client.delete(f"/api/events/{eid}/permissions/{editor.id}", headers=owner.headers)
     log = (await client.get(f"/api/events/{eid}/changelog", headers=owner.headers)).json()["items"]
     assert [e["action"] for e in log] == ["created", "shared", "permission_changed", "unshared"]
@@ -143,10 +202,14 @@ async def test_changelog_includes_sharing_and_tags(
     assert log[0]["summary"].startswith("created “Planning”")
 
 
-async def test_recurrence_change_summary(client: httpx.AsyncClient, owner: Actor, make_event: EventFactory) -> None:
+async def test_recurrence_change_summary(
+    client: httpx.AsyncClient, owner: Actor, make_event: EventFactory
+) -> None:
     event = await make_event(owner)
     await _put(client, owner, event["id"], recurrence_pattern="FREQ=WEEKLY;BYDAY=TU,TH")
-    entry = (await client.get(f"/api/events/{event['id']}/history", headers=owner.headers)).json()["items"][0]
+    entry = (await client.get(f"/api/events/{event['id']}/history", headers=owner.headers)).json()[
+        "items"
+    ][0]
     assert "now repeats weekly on Tue, Thu" in entry["summary"]
     assert entry["changed_fields"] == ["is_recurring", "recurrence_pattern"]
 
@@ -155,8 +218,12 @@ async def test_diff_both_directions_and_self(
     client: httpx.AsyncClient, owner: Actor, make_event: EventFactory
 ) -> None:
     event = await make_event(owner, title="Weekly team sync", location="Room 2")
-    await _put(client, owner, event["id"], title="Weekly product sync", location=None, description="Agenda")
-    forward = (await client.get(f"/api/events/{event['id']}/diff/1/2", headers=owner.headers)).json()
+    await _put(
+        client, owner, event["id"], title="Weekly product sync", location=None, description="Agenda"
+    )
+    forward = (
+        await client.get(f"/api/events/{event['id']}/diff/1/2", headers=owner.headers)
+    ).json()
     assert forward["from_version"] == 1 and forward["to_version"] == 2
     changes = {c["field"]: c for c in forward["changes"]}
     assert list(changes) == ["title", "description", "location"]
@@ -164,13 +231,17 @@ async def test_diff_both_directions_and_self(
     assert {"op": "delete", "text": "team"} in changes["title"]["text_diff"]
     assert {"op": "insert", "text": "product"} in changes["title"]["text_diff"]
     assert changes["description"]["op"] == "added" and changes["location"]["op"] == "removed"
-    backward = (await client.get(f"/api/events/{event['id']}/diff/2/1", headers=owner.headers)).json()
+    backward = (
+        await client.get(f"/api/events/{event['id']}/diff/2/1", headers=owner.headers)
+    ).json()
     back = {c["field"]: c for c in backward["changes"]}
     assert back["description"]["op"] == "removed" and back["location"]["op"] == "added"
     assert back["title"]["old"] == "Weekly product sync"
     same = (await client.get(f"/api/events/{event['id']}/diff/2/2", headers=owner.headers)).json()
     assert same["changes"] == []
-    assert_problem(await client.get(f"/api/events/{event['id']}/diff/1/7", headers=owner.headers), 404)
+    assert_problem(
+        await client.get(f"/api/events/{event['id']}/diff/1/7", headers=owner.headers), 404
+    )
 
 
 async def test_diff_html_is_escaped_and_self_contained(
@@ -178,8 +249,11 @@ async def test_diff_html_is_escaped_and_self_contained(
 ) -> None:
     event = await make_event(owner, title="Plain")
     await _put(client, owner, event["id"], title="<script>alert(1)</script> evil", note="<b>x</b>")
-    response = await client.get(f"/api/events/{event['id']}/diff/1/2", params={"format": "html"},
-                                headers={**owner.headers, "Accept": "text/html"})
+    response = await client.get(
+        f"/api/events/{event['id']}/diff/1/2",
+        params={"format": "html"},
+        headers={**owner.headers, "Accept": "text/html"},
+    )
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     page = response.text
@@ -199,28 +273,38 @@ async def test_stale_version_is_409_with_current_and_diff(
     assert body["changes"][0]["field"] == "title"
 
 
-async def test_merge_disjoint_fields(client: httpx.AsyncClient, owner: Actor, editor: Actor,
-                                     shared_event: dict[str, Any]) -> None:
+async def test_merge_disjoint_fields(
+    client: httpx.AsyncClient, owner: Actor, editor: Actor, shared_event: dict[str, Any]
+) -> None:
     eid = shared_event["id"]
     await _put(client, owner, eid, title="Renamed by owner")
     response = await _put(client, editor, eid, location="Room 7", version=1, merge="true")
     assert response.status_code == 200, response.text
-    assert response.json()["title"] == "Renamed by owner" and response.json()["location"] == "Room 7"
-    entry = (await client.get(f"/api/events/{eid}/history", headers=owner.headers)).json()["items"][0]
+    assert (
+        response.json()["title"] == "Renamed by owner" and response.json()["location"] == "Room 7"
+    )
+    entry = (await client.get(f"/api/events/{eid}/history", headers=owner.headers)).json()["items"][
+        0
+    ]
     assert "merged" in entry["tags"] and entry["changed_fields"] == ["location"]
 
 
-async def test_merge_overlapping_fields_conflict(client: httpx.AsyncClient, owner: Actor, editor: Actor,
-                                                 shared_event: dict[str, Any]) -> None:
+async def test_merge_overlapping_fields_conflict(
+    client: httpx.AsyncClient, owner: Actor, editor: Actor, shared_event: dict[str, Any]
+) -> None:
     eid = shared_event["id"]
     await _put(client, owner, eid, title="Owner's title")
     body = assert_problem(
-        await _put(client, editor, eid, title="Editor's title", version=1, merge="true"), 409, "merge-conflict"
+        await _put(client, editor, eid, title="Editor's title", version=1, merge="true"),
+        409,
+        "merge-conflict",
     )
-    assert body["conflicts"] == [{"field": "title", "base": "Standup", "mine": "Editor's title",
-                                  "theirs": "Owner's title"}]
-    stale_header = await _put(client, editor, eid, location="X", merge="true",
-                              headers={"If-Match": f'"{eid}-1"'})
+    assert body["conflicts"] == [
+        {"field": "title", "base": "Standup", "mine": "Editor's title", "theirs": "Owner's title"}
+    ]
+    stale_header = await _put(
+        client, editor, eid, location="X", merge="true", headers={"If-Match": f'"{eid}-1"'}
+    )
     assert stale_header.status_code == 200 and stale_header.json()["location"] == "X"
 
 
@@ -229,16 +313,22 @@ async def test_parallel_writers_same_if_match(
 ) -> None:
     event = await make_event(owner)
     eid = event["id"]
-    responses = await asyncio.gather(*(
-        _put(client, owner, eid, title=f"writer {n}", headers={"If-Match": f'"{eid}-1"'})
-        for n in range(20)
-    ))
+    responses = await asyncio.gather(
+        *(
+            _put(client, owner, eid, title=f"writer {n}", headers={"If-Match": f'"{eid}-1"'})
+            for n in range(20)
+        )
+    )
     codes = sorted(r.status_code for r in responses)
     assert codes.count(200) == 1 and set(codes) <= {200, 409, 412}
     async with app.state.services.db.read_sessions() as session:
-        versions = list(await session.scalars(
-            select(EventVersion.version).where(EventVersion.event_id == eid).order_by(EventVersion.version)
-        ))
+        versions = list(
+            await session.scalars(
+                select(EventVersion.version)
+                .where(EventVersion.event_id == eid)
+                .order_by(EventVersion.version)
+            )
+        )
     assert versions == [1, 2]
 
 
@@ -248,7 +338,9 @@ async def test_delete_and_restore_keep_history(
     event = await make_event(owner)
     eid = event["id"]
     assert (await client.delete(f"/api/events/{eid}", headers=owner.headers)).status_code == 204
-    history = (await client.get(f"/api/events/{eid}/history", headers=owner.headers)).json()["items"]
+    history = (await client.get(f"/api/events/{eid}/history", headers=owner.headers)).json()[
+        "items"
+    ]
     assert [h["action"] for h in history] == ["deleted", "created"]
     restored = await client.post(f"/api/events/{eid}/restore", headers=owner.headers)
     assert restored.status_code == 200 and restored.json()["version"] == 3
