@@ -72,7 +72,10 @@ async def require_event_with_permissions(
     mine = next((row for row in rows if row[1].user_id == user_id), None)
     if mine is None or mine[0].deleted_at is not None:
         raise EventNotFound(f"Event {event_id} not found")
-    return Access(event=mine[0], role=mine[1].role), [(p, name) for _, p, name in rows]
+    role = mine[1].role
+    if not is_role(role):
+        raise PermissionDenied(f"Unknown role {role!r} on event {event_id}")
+    return Access(event=mine[0], role=role), [(p, name) for _, p, name in rows]
 
 
 async def audience(session: AsyncSession, event_id: int) -> dict[int, str]:
