@@ -74,6 +74,11 @@ async def calendar_candidates(
 async def lock_user(session: AsyncSession, user_id: int) -> None:
     """Serialise calendar writes of one user (the conflict check must not race).
 
-    PostgreSQL takes a row lock; on SQLite the write transaction is already exclusive.
+    PostgreSQL takes a row lock; on SQLite the write transaction is already exclusive. The
+    lock lasts until commit, so a batch or transaction takes it once.
     """
+    locked: set[int] = session.info.setdefault("calendo_locked_users", set())
+    if user_id in locked:
+        return
     await session.execute(select(User.id).where(User.id == user_id).with_for_update())
+    locked.add(user_id)

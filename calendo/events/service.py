@@ -188,7 +188,7 @@ async def create_event(
         details={"version": event.version},
     )
     await feed.record(session, user_ids=[ctx.actor.id], event_id=event.id, change="upsert")
-    await session.flush()
+    # No flush here: the next query of a batch, or the commit, writes these rows together.
     return Written(event, "owner", scheduling.conflict_dicts(found))
 
 

@@ -30,7 +30,9 @@ def bearer_token(websocket: WebSocket, query_token: str | None) -> str | None:
     if query_token:
         return query_token
     scheme, _, credentials = websocket.headers.get("authorization", "").partition(" ")
-    return credentials.strip() or None if scheme.lower() == "bearer" else None
+    if scheme.lower() != "bearer":
+        return None
+    return credentials.strip() or None
 
 
 async def _authenticate(services: Services, token: str | None) -> CurrentUser | None:
@@ -132,7 +134,11 @@ async def _forward(
                 continue
             await _send(websocket, services, message.decode())
             idle = False
-        if await _authenticate(services, token) is None:
+        # Shielded: a client leaving mid-query would cancel it, and SQLAlchemy then discards
+        # the connection (with aiosqlite, a task left waiting forever on the closed thread).
+        with anyio.CancelScope(shield=True):
+            user = await _authenticate(services, token)
+        if user is None:
             await websocket.close(WS_UNAUTHORIZED, _UNAUTHORIZED_REASON)
             return
         if idle:
@@ -140,8 +146,11 @@ async def _forward(
 
 
 async def _next_message(subscription: Subscription, deadline: float) -> bytes | None:
-    """The next live message, or None once ``deadline`` passes."""
-    with anyio.move_on_after(max(0.0, deadline - anyio.current_time())):
+    """The next live message, or None once ``deadline`` passes (even with messages queued)."""
+    remaining = deadline - anyio.current_time()
+    if remaining <= 0:
+        return None
+    with anyio.move_on_after(remaining):
         return await subscription.get()
     return None
 

@@ -6,18 +6,19 @@ and produce notifications by calling ``notify()`` the way the event services wil
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import anyio
 import httpx
+import redis.asyncio as aioredis
 from fastapi import FastAPI
 from httpx_ws import AsyncWebSocketSession, aconnect_ws
 from httpx_ws.transport import ASGIWebSocketTransport
 
-from calendo.core.db import unit_of_work
+from calendo.core.db import Database, unit_of_work
 from calendo.core.deps import Services
 from calendo.events.models import Event
 from calendo.notifications.service import notify, user_channel
@@ -31,8 +32,13 @@ def services_of(app: FastAPI) -> Services:
 
 
 async def create_event(app: FastAPI, owner_id: int, title: str = "Standup") -> int:
+    """Insert a minimal event row through the app's database."""
+    return await create_event_row(services_of(app).db, owner_id, title)
+
+
+async def create_event_row(db: Database, owner_id: int, title: str = "Standup") -> int:
     """Insert a minimal event row (the notification's foreign key needs one)."""
-    async with unit_of_work(services_of(app).db.write_sessions()) as session:
+    async with unit_of_work(db.write_sessions()) as session:
         event = Event(
             owner_id=owner_id,
             title=title,
@@ -94,17 +100,32 @@ async def feed(
 async def wait_subscribed(app: FastAPI, user_id: int, *, count: int = 1) -> None:
     """Wait until Redis has confirmed the channel subscription (the memory broker is instant)."""
     redis = services_of(app).redis
-    if redis is None:
-        return
+    if redis is not None:
+        await wait_redis_subscribers(redis, user_id, count)
+
+
+async def wait_redis_subscribers(redis: aioredis.Redis, user_id: int, count: int) -> None:
+    """Wait until ``count`` Redis connections have confirmed their subscription for the user."""
     channel = user_channel(user_id)
-    with anyio.fail_after(3):
-        while dict(await redis.pubsub_numsub(channel)).get(channel.encode(), 0) < count:
-            await anyio.sleep(0.01)
+
+    async def subscribed() -> bool:
+        return dict(await redis.pubsub_numsub(channel)).get(channel.encode(), 0) >= count
+
+    await poll_until(subscribed)
 
 
-async def next_message(ws: AsyncWebSocketSession, timeout: float = 3.0) -> dict[str, Any]:
+async def poll_until(check: Callable[[], Awaitable[bool]], *, seconds: float = 5.0) -> None:
+    """Poll ``check`` every 10 ms until it holds; fail after ``seconds``."""
+    for _ in range(int(seconds / 0.01)):
+        if await check():
+            return
+        await anyio.sleep(0.01)
+    raise AssertionError(f"condition still false after {seconds} s")
+
+
+async def next_message(ws: AsyncWebSocketSession, within: float = 3.0) -> dict[str, Any]:
     """The next notification, skipping heartbeats."""
-    with anyio.fail_after(timeout):
+    with anyio.fail_after(within):
         while True:
             message: dict[str, Any] = await ws.receive_json()
             if message.get("type") != "ping":
@@ -115,3 +136,12 @@ def gauge(app: FastAPI, name: str) -> float:
     """A metric's current value."""
     value = services_of(app).metrics.registry.get_sample_value(name)
     return value or 0.0
+
+
+async def wait_no_connections(app: FastAPI) -> None:
+    """Wait until every feed has unwound on the server side (it does after the client left)."""
+
+    async def none_left() -> bool:
+        return gauge(app, "calendo_websocket_connections") == 0
+
+    await poll_until(none_left)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -15,15 +17,15 @@ from tests.notifications.factories import create_event, produce, services_of
 URL = "/api/notifications"
 
 
-async def _list(client: httpx.AsyncClient, actor: Actor, **params: object) -> dict[str, object]:
+async def _list(client: httpx.AsyncClient, actor: Actor, **params: str | int) -> dict[str, Any]:
     response = await client.get(URL, headers=actor.headers, params=params)
     assert response.status_code == 200, response.text
-    body: dict[str, object] = response.json()
+    body: dict[str, Any] = response.json()
     return body
 
 
-def _ids(page: dict[str, object]) -> list[int]:
-    return [item["id"] for item in page["items"]]  # type: ignore[attr-defined,index]
+def _ids(page: dict[str, Any]) -> list[int]:
+    return [item["id"] for item in page["items"]]
 
 
 async def _seed(app: FastAPI, recipient: Actor, actor: Actor, count: int) -> int:
@@ -65,7 +67,7 @@ async def test_pages_follow_the_cursor(
     await _seed(app, owner, editor, 5)
     everything = _ids(await _list(client, owner))
     seen: list[int] = []
-    cursor: object = None
+    cursor: str | None = None
     for expected_size in (2, 2, 1):
         page = await _list(client, owner, limit=2, **({"cursor": cursor} if cursor else {}))
         assert len(_ids(page)) == expected_size
@@ -77,7 +79,7 @@ async def test_pages_follow_the_cursor(
 
 @pytest.mark.parametrize("params", [{"limit": 0}, {"limit": 201}, {"cursor": "%%%"}])
 async def test_bad_page_parameters_are_422(
-    client: httpx.AsyncClient, owner: Actor, params: dict[str, object]
+    client: httpx.AsyncClient, owner: Actor, params: dict[str, str | int]
 ) -> None:
     response = await client.get(URL, headers=owner.headers, params=params)
     assert_problem(response, 422, "validation-error")
@@ -93,12 +95,12 @@ async def test_mark_one_read_then_unread_filter(
     assert response.status_code == 204 and response.content == b""
 
     assert _ids(await _list(client, owner, unread="true")) == [newest, oldest]
-    [marked] = [i for i in (await _list(client, owner))["items"] if i["id"] == middle]  # type: ignore[attr-defined]
+    [marked] = [i for i in (await _list(client, owner))["items"] if i["id"] == middle]
     assert marked["read_at"].endswith("Z")
 
     again = await client.post(f"{URL}/{middle}/read", headers=owner.headers)
     assert again.status_code == 204
-    [still] = [i for i in (await _list(client, owner))["items"] if i["id"] == middle]  # type: ignore[attr-defined]
+    [still] = [i for i in (await _list(client, owner))["items"] if i["id"] == middle]
     assert still["read_at"] == marked["read_at"]  # the first read time is kept
 
 
@@ -128,7 +130,7 @@ async def test_mark_all_read_touches_only_the_caller(
     response = await client.post(f"{URL}/read", headers=owner.headers)
     assert response.status_code == 204
     assert (await _list(client, owner, unread="true"))["items"] == []
-    assert all(i["read_at"] for i in (await _list(client, owner))["items"])  # type: ignore[attr-defined]
+    assert all(i["read_at"] for i in (await _list(client, owner))["items"])
     assert len(_ids(await _list(client, viewer, unread="true"))) == 2
 
 
@@ -138,7 +140,7 @@ async def test_actor_is_null_once_the_account_is_gone(
     await _seed(app, owner, editor, 1)
     async with unit_of_work(services_of(app).db.write_sessions()) as session:
         await session.execute(delete(User).where(User.id == editor.id))
-    [item] = (await _list(client, owner))["items"]  # type: ignore[misc]
+    [item] = (await _list(client, owner))["items"]
     assert item["actor"] is None
 
 
@@ -154,7 +156,9 @@ async def test_without_token_is_401(client: httpx.AsyncClient, method: str, path
 async def test_openapi_documents_the_routes(client: httpx.AsyncClient) -> None:
     paths = (await client.get("/openapi.json")).json()["paths"]
     listing = paths[URL]["get"]
-    assert listing["summary"] == "The caller's notifications, newest first."
+    assert listing["description"] == "The caller's notifications, newest first."
     assert {"200", "401", "422"} <= listing["responses"].keys()
-    assert {"204", "401", "404"} <= paths[f"{URL}/{{notification_id}}/read"]["post"]["responses"].keys()
+    assert {"204", "401", "404"} <= paths[f"{URL}/{{notification_id}}/read"]["post"][
+        "responses"
+    ].keys()
     assert {"204", "401"} <= paths[f"{URL}/read"]["post"]["responses"].keys()

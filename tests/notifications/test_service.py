@@ -44,10 +44,15 @@ async def _notify(
 ) -> None:
     async with unit_of_work(services_of(app).db.write_sessions()) as session:
         await notify(
-            session, broker,  # type: ignore[arg-type]
-            recipient_ids=recipients, type="event_updated", event_id=event_id,
-            actor_id=actor.id, actor_username=actor.username,
-            changed_fields=["title", "location"], version=3,
+            session,
+            broker,  # type: ignore[arg-type]
+            recipient_ids=recipients,
+            type="event_updated",
+            event_id=event_id,
+            actor_id=actor.id,
+            actor_username=actor.username,
+            changed_fields=["title", "location"],
+            version=3,
         )
 
 
@@ -104,8 +109,13 @@ async def test_publish_waits_for_the_commit(app: FastAPI, owner: Actor, editor: 
     broker = RecordingBroker()
     async with unit_of_work(services_of(app).db.write_sessions()) as session:
         await notify(
-            session, broker, recipient_ids=[owner.id], type="event_deleted",
-            event_id=event_id, actor_id=editor.id, actor_username=editor.username,
+            session,
+            broker,
+            recipient_ids=[owner.id],
+            type="event_deleted",
+            event_id=event_id,
+            actor_id=editor.id,
+            actor_username=editor.username,
         )
         assert broker.published == []
         assert await _rows(app) == []  # not visible outside the transaction yet
@@ -121,8 +131,13 @@ async def test_rollback_publishes_nothing(app: FastAPI, owner: Actor, editor: Ac
         with pytest.raises(Boom):
             async with unit_of_work(services.db.write_sessions()) as session:
                 await notify(
-                    session, services.broker, recipient_ids=[owner.id], type="event_shared",
-                    event_id=event_id, actor_id=editor.id, actor_username=editor.username,
+                    session,
+                    services.broker,
+                    recipient_ids=[owner.id],
+                    type="event_shared",
+                    event_id=event_id,
+                    actor_id=editor.id,
+                    actor_username=editor.username,
                 )
                 raise Boom
         assert await _rows(app) == []
@@ -147,8 +162,13 @@ async def test_unknown_type_is_a_programming_error(app: FastAPI, owner: Actor) -
     with pytest.raises(ValueError, match="unknown notification type"):
         async with unit_of_work(services_of(app).db.write_sessions()) as session:
             await notify(
-                session, RecordingBroker(), recipient_ids=[2], type="event_exploded",
-                event_id=event_id, actor_id=owner.id, actor_username=owner.username,
+                session,
+                RecordingBroker(),
+                recipient_ids=[2],
+                type="event_exploded",
+                event_id=event_id,
+                actor_id=owner.id,
+                actor_username=owner.username,
             )
     async with services_of(app).db.read_sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Notification)) == 0
