@@ -42,6 +42,15 @@ def _problem(description: str) -> dict[str, Any]:
     }
 
 
+def _summarise(operation: dict[str, Any]) -> None:
+    """The handler docstring's first line is the summary; the rest stays the description."""
+    description = operation.get("description") or ""
+    first, _, rest = description.strip().partition("\n")
+    if first:
+        operation["summary"] = first.strip()
+        operation["description"] = rest.strip() or first.strip()
+
+
 def _add_formats(operation: dict[str, Any], path: str) -> None:
     body = operation.get("requestBody", {}).get("content", {})
     if "application/json" in body:
@@ -51,12 +60,15 @@ def _add_formats(operation: dict[str, Any], path: str) -> None:
         content = response.get("content", {})
         if status.startswith("2") and "application/json" in content:
             content.setdefault(_MSGPACK, content["application/json"])
-        if "422" == status:
+        if status == "422":
             responses[status] = _problem("Validation failed")
     if path.startswith("/api"):
         responses.setdefault("406", _problem("No acceptable response type"))
         responses.setdefault("429", _problem("Rate limit exceeded (see Retry-After)"))
         if body:
+            # Emitted by core.formats / FastAPI before validation: MessagePack that does not
+            # decode, JSON nested beyond the parser's depth limit.
+            responses.setdefault("400", _problem("Body cannot be parsed"))
             responses.setdefault("413", _problem("Body too large"))
             responses.setdefault("415", _problem("Unsupported body type"))
 
@@ -81,6 +93,7 @@ def install_openapi(app: FastAPI) -> None:
         for path, item in schema.get("paths", {}).items():
             for operation in item.values():
                 if isinstance(operation, dict) and "responses" in operation:
+                    _summarise(operation)
                     _add_formats(operation, path)
         app.openapi_schema = schema
         return schema

@@ -131,6 +131,7 @@ class RedisBroker:
             sub, first = self.hub.add(channel)
             if first:
                 await self._pubsub.subscribe(channel)
+                await self._confirmed(channel)
             if self._reader is None or self._reader.done():
                 self._reader = asyncio.create_task(self._read())
         try:
@@ -139,6 +140,15 @@ class RedisBroker:
             async with self._lock:
                 if self.hub.remove(channel, sub):
                     await self._pubsub.unsubscribe(channel)
+
+    async def _confirmed(self, channel: str) -> None:
+        """Wait until Redis lists our subscription, so no publish falls in the gap."""
+        for _ in range(100):
+            counts = await self.client.pubsub_numsub(channel)
+            if counts and counts[0][1] > 0:
+                return
+            await asyncio.sleep(0.01)
+        log.warning("redis_subscribe_unconfirmed", channel=channel)
 
     async def _read(self) -> None:
         while True:
