@@ -116,13 +116,16 @@ class RedisBroker:
     def __init__(self, client: aioredis.Redis) -> None:
         self.client = client
         self.hub = Hub()
+        # Pub/sub channels are global to a Redis server, whatever database the URL names:
+        # the prefix keeps deployments (and test runs) that share a server apart.
+        self.prefix = redis_channel_prefix(client)
         self._pubsub = client.pubsub(ignore_subscribe_messages=True)
         self._lock = asyncio.Lock()
         self._reader: asyncio.Task[None] | None = None
 
     async def publish(self, channel: str, message: bytes) -> None:
         """Publish to every process."""
-        await self.client.publish(channel, message)
+        await self.client.publish(self.prefix + channel, message)
 
     @contextlib.asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[Subscription]:
@@ -130,8 +133,8 @@ class RedisBroker:
         async with self._lock:
             sub, first = self.hub.add(channel)
             if first:
-                await self._pubsub.subscribe(channel)
-                await self._confirmed(channel)
+                await self._pubsub.subscribe(self.prefix + channel)
+                await self._confirmed(self.prefix + channel)
             if self._reader is None or self._reader.done():
                 self._reader = asyncio.create_task(self._read())
         try:
@@ -139,7 +142,7 @@ class RedisBroker:
         finally:
             async with self._lock:
                 if self.hub.remove(channel, sub):
-                    await self._pubsub.unsubscribe(channel)
+                    await self._pubsub.unsubscribe(self.prefix + channel)
 
     async def _confirmed(self, channel: str) -> None:
         """Wait until Redis lists our subscription, so no publish falls in the gap."""
@@ -164,7 +167,7 @@ class RedisBroker:
                 continue
             channel = message["channel"]
             name = channel.decode() if isinstance(channel, bytes) else str(channel)
-            self.hub.deliver(name, message["data"])
+            self.hub.deliver(name.removeprefix(self.prefix), message["data"])
 
     async def ping(self) -> bool:
         """Whether Redis answers."""
@@ -180,6 +183,11 @@ class RedisBroker:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
         await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+
+
+def redis_channel_prefix(client: aioredis.Redis) -> str:
+    """``calendo:<db>:``, from the database number of the client's URL."""
+    return f"calendo:{client.connection_pool.connection_kwargs.get('db', 0)}:"
 
 
 def create_broker(redis_client: aioredis.Redis | None) -> MemoryBroker | RedisBroker:

@@ -20,6 +20,7 @@ from httpx_ws.transport import ASGIWebSocketTransport
 
 from calendo.core.db import Database, unit_of_work
 from calendo.core.deps import Services
+from calendo.core.pubsub import redis_channel_prefix
 from calendo.events.models import Event
 from calendo.notifications.service import notify, user_channel
 from tests.helpers import Actor
@@ -106,7 +107,7 @@ async def wait_subscribed(app: FastAPI, user_id: int, *, count: int = 1) -> None
 
 async def wait_redis_subscribers(redis: aioredis.Redis, user_id: int, count: int) -> None:
     """Wait until ``count`` Redis connections have confirmed their subscription for the user."""
-    channel = user_channel(user_id)
+    channel = redis_channel_prefix(redis) + user_channel(user_id)
 
     async def subscribed() -> bool:
         return dict(await redis.pubsub_numsub(channel)).get(channel.encode(), 0) >= count
