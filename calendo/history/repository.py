@@ -20,6 +20,16 @@ async def versions(session: AsyncSession, event_id: int) -> list[EventVersion]:
     return list((await session.scalars(query)).all())
 
 
+async def versions_numbered(
+    session: AsyncSession, event_id: int, numbers: set[int]
+) -> list[EventVersion]:
+    """The versions of an event with these numbers."""
+    query = select(EventVersion).where(
+        EventVersion.event_id == event_id, EventVersion.version.in_(numbers)
+    )
+    return list((await session.scalars(query)).all())
+
+
 async def version(session: AsyncSession, event_id: int, number: int) -> EventVersion | None:
     """One version by number."""
     query = select(EventVersion).where(

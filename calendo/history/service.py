@@ -175,19 +175,27 @@ async def diff(
     session: AsyncSession, *, user_id: int, event_id: int, first: int, second: int
 ) -> DiffResult:
     """Field-by-field differences from version ``first`` to ``second`` (either order)."""
-    rows, names = await _load(session, user_id, event_id)
-    by_number = {r.version: r for r in rows}
+    found = await access.require_event(
+        session, user_id=user_id, event_id=event_id, include_deleted=True
+    )
+    # Only the two versions compared are loaded, however long the history.
+    by_number = {
+        r.version: r for r in await repository.versions_numbered(session, event_id, {first, second})
+    }
     for number in (first, second):
         if number not in by_number:
             raise VersionNotFound(f"Event {event_id} has no version {number}")
     old, new = by_number[first], by_number[second]
+    names = await repository.usernames(
+        session, {r.author_id for r in (old, new) if r.author_id is not None}
+    )
     body = {
         "event_id": event_id,
         "from_version": first,
         "to_version": second,
         "changes": diff_snapshots(old.snapshot, new.snapshot),
     }
-    return DiffResult(body, old, new, names, rows[-1].version)
+    return DiffResult(body, old, new, names, found.event.version)
 
 
 def diff_html(result: DiffResult) -> str:
