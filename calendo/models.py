@@ -10,6 +10,13 @@ from calendo.sharing.models import Permission
 from calendo.sync.models import SyncChange
 
 __all__ = [
-    "AuditEntry", "AuthSession", "Base", "Event", "EventVersion", "Notification",
-    "Permission", "SyncChange", "User",
+    "AuditEntry",
+    "AuthSession",
+    "Base",
+    "Event",
+    "EventVersion",
+    "Notification",
+    "Permission",
+    "SyncChange",
+    "User",
 ]
