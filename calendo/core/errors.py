@@ -23,6 +23,7 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 # WebSocket close codes (4000-4999 are application-defined).
 WS_UNAUTHORIZED = 4401
 WS_FORBIDDEN = 4403
+WS_LAGGING = 4408  # the client fell behind: reconnect with ?since=
 
 log = structlog.get_logger("calendo.errors")
 

@@ -21,14 +21,21 @@ log = structlog.get_logger("calendo.pubsub")
 _QUEUE_SIZE = 1000
 
 
+class SubscriberLagging(Exception):
+    """The subscriber fell so far behind that its queue filled: it must resynchronise."""
+
+
 class Subscription:
-    """One subscriber's queue; iterate to receive messages."""
+    """One subscriber's bounded queue of messages."""
 
     def __init__(self) -> None:
         self.queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=_QUEUE_SIZE)
+        self.lagging = False
 
     async def get(self) -> bytes:
-        """Wait for the next message."""
+        """Wait for the next message; SubscriberLagging once a message could not be queued."""
+        if self.lagging:
+            raise SubscriberLagging
         return await self.queue.get()
 
 
@@ -53,11 +60,16 @@ class Hub:
         self._subscribers: dict[str, set[Subscription]] = defaultdict(set)
 
     def deliver(self, channel: str, message: bytes) -> None:
-        """Queue a message for every local subscriber; a full queue drops its oldest message."""
+        """Queue a message for every local subscriber.
+
+        A full queue is never silently trimmed: the subscriber is marked lagging, and its
+        reader ends the stream so the client resynchronises (WebSockets replay with since).
+        """
         for sub in self._subscribers.get(channel, ()):
             if sub.queue.full():
-                sub.queue.get_nowait()
-                log.warning("subscriber_queue_overflow", channel=channel)
+                sub.lagging = True
+                log.warning("subscriber_lagging", channel=channel)
+                continue
             sub.queue.put_nowait(message)
 
     def add(self, channel: str) -> tuple[Subscription, bool]:

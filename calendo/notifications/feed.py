@@ -16,8 +16,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDiscon
 
 from calendo.auth.dependencies import CurrentUser, authenticate
 from calendo.core.deps import Services
-from calendo.core.errors import WS_UNAUTHORIZED, NotAuthenticated
-from calendo.core.pubsub import Subscription
+from calendo.core.errors import WS_LAGGING, WS_UNAUTHORIZED, NotAuthenticated
+from calendo.core.pubsub import SubscriberLagging, Subscription
 from calendo.notifications import service
 
 PING = '{"type":"ping"}'
@@ -127,13 +127,15 @@ async def _forward(
     """Forward live messages; every heartbeat re-check the token, and ping if idle."""
     interval = services.settings.ws_heartbeat_seconds
     while True:
-        idle = True
-        deadline = anyio.current_time() + interval
-        while (message := await _next_message(subscription, deadline)) is not None:
-            if _already_replayed(message, replayed):
-                continue
-            await _send(websocket, services, message.decode())
-            idle = False
+        try:
+            sent = await _forward_until(
+                websocket, services, subscription, anyio.current_time() + interval, replayed
+            )
+        except SubscriberLagging:
+            # The live queue overflowed: rather than drop messages silently, end the feed;
+            # the client reconnects with ?since= and the replay fills the gap from the database.
+            await websocket.close(WS_LAGGING, "too far behind: reconnect with ?since=<last id>")
+            return
         # Shielded: a client leaving mid-query would cancel it, and SQLAlchemy then discards
         # the connection (with aiosqlite, a task left waiting forever on the closed thread).
         with anyio.CancelScope(shield=True):
@@ -141,8 +143,24 @@ async def _forward(
         if user is None:
             await websocket.close(WS_UNAUTHORIZED, _UNAUTHORIZED_REASON)
             return
-        if idle:
+        if not sent:
             await websocket.send_text(PING)
+
+
+async def _forward_until(
+    websocket: WebSocket,
+    services: Services,
+    subscription: Subscription,
+    deadline: float,
+    replayed: set[int],
+) -> bool:
+    """Send live messages until ``deadline``; whether any was sent."""
+    sent = False
+    while (message := await _next_message(subscription, deadline)) is not None:
+        if not _already_replayed(message, replayed):
+            await _send(websocket, services, message.decode())
+            sent = True
+    return sent
 
 
 async def _next_message(subscription: Subscription, deadline: float) -> bytes | None:
