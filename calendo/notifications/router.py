@@ -55,7 +55,8 @@ async def notification_feed(
     Authenticate with ``?token=<access token>`` or ``Authorization: Bearer``; a bad token, or
     one whose login is revoked or has expired later, closes the socket with code 4401. An idle
     socket receives ``{"type": "ping"}`` every ``CALENDO_WS_HEARTBEAT_SECONDS``; clients may
-    ignore it.
+    ignore it. A client that falls so far behind that its live queue fills is closed with code
+    4408 rather than silently losing messages: reconnect with ``?since=<last id received>``.
     """
     services: Services = websocket.app.state.services
     await feed.serve(websocket, services, token=feed.bearer_token(websocket, token), since=since)
