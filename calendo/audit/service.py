@@ -9,6 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendo.audit.models import AuditEntry
 from calendo.core.db import Database
+from calendo.core.errors import ValidationFailed
+from calendo.core.pagination import encode_cursor, int_cursor
+
+# Ids are 32-bit integer columns on PostgreSQL.
+_MAX_ID = 2**31 - 1
 
 
 def record(
@@ -51,3 +56,38 @@ async def list_entries(
         query = query.where(AuditEntry.id < after_id)
     query = query.order_by(AuditEntry.id.desc()).limit(limit + 1)
     return list((await session.scalars(query)).all())
+
+
+def entry_body(entry: AuditEntry, *, viewer_id: int) -> dict[str, Any]:
+    """An entry as ``AuditEntryRead`` fields for ``viewer_id``.
+
+    The IP address is personal data of the actor: it is shown for the viewer's own actions
+    and for anonymous attempts on the viewer's account (failed logins, token reuse), never for
+    what another user did to the viewer's events.
+    """
+    own = entry.actor_id is None or entry.actor_id == viewer_id
+    return {
+        "id": entry.id,
+        "action": entry.action,
+        "actor_id": entry.actor_id,
+        "event_id": entry.event_id,
+        "ip": entry.ip if own else None,
+        "created_at": entry.created_at,
+        "details": entry.details,
+    }
+
+
+async def list_trail(
+    session: AsyncSession, *, user_id: int, cursor: str | None, limit: int
+) -> dict[str, Any]:
+    """A page of the user's trail, newest first; the cursor is the last id returned."""
+    before_id = int_cursor(cursor)
+    if before_id is not None and not 0 <= before_id <= _MAX_ID:
+        raise ValidationFailed("malformed cursor", loc=("query", "cursor"))
+    rows = await list_entries(session, user_id=user_id, after_id=before_id, limit=limit)
+    page = rows[:limit]
+    next_cursor = encode_cursor(page[-1].id) if len(rows) > limit else None
+    return {
+        "items": [entry_body(entry, viewer_id=user_id) for entry in page],
+        "next_cursor": next_cursor,
+    }

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
-from pydantic import AwareDatetime
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 
 from calendo.auth.dependencies import CurrentUserDep
 from calendo.core.deps import ClientIP, ServicesDep, SessionDep
 from calendo.core.errors import problem_responses
+from calendo.core.formats import json_response
 from calendo.core.pagination import CursorParam, Limit, Page
-from calendo.events import listing, service
+from calendo.events import listing, service, temporal
 from calendo.events.presenters import event_body
 from calendo.events.schemas import (
     BatchCreate,
@@ -27,9 +30,34 @@ from calendo.events.schemas import (
     ExpandedEventRead,
     OccurrencesPage,
     Role,
+    WindowTime,
 )
 
 router = APIRouter(tags=["events"])
+
+
+class BatchItemRoute(APIRoute):
+    """A route whose body validation errors name the failing item, like its other errors.
+
+    FastAPI validates the body before the handler runs, so the problem is reshaped here.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                named = service.invalid_batch_item(exc.errors())
+                if named is None:
+                    raise
+                raise named from exc
+
+        return route_handler
+
+
+batch_router = APIRouter(route_class=BatchItemRoute)
 
 Strategy = Annotated[
     ConflictStrategy,
@@ -43,9 +71,26 @@ NoteParam = Annotated[
 ]
 IfMatch = Annotated[str | None, Header(description='`"<id>-<version>"`; stale → 412.')]
 WindowStart = Annotated[
-    AwareDatetime | None, Query(description="Window start (RFC 3339 with offset).")
+    WindowTime | None, Query(description="Window start (RFC 3339 with offset).")
 ]
-WindowEnd = Annotated[AwareDatetime | None, Query(description="Window end (RFC 3339 with offset).")]
+WindowEnd = Annotated[WindowTime | None, Query(description="Window end (RFC 3339 with offset).")]
+AsOf = Annotated[
+    WindowTime | None,
+    Query(
+        description="Read the past (RFC 3339 with offset; naive → 422): content and `version` "
+        "of the version in force at that instant, with today's permissions. 404 when the event "
+        "did not exist or was deleted then."
+    ),
+]
+ListAsOf = Annotated[
+    WindowTime | None,
+    Query(
+        description="The calendar as it was at that instant (RFC 3339 with offset): events the "
+        "caller has access to now (deleted ones included) that existed then, with their content "
+        "at that time. `start_time`/`end_time`, `q`, `role`, `limit`, `cursor` and `skip` apply "
+        "to that past content; `expand` is not supported with `as_of` (422)."
+    ),
+]
 
 
 def _context(
@@ -103,8 +148,23 @@ async def list_events(
     limit: Limit = 50,
     cursor: CursorParam = None,
     skip: Annotated[int | None, Query(ge=0, le=100_000, description="Legacy offset")] = None,
-) -> dict[str, Any]:
+    as_of: ListAsOf = None,
+) -> Any:
     """The caller's calendar: owned and shared events, sorted by start then id."""
+    if as_of is not None:
+        return await temporal.list_events_as_of(
+            session,
+            user_id=user.id,
+            at=as_of,
+            start=start_time,
+            end=end_time,
+            q=q,
+            role=role,
+            limit=limit,
+            cursor=cursor,
+            skip=skip,
+            expand=expand,
+        )
     if expand:
         return await listing.list_expanded(
             session,
@@ -117,7 +177,7 @@ async def list_events(
             cursor=cursor,
             settings=services.settings,
         )
-    return await listing.list_events(
+    page = await listing.list_events(
         session,
         user_id=user.id,
         start=start_time,
@@ -128,9 +188,10 @@ async def list_events(
         cursor=cursor,
         skip=skip,
     )
+    return json_response(page)
 
 
-@router.post(
+@batch_router.post(
     "/batch",
     status_code=201,
     response_model=BatchResult,
@@ -149,6 +210,9 @@ async def batch_create(
         session, ctx=_context(user, services, ip, conflict_strategy), items=data.events
     )
     return {"items": [{**event_body(w.event, w.role), "conflicts": w.conflicts} for w in written]}
+
+
+router.include_router(batch_router)
 
 
 @router.post("/conflicts", response_model=ConflictReport, responses=problem_responses(401, 422))
@@ -170,14 +234,17 @@ async def get_event(
     user: CurrentUserDep,
     session: SessionDep,
     if_none_match: Annotated[str | None, Header()] = None,
+    as_of: AsOf = None,
 ) -> Any:
     """The event, the caller's role and its permission list."""
-    body = await listing.get_event(session, user_id=user.id, event_id=event_id)
+    if as_of is None:
+        body = await listing.get_event(session, user_id=user.id, event_id=event_id)
+    else:
+        body = await temporal.get_event_as_of(session, user_id=user.id, event_id=event_id, at=as_of)
     tag = f'"{body["id"]}-{body["version"]}"'
-    if if_none_match and tag in [t.strip().removeprefix("W/") for t in if_none_match.split(",")]:
+    if service.none_match_fails(if_none_match, tag):
         return Response(status_code=304, headers={"ETag": tag})
-    response.headers["ETag"] = tag
-    return body
+    return json_response(body, headers={"ETag": tag})
 
 
 async def _update(

@@ -1,5 +1,81 @@
-"""HTTP routes of the transactions domain."""
+"""HTTP routes of the transactions domain: ``POST /api/transactions``."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter(tags=["transactions"])
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+
+from calendo.auth.dependencies import CurrentUserDep
+from calendo.core.deps import ClientIP, ServicesDep, SessionDep
+from calendo.core.errors import problem_responses
+from calendo.events.schemas import ConflictStrategy
+from calendo.events.service import WriteContext
+from calendo.transactions import service
+from calendo.transactions.schemas import TransactionRequest, TransactionResult
+
+
+class OperationIndexRoute(APIRoute):
+    """A route whose body validation errors name the failing operation's index.
+
+    FastAPI validates the body before the handler runs, so the problem is reshaped here
+    rather than in the handler; errors outside ``operations[N]`` pass through unchanged.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                named = service.invalid_operation(exc.errors())
+                if named is None:
+                    raise
+                raise named from exc
+
+        return route_handler
+
+
+router = APIRouter(tags=["transactions"], route_class=OperationIndexRoute)
+
+TRANSACTION_DESCRIPTION = """Apply up to 100 operations in one database transaction: all of
+them, or none.
+
+Operations (`op`): `create` (`event`: as `POST /api/events`) → the event; `update`
+(`changes`: as the `PUT` body, `version` makes it conditional, `merge: true` merges a stale
+write) → the event; `delete` → `{event_id, deleted: true}`; `share` (`users`: as
+`POST /share`) → the permission list. `update`, `delete` and `share` name their event by
+`event_id` or by `event_ref: N`, the index of an earlier `create` of the same request.
+
+Each operation obeys the permissions, validation and conflict rules of its endpoint, and sees
+the effects of the operations before it (a version bumped by an earlier update, a time taken
+by an earlier create). `conflict_strategy` applies to every operation. On the first failure
+nothing is applied, and the problem has the failing operation's status, `detail`
+`operation N: ...` and `index: N` (also for body validation errors inside an operation).
+"""
+
+
+@router.post(
+    "",
+    response_model=TransactionResult,
+    description=TRANSACTION_DESCRIPTION,
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def run_transaction(
+    data: TransactionRequest,
+    user: CurrentUserDep,
+    session: SessionDep,
+    services: ServicesDep,
+    ip: ClientIP,
+    conflict_strategy: Annotated[
+        ConflictStrategy, Query(description="reject, allow or shift, for every operation.")
+    ] = "reject",
+) -> dict[str, Any]:
+    """Apply event operations atomically; a failure names the operation's index."""
+    ctx = WriteContext(actor=user, services=services, ip=ip, strategy=conflict_strategy)
+    results = await service.run_transaction(session, ctx=ctx, operations=data.operations)
+    return {"results": results}

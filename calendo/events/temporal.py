@@ -1,0 +1,182 @@
+"""Events as they were at a past instant (``?as_of=``), read from the version history.
+
+The version in force at ``t`` is the latest ``event_version`` row with ``created_at <= t``
+(ties broken by id, which follows the version order and keeps the lookup inside the
+``(event_id, created_at)`` index): one index probe per event, never a replay of the history.
+The event did not exist at ``t`` when there is no such row (``t`` is before its creation) or
+when that row's action is ``deleted``.
+
+Permissions are those of *now*: the caller must currently hold a permission row on the event
+(a currently deleted event still counts, so its past can be read), and ``my_role`` and the
+permission list are the current ones. Only the content fields, ``version`` and ``updated_at``
+(the time of that version) come from the past.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from calendo.core.errors import ValidationFailed
+from calendo.core.pagination import decode_cursor, encode_cursor
+from calendo.events import listing, recurrence, scheduling
+from calendo.events.models import Event
+from calendo.events.presenters import event_body, permission_body
+from calendo.events.schemas import MIN_YEAR
+from calendo.events.snapshots import apply_snapshot, format_instant, parse_instant
+from calendo.history.models import EventVersion
+from calendo.sharing import access
+from calendo.sharing.models import Permission
+
+_TEXT_FIELDS = ("title", "description", "location")
+# No event starts before MIN_YEAR, so earlier window starts are raised to this floor (as the
+# live list does): expanding a series from near year 1 would overflow.
+_FLOOR = datetime(MIN_YEAR - 100, 1, 1, tzinfo=UTC)
+
+
+def _version_at(at: datetime) -> Any:
+    """The id of the version of the outer query's event in force at ``at`` (correlated)."""
+    return (
+        select(EventVersion.id)
+        .where(EventVersion.event_id == Event.id, EventVersion.created_at <= at)
+        .order_by(EventVersion.created_at.desc(), EventVersion.id.desc())
+        .limit(1)
+        .correlate(Event)
+        .scalar_subquery()
+    )
+
+
+def _past_event(current: Event, version: EventVersion) -> Event:
+    """A detached copy of ``current`` carrying the content of ``version`` (never persisted)."""
+    past = Event(
+        id=current.id,
+        owner_id=current.owner_id,
+        version=version.version,
+        created_at=current.created_at,
+        updated_at=version.created_at,
+    )
+    apply_snapshot(past, version.snapshot)
+    return past
+
+
+def _not_found(event_id: int, at: datetime) -> access.EventNotFound:
+    return access.EventNotFound(f"Event {event_id} did not exist at {format_instant(at)}")
+
+
+async def get_event_as_of(
+    session: AsyncSession, *, user_id: int, event_id: int, at: datetime
+) -> dict[str, Any]:
+    """The event as it was at ``at``, with the caller's current role and permission list.
+
+    404 when the caller cannot see the event now, when ``at`` is before its creation, or
+    when it was deleted at that time.
+    """
+    found = await access.require_event(
+        session, user_id=user_id, event_id=event_id, include_deleted=True
+    )
+    query = (
+        select(EventVersion)
+        .where(EventVersion.event_id == event_id, EventVersion.created_at <= at)
+        .order_by(EventVersion.created_at.desc(), EventVersion.id.desc())
+        .limit(1)
+    )
+    version = (await session.scalars(query)).first()
+    if version is None or version.action == "deleted":
+        raise _not_found(event_id, at)
+    perms = await access.permissions_of(session, [event_id])
+    body = event_body(_past_event(found.event, version), found.role)
+    body["permissions"] = [permission_body(p, name) for p, name in perms[event_id]]
+    return body
+
+
+def _calendar_at(user_id: int, at: datetime, role: str | None) -> Select[Event, str, EventVersion]:
+    """Every event the user holds a permission on, deleted or not, with its version at ``at``."""
+    query = (
+        select(Event, Permission.role, EventVersion)
+        .join(Permission, Permission.event_id == Event.id)
+        .join(EventVersion, EventVersion.id == _version_at(at))
+        .where(Permission.user_id == user_id, EventVersion.action != "deleted")
+    )
+    if role is not None:
+        query = query.where(Permission.role == role)
+    return query
+
+
+def _in_window(event: Event, start: datetime | None, end: datetime | None) -> bool:
+    """Whether an occurrence of the (past) series overlaps the window, as the live list does."""
+    series = scheduling.series_of(event)
+    if start is not None and end is not None:
+        return bool(recurrence.expand(series, start, end, limit=1).occurrences)
+    if end is not None:
+        return series.start < end
+    if start is not None:
+        last_end = recurrence.series_last_end(series)
+        return last_end is None or last_end > start
+    return True
+
+
+def _matches(event: Event, text: str | None) -> bool:
+    """Case-insensitive substring match on title, description and location."""
+    if not text:
+        return True
+    needle = text.lower()
+    return any(needle in (getattr(event, f) or "").lower() for f in _TEXT_FIELDS)
+
+
+def _after_cursor(cursor: str | None) -> tuple[datetime, int] | None:
+    """The (start_time, id) a cursor of this list names (the same form as the live list)."""
+    if cursor is None:
+        return None
+    raw_start, raw_id = decode_cursor(cursor, length=2)
+    if not isinstance(raw_start, str) or not isinstance(raw_id, int):
+        raise ValidationFailed("malformed cursor", loc=("query", "cursor"))
+    try:
+        return parse_instant(raw_start), raw_id
+    except (ValueError, OverflowError) as exc:
+        raise ValidationFailed("malformed cursor", loc=("query", "cursor")) from exc
+
+
+async def list_events_as_of(
+    session: AsyncSession,
+    *,
+    user_id: int,
+    at: datetime,
+    start: datetime | None,
+    end: datetime | None,
+    q: str | None,
+    role: str | None,
+    limit: int,
+    cursor: str | None,
+    skip: int | None,
+    expand: bool = False,
+) -> dict[str, Any]:
+    """A page of the caller's calendar as it was at ``at``, sorted by (past) start then id.
+
+    One query fetches each event's version at ``at``; the window and text filters then apply
+    to that past content, so they cannot use the live indexes (a past read is rare).
+    """
+    if expand:
+        raise ValidationFailed("expand=true cannot be combined with as_of", loc=("query", "expand"))
+    listing.check_window(start, end)
+    start = None if start is None else max(start, _FLOOR)
+    after = _after_cursor(cursor)
+    rows = (await session.execute(_calendar_at(user_id, at, role))).all()
+    past = [(_past_event(event, version), event_role) for event, event_role, version in rows]
+    kept = [
+        (event, event_role)
+        for event, event_role in past
+        if _matches(event, q) and _in_window(event, start, end)
+    ]
+    kept.sort(key=lambda item: (item[0].start_time, item[0].id))
+    if after is not None:
+        kept = [item for item in kept if (item[0].start_time, item[0].id) > after]
+    kept = kept[skip or 0 :]
+    page = kept[:limit]
+    next_cursor = None
+    if len(kept) > limit:
+        last = page[-1][0]
+        next_cursor = encode_cursor(format_instant(last.start_time), last.id)
+    return {"items": [event_body(e, r) for e, r in page], "next_cursor": next_cursor}

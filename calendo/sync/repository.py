@@ -1,0 +1,65 @@
+"""SQL of the sync domain: the caller's feed rows and the events they can see now.
+
+The visibility rule is the one of ``events.repository.visible_events`` (a permission row for
+the user, the event not deleted); it is restated here because a domain never imports another
+domain's repository. Both queries are keyed by indexes: ``(user_id, seq)`` on the feed and
+``(user_id, event_id)`` on permissions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from calendo.events.models import Event
+from calendo.sharing.models import Permission
+from calendo.sync.models import SyncChange
+
+
+def _visible(user_id: int) -> Select[Event, str]:
+    """Events the user can see now (not deleted), with the user's role."""
+    return (
+        select(Event, Permission.role)
+        .join(Permission, Permission.event_id == Event.id)
+        .where(Permission.user_id == user_id, Event.deleted_at.is_(None))
+    )
+
+
+async def newest_seq(session: AsyncSession, user_id: int) -> int:
+    """The highest feed sequence number of the user (0 when there is none)."""
+    query = select(func.coalesce(func.max(SyncChange.seq), 0)).where(SyncChange.user_id == user_id)
+    return int((await session.execute(query)).scalar_one())
+
+
+async def changes_after(
+    session: AsyncSession, *, user_id: int, after_seq: int, limit: int
+) -> list[SyncChange]:
+    """At most ``limit`` feed rows of the user after ``after_seq``, in sequence order."""
+    query = (
+        select(SyncChange)
+        .where(SyncChange.user_id == user_id, SyncChange.seq > after_seq)
+        .order_by(SyncChange.seq)
+        .limit(limit)
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def visible_by_id(
+    session: AsyncSession, *, user_id: int, event_ids: Collection[int]
+) -> dict[int, tuple[Event, str]]:
+    """Those of ``event_ids`` the user can see now, with the user's role."""
+    if not event_ids:
+        return {}
+    query = _visible(user_id).where(Event.id.in_(event_ids))
+    rows = (await session.execute(query)).all()
+    return {event.id: (event, role) for event, role in rows}
+
+
+async def visible_page(
+    session: AsyncSession, *, user_id: int, after_id: int, limit: int
+) -> list[tuple[Event, str]]:
+    """At most ``limit`` visible events with an id above ``after_id``, by id (stable paging)."""
+    query = _visible(user_id).where(Event.id > after_id).order_by(Event.id).limit(limit)
+    return [(event, role) for event, role in (await session.execute(query)).all()]
