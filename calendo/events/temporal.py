@@ -66,6 +66,16 @@ def _not_found(event_id: int, at: datetime) -> access.EventNotFound:
     return access.EventNotFound(f"Event {event_id} did not exist at {format_instant(at)}")
 
 
+def version_at_query(event_id: int, at: datetime) -> Select[EventVersion]:
+    """The latest version at or before ``at``: one probe of the (event_id, created_at) index."""
+    return (
+        select(EventVersion)
+        .where(EventVersion.event_id == event_id, EventVersion.created_at <= at)
+        .order_by(EventVersion.created_at.desc(), EventVersion.id.desc())
+        .limit(1)
+    )
+
+
 async def get_event_as_of(
     session: AsyncSession, *, user_id: int, event_id: int, at: datetime
 ) -> dict[str, Any]:
@@ -77,13 +87,7 @@ async def get_event_as_of(
     found = await access.require_event(
         session, user_id=user_id, event_id=event_id, include_deleted=True
     )
-    query = (
-        select(EventVersion)
-        .where(EventVersion.event_id == event_id, EventVersion.created_at <= at)
-        .order_by(EventVersion.created_at.desc(), EventVersion.id.desc())
-        .limit(1)
-    )
-    version = (await session.scalars(query)).first()
+    version = (await session.scalars(version_at_query(event_id, at))).first()
     if version is None or version.action == "deleted":
         raise _not_found(event_id, at)
     perms = await access.permissions_of(session, [event_id])

@@ -6,8 +6,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from calendo.history.models import EventVersion
 from tests.events.conftest import EventFactory
@@ -346,3 +347,22 @@ async def test_as_of_at_the_reported_update_time_is_that_version(
     updated = response.json()
     body = (await _get(client, owner, event["id"], updated["updated_at"])).json()
     assert body["version"] == 2
+
+
+async def test_as_of_lookup_uses_the_index(app: Any, settings: Any) -> None:
+    """The point-in-time lookup is an index probe, not a scan of the history."""
+    if not settings.is_sqlite:
+        pytest.skip("the plan is checked on SQLite; PostgreSQL plans depend on statistics")
+    from datetime import UTC
+
+    from sqlalchemy.dialects import sqlite
+
+    from calendo.events.temporal import version_at_query
+
+    query = version_at_query(1, datetime(2026, 1, 1, tzinfo=UTC))
+    sql = str(query.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
+    async with app.state.services.db.read_sessions() as session:
+        plan = (await session.execute(text(f"EXPLAIN QUERY PLAN {sql}"))).all()
+    details = " ".join(str(row[-1]) for row in plan)
+    assert "ix_event_version_as_of" in details, details
+    assert "SCAN event_version" not in details, details
