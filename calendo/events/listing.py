@@ -48,7 +48,7 @@ def _floored(start: datetime | None) -> datetime | None:
     return None if start is None else max(start, _FLOOR)
 
 
-def _position(cursor: str | None) -> tuple[datetime, int] | None:
+def cursor_position(cursor: str | None) -> tuple[datetime, int] | None:
     """The (start, id) a cursor points after; 422 when it is not one of ours."""
     if cursor is None:
         return None
@@ -62,7 +62,7 @@ def _position(cursor: str | None) -> tuple[datetime, int] | None:
 
 
 def _keyset(query: Any, cursor: str | None) -> Any:
-    position = _position(cursor)
+    position = cursor_position(cursor)
     if position is None:
         return query
     start, last_id = position
@@ -137,7 +137,7 @@ async def list_expanded(
     if start is None or end is None:
         raise ValidationFailed("expand=true needs start_time and end_time", loc=("query", "expand"))
     check_window(start, end)
-    after = _position(cursor)
+    after = cursor_position(cursor)
     # Expanding from the cursor, not the window start, keeps every page within the per-series
     # expansion cap (max_occurrences > the page limit), however long the series.
     since = max(start, after[0], _FLOOR) if after and after[0] < end else max(start, _FLOOR)

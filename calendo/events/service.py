@@ -24,7 +24,12 @@ from calendo.events import recurrence, scheduling
 from calendo.events.models import Event
 from calendo.events.presenters import event_body
 from calendo.events.schemas import ConflictCheck, EventCreate, EventUpdate
-from calendo.events.snapshots import apply_snapshot, content_snapshot, format_instant
+from calendo.events.snapshots import (
+    CONTENT_FIELDS,
+    apply_snapshot,
+    content_snapshot,
+    format_instant,
+)
 from calendo.history import recording
 from calendo.history.diff import diff_snapshots
 from calendo.history.merge import three_way_merge
@@ -137,20 +142,7 @@ async def create_event(
 ) -> Written:
     """Create an event owned by the actor, after the conflict check."""
     sent = data.model_fields_set
-    content = {
-        f: _content_value(f, getattr(data, f))
-        for f in (
-            "title",
-            "description",
-            "start_time",
-            "end_time",
-            "timezone",
-            "location",
-            "is_recurring",
-            "recurrence_pattern",
-            "recurrence_exceptions",
-        )
-    }
+    content = {f: _content_value(f, getattr(data, f)) for f in CONTENT_FIELDS}
     _reconcile_recurrence(content, sent)
     series = scheduling.series_from_content(content)
     series, found = await scheduling.resolve(

@@ -7,17 +7,18 @@ from typing import Any
 
 from calendo.events.models import Event
 
-CONTENT_FIELDS = (
-    "title",
-    "description",
-    "start_time",
-    "end_time",
-    "timezone",
-    "location",
-    "is_recurring",
-    "recurrence_pattern",
-    "recurrence_exceptions",
-)
+# The content fields, in the order changed_fields and diffs speak of them, are defined once,
+# in the pure diff module.
+from calendo.history.diff import CONTENT_FIELDS
+
+__all__ = [
+    "CONTENT_FIELDS",
+    "apply_snapshot",
+    "content_snapshot",
+    "format_instant",
+    "ordered",
+    "parse_instant",
+]
 
 
 def format_instant(value: datetime) -> str:

@@ -21,12 +21,12 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendo.core.errors import ValidationFailed
-from calendo.core.pagination import decode_cursor, encode_cursor
+from calendo.core.pagination import encode_cursor
 from calendo.events import listing, recurrence, scheduling
 from calendo.events.models import Event
 from calendo.events.presenters import event_body, permission_body
 from calendo.events.schemas import MIN_YEAR
-from calendo.events.snapshots import apply_snapshot, format_instant, parse_instant
+from calendo.events.snapshots import apply_snapshot, format_instant
 from calendo.history.models import EventVersion
 from calendo.sharing import access
 from calendo.sharing.models import Permission
@@ -130,19 +130,6 @@ def _matches(event: Event, text: str | None) -> bool:
     return any(needle in (getattr(event, f) or "").lower() for f in _TEXT_FIELDS)
 
 
-def _after_cursor(cursor: str | None) -> tuple[datetime, int] | None:
-    """The (start_time, id) a cursor of this list names (the same form as the live list)."""
-    if cursor is None:
-        return None
-    raw_start, raw_id = decode_cursor(cursor, length=2)
-    if not isinstance(raw_start, str) or not isinstance(raw_id, int):
-        raise ValidationFailed("malformed cursor", loc=("query", "cursor"))
-    try:
-        return parse_instant(raw_start), raw_id
-    except (ValueError, OverflowError) as exc:
-        raise ValidationFailed("malformed cursor", loc=("query", "cursor")) from exc
-
-
 async def list_events_as_of(
     session: AsyncSession,
     *,
@@ -166,7 +153,7 @@ async def list_events_as_of(
         raise ValidationFailed("expand=true cannot be combined with as_of", loc=("query", "expand"))
     listing.check_window(start, end)
     start = None if start is None else max(start, _FLOOR)
-    after = _after_cursor(cursor)
+    after = listing.cursor_position(cursor)
     rows = (await session.execute(_calendar_at(user_id, at, role))).all()
     past = [(_past_event(event, version), event_role) for event, event_role, version in rows]
     kept = [
