@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
-from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
 
 from calendo.auth.dependencies import CurrentUserDep
 from calendo.core.deps import ClientIP, ServicesDep, SessionDep
 from calendo.core.errors import problem_responses
 from calendo.core.formats import json_response
 from calendo.core.pagination import CursorParam, Limit, Page
+from calendo.core.routing import indexed_validation_route
 from calendo.events import listing, service, temporal
 from calendo.events.presenters import event_body
 from calendo.events.schemas import (
@@ -36,28 +34,7 @@ from calendo.events.schemas import (
 router = APIRouter(tags=["events"])
 
 
-class BatchItemRoute(APIRoute):
-    """A route whose body validation errors name the failing item, like its other errors.
-
-    FastAPI validates the body before the handler runs, so the problem is reshaped here.
-    """
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def route_handler(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except RequestValidationError as exc:
-                named = service.invalid_batch_item(exc.errors())
-                if named is None:
-                    raise
-                raise named from exc
-
-        return route_handler
-
-
-batch_router = APIRouter(route_class=BatchItemRoute)
+batch_router = APIRouter(route_class=indexed_validation_route(service.invalid_batch_item))
 
 Strategy = Annotated[
     ConflictStrategy,

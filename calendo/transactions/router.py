@@ -2,45 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
-from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
+from fastapi import APIRouter, Query
 
 from calendo.auth.dependencies import CurrentUserDep
 from calendo.core.deps import ClientIP, ServicesDep, SessionDep
 from calendo.core.errors import problem_responses
+from calendo.core.routing import indexed_validation_route
 from calendo.events.schemas import ConflictStrategy
 from calendo.events.service import WriteContext
 from calendo.transactions import service
 from calendo.transactions.schemas import TransactionRequest, TransactionResult
 
-
-class OperationIndexRoute(APIRoute):
-    """A route whose body validation errors name the failing operation's index.
-
-    FastAPI validates the body before the handler runs, so the problem is reshaped here
-    rather than in the handler; errors outside ``operations[N]`` pass through unchanged.
-    """
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def route_handler(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except RequestValidationError as exc:
-                named = service.invalid_operation(exc.errors())
-                if named is None:
-                    raise
-                raise named from exc
-
-        return route_handler
-
-
-router = APIRouter(tags=["transactions"], route_class=OperationIndexRoute)
+router = APIRouter(
+    tags=["transactions"], route_class=indexed_validation_route(service.invalid_operation)
+)
 
 TRANSACTION_DESCRIPTION = """Apply up to 100 operations in one database transaction: all of
 them, or none.
