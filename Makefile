@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 
-.PHONY: install run run-cluster migrate test test-sqlite test-postgres lint format bench clean
+.PHONY: install run run-cluster migrate test test-sqlite test-postgres crash-test lint format bench clean
 
 install: $(STAMP)
 
@@ -38,6 +38,11 @@ test-sqlite: install
 
 test-postgres: install
 	CALENDO_TEST_BACKEND=postgres $(BIN)/pytest
+
+# Kill a real server with SIGKILL under write load, restart it, check nothing acknowledged is
+# lost (also run, briefly, by the suite). Pass ARGS="--database-url postgresql+asyncpg://..."
+crash-test: install
+	$(BIN)/python scripts/crash_test.py $(ARGS)
 
 lint: install
 	$(BIN)/ruff check calendo tests bench

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from calendo.auth.router import login_schemas
 from calendo.core.errors import PROBLEM_MEDIA_TYPE
 
 PROBLEM_SCHEMA: dict[str, Any] = {
@@ -88,6 +89,7 @@ def install_openapi(app: FastAPI) -> None:
         )
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components["Problem"] = PROBLEM_SCHEMA
+        components.update(login_schemas())
         for name in ("HTTPValidationError", "ValidationError"):
             components.pop(name, None)
         for path, item in schema.get("paths", {}).items():

@@ -47,6 +47,13 @@ _LOGIN_BODY: dict[str, Any] = {
 }
 
 
+def login_schemas() -> dict[str, Any]:
+    """The component schemas the login body refers to (it is parsed by hand, so FastAPI does
+    not register them itself)."""
+    schema = LoginRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+    return {"LoginRequest": schema}
+
+
 async def _read_login(request: Request) -> LoginRequest:
     """Parse the JSON body or the OAuth2 password form into one shape."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()

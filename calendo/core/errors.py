@@ -2,7 +2,8 @@
 
 Domain code raises ``AppError`` subclasses that carry their status; validation errors, HTTP
 errors from routing (404, 405) and unexpected exceptions are rendered the same way. An
-unexpected exception is logged with the request id and answered without internals.
+unexpected exception is logged with the request id and answered without internals. A value
+the database cannot take (``refused_value``) is a 422, not a 500, whichever backend refuses it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import orjson
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -226,11 +228,52 @@ async def _handle_unexpected(request: Request, exc: Exception) -> Response:
     )
 
 
+def refused_value(exc: BaseException) -> bool:
+    """Whether the error is a value the request carried that cannot be stored or compared.
+
+    Validation should catch such values with a precise message; this is the safety net that
+    keeps "never a 500 for bad input" when it does not: an integer beyond the column's range
+    (PostgreSQL ``INTEGER`` is 32-bit, SQLite 64-bit), a date outside ``datetime``'s range,
+    text the database encoding refuses. Those surface as ``OverflowError`` or as a PEP 249
+    ``DataError`` (any driver's, recognised by name so that core imports no driver).
+    """
+    node: BaseException | None = exc
+    for _ in range(8):
+        if node is None:
+            return False
+        if isinstance(node, OverflowError) or any(
+            cls.__name__ == "DataError" for cls in type(node).__mro__
+        ):
+            return True
+        node = getattr(node, "orig", None) or node.__cause__
+    return False
+
+
+async def _handle_refused_value(request: Request, exc: Exception) -> Response:
+    if not refused_value(exc):
+        return await _handle_unexpected(request, exc)
+    log.warning(
+        "value_refused",
+        request_id=getattr(request.state, "request_id", None),
+        error=str(exc)[:300],
+    )
+    detail = "A value in the request is out of the range this service can store or compare"
+    return problem_response(
+        422,
+        "value-out-of-range",
+        "Value out of range",
+        detail,
+        extra={"errors": [{"loc": ["request"], "msg": detail}]},
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Route every error through the problem renderer."""
     app.add_exception_handler(AppError, _handle_app_error)
     app.add_exception_handler(RequestValidationError, _handle_validation)
     app.add_exception_handler(StarletteHTTPException, _handle_http)
+    app.add_exception_handler(OverflowError, _handle_refused_value)
+    app.add_exception_handler(StatementError, _handle_refused_value)
     app.add_exception_handler(Exception, _handle_unexpected)
 
 
