@@ -9,12 +9,15 @@ from calendo.core.pubsub import MemoryBroker, SubscriberLagging
 
 async def test_fan_out_to_every_subscriber_of_a_channel() -> None:
     broker = MemoryBroker()
-    async with broker.subscribe("user:1") as a, broker.subscribe("user:1") as b:
-        async with broker.subscribe("user:2") as other:
-            await broker.publish("user:1", b"hello")
-            assert await a.get() == b"hello"
-            assert await b.get() == b"hello"
-            assert other.queue.empty()
+    async with (
+        broker.subscribe("user:1") as a,
+        broker.subscribe("user:1") as b,
+        broker.subscribe("user:2") as other,
+    ):
+        await broker.publish("user:1", b"hello")
+        assert await a.get() == b"hello"
+        assert await b.get() == b"hello"
+        assert other.queue.empty()
 
 
 async def test_overflow_marks_the_subscriber_lagging() -> None:
