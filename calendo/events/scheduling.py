@@ -9,7 +9,7 @@ check (check-then-insert race); on SQLite the write transaction is exclusive any
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -116,6 +116,59 @@ async def busy_between(
     return busy
 
 
+@dataclass
+class BusyCache:
+    """The user's busy occurrences over a window, loaded once for a batch.
+
+    Every item of a batch is checked against the calendar plus the items before it; without
+    this, item *k* would query and expand the *k − 1* events the batch already added.
+    """
+
+    start: datetime
+    end: datetime
+    busy: list[pure.Busy]
+
+    def covers(self, start: datetime, end: datetime) -> bool:
+        """Whether the cache holds every busy occurrence of this window."""
+        return self.start <= start and end <= self.end
+
+    def between(self, start: datetime, end: datetime) -> list[pure.Busy]:
+        """The cached occurrences overlapping the window."""
+        return [b for b in self.busy if b.end > start and b.start < end]
+
+    def add(self, event_id: int, title: str, series: Series, settings: Settings) -> None:
+        """Record a newly written event's occurrences."""
+        expansion = recurrence.expand(series, self.start, self.end, limit=settings.max_occurrences)
+        self.busy.extend(pure.Busy(event_id, title, o.start, o.end) for o in expansion.occurrences)
+
+
+def needed_window(series: Series, strategy: str, settings: Settings) -> tuple[datetime, datetime]:
+    """The busy window a check of this series under this strategy reads."""
+    start, end = check_window(series, settings)
+    if strategy == "shift":
+        end += timedelta(days=settings.shift_horizon_days)
+    return start, end
+
+
+async def load_cache(
+    session: AsyncSession,
+    *,
+    user_id: int,
+    series: list[Series],
+    strategy: str,
+    settings: Settings,
+) -> BusyCache:
+    """Load the busy occurrences covering every series' check (one query)."""
+    windows = [needed_window(s, strategy, settings) for s in series]
+    start = min(w[0] for w in windows)
+    end = max(w[1] for w in windows)
+    await repository.lock_user(session, user_id)
+    busy = await busy_between(
+        session, user_id=user_id, start=start, end=end, exclude_ids=[], settings=settings
+    )
+    return BusyCache(start, end, busy)
+
+
 def _shifted(series: Series, delta: timedelta) -> Series:
     return replace(
         series,
@@ -133,6 +186,7 @@ async def resolve(
     series: Series,
     strategy: str,
     exclude_ids: list[int],
+    cache: BusyCache | None = None,
 ) -> tuple[Series, list[pure.Conflict]]:
     """Apply a strategy: raise (reject), report (allow) or move the series (shift)."""
     await repository.lock_user(session, user_id)
@@ -140,14 +194,17 @@ async def resolve(
     shift_horizon = timedelta(days=settings.shift_horizon_days)
     busy_end = end + shift_horizon if strategy == "shift" else end
     candidate = candidate_occurrences(series, start, end, settings)
-    busy = await busy_between(
-        session,
-        user_id=user_id,
-        start=start,
-        end=busy_end,
-        exclude_ids=exclude_ids,
-        settings=settings,
-    )
+    if cache is not None and not exclude_ids and cache.covers(start, busy_end):
+        busy = cache.between(start, busy_end)
+    else:
+        busy = await busy_between(
+            session,
+            user_id=user_id,
+            start=start,
+            end=busy_end,
+            exclude_ids=exclude_ids,
+            settings=settings,
+        )
     found = pure.find_conflicts(candidate, busy)
     if not found or strategy == "allow":
         return series, found

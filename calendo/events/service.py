@@ -141,10 +141,7 @@ async def create_event(
     tags: Sequence[str] = (),
 ) -> Written:
     """Create an event owned by the actor, after the conflict check."""
-    sent = data.model_fields_set
-    content = {f: _content_value(f, getattr(data, f)) for f in CONTENT_FIELDS}
-    _reconcile_recurrence(content, sent)
-    series = scheduling.series_from_content(content)
+    content, series = _prepare_create(data)
     series, found = await scheduling.resolve(
         session,
         settings=ctx.services.settings,
@@ -153,12 +150,31 @@ async def create_event(
         strategy=ctx.strategy,
         exclude_ids=[],
     )
+    event = _new_event(ctx, content, series)
+    session.add(event)
+    await session.flush()
+    await _record_created(session, ctx, event, note=note or data.note, tags=tags)
+    return Written(event, "owner", scheduling.conflict_dicts(found))
+
+
+def _new_event(ctx: WriteContext, content: dict[str, Any], series: recurrence.Series) -> Event:
     now = utcnow()
     event = Event(owner_id=ctx.actor.id, created_at=now, updated_at=now)
     apply_snapshot(event, content)
     _apply_series(event, series)
-    session.add(event)
-    await session.flush()
+    return event
+
+
+async def _record_created(
+    session: AsyncSession,
+    ctx: WriteContext,
+    event: Event,
+    *,
+    note: str | None,
+    tags: Sequence[str],
+) -> None:
+    """Owner permission, version 1, audit and feed rows of a flushed new event (no flush:
+    the next query, or the commit, writes them together)."""
     access.grant_owner(session, event_id=event.id, owner_id=ctx.actor.id)
     version = recording.append_version(
         session,
@@ -166,7 +182,7 @@ async def create_event(
         action="created",
         author_id=ctx.actor.id,
         previous=None,
-        note=note or data.note,
+        note=note,
         tags=tags,
     )
     version.created_at = event.updated_at  # as_of=<updated_at> must see this version
@@ -180,8 +196,13 @@ async def create_event(
         details={"version": event.version},
     )
     await feed.record(session, user_ids=[ctx.actor.id], event_id=event.id, change="upsert")
-    # No flush here: the next query of a batch, or the commit, writes these rows together.
-    return Written(event, "owner", scheduling.conflict_dicts(found))
+
+
+def _prepare_create(data: EventCreate) -> tuple[dict[str, Any], recurrence.Series]:
+    """The content of a new event and its validated series."""
+    content = {f: _content_value(f, getattr(data, f)) for f in CONTENT_FIELDS}
+    _reconcile_recurrence(content, data.model_fields_set)
+    return content, scheduling.series_from_content(content)
 
 
 def parse_if_match(header: str | None, event_id: int) -> int | None:
@@ -484,13 +505,61 @@ async def batch_create(
     limit = ctx.services.settings.batch_max
     if len(items) > limit:
         raise ValidationFailed(f"a batch holds at most {limit} events", loc=("body", "events"))
-    written = []
+    prepared = []
     for index, item in enumerate(items):
         try:
-            written.append(await create_event(session, ctx=ctx, data=item, tags=("batch",)))
+            prepared.append(_prepare_create(item))
         except AppError as exc:
             raise _name_item(exc, index) from exc
-    return written
+    settings = ctx.services.settings
+    cache = await scheduling.load_cache(
+        session,
+        user_id=ctx.actor.id,
+        series=[s for _, s in prepared],
+        strategy=ctx.strategy,
+        settings=settings,
+    )
+    events, conflicts = [], []
+    for index, (content, series) in enumerate(prepared):
+        try:
+            placed, found = await scheduling.resolve(
+                session,
+                settings=settings,
+                user_id=ctx.actor.id,
+                series=series,
+                strategy=ctx.strategy,
+                exclude_ids=[],
+                cache=cache,
+            )
+        except AppError as exc:
+            raise _name_item(_name_batch_refs(exc), index) from exc
+        events.append(_new_event(ctx, content, placed))
+        conflicts.append(scheduling.conflict_dicts(found))
+        # Items not yet written stand in the calendar under a placeholder id -(index + 1).
+        cache.add(-(index + 1), content["title"], placed, settings)
+    session.add_all(events)
+    await session.flush()  # one multi-row INSERT for every event of the batch
+    ids = {-(i + 1): event.id for i, event in enumerate(events)}
+    for item, event in zip(items, events, strict=True):
+        await _record_created(session, ctx, event, note=item.note, tags=("batch",))
+    return [
+        Written(
+            event,
+            "owner",
+            [{**c, "event_id": ids.get(c["event_id"], c["event_id"])} for c in found],
+        )
+        for event, found in zip(events, conflicts, strict=True)
+    ]
+
+
+def _name_batch_refs(exc: AppError) -> AppError:
+    """In a conflict with an earlier item of the batch, name that item (it has no id yet)."""
+    if "conflicts" in exc.extra:
+        exc.extra["conflicts"] = [
+            {**c, "event_id": None, "batch_index": -c["event_id"] - 1} if c["event_id"] < 0 else c
+            for c in exc.extra["conflicts"]
+        ]
+    return exc
 
 
 def _name_item(exc: AppError, index: int) -> AppError:

@@ -138,11 +138,24 @@ async def test_items_conflicting_with_each_other_name_the_later_one(
     problem = assert_problem(response, 409, "schedule-conflict")
     assert problem["index"] == 4
     assert [c["title"] for c in problem["conflicts"]] == ["item 1"]
+    # Item 1 was never written, so it is named by its index rather than an id.
+    assert [(c["event_id"], c["batch_index"]) for c in problem["conflicts"]] == [(None, 1)]
     assert await snapshot_counts(app) == (0, 0, 0, 0)
 
     shifted = await batch(client, owner, items, conflict_strategy="shift")
     assert shifted.status_code == 201, shifted.text
     assert shifted.json()["items"][4]["start_time"] == items[1]["end_time"]
+
+    later = await batch(
+        client,
+        owner,
+        [{**items[1], "title": "Clash"}, {**items[1], "title": "Clash 2"}],
+        conflict_strategy="allow",
+    )
+    assert later.status_code == 201, later.text
+    first, second = later.json()["items"]
+    # Within an allowed batch, an earlier item is named by the id it was given.
+    assert first["id"] in {c["event_id"] for c in second["conflicts"]}
 
 
 async def test_empty_and_malformed_batches_are_422(
