@@ -1,4 +1,7 @@
-"""RFC 5545 recurrence: rule validation/canonicalisation, zone lookup and series expansion.
+"""RFC 5545 recurrence: rule canonicalisation, zone lookup and series expansion.
+
+The rule text itself (parsing, checks, the canonical form) lives in ``rrule``; this module
+adds what needs the calendar: whether a rule can ever fire, and the expansion of a series.
 
 This module owns the meaning of ``recurrence_pattern``: ``normalize_rule`` turns user input
 into one canonical RRULE string, ``expand`` turns a series into UTC occurrences overlapping a
@@ -21,77 +24,52 @@ Expansion semantics:
 """
 
 import calendar
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cache, lru_cache
 from math import gcd
-from typing import Any, Final, Literal
+from typing import Any, Final
 from zoneinfo import ZoneInfo, available_timezones
 
 from dateutil import rrule as du
 
-MAX_COUNT: Final = 5000
-MAX_INTERVAL: Final = 1000
-# Canonical rules must fit the ``recurrence_pattern`` column (String(500)); raw input may be
-# longer (prefix, spacing, duplicates) but is refused unparsed beyond _MAX_INPUT_LENGTH.
-MAX_RULE_LENGTH: Final = 500
-_MAX_INPUT_LENGTH: Final = 1000
-
-_WEEKDAYS: Final = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
-_Freq = Literal[0, 1, 2, 3, 4, 5, 6]
-_FREQS: Final[dict[str, _Freq]] = {
-    "YEARLY": du.YEARLY,
-    "MONTHLY": du.MONTHLY,
-    "WEEKLY": du.WEEKLY,
-    "DAILY": du.DAILY,
-    "HOURLY": du.HOURLY,
-}
-_TOO_DENSE_FREQS: Final = frozenset({"MINUTELY", "SECONDLY"})
-# Canonical output order; also the set of accepted rule parts. BYYEARDAY/BYWEEKNO are not
-# supported: nothing in Calendo produces them and they multiply the ways a rule can be empty.
-_KEY_ORDER: Final = (
-    "FREQ",
-    "INTERVAL",
-    "BYDAY",
-    "BYMONTHDAY",
-    "BYMONTH",
-    "BYSETPOS",
-    "BYHOUR",
-    "BYMINUTE",
-    "BYSECOND",
-    "COUNT",
-    "UNTIL",
-    "WKST",
+from calendo.events.rrule import (
+    FREQS,
+    MAX_COUNT,
+    MAX_INTERVAL,
+    MAX_RULE_LENGTH,
+    RecurrenceError,
+    Rule,
+    day_fits,
+    format_rule,
+    parse_parts,
+    parse_text,
+    show,
+    structured_parts,
 )
-_STRUCTURED_KEYS: Final[dict[str, str]] = {
-    "frequency": "FREQ",
-    "interval": "INTERVAL",
-    "by_weekday": "BYDAY",
-    "by_month_day": "BYMONTHDAY",
-    "by_month": "BYMONTH",
-    "by_set_pos": "BYSETPOS",
-    "count": "COUNT",
-    "until": "UNTIL",
-}
 
-# Bounded digit count: int() on megabyte-long digit strings is slow (and limited since 3.11).
-_INT_RE: Final = re.compile(r"[+-]?[0-9]{1,18}", re.ASCII)
-_BYDAY_RE: Final = re.compile(r"([+-]?[0-9]{1,2})?(MO|TU|WE|TH|FR|SA|SU)", re.ASCII)
-_UNTIL_DATE_RE: Final = re.compile(r"[0-9]{8}", re.ASCII)
-_UNTIL_UTC_RE: Final = re.compile(r"[0-9]{8}T[0-9]{6}Z", re.ASCII)
-_UNTIL_FLOATING_RE: Final = re.compile(r"[0-9]{8}T[0-9]{6}", re.ASCII)
+__all__ = [
+    "MAX_COUNT",
+    "MAX_INTERVAL",
+    "MAX_RULE_LENGTH",
+    "Expansion",
+    "Occurrence",
+    "RecurrenceError",
+    "Series",
+    "expand",
+    "load_zone",
+    "normalize_rule",
+    "series_last_end",
+    "validate_series",
+]
+
 
 # Wall-clock time and UTC never differ by more than ~16 hours; two days of slack around a window
 # keeps every relevant occurrence inside the iterated range whatever the zone.
 _MARGIN: Final = timedelta(days=2)
 # A 400-year Gregorian cycle ending at dateutil's MAXYEAR: probing there bounds the search.
 _PROBE_START: Final = datetime(datetime.max.year - 399, 1, 1)
-
-
-class RecurrenceError(ValueError):
-    """Invalid rule, zone or expansion request; str(exc) is a user-facing message."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,24 +100,6 @@ class Expansion:
 
 
 @dataclass(frozen=True, slots=True)
-class _Rule:
-    """A parsed, validated RRULE; weekdays are 0=MO..6=SU, ``by_day`` holds (ordinal, weekday)."""
-
-    freq: str
-    interval: int = 1
-    by_day: tuple[tuple[int | None, int], ...] = ()
-    by_month_day: tuple[int, ...] = ()
-    by_month: tuple[int, ...] = ()
-    by_set_pos: tuple[int, ...] = ()
-    by_hour: tuple[int, ...] = ()
-    by_minute: tuple[int, ...] = ()
-    by_second: tuple[int, ...] = ()
-    count: int | None = None
-    until: datetime | None = None
-    wkst: int = 0
-
-
-@dataclass(frozen=True, slots=True)
 class _Prepared:
     """A checked series: UTC bounds, its zone, and the parsed rule."""
 
@@ -147,7 +107,7 @@ class _Prepared:
     start: datetime
     end: datetime
     local_start: datetime
-    rule: _Rule | None
+    rule: Rule | None
     exdates: frozenset[datetime]
 
     @property
@@ -176,11 +136,11 @@ def load_zone(name: str) -> ZoneInfo:
     # Checking membership first rejects '', paths and non-zone files without touching the disk
     # and makes lookups case-sensitive everywhere (macOS file systems are not).
     if not isinstance(name, str) or name not in _zone_names():
-        raise RecurrenceError(f"unknown time zone {_show(name)}")
+        raise RecurrenceError(f"unknown time zone {show(name)}")
     try:
         return ZoneInfo(name)
     except (LookupError, ValueError, OSError) as exc:
-        raise RecurrenceError(f"unknown time zone {_show(name)}") from exc
+        raise RecurrenceError(f"unknown time zone {show(name)}") from exc
 
 
 # --------------------------------------------------------------------------- rules
@@ -189,345 +149,25 @@ def load_zone(name: str) -> ZoneInfo:
 def normalize_rule(pattern: str | Mapping[str, Any]) -> str:
     """Validate an RRULE string or structured rule and return its canonical RRULE string."""
     if isinstance(pattern, str):
-        rule = _parse_text(pattern)
+        rule = parse_text(pattern)
     elif isinstance(pattern, Mapping):
-        rule = _parse_parts(_structured_parts(pattern))
+        rule = parse_parts(structured_parts(pattern))
     else:
         raise RecurrenceError("a rule must be an RRULE string or an object")
     if not _satisfiable(rule):
         raise RecurrenceError(
             "the rule never produces an occurrence: its BY parts never match together"
         )
-    text = _format(rule)
+    text = format_rule(rule)
     if len(text) > MAX_RULE_LENGTH:
         raise RecurrenceError(f"the rule is too long (more than {MAX_RULE_LENGTH} characters)")
     return text
 
 
-def _show(value: object) -> str:
-    """Quote a user-supplied value for an error message, shortened."""
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-@lru_cache(maxsize=1024)
-def _parse_text(text: str) -> _Rule:
-    """Parse an RRULE string (cached: stored rules are parsed on every expansion)."""
-    return _parse_parts(_split_text(text))
-
-
-def _split_text(text: str) -> dict[str, str]:
-    """Split 'RRULE:KEY=VALUE;...' into upper-cased keys and stripped values."""
-    if len(text) > _MAX_INPUT_LENGTH:
-        raise RecurrenceError(f"the rule is too long (more than {_MAX_INPUT_LENGTH} characters)")
-    body = text.strip()
-    if body[:6].upper() == "RRULE:":
-        body = body[6:].strip()
-    parts: dict[str, str] = {}
-    for chunk in body.split(";"):
-        # Empty chunks (a trailing ';') are tolerated, as most producers emit them.
-        if not chunk.strip():
-            continue
-        key, sep, value = chunk.partition("=")
-        key = key.strip().upper()
-        if not sep or not key:
-            raise RecurrenceError(f"malformed rule part {_show(chunk.strip())}, expected KEY=VALUE")
-        if key in parts:
-            raise RecurrenceError(f"duplicate rule part {_show(key)}")
-        parts[key] = value.strip()
-    if not parts:
-        raise RecurrenceError("the rule is empty")
-    return parts
-
-
-def _structured_parts(pattern: Mapping[Any, Any]) -> dict[str, str]:
-    """Turn the structured form into the same KEY -> text parts an RRULE string gives."""
-    parts: dict[str, str] = {}
-    for key, value in pattern.items():
-        if not isinstance(key, str) or key not in _STRUCTURED_KEYS:
-            raise RecurrenceError(f"unknown rule field {_show(key)}")
-        # None and [] mean "not set", which is what serialised optional fields look like.
-        if value is None or (isinstance(value, list | tuple) and not value):
-            continue
-        parts[_STRUCTURED_KEYS[key]] = _structured_value(key, value)
-    if "FREQ" not in parts:
-        raise RecurrenceError("the rule needs a frequency")
-    return parts
-
-
-def _structured_value(key: str, value: object) -> str:
-    """Render one structured field as RRULE text, checking its type."""
-    if key == "frequency":
-        if not isinstance(value, str):
-            raise RecurrenceError("frequency must be a string")
-        return value
-    if key in ("interval", "count"):
-        return str(_plain_int(key, value))
-    if key == "until":
-        return _until_text(value)
-    if not isinstance(value, list | tuple):
-        raise RecurrenceError(f"{key} must be a list")
-    if key == "by_weekday":
-        return ",".join(_weekday_item(item) for item in value)
-    return ",".join(str(_plain_int(key, item)) for item in value)
-
-
-def _plain_int(key: str, value: object) -> int:
-    """Accept a real int (bool is an int subclass, but not a number here)."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise RecurrenceError(f"{key} must contain whole numbers")
-    return value
-
-
-def _weekday_item(value: object) -> str:
-    """Accept one weekday token for the structured form, without list separators in it."""
-    if not isinstance(value, str) or "," in value or ";" in value:
-        raise RecurrenceError(f"by_weekday entries must be weekday codes, not {_show(value)}")
-    return value
-
-
-def _until_text(value: object) -> str:
-    """Render a structured UNTIL (aware datetime, date or RFC 3339 string) as RRULE text."""
-    if isinstance(value, datetime):
-        return _format_until(_aware_until(value))
-    if isinstance(value, date):
-        return f"{value.year:04d}{value.month:02d}{value.day:02d}"
-    if not isinstance(value, str):
-        raise RecurrenceError("until must be an RFC 3339 date-time with an offset")
-    text = value.strip()
-    try:
-        # A bare date means the end of that day, as in the RRULE form.
-        parsed: date = date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise RecurrenceError(f"until {_show(value)} is not an RFC 3339 date-time") from exc
-    return _until_text(parsed)
-
-
-def _aware_until(value: datetime) -> datetime:
-    """Convert an aware UNTIL to UTC; naive ones are ambiguous and refused."""
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise RecurrenceError("until must include a UTC offset")
-    try:
-        return value.astimezone(UTC).replace(microsecond=0)
-    except OverflowError as exc:
-        raise RecurrenceError("until is out of range") from exc
-
-
-def _parse_parts(parts: Mapping[str, str]) -> _Rule:
-    """Validate KEY -> text parts and build a rule."""
-    unknown = sorted(set(parts) - set(_KEY_ORDER))
-    if unknown:
-        raise RecurrenceError(f"unknown rule part {_show(unknown[0])}")
-    freq = _parse_freq(parts.get("FREQ"))
-    rule = _Rule(
-        freq=freq,
-        interval=_parse_bounded(parts, "INTERVAL", 1, MAX_INTERVAL) or 1,
-        by_day=_parse_by_day(parts.get("BYDAY"), freq),
-        by_month_day=_parse_int_list(parts, "BYMONTHDAY", 31, signed=True),
-        by_month=_parse_int_list(parts, "BYMONTH", 12),
-        by_set_pos=_parse_int_list(parts, "BYSETPOS", 366, signed=True),
-        by_hour=_parse_int_list(parts, "BYHOUR", 23, low=0),
-        by_minute=_parse_int_list(parts, "BYMINUTE", 59, low=0),
-        by_second=_parse_int_list(parts, "BYSECOND", 59, low=0),
-        count=_parse_bounded(parts, "COUNT", 1, MAX_COUNT),
-        until=_parse_until(parts.get("UNTIL")),
-        wkst=_parse_wkst(parts.get("WKST")),
-    )
-    _check_combination(rule)
-    return rule
-
-
-def _parse_freq(value: str | None) -> str:
-    """Check FREQ: required, known, and at most hourly."""
-    if not value:
-        raise RecurrenceError("the rule needs a FREQ")
-    freq = value.upper()
-    if freq in _TOO_DENSE_FREQS:
-        raise RecurrenceError(f"too dense: FREQ={freq} repeats more often than hourly")
-    if freq not in _FREQS:
-        raise RecurrenceError(f"unknown FREQ {_show(value)}")
-    return freq
-
-
-def _parse_int(key: str, text: str) -> int:
-    """Parse one ASCII integer (bounded length, so huge inputs never reach int())."""
-    if not _INT_RE.fullmatch(text.strip()):
-        raise RecurrenceError(f"{key} must be a whole number, not {_show(text)}")
-    return int(text)
-
-
-def _parse_bounded(parts: Mapping[str, str], key: str, low: int, high: int) -> int | None:
-    """Parse an optional single integer and check its range."""
-    if key not in parts:
-        return None
-    value = _parse_int(key, parts[key])
-    if not low <= value <= high:
-        raise RecurrenceError(f"{key} must be between {low} and {high}")
-    return value
-
-
-def _parse_int_list(
-    parts: Mapping[str, str], key: str, high: int, *, low: int = 1, signed: bool = False
-) -> tuple[int, ...]:
-    """Parse a comma list of integers in low..high (or -high..-low when signed), deduplicated."""
-    if key not in parts:
-        return ()
-    values = {_parse_int(key, item) for item in _split_list(key, parts[key])}
-    for value in values:
-        if not (low <= value <= high or (signed and -high <= value <= -low)):
-            allowed = f"{low}..{high}" + (f" or -{high}..-{low}" if signed else "")
-            raise RecurrenceError(f"{key} value {value} is out of range ({allowed})")
-    # Positive values first, then negative ones: a stable canonical order.
-    return tuple(sorted(values, key=lambda v: (v < 0, abs(v))))
-
-
-def _split_list(key: str, text: str) -> list[str]:
-    """Split a comma list, refusing empty items."""
-    items = [item.strip() for item in text.split(",")]
-    if not all(items):
-        raise RecurrenceError(f"{key} needs a comma-separated list of values")
-    return items
-
-
-def _parse_by_day(text: str | None, freq: str) -> tuple[tuple[int | None, int], ...]:
-    """Parse BYDAY tokens such as MO, 1MO, -1FR."""
-    if text is None:
-        return ()
-    days: set[tuple[int | None, int]] = set()
-    for item in _split_list("BYDAY", text):
-        match = _BYDAY_RE.fullmatch(item.upper())
-        if match is None:
-            raise RecurrenceError(f"invalid BYDAY value {_show(item)}")
-        ordinal = int(match.group(1)) if match.group(1) else None
-        _check_ordinal(ordinal, item, freq)
-        days.add((ordinal, _WEEKDAYS.index(match.group(2))))
-    return tuple(sorted(days, key=lambda d: (d[1], d[0] or 0)))
-
-
-def _check_ordinal(ordinal: int | None, item: str, freq: str) -> None:
-    """Ordinal weekdays (1MO, -1FR) only make sense within a month or a year."""
-    if ordinal is None:
-        return
-    if freq not in ("MONTHLY", "YEARLY"):
-        raise RecurrenceError(
-            f"BYDAY value {_show(item)}: numbered weekdays need FREQ=MONTHLY or YEARLY"
-        )
-    # A month has at most five of any weekday, a year at most 53.
-    limit = 5 if freq == "MONTHLY" else 53
-    if ordinal == 0 or abs(ordinal) > limit:
-        raise RecurrenceError(f"BYDAY value {_show(item)} is out of range (1..{limit})")
-
-
-def _parse_until(text: str | None) -> datetime | None:
-    """Parse UNTIL: a UTC date-time, or a date meaning the end of that day in UTC."""
-    if text is None:
-        return None
-    value = text.upper()
-    try:
-        if _UNTIL_DATE_RE.fullmatch(value):
-            day = datetime.strptime(value, "%Y%m%d").date()
-            return datetime.combine(day, time(23, 59, 59), UTC)
-        if _UNTIL_UTC_RE.fullmatch(value):
-            return datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-    except ValueError as exc:
-        raise RecurrenceError(f"UNTIL {_show(text)} is not a valid date") from exc
-    if _UNTIL_FLOATING_RE.fullmatch(value):
-        raise RecurrenceError("UNTIL must be in UTC (end it with 'Z')")
-    raise RecurrenceError(f"UNTIL {_show(text)} must look like 20250131T235959Z or 20250131")
-
-
-def _parse_wkst(text: str | None) -> int:
-    """Parse WKST (defaults to Monday, as in RFC 5545)."""
-    if text is None:
-        return 0
-    value = text.upper()
-    if value not in _WEEKDAYS:
-        raise RecurrenceError(f"invalid WKST value {_show(text)}")
-    return _WEEKDAYS.index(value)
-
-
-def _check_combination(rule: _Rule) -> None:
-    """Cross-part checks: exclusive parts, density, RFC 5545 applicability, BYSETPOS reach."""
-    if rule.count is not None and rule.until is not None:
-        raise RecurrenceError("COUNT and UNTIL cannot both be set")
-    for key, values in (("BYMINUTE", rule.by_minute), ("BYSECOND", rule.by_second)):
-        # Two minutes (or seconds) would put occurrences less than an hour apart.
-        if len(values) > 1:
-            raise RecurrenceError(f"too dense: {key} may list only one value")
-    if rule.freq == "WEEKLY" and rule.by_month_day:
-        raise RecurrenceError("BYMONTHDAY cannot be used with FREQ=WEEKLY")
-    if rule.by_month_day:
-        _check_month_days(rule)
-    if rule.by_set_pos:
-        _check_set_pos(rule)
-
-
-def _check_month_days(rule: _Rule) -> None:
-    """Refuse month days no listed month has (BYMONTH=2;BYMONTHDAY=30), a rule that never fires."""
-    months = rule.by_month or tuple(range(1, 13))
-    if not any(_day_fits(day, month) for day in rule.by_month_day for month in months):
-        raise RecurrenceError("BYMONTHDAY never matches: no listed month has that day")
-
-
-def _check_set_pos(rule: _Rule) -> None:
-    """BYSETPOS needs another BYxxx part, and must be reachable in the shorter periods."""
-    if not (
-        rule.by_day
-        or rule.by_month_day
-        or rule.by_month
-        or rule.by_hour
-        or rule.by_minute
-        or rule.by_second
-    ):
-        raise RecurrenceError("BYSETPOS needs another BYxxx rule part")
-    # Hours, days and weeks hold a fixed maximum number of candidates (BYMINUTE/BYSECOND have
-    # one value at most); monthly and yearly rules are covered by the probe in _satisfiable.
-    times = len(rule.by_hour) or 1
-    period, size = {
-        "HOURLY": ("hour", 1),
-        "DAILY": ("day", times),
-        "WEEKLY": ("week", (len(rule.by_day) or 1) * times),
-    }.get(rule.freq, ("", 0))
-    if size and all(abs(pos) > size for pos in rule.by_set_pos):
-        raise RecurrenceError(f"BYSETPOS never matches: each {period} has only {size} candidate(s)")
-
-
-def _format(rule: _Rule) -> str:
-    """Render a rule canonically (parts in _KEY_ORDER, defaults omitted)."""
-    values: dict[str, str] = {"FREQ": rule.freq}
-    if rule.interval != 1:
-        values["INTERVAL"] = str(rule.interval)
-    if rule.by_day:
-        values["BYDAY"] = ",".join(f"{n or ''}{_WEEKDAYS[wd]}" for n, wd in rule.by_day)
-    for key, ints in (
-        ("BYMONTHDAY", rule.by_month_day),
-        ("BYMONTH", rule.by_month),
-        ("BYSETPOS", rule.by_set_pos),
-        ("BYHOUR", rule.by_hour),
-        ("BYMINUTE", rule.by_minute),
-        ("BYSECOND", rule.by_second),
-    ):
-        if ints:
-            values[key] = ",".join(map(str, ints))
-    if rule.count is not None:
-        values["COUNT"] = str(rule.count)
-    if rule.until is not None:
-        values["UNTIL"] = _format_until(rule.until)
-    if rule.wkst != 0:
-        values["WKST"] = _WEEKDAYS[rule.wkst]
-    return ";".join(f"{key}={values[key]}" for key in _KEY_ORDER if key in values)
-
-
-def _format_until(value: datetime) -> str:
-    """Render a UTC datetime as YYYYMMDDTHHMMSSZ (zero-padded even before year 1000)."""
-    v = value.astimezone(UTC)
-    return f"{v.year:04d}{v.month:02d}{v.day:02d}T{v.hour:02d}{v.minute:02d}{v.second:02d}Z"
-
-
 # --------------------------------------------------------------------------- dateutil bridge
 
 
-def _dateutil_rule(rule: _Rule, dtstart: datetime, anchor: datetime) -> du.rrule:
+def _dateutil_rule(rule: Rule, dtstart: datetime, anchor: datetime) -> du.rrule:
     """Build a dateutil rrule; DTSTART-derived defaults come from ``anchor`` (the real start).
 
     Making those defaults explicit lets ``dtstart`` be moved forward by whole periods without
@@ -542,7 +182,7 @@ def _dateutil_rule(rule: _Rule, dtstart: datetime, anchor: datetime) -> du.rrule
         by_day = ((None, anchor.weekday()),)
     try:
         built = du.rrule(
-            _FREQS[rule.freq],
+            FREQS[rule.freq],
             dtstart=dtstart,
             interval=rule.interval,
             # Explicit WKST: dateutil otherwise reads the process-wide calendar.firstweekday().
@@ -564,7 +204,7 @@ def _dateutil_rule(rule: _Rule, dtstart: datetime, anchor: datetime) -> du.rrule
     return built
 
 
-def _has_day_filter(rule: _Rule) -> bool:
+def _has_day_filter(rule: Rule) -> bool:
     """Whether the rule picks days itself (otherwise dateutil derives them from DTSTART)."""
     return bool(rule.by_month_day or rule.by_day)
 
@@ -583,7 +223,7 @@ def _safe_iter(occurrences: Iterable[datetime]) -> Iterator[datetime]:
 
 
 @lru_cache(maxsize=1024)
-def _satisfiable(rule: _Rule) -> bool:
+def _satisfiable(rule: Rule) -> bool:
     """Whether the rule's day filters can match at all, for some start.
 
     Checked over one whole 400-year Gregorian cycle, after which calendars repeat. dateutil
@@ -595,7 +235,7 @@ def _satisfiable(rule: _Rule) -> bool:
         return True
     try:
         probe = du.rrule(
-            du.YEARLY if fine else _FREQS[rule.freq],
+            du.YEARLY if fine else FREQS[rule.freq],
             dtstart=_PROBE_START,
             wkst=rule.wkst,
             bymonth=rule.by_month or None,
@@ -612,7 +252,7 @@ def _satisfiable(rule: _Rule) -> bool:
         raise RecurrenceError(f"invalid rule: {exc}") from exc
 
 
-def _never_fires_from(rule: _Rule, anchor: datetime) -> bool:
+def _never_fires_from(rule: Rule, anchor: datetime) -> bool:
     """Cheap checks for rules that can match in general but never from this start.
 
     An INTERVAL can lock a rule onto a subset of weekdays, hours or months; dateutil would only
@@ -629,11 +269,11 @@ def _never_fires_from(rule: _Rule, anchor: datetime) -> bool:
             return True
     if rule.freq in ("MONTHLY", "YEARLY") and rule.by_month and not _has_day_filter(rule):
         # Without day filters the start's day of month is used; BYMONTH may not have it.
-        return not any(_day_fits(anchor.day, month) for month in rule.by_month)
+        return not any(day_fits(anchor.day, month) for month in rule.by_month)
     return False
 
 
-def _hour_slots(rule: _Rule, anchor: datetime) -> set[int]:
+def _hour_slots(rule: Rule, anchor: datetime) -> set[int]:
     """Hours of the week (0 = Monday 00:00) an HOURLY rule can land on from ``anchor``."""
     week = 7 * 24
     step = gcd(rule.interval, week)
@@ -641,16 +281,11 @@ def _hour_slots(rule: _Rule, anchor: datetime) -> set[int]:
     return {(first + k * step) % week for k in range(week // step)}
 
 
-def _hour_slot_matches(rule: _Rule, slot: int) -> bool:
+def _hour_slot_matches(rule: Rule, slot: int) -> bool:
     """Whether an hour of the week passes BYDAY and BYHOUR."""
     weekday, hour = divmod(slot, 24)
     day_ok = not rule.by_day or any(wd == weekday for _, wd in rule.by_day)
     return day_ok and (not rule.by_hour or hour in rule.by_hour)
-
-
-def _day_fits(day: int, month: int) -> bool:
-    """Whether some year's ``month`` has day ``day`` (negative days count from the end)."""
-    return abs(day) <= (29 if month == 2 else calendar.monthrange(2001, month)[1])
 
 
 # --------------------------------------------------------------------------- series
@@ -682,14 +317,14 @@ def _prepare(series: Series) -> _Prepared:
     return _Prepared(zone, start, end, local_start, rule, exdates)
 
 
-def _parse_rule(text: object) -> _Rule:
+def _parse_rule(text: object) -> Rule:
     """Parse a stored rule string."""
     if not isinstance(text, str):
         raise RecurrenceError("a stored rule must be an RRULE string")
-    return _parse_text(text)
+    return parse_text(text)
 
 
-def _has_occurrences(prep: _Prepared, rule: _Rule) -> bool:
+def _has_occurrences(prep: _Prepared, rule: Rule) -> bool:
     """Cheap emptiness checks first, then look for a first occurrence."""
     if not _satisfiable(rule) or _never_fires_from(rule, prep.local_start):
         return False
@@ -730,7 +365,7 @@ def series_last_end(series: Series) -> datetime | None:
     return max(kept) + prep.duration if kept else prep.end
 
 
-def _occurrences(prep: _Prepared, rule: _Rule, dtstart: datetime) -> Iterator[Occurrence]:
+def _occurrences(prep: _Prepared, rule: Rule, dtstart: datetime) -> Iterator[Occurrence]:
     """Occurrences from dateutil, lazily, in generation order (not necessarily UTC order)."""
     first_wall = prep.local_start.replace(tzinfo=None, microsecond=0)
     for local in _safe_iter(_dateutil_rule(rule, dtstart, prep.local_start)):
@@ -775,7 +410,7 @@ def _overlaps(occ: Occurrence, start: datetime, end: datetime) -> bool:
 
 
 def _expand_rule(
-    prep: _Prepared, rule: _Rule, start: datetime, end: datetime, limit: int
+    prep: _Prepared, rule: Rule, start: datetime, end: datetime, limit: int
 ) -> Expansion:
     """Walk the rule from just before the window until past it (or past ``limit``)."""
     dtstart = _shifted_start(rule, prep.local_start, _naive_utc(start - prep.duration, -_MARGIN))
@@ -810,7 +445,7 @@ def _naive_utc(instant: datetime, delta: timedelta) -> datetime:
     return _add_clamped(instant.astimezone(UTC).replace(tzinfo=None), delta)
 
 
-def _shifted_start(rule: _Rule, local_start: datetime, low: datetime) -> datetime:
+def _shifted_start(rule: Rule, local_start: datetime, low: datetime) -> datetime:
     """Move DTSTART forward by whole periods to just before ``low`` (a naive wall time).
 
     Only possible without COUNT (counting needs every earlier occurrence). Stepping whole

@@ -12,7 +12,7 @@ from calendo.core.errors import problem_responses
 from calendo.core.formats import json_response
 from calendo.core.pagination import CursorParam, Limit, Page
 from calendo.core.routing import indexed_validation_route
-from calendo.events import listing, service, temporal
+from calendo.events import batch, listing, service, temporal
 from calendo.events.presenters import event_body
 from calendo.events.schemas import (
     BatchCreate,
@@ -34,7 +34,7 @@ from calendo.events.schemas import (
 router = APIRouter(tags=["events"])
 
 
-batch_router = APIRouter(route_class=indexed_validation_route(service.invalid_batch_item))
+batch_router = APIRouter(route_class=indexed_validation_route(batch.invalid_batch_item))
 
 Strategy = Annotated[
     ConflictStrategy,
@@ -183,7 +183,7 @@ async def batch_create(
     conflict_strategy: Strategy = "reject",
 ) -> dict[str, Any]:
     """Create up to CALENDO_BATCH_MAX events atomically; an error names the failing index."""
-    written = await service.batch_create(
+    written = await batch.batch_create(
         session, ctx=_context(user, services, ip, conflict_strategy), items=data.events
     )
     return {"items": [{**event_body(w.event, w.role), "conflicts": w.conflicts} for w in written]}
@@ -197,7 +197,7 @@ async def check_conflicts(
     data: ConflictCheck, user: CurrentUserDep, session: SessionDep, services: ServicesDep
 ) -> dict[str, Any]:
     """Conflicts of a prospective time with the caller's calendar, and up to 3 free slots."""
-    return await service.check_conflicts(session, services=services, user_id=user.id, data=data)
+    return await batch.check_conflicts(session, services=services, user_id=user.id, data=data)
 
 
 @router.get(
