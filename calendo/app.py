@@ -23,7 +23,7 @@ from calendo.core.formats import NegotiationMiddleware
 from calendo.core.observability import Metrics, RequestContextMiddleware, configure_logging
 from calendo.core.pubsub import create_broker
 from calendo.core.ratelimit import RateLimiter, RateLimitMiddleware
-from calendo.core.security import PasswordHasher
+from calendo.core.security import PasswordHasher, TokenVerifier
 from calendo.openapi import install_openapi
 
 DESCRIPTION = """Collaborative event management: events with RFC 5545 recurrence, sharing as
@@ -47,6 +47,7 @@ def _lifespan(settings: Settings, metrics: Metrics):  # type: ignore[no-untyped-
             settings=settings,
             db=db,
             hasher=PasswordHasher(settings),
+            tokens=TokenVerifier(settings),
             broker=broker,
             cache=create_cache(redis_client, ttl=settings.cache_ttl_seconds),
             limiter=app.state.limiter,

@@ -10,10 +10,9 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendo.auth import repository
-from calendo.core.config import Settings
 from calendo.core.deps import SessionDep
 from calendo.core.errors import NotAuthenticated
-from calendo.core.security import TokenInvalid, decode_token
+from calendo.core.security import TokenInvalid, TokenVerifier
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/login", auto_error=False)
 
@@ -25,18 +24,18 @@ class CurrentUser:
     session_id: int
 
 
-async def authenticate(settings: Settings, session: AsyncSession, token: str) -> CurrentUser:
+async def authenticate(tokens: TokenVerifier, session: AsyncSession, token: str) -> CurrentUser:
     """Resolve an access token to a live user and login session, or raise NotAuthenticated."""
     try:
-        claims = decode_token(settings, token, expected="access")
+        claims = tokens.decode(token, expected="access")
     except TokenInvalid as exc:
         raise NotAuthenticated("Invalid or expired access token") from exc
-    user = await repository.get_user_with_session(
+    username = await repository.live_username(
         session, user_id=claims.user_id, session_id=claims.session_id
     )
-    if user is None:
+    if username is None:
         raise NotAuthenticated("Invalid or expired access token")
-    return CurrentUser(id=user.id, username=user.username, session_id=claims.session_id)
+    return CurrentUser(id=claims.user_id, username=username, session_id=claims.session_id)
 
 
 async def current_user(
@@ -47,7 +46,7 @@ async def current_user(
     """The caller; 401 with ``WWW-Authenticate: Bearer`` when the token is missing or bad."""
     if not token:
         raise NotAuthenticated("Missing bearer token")
-    return await authenticate(request.app.state.services.settings, session, token)
+    return await authenticate(request.app.state.services.tokens, session, token)
 
 
 CurrentUserDep = Annotated[CurrentUser, Depends(current_user)]

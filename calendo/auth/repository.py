@@ -8,16 +8,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from calendo.auth.models import AuthSession, User
 
 
-async def get_user_with_session(
-    session: AsyncSession, *, user_id: int, session_id: int
-) -> User | None:
-    """The user, if the login session is theirs and not revoked (one query per request)."""
+async def live_username(session: AsyncSession, *, user_id: int, session_id: int) -> str | None:
+    """The user's name if the login session is theirs and not revoked (one query per request;
+    columns only, no ORM object)."""
     query = (
-        select(User)
+        select(User.username)
         .join(AuthSession, AuthSession.user_id == User.id)
         .where(User.id == user_id, AuthSession.id == session_id, AuthSession.revoked_at.is_(None))
     )
-    return (await session.scalars(query)).first()
+    username: str | None = (await session.execute(query)).scalar_one_or_none()
+    return username
 
 
 async def find_by_login(session: AsyncSession, identifier: str) -> User | None:

@@ -16,7 +16,7 @@ from calendo.core.db import Database, unit_of_work
 from calendo.core.observability import Metrics
 from calendo.core.pubsub import MemoryBroker, RedisBroker
 from calendo.core.ratelimit import RateLimiter
-from calendo.core.security import PasswordHasher
+from calendo.core.security import PasswordHasher, TokenVerifier
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -60,6 +60,7 @@ class Services:
     settings: Settings
     db: Database
     hasher: PasswordHasher
+    tokens: TokenVerifier
     broker: MemoryBroker | RedisBroker
     cache: MemoryCache | RedisCache
     limiter: RateLimiter

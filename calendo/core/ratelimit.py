@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from calendo.core.config import Settings
 from calendo.core.errors import problem_body
-from calendo.core.security import TokenInvalid, decode_token
+from calendo.core.security import TokenInvalid, TokenVerifier
 
 AUTH_PATHS = frozenset({"/api/auth/register", "/api/auth/login", "/api/auth/refresh"})
 
@@ -74,7 +74,7 @@ class RateLimitMiddleware:
     def __init__(self, app: ASGIApp, *, limiter: RateLimiter, settings: Settings) -> None:
         self.app = app
         self.limiter = limiter
-        self.settings = settings
+        self.tokens = TokenVerifier(settings)
 
     def _key(self, scope: Scope) -> tuple[RateLimitItem, str]:
         path = scope["path"]
@@ -83,7 +83,7 @@ class RateLimitMiddleware:
         for name, value in scope["headers"]:
             if name == b"authorization" and value[:7].lower() == b"bearer ":
                 try:
-                    claims = decode_token(self.settings, value[7:].decode(), expected="access")
+                    claims = self.tokens.decode(value[7:].decode(), expected="access")
                 except (TokenInvalid, UnicodeDecodeError):
                     break
                 return self.limiter.default_limit, f"user:{claims.user_id}"

@@ -10,11 +10,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
 import jwt
+from cachetools import LRUCache
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
@@ -104,6 +106,31 @@ def decode_token(settings: Settings, token: str, *, expected: TokenType) -> Toke
     if claims.token_type != expected:
         raise TokenInvalid(f"expected an {expected} token")
     return claims
+
+
+class TokenVerifier:
+    """Verifies access tokens, remembering verified ones (bounded LRU).
+
+    Verifying a signature costs more than the rest of a cached read; a token seen before is
+    only checked for expiry again. Revocation is not cached: callers still check the login
+    session in the database on every request.
+    """
+
+    def __init__(self, settings: Settings, *, maxsize: int = 4096) -> None:
+        self.settings = settings
+        self._verified: LRUCache[tuple[str, str], TokenClaims] = LRUCache(maxsize=maxsize)
+
+    def decode(self, token: str, *, expected: TokenType) -> TokenClaims:
+        """Like ``decode_token``, with verified tokens remembered until they expire."""
+        key = (token, expected)
+        claims = self._verified.get(key)
+        if claims is None:
+            claims = decode_token(self.settings, token, expected=expected)
+            self._verified[key] = claims
+        if claims.expires_at <= time.time():
+            self._verified.pop(key, None)
+            raise TokenInvalid("token expired")
+        return claims
 
 
 def fingerprint(token: str) -> str:

@@ -54,6 +54,7 @@ def _entry(
     names: dict[int, str],
     undone: set[int],
     latest: int,
+    sizes: dict[int, int],
 ) -> dict[str, Any]:
     tags = [*row.tags, *(["reverted"] if row.version in undone else [])]
     base = f"/api/events/{row.event_id}/diff"
@@ -66,8 +67,8 @@ def _entry(
         "changed_fields": row.changed_fields,
         "summary": row.summary,
         "tags": tags,
-        "size": _size(row),
-        "size_change": _size(row) - (_size(previous) if previous else 0),
+        "size": sizes[row.version],
+        "size_change": sizes[row.version] - (sizes[previous.version] if previous else 0),
         "links": {
             "previous": f"{base}/{previous.version}/{row.version}" if previous else None,
             "current": f"{base}/{row.version}/{latest}" if row.version != latest else None,
@@ -87,8 +88,10 @@ async def _load(
 def _entries(rows: list[EventVersion], names: dict[int, str]) -> list[dict[str, Any]]:
     undone = reverted_versions(rows)
     latest = rows[-1].version if rows else 0
+    sizes = {row.version: _size(row) for row in rows}  # each snapshot serialised once
     return [
-        _entry(row, rows[i - 1] if i else None, names, undone, latest) for i, row in enumerate(rows)
+        _entry(row, rows[i - 1] if i else None, names, undone, latest, sizes)
+        for i, row in enumerate(rows)
     ]
 
 

@@ -41,7 +41,7 @@ async def _authenticate(services: Services, token: str | None) -> CurrentUser | 
         return None
     async with services.db.read_sessions() as session:
         try:
-            return await authenticate(services.settings, session, token)
+            return await authenticate(services.tokens, session, token)
         except NotAuthenticated:
             return None
 

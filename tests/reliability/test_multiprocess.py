@@ -3,7 +3,7 @@ rate limits are shared, a logout on one is a logout on both, and what one caches
 never serves stale (content or access).
 
 Defences: the limiter's Redis storage (``core/ratelimit.py``), the login session checked in
-the database on every request (``auth/repository.get_user_with_session``), cache keys that
+the database on every request (``auth/repository.live_username``), cache keys that
 embed the event version and an access check before every cache read (``core/cache.py``).
 """
 

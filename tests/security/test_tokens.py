@@ -3,7 +3,7 @@
 Every forged, stale or misused token must give 401 + ``WWW-Authenticate: Bearer`` + a problem
 body on REST, and close the socket with 4401 (or 1008) before any message. The defences are
 in ``calendo/core/security.py`` (PyJWT with ``algorithms=["HS256"]``, every claim required,
-``leeway=0``) and ``calendo/auth/repository.get_user_with_session`` (the login session must be
+``leeway=0``) and ``calendo/auth/repository.live_username`` (the login session must be
 live and belong to the token's subject).
 
 ``iat`` in the future is rejected: PyJWT (2.x) validates ``iat`` whenever the claim is present
