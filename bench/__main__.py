@@ -1,4 +1,7 @@
-"""``python -m bench [--quick]``: run the benchmarks, print the table, save it as markdown."""
+"""``python -m bench [--backend sqlite|postgres] [--workers N] [--quick]``: run the benchmarks.
+
+Prints the table and saves it as markdown.
+"""
 
 from __future__ import annotations
 
@@ -38,8 +41,32 @@ def parse_args(argv: list[str] | None = None) -> RunOptions:
     parser.add_argument("--profile-seconds", type=float, default=10.0)
     parser.add_argument("--py-spy", default=None, help="path to the py-spy executable")
     parser.add_argument("--workdir", type=Path, default=None, help="keep databases here")
-    parser.add_argument("--output", type=Path, default=config.RESULTS_DIR / "latest.md")
+    parser.add_argument(
+        "--output", type=Path, default=None, help="default bench/results/latest[-postgres].md"
+    )
+    parser.add_argument(
+        "--backend",
+        choices=config.BACKENDS,
+        default="sqlite",
+        help="sqlite (default, one worker) or postgres (a fresh database, workers share Redis)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help=f"uvicorn workers per server (default 1, {config.POSTGRES_WORKERS} for postgres)",
+    )
+    parser.add_argument("--postgres-url", default=config.POSTGRES_URL, help="server URL, no db")
+    parser.add_argument(
+        "--redis-url",
+        default=config.REDIS_URL,
+        help="flushed; used with postgres or several workers",
+    )
     args = parser.parse_args(argv)
+    postgres = args.backend == "postgres"
+    workers = args.workers or (config.POSTGRES_WORKERS if postgres else 1)
+    if workers < 1:
+        parser.error("--workers must be at least 1")
     scales = _csv(args.scales)
     unknown = [s for s in scales if s not in config.SCALES]
     if unknown or not scales:
@@ -56,7 +83,12 @@ def parse_args(argv: list[str] | None = None) -> RunOptions:
         profile_seconds=args.profile_seconds,
         py_spy=args.py_spy,
         workdir=args.workdir,
-        output=args.output,
+        output=args.output
+        or config.RESULTS_DIR / ("latest-postgres.md" if postgres else "latest.md"),
+        backend=args.backend,
+        workers=workers,
+        postgres_url=args.postgres_url,
+        redis_url=args.redis_url if postgres or workers > 1 else None,
     )
     return quick_options(options) if args.quick else options
 

@@ -25,6 +25,13 @@ LONG_HISTORY_EVENTS = 3
 LONG_HISTORY_VERSIONS = 200
 FANOUT_SIZES = (100, 1000)
 
+BACKENDS = ("sqlite", "postgres")
+# The PostgreSQL server (a fresh database per scale is created there and dropped after) and
+# the Redis database that several workers share (flushed before each server starts).
+POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/"
+REDIS_URL = "redis://127.0.0.1:6379/7"
+POSTGRES_WORKERS = 2
+
 RANGE_START = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday
 RANGE_WEEKS = 104
 RANGE_END = RANGE_START + timedelta(weeks=RANGE_WEEKS)
@@ -55,6 +62,10 @@ class RunOptions:
     py_spy: str | None
     workdir: Path | None
     output: Path
+    backend: str = "sqlite"  # "sqlite" or "postgres"
+    workers: int = 1  # uvicorn workers of both servers
+    postgres_url: str = POSTGRES_URL
+    redis_url: str | None = None  # set for postgres: workers share pub/sub through it
 
     @property
     def quick(self) -> bool:
@@ -77,4 +88,8 @@ def quick_options(base: RunOptions) -> RunOptions:
         py_spy=base.py_spy,
         workdir=base.workdir,
         output=base.output,
+        backend=base.backend,
+        workers=base.workers,
+        postgres_url=base.postgres_url,
+        redis_url=base.redis_url,
     )

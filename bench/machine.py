@@ -54,8 +54,16 @@ def header(options: RunOptions, generator: str) -> list[str]:
         f"Python {platform.python_version()}, load average at start {_load()}",
         f"- load generator: {generator}; {options.concurrency} connections "
         f"(batch: 2); {options.duration:g} s per scenario after a {options.warmup:g} s warm-up",
-        "- servers: one uvicorn worker each (uvloop, httptools), SQLite in WAL mode",
+        _servers(options),
     ]
+
+
+def _servers(options: RunOptions) -> str:
+    workers = "one uvicorn worker" if options.workers == 1 else f"{options.workers} uvicorn workers"
+    if options.backend == "postgres":
+        redis = f", Redis {options.redis_url} (pub/sub, cache)" if options.redis_url else ""
+        return f"- servers: {workers} each (uvloop, httptools), PostgreSQL (asyncpg){redis}"
+    return f"- servers: {workers} each (uvloop, httptools), SQLite in WAL mode"
 
 
 def footer(elapsed: float) -> str:

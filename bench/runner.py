@@ -6,6 +6,7 @@ ratio compares two figures taken minutes apart on the same (shared, noisy) machi
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 import sys
@@ -31,7 +32,12 @@ from bench.measure import (
 from bench.profile_run import profile_slowest
 from bench.report import BARE, Report, Row, ScaleStats
 from bench.scenarios import read_scenarios, write_scenarios
-from bench.seed import database_urls, seed_database
+from bench.seed import (
+    create_postgres_database,
+    database_urls,
+    drop_postgres_database,
+    seed_database,
+)
 from bench.servers import Server, start_bare, start_calendo
 from calendo.core.config import Settings
 from calendo.core.security import create_token
@@ -69,13 +75,38 @@ class ScaleRun:
         self.stats = ScaleStats(scale)
 
     def run(self, bare: Server, generator: Generator, workdir: Path) -> None:
-        """Seed, serve, measure, record memory; always stop the server."""
+        """Seed, serve, measure, record memory; always stop the server and drop the data."""
+        if self.options.backend == "postgres":
+            name = f"calendo_bench_{os.getpid()}_{self.scale}"
+            log(f"[{self.scale}] creating PostgreSQL database {name}")
+            url = create_postgres_database(self.options.postgres_url, name)
+            try:
+                self._seed_and_serve(url, bare, generator)
+            finally:
+                drop_postgres_database(self.options.postgres_url, name)
+            return
         db_path = workdir / f"calendo-{self.scale}.db"
+        try:
+            self._seed_and_serve(db_path, bare, generator)
+        finally:
+            if self.options.workdir is None:  # a temporary database: free the disk now
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+
+    def _seed_and_serve(self, database: Path | str, bare: Server, generator: Generator) -> None:
+        """Seed ``database`` (a SQLite path or a PostgreSQL URL), serve it and measure."""
         log(f"[{self.scale}] seeding {config.SCALES[self.scale]:,} events")
-        facts, timings = seed_database(db_path, self.scale, self.settings)
+        facts, timings = seed_database(database, self.scale, self.settings)
         self.stats.seed_s, self.stats.db_mb = timings["seed_s"], timings["db_mb"]
         log_path = config.RESULTS_DIR / f"calendo-server-{self.scale}.log"
-        server = start_calendo(database_urls(db_path)[0], self.settings.secret_key, log_path)
+        url = database_urls(database)[0] if isinstance(database, Path) else database
+        server = start_calendo(
+            url,
+            self.settings.secret_key,
+            log_path,
+            workers=self.options.workers,
+            redis_url=self.options.redis_url,
+        )
         try:
             target = Target(server, bare, _login(server.url))
             self._http(facts, target, generator, server)
@@ -86,9 +117,6 @@ class ScaleRun:
                 self._profile(facts, target, generator)
         finally:
             server.stop()
-            if self.options.workdir is None:  # a temporary database: free the disk now
-                for suffix in ("", "-wal", "-shm"):
-                    Path(f"{db_path}{suffix}").unlink(missing_ok=True)
 
     def add(self, row: Row) -> None:
         """Record and echo a row."""
@@ -162,7 +190,7 @@ def run(options: RunOptions) -> Report:
     report = Report(header=machine.header(options, label))
     started = time.monotonic()
     config.RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    bare = start_bare(config.RESULTS_DIR / "bare-server.log")
+    bare = start_bare(config.RESULTS_DIR / "bare-server.log", options.workers)
     try:
         for scale in options.scales:
             ScaleRun(scale, options, settings, report).run(bare, generator, workdir)

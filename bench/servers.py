@@ -1,7 +1,9 @@
 """Server subprocesses: the real Calendo server and the bare ceiling app, with their RSS.
 
-Both run as ``uvicorn`` with uvloop and httptools and one worker (the machine has two cores:
-one for the server, one for the load generator). Output goes to a log file per server.
+Both run as ``uvicorn`` with uvloop and httptools and, by default, one worker (the machine
+has two cores: one for the server, one for the load generator). With several workers the
+uvicorn supervisor forks them; CPU time and memory are then summed over the process tree.
+Output goes to a log file per server.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ class Server:
     process: subprocess.Popen[bytes]
     port: int
     log_path: Path
+    workers: int = 1
 
     @property
     def url(self) -> str:
@@ -38,34 +41,64 @@ class Server:
 
     @property
     def pid(self) -> int:
-        """The server's process id (uvicorn with one worker serves in-process)."""
-        return self.process.pid
+        """The process to profile: the server itself with one worker, else its first worker."""
+        if self.workers == 1:
+            return self.process.pid  # uvicorn with one worker serves in-process
+        children = _children(self.process.pid)
+        return children[0] if children else self.process.pid
+
+    def pids(self) -> list[int]:
+        """The server process and all its descendants (the workers)."""
+        found, queue = [], [self.process.pid]
+        while queue:
+            pid = queue.pop()
+            found.append(pid)
+            queue += _children(pid)
+        return found
 
     def memory_mb(self) -> tuple[float, float]:
-        """(current RSS, peak RSS) in MB, from /proc/<pid>/status."""
-        fields = {}
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                fields[key] = int(value.split()[0]) / 1024
-        return fields.get("VmRSS", 0.0), fields.get("VmHWM", 0.0)
+        """(current RSS, peak RSS) in MB, from /proc/<pid>/status, summed over the tree."""
+        rss = peak = 0.0
+        for pid in self.pids():
+            try:
+                lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+            except OSError:
+                continue
+            for line in lines:
+                key, _, value = line.partition(":")
+                if key == "VmRSS":
+                    rss += int(value.split()[0]) / 1024
+                elif key == "VmHWM":
+                    peak += int(value.split()[0]) / 1024
+        return rss, peak
 
     def cpu_seconds(self) -> float:
-        """User + system CPU time the process (all its threads) has used so far."""
-        return _stat_cpu(Path(f"/proc/{self.pid}/stat"))
+        """User + system CPU time the processes (all their threads) have used so far."""
+        total = 0.0
+        for pid in self.pids():
+            try:
+                total += _stat_cpu(Path(f"/proc/{pid}/stat"))
+            except OSError:  # the process ended meanwhile
+                continue
+        return total
 
     def thread_cpu(self) -> tuple[float, float]:
-        """CPU seconds so far of (the main thread, all other threads)."""
+        """CPU seconds so far of (the main threads, all other threads), over the tree."""
         main = other = 0.0
-        for task in Path(f"/proc/{self.pid}/task").iterdir():
+        for pid in self.pids():
             try:
-                seconds = _stat_cpu(task / "stat")
-            except OSError:  # the thread ended meanwhile
+                tasks = list(Path(f"/proc/{pid}/task").iterdir())
+            except OSError:
                 continue
-            if task.name == str(self.pid):
-                main += seconds
-            else:
-                other += seconds
+            for task in tasks:
+                try:
+                    seconds = _stat_cpu(task / "stat")
+                except OSError:  # the thread ended meanwhile
+                    continue
+                if task.name == str(pid):
+                    main += seconds
+                else:
+                    other += seconds
         return main, other
 
     def wait_idle(self, timeout: float = 120.0, window: float = 0.25) -> None:
@@ -95,6 +128,26 @@ class Server:
             self.process.wait(timeout=5)
 
 
+def _children(pid: int) -> list[int]:
+    """Direct children of ``pid``, oldest first (from each process's /proc stat)."""
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    try:
+        return sorted(int(p) for p in path.read_text().split())
+    except OSError:
+        pass
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(entry.name))
+    return sorted(found)
+
+
 def _stat_cpu(stat: Path) -> float:
     """utime + stime of a /proc stat file, in seconds."""
     fields = stat.read_text().rsplit(")", 1)[1].split()
@@ -108,15 +161,31 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _spawn(name: str, argv: list[str], env: dict[str, str], port: int, log: Path) -> Server:
+def _spawn(
+    name: str, argv: list[str], env: dict[str, str], port: int, log: Path, workers: int = 1
+) -> Server:
     # The working directory holds the log only: no stray .env is read from it.
     with log.open("wb") as out:
         process = subprocess.Popen(
             argv, cwd=log.parent, env=env, stdout=out, stderr=subprocess.STDOUT
         )
-    server = Server(name, process, port, log)
+    server = Server(name, process, port, log, workers)
     _wait_healthy(server)
+    if workers > 1:
+        _wait_workers(server)
     return server
+
+
+def _wait_workers(server: Server) -> None:
+    """With several workers, the first may answer before the others have started up."""
+    ready = b"Application startup complete"
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while time.monotonic() < deadline:
+        if server.log_path.read_bytes().count(ready) >= server.workers:
+            return
+        time.sleep(0.2)
+    server.stop()
+    raise RuntimeError(f"{server.name}: fewer than {server.workers} workers started")
 
 
 def _wait_healthy(server: Server) -> None:
@@ -140,8 +209,30 @@ def _clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("CALENDO_")}
 
 
-def start_calendo(database_url: str, secret: str, log_path: Path) -> Server:
-    """``python -m calendo serve --no-migrate`` on a free port, production settings."""
+def flush_redis(url: str) -> None:
+    """Empty the Redis database the server will use (stale pub/sub or cache state)."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+
+
+def start_calendo(
+    database_url: str,
+    secret: str,
+    log_path: Path,
+    *,
+    workers: int = 1,
+    redis_url: str | None = None,
+) -> Server:
+    """``python -m calendo serve --no-migrate`` on a free port, production settings.
+
+    With ``redis_url`` that Redis database is flushed first and shared by the workers (their
+    WebSocket fan-out goes through its pub/sub).
+    """
     port = free_port()
     env = _clean_env() | {
         "CALENDO_DATABASE_URL": database_url,
@@ -152,12 +243,16 @@ def start_calendo(database_url: str, secret: str, log_path: Path) -> Server:
         "CALENDO_LOG_JSON": "true",
         # Tokens are minted once per scale; a long run must not see them expire midway.
         "CALENDO_ACCESS_TOKEN_MINUTES": "240",
+        "CALENDO_WORKERS": str(workers),
     }
+    if redis_url is not None:
+        flush_redis(redis_url)
+        env["CALENDO_REDIS_URL"] = redis_url
     argv = [sys.executable, "-m", "calendo", "serve", "--no-migrate"]
-    return _spawn("calendo", argv, env, port, log_path)
+    return _spawn("calendo", argv, env, port, log_path, workers)
 
 
-def start_bare(log_path: Path) -> Server:
+def start_bare(log_path: Path, workers: int = 1) -> Server:
     """The ceiling app, served the same way as Calendo."""
     port = free_port()
     env = _clean_env() | {"PYTHONPATH": str(ROOT)}
@@ -175,10 +270,10 @@ def start_bare(log_path: Path) -> Server:
         "--http",
         "httptools",
         "--workers",
-        "1",
+        str(workers),
         # The same logging as ``calendo serve`` (info, with access lines): a like-for-like floor.
         "--log-level",
         "info",
         "--no-proxy-headers",
     ]
-    return _spawn("bare", argv, env, port, log_path)
+    return _spawn("bare", argv, env, port, log_path, workers)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 from pathlib import Path
 
@@ -30,7 +31,13 @@ def migrate(database_url: str, revision: str = "head") -> None:
 def serve(settings: Settings, *, reload: bool = False) -> None:
     """Run uvicorn with the configured host, port and workers."""
     import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
 
+    # uvicorn logs each WebSocket handshake with its path and query: the ?token= goes.
+    log_config = copy.deepcopy(LOGGING_CONFIG)
+    log_config["filters"] = {"redact": {"()": "calendo.core.observability.RedactTokens"}}
+    for handler in log_config["handlers"].values():
+        handler["filters"] = ["redact"]
     uvicorn.run(
         "calendo.app:create_app",
         factory=True,
@@ -43,6 +50,7 @@ def serve(settings: Settings, *, reload: bool = False) -> None:
         log_level="info",
         # Access logs would record WebSocket URLs, whose ?token= is a bearer credential.
         access_log=False,
+        log_config=log_config,
         proxy_headers=False,
     )
 

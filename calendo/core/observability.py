@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
 import uuid
@@ -29,6 +30,22 @@ def configure_logging(*, json_logs: bool) -> None:
         cache_logger_on_first_use=True,
     )
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
+
+
+class RedactTokens(logging.Filter):
+    """Hide ``token=`` query values in log lines (uvicorn logs WebSocket paths with them)."""
+
+    _pattern = re.compile(r"(token=)[^&\s\"']+")
+
+    def _clean(self, value: object) -> object:
+        return self._pattern.sub(r"\1[redacted]", value) if isinstance(value, str) else value
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the message and its arguments; never drop the record."""
+        record.msg = self._clean(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(self._clean(arg) for arg in record.args)
+        return True
 
 
 class Metrics:

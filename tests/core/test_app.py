@@ -121,3 +121,23 @@ async def test_user_rate_limit_is_per_user(database_url: str, redis_url: str | N
             ]
             assert codes == [200, 200, 429]
             assert (await client.get("/api/auth/me", headers=bob.headers)).status_code == 200
+
+
+def test_log_lines_never_carry_tokens() -> None:
+    import logging
+
+    from calendo.core.observability import RedactTokens
+
+    record = logging.LogRecord(
+        "uvicorn.error",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "WebSocket %s" [accepted]',
+        (("127.0.0.1", 5000), "/api/notifications/ws?token=eyJhbGci.abc.def&since=4"),
+        None,
+    )
+    assert RedactTokens().filter(record)
+    line = record.getMessage()
+    assert "eyJhbGci" not in line
+    assert "token=[redacted]&since=4" in line
