@@ -36,7 +36,7 @@ and `Content-Type: application/msgpack` for MessagePack request bodies. Errors a
 """
 
 
-def _lifespan(settings: Settings, metrics: Metrics):  # type: ignore[no-untyped-def]
+def _lifespan(settings: Settings, metrics: Metrics, tokens: TokenVerifier):  # type: ignore[no-untyped-def]
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         redis_client = aioredis.from_url(settings.redis_url) if settings.redis_url else None
@@ -47,7 +47,7 @@ def _lifespan(settings: Settings, metrics: Metrics):  # type: ignore[no-untyped-
             settings=settings,
             db=db,
             hasher=PasswordHasher(settings),
-            tokens=TokenVerifier(settings),
+            tokens=tokens,
             broker=broker,
             cache=create_cache(redis_client, ttl=settings.cache_ttl_seconds),
             limiter=app.state.limiter,
@@ -70,11 +70,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(json_logs=settings.log_json)
     metrics = Metrics()
+    # One verifier for the rate limiter and the routes: a token is checked once per request.
+    tokens = TokenVerifier(settings)
     app = FastAPI(
         title="Calendo",
         version=__version__,
         description=DESCRIPTION,
-        lifespan=_lifespan(settings, metrics),
+        lifespan=_lifespan(settings, metrics, tokens),
     )
     app.state.limiter = RateLimiter(settings)
     install_error_handlers(app)
@@ -83,7 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_openapi(app)
     # Outermost first: request id + metrics, CORS, rate limits, then format negotiation.
     app.add_middleware(NegotiationMiddleware, max_body_bytes=settings.max_body_bytes)
-    app.add_middleware(RateLimitMiddleware, limiter=app.state.limiter, settings=settings)
+    app.add_middleware(RateLimitMiddleware, limiter=app.state.limiter, tokens=tokens)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -71,10 +71,10 @@ def _client_ip(scope: Scope) -> str:
 class RateLimitMiddleware:
     """Apply the auth or default limit to every ``/api`` request."""
 
-    def __init__(self, app: ASGIApp, *, limiter: RateLimiter, settings: Settings) -> None:
+    def __init__(self, app: ASGIApp, *, limiter: RateLimiter, tokens: TokenVerifier) -> None:
         self.app = app
         self.limiter = limiter
-        self.tokens = TokenVerifier(settings)
+        self.tokens = tokens
 
     def _key(self, scope: Scope) -> tuple[RateLimitItem, str]:
         path = scope["path"]

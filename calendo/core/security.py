@@ -1,4 +1,4 @@
-"""Passwords (Argon2 via pwdlib), JWTs (PyJWT, HS256 only) and token hashing.
+"""Passwords (Argon2 via pwdlib), JWTs (PyJWT, HS256 only) and a cache of verified tokens.
 
 Tokens carry ``sub``, ``sid`` (the login family), ``type`` (access or refresh), ``jti``,
 ``iat`` and ``exp``; decoding pins the algorithm list so ``alg: none`` and key confusion are
@@ -7,7 +7,6 @@ refused by the library, and requires every claim.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 import time
@@ -131,11 +130,6 @@ class TokenVerifier:
             self._verified.pop(key, None)
             raise TokenInvalid("token expired")
         return claims
-
-
-def fingerprint(token: str) -> str:
-    """A one-way digest of a token for storage (refresh tokens are never stored raw)."""
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def same_secret(a: str, b: str) -> bool:

@@ -261,6 +261,15 @@ async def update_event(
     )
 
 
+async def require_if_match(
+    session: AsyncSession, found: access.Access, if_match: str | None
+) -> None:
+    """412 when an ``If-Match`` header names another version than the current one."""
+    expected = parse_if_match(if_match, found.event.id)
+    if expected is not None and expected != found.event.version:
+        await raise_stale(session, found.event, found.role, expected, by_header=True)
+
+
 async def raise_stale(
     session: AsyncSession, event: Event, role: str, expected: int, *, by_header: bool
 ) -> None:
@@ -420,9 +429,7 @@ async def delete_event(
         session, user_id=ctx.actor.id, event_id=event_id, minimum="owner", for_update=True
     )
     event = found.event
-    expected = parse_if_match(if_match, event_id)
-    if expected is not None and expected != event.version:
-        await raise_stale(session, event, found.role, expected, by_header=True)
+    await require_if_match(session, found, if_match)
     previous = content_snapshot(event)
     event.deleted_at = utcnow()
     event.updated_at = event.deleted_at

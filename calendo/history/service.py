@@ -247,9 +247,7 @@ async def rollback(
         session, user_id=ctx.actor.id, event_id=event_id, minimum="editor", for_update=True
     )
     event = found.event
-    expected = events.parse_if_match(if_match, event_id)
-    if expected is not None and expected != event.version:
-        await events.raise_stale(session, event, found.role, expected, by_header=True)
+    await events.require_if_match(session, found, if_match)
     target = await repository.version(session, event_id, number)
     if target is None:
         raise VersionNotFound(f"Event {event_id} has no version {number}")

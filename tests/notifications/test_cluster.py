@@ -8,11 +8,6 @@ server process would (``notify()`` + commit). Process A holds the socket that mu
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -30,9 +25,10 @@ from calendo.core.db import Database, create_engine, unit_of_work
 from calendo.core.errors import WS_UNAUTHORIZED
 from calendo.core.pubsub import RedisBroker
 from calendo.notifications.service import notify
-from tests.conftest import BACKEND, SECRET, make_settings
+from tests.conftest import BACKEND, make_settings
 from tests.helpers import Actor, register
 from tests.notifications.factories import create_event_row, wait_redis_subscribers
+from tests.servers import Server, running_cluster
 
 pytestmark = [
     pytest.mark.slow,
@@ -46,93 +42,16 @@ pytestmark = [
 HEARTBEAT = 0.5
 
 
-@dataclass
-class Server:
-    url: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    @property
-    def ws_url(self) -> str:
-        return self.url.replace("http://", "ws://", 1) + "/api/notifications/ws"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _start(database_url: str, redis_url: str, workdir: Path, name: str) -> Server:
-    port = _free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("CALENDO_")},
-        "CALENDO_DATABASE_URL": database_url,
-        "CALENDO_REDIS_URL": redis_url,
-        "CALENDO_SECRET_KEY": SECRET,
-        "CALENDO_HOST": "127.0.0.1",
-        "CALENDO_PORT": str(port),
-        "CALENDO_WORKERS": "1",
-        "CALENDO_RATE_LIMIT_ENABLED": "false",
-        "CALENDO_ARGON2_TIME_COST": "1",
-        "CALENDO_ARGON2_MEMORY_COST": "64",
-        "CALENDO_WS_HEARTBEAT_SECONDS": str(HEARTBEAT),
-        "CALENDO_ENV": "test",
-    }
-    log = workdir / f"{name}.log"
-    with log.open("wb") as out:  # the child keeps its own descriptor
-        process = subprocess.Popen(
-            [sys.executable, "-m", "calendo", "serve", "--no-migrate"],
-            env=env,
-            cwd=workdir,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    return Server(f"http://127.0.0.1:{port}", process, log)
-
-
-def _wait_healthy(server: Server, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    with httpx.Client(trust_env=False) as client:
-        while time.monotonic() < deadline:
-            if server.process.poll() is not None:
-                break
-            try:
-                if client.get(server.url + "/health", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-    pytest.fail(f"{server.url} did not become healthy:\n{server.log.read_text()[-3000:]}")
-
-
-def _stop(server: Server) -> None:
-    if server.process.poll() is None:
-        server.process.terminate()
-        try:
-            server.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.process.kill()
-            server.process.wait()
-
-
 @pytest.fixture
 def cluster(
     database_url: str, redis_url: str | None, tmp_path: Path
 ) -> Iterator[tuple[Server, Server]]:
-    """Processes A and B, healthy; always stopped afterwards."""
+    """Processes A and B, healthy, with a fast heartbeat; always stopped afterwards."""
     assert redis_url is not None
-    servers: list[Server] = []
-    try:
-        for name in ("a", "b"):
-            servers.append(_start(database_url, redis_url, tmp_path, name))
-        for server in servers:
-            _wait_healthy(server)
-        yield servers[0], servers[1]
-    finally:
-        for server in servers:
-            _stop(server)
+    with running_cluster(
+        database_url, redis_url, tmp_path, CALENDO_WS_HEARTBEAT_SECONDS=str(HEARTBEAT)
+    ) as servers:
+        yield servers
 
 
 @dataclass

@@ -20,8 +20,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.conftest import BACKEND
-from tests.reliability.servers import Server, running_cluster
 from tests.security.support import guarded
+from tests.servers import Server, running_cluster
 
 pytestmark = [
     pytest.mark.slow,

@@ -1,4 +1,4 @@
-"""Real server processes for the reliability tests: ``python -m calendo serve`` on 127.0.0.1."""
+"""Real server processes for the tests: ``python -m calendo serve`` on 127.0.0.1."""
 
 from __future__ import annotations
 
