@@ -4,17 +4,24 @@ One ``AsyncSession`` per request. The unit of work commits once, before the resp
 and runs the after-commit hooks (broker publishes) only when the commit succeeded. On SQLite a
 write request opens its transaction with ``BEGIN IMMEDIATE`` so that read-then-write sequences
 (conflict checks, version checks) cannot interleave; PostgreSQL uses row locks instead.
+
+SQLite runs through the stdlib driver on the event loop (``core/sqlite_inline.py``), with no
+helper thread. The hottest reads (authentication, one event, a calendar page) also skip the
+session and its transaction: ``Database.reads`` runs one prepared Core statement per call in
+autocommit, over one connection of its own on SQLite.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import MetaData, event
-from sqlalchemy.engine import Connection
+import orjson
+from sqlalchemy import Executable, MetaData, Row, event
+from sqlalchemy import create_engine as create_sync_engine
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -22,9 +29,10 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import NullPool, StaticPool
 
 from calendo.core.config import Settings
+from calendo.core.sqlite_inline import inline_url
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -33,6 +41,10 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+# How long a statement waits for another process's write lock on SQLite. The wait blocks the
+# event loop (core/sqlite_inline.py); within one process writers queue in asyncio instead.
+SQLITE_BUSY_SECONDS = 5
 
 AfterCommit = Callable[[], Awaitable[None]]
 _AFTER_COMMIT_KEY = "calendo_after_commit"
@@ -55,7 +67,6 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
@@ -68,29 +79,143 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 def create_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
     """Create the engine for the configured database (``pooled=False`` for one-off tools)."""
     kwargs: dict[str, Any] = {}
+    url = make_url(settings.database_url)
     if not pooled:
         kwargs["poolclass"] = NullPool
     if settings.is_sqlite:
-        kwargs["connect_args"] = {"timeout": 30}
+        # The stdlib driver inline on the loop (see core/sqlite_inline.py), whichever async
+        # SQLite driver the URL names.
+        url = inline_url(url)
+        kwargs["connect_args"] = {"timeout": SQLITE_BUSY_SECONDS, "check_same_thread": False}
     elif pooled:
         kwargs.update(pool_size=settings.db_pool_size, max_overflow=10, pool_pre_ping=True)
-    engine = create_async_engine(settings.database_url, **kwargs)
+    engine = create_async_engine(url, json_deserializer=orjson.loads, **kwargs)
     if settings.is_sqlite:
         _configure_sqlite(engine)
     return engine
 
 
+class Reads(Protocol):
+    """Run one read-only statement outside any unit of work, in autocommit."""
+
+    async def all(
+        self, statement: Executable, params: Mapping[str, Any] | None = None
+    ) -> Sequence[Row[Any]]:
+        """Every row of the statement, with ``params`` bound to its ``bindparam``s."""
+
+    async def close(self) -> None:
+        """Release the connections."""
+
+    @property
+    def own_engine(self) -> Engine | None:
+        """The engine it runs on when that is not the database's main one."""
+
+
+class PooledReads:
+    """Reads on a pooled connection in autocommit: no BEGIN/COMMIT round trips."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+
+    async def all(
+        self, statement: Executable, params: Mapping[str, Any] | None = None
+    ) -> Sequence[Row[Any]]:
+        """Check a connection out, run the statement, return it to the pool."""
+        async with self._engine.connect() as conn:
+            return (await conn.execute(statement, params)).all()
+
+    async def close(self) -> None:
+        """The pool belongs to the main engine, which disposes of it."""
+
+    @property
+    def own_engine(self) -> Engine | None:
+        """None: the main engine's pool serves these reads."""
+        return None
+
+
+class InlineSQLiteReads:
+    """Reads over one stdlib ``sqlite3`` connection of this process, on the event loop.
+
+    WAL lets a reader run beside the writer, never waiting for it; each statement is its own
+    read transaction (autocommit), so it sees every commit that came before it. The
+    connection is ``query_only``: nothing can write through it.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._conn: Connection | None = None
+
+    @classmethod
+    def for_url(cls, url: str) -> InlineSQLiteReads:
+        """A reader on the same file as the application's engine."""
+        engine = create_sync_engine(
+            make_url(url).set(drivername="sqlite+pysqlite"),
+            poolclass=StaticPool,
+            isolation_level="AUTOCOMMIT",
+            json_deserializer=orjson.loads,
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_SECONDS},
+        )
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")  # a no-op once the writer has set it
+            cursor.execute("PRAGMA query_only=ON")
+            cursor.close()
+
+        return cls(engine)
+
+    async def all(
+        self, statement: Executable, params: Mapping[str, Any] | None = None
+    ) -> Sequence[Row[Any]]:
+        """Run the statement now, without yielding to the loop."""
+        if self._conn is None:
+            self._conn = self._engine.connect()
+        return self._conn.execute(statement, params).all()
+
+    @property
+    def own_engine(self) -> Engine | None:
+        """The stdlib-driver engine on the same file."""
+        return self._engine
+
+    async def close(self) -> None:
+        """Close the connection."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        self._engine.dispose()
+
+
+def create_reads(engine: AsyncEngine) -> Reads:
+    """Inline reads for a SQLite file, pooled autocommit reads otherwise."""
+    url = engine.url
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        return InlineSQLiteReads.for_url(url.render_as_string(hide_password=False))
+    return PooledReads(engine)
+
+
 class Database:
-    """The engine plus two session factories: read (deferred) and write (immediate on SQLite)."""
+    """The engine, two session factories (read; write, immediate on SQLite) and ``reads``."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        self.reads = create_reads(engine)
         # SQLite allows one writer; queueing writers here, in order, beats each of them
         # sleeping and retrying in SQLite's busy handler (long tail latencies).
         self._write_queue = asyncio.Lock() if engine.dialect.name == "sqlite" else None
         self.read_sessions = async_sessionmaker(engine, expire_on_commit=False)
         write_engine = engine.execution_options(**{_WRITE_OPTION: True})
         self.write_sessions = async_sessionmaker(write_engine, expire_on_commit=False)
+
+    @property
+    def sync_engines(self) -> tuple[Engine, ...]:
+        """Every engine that runs this database's SQL (event listeners, instrumentation)."""
+        own = self.reads.own_engine
+        return (self.engine.sync_engine,) if own is None else (self.engine.sync_engine, own)
+
+    def read_session(self) -> Any:
+        """A read-only unit of work, for routes that take no ``SessionDep``."""
+        return unit_of_work(self.read_sessions())
 
     @asynccontextmanager
     async def writer(self) -> AsyncIterator[None]:
@@ -103,6 +228,7 @@ class Database:
 
     async def dispose(self) -> None:
         """Close every pooled connection."""
+        await self.reads.close()
         await self.engine.dispose()
 
 
