@@ -13,7 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from calendo import __version__
-from calendo.api import build_api_router
+from calendo.api import OPENAPI_TAGS, include_api
 from calendo.core.cache import create_cache
 from calendo.core.config import Settings, get_settings
 from calendo.core.db import Database, create_engine
@@ -76,11 +76,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Calendo",
         version=__version__,
         description=DESCRIPTION,
+        openapi_tags=OPENAPI_TAGS,
         lifespan=_lifespan(settings, metrics, tokens),
     )
     app.state.limiter = RateLimiter(settings)
     install_error_handlers(app)
-    app.include_router(build_api_router())
+    include_api(app)
     _add_operational_routes(app)
     install_openapi(app)
     # Outermost first: request id + metrics, CORS, rate limits, then format negotiation.

@@ -7,10 +7,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendo.auth import repository
-from calendo.core.deps import SessionDep
+from calendo.core.db import Reads
 from calendo.core.errors import NotAuthenticated
 from calendo.core.security import TokenInvalid, TokenVerifier
 
@@ -24,14 +23,14 @@ class CurrentUser:
     session_id: int
 
 
-async def authenticate(tokens: TokenVerifier, session: AsyncSession, token: str) -> CurrentUser:
+async def authenticate(tokens: TokenVerifier, reads: Reads, token: str) -> CurrentUser:
     """Resolve an access token to a live user and login session, or raise NotAuthenticated."""
     try:
         claims = tokens.decode(token, expected="access")
     except TokenInvalid as exc:
         raise NotAuthenticated("Invalid or expired access token") from exc
     username = await repository.live_username(
-        session, user_id=claims.user_id, session_id=claims.session_id
+        reads, user_id=claims.user_id, session_id=claims.session_id
     )
     if username is None:
         raise NotAuthenticated("Invalid or expired access token")
@@ -39,14 +38,17 @@ async def authenticate(tokens: TokenVerifier, session: AsyncSession, token: str)
 
 
 async def current_user(
-    request: Request,
-    session: SessionDep,
-    token: Annotated[str | None, Depends(oauth2_scheme)],
+    request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> CurrentUser:
-    """The caller; 401 with ``WWW-Authenticate: Bearer`` when the token is missing or bad."""
+    """The caller; 401 with ``WWW-Authenticate: Bearer`` when the token is missing or bad.
+
+    Resolved outside the request's unit of work (``Database.reads``), so it never holds
+    SQLite's writer queue and costs one autocommit statement.
+    """
     if not token:
         raise NotAuthenticated("Missing bearer token")
-    return await authenticate(request.app.state.services.tokens, session, token)
+    services = request.app.state.services
+    return await authenticate(services.tokens, services.db.reads, token)
 
 
 CurrentUserDep = Annotated[CurrentUser, Depends(current_user)]

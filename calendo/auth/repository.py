@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendo.auth.models import AuthSession, User
+from calendo.core.db import Reads
 
-
-async def live_username(session: AsyncSession, *, user_id: int, session_id: int) -> str | None:
-    """The user's name if the login session is theirs and not revoked (one query per request;
-    columns only, no ORM object)."""
-    query = (
-        select(User.username)
-        .join(AuthSession, AuthSession.user_id == User.id)
-        .where(User.id == user_id, AuthSession.id == session_id, AuthSession.revoked_at.is_(None))
+# Built once: the statement and its cache key are reused by every request.
+_LIVE_USERNAME = (
+    select(User.username)
+    .join(AuthSession, AuthSession.user_id == User.id)
+    .where(
+        User.id == bindparam("user_id"),
+        AuthSession.id == bindparam("session_id"),
+        AuthSession.revoked_at.is_(None),
     )
-    username: str | None = (await session.execute(query)).scalar_one_or_none()
-    return username
+)
+
+
+async def live_username(reads: Reads, *, user_id: int, session_id: int) -> str | None:
+    """The user's name if the login session is theirs and not revoked (one statement per
+    request, outside any transaction: it must see a logout committed a moment ago)."""
+    rows = await reads.all(_LIVE_USERNAME, {"user_id": user_id, "session_id": session_id})
+    return str(rows[0].username) if rows else None
 
 
 async def find_by_login(session: AsyncSession, identifier: str) -> User | None:

@@ -3,6 +3,7 @@ PostgreSQL)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,12 +33,27 @@ class UTCDateTime(TypeDecorator[datetime]):
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
+    def result_processor(
+        self, dialect: Dialect, coltype: object
+    ) -> Callable[[Any], datetime | None] | None:
+        """On SQLite, one C-level parse per value (``fromisoformat``) instead of the regular
+        two-step processing: calendar pages read six datetimes per row."""
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+        return _sqlite_utc
+
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
         return value.astimezone(UTC)  # type: ignore[no-any-return]
+
+
+def _sqlite_utc(value: str | None) -> datetime | None:
+    """A SQLite DATETIME text (``YYYY-MM-DD HH:MM:SS.ffffff``, stored in UTC) as aware UTC."""
+    # Parsing the offset is cheaper than ``.replace(tzinfo=UTC)`` afterwards.
+    return None if value is None else datetime.fromisoformat(value + "+00:00")
 
 
 def utcnow() -> datetime:

@@ -6,15 +6,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, or_
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendo.core.config import Settings
+from calendo.core.db import Reads
 from calendo.core.deps import Services
 from calendo.core.errors import ValidationFailed
 from calendo.core.pagination import decode_cursor, encode_cursor
 from calendo.events import recurrence, repository, scheduling
-from calendo.events.models import Event
 from calendo.events.presenters import event_body, permission_body
 from calendo.events.schemas import MIN_YEAR
 from calendo.events.snapshots import format_instant, parse_instant
@@ -23,13 +23,13 @@ from calendo.sharing import access
 _CHUNK = 100
 
 
-async def get_event(session: AsyncSession, *, user_id: int, event_id: int) -> dict[str, Any]:
-    """The event with the caller's role and the permission list."""
-    found, perms = await access.require_event_with_permissions(
-        session, user_id=user_id, event_id=event_id
+async def get_event(reads: Reads, *, user_id: int, event_id: int) -> dict[str, Any]:
+    """The event with the caller's role and the permission list (one statement)."""
+    event, role, perms = await access.require_event_with_permissions(
+        reads, user_id=user_id, event_id=event_id
     )
-    body = event_body(found.event, found.role)
-    body["permissions"] = [permission_body(p, name) for p, name in perms]
+    body = event_body(event, role)
+    body["permissions"] = [permission_body(p, p.username) for p in perms]
     return body
 
 
@@ -61,17 +61,34 @@ def cursor_position(cursor: str | None) -> tuple[datetime, int] | None:
         raise ValidationFailed("malformed cursor", loc=("query", "cursor")) from exc
 
 
-def _keyset(query: Any, cursor: str | None) -> Any:
-    position = cursor_position(cursor)
-    if position is None:
-        return query
-    start, last_id = position
-    return query.where(
-        or_(Event.start_time > start, and_(Event.start_time == start, Event.id > last_id))
+def _calendar(
+    *,
+    user_id: int,
+    start: datetime | None,
+    end: datetime | None,
+    q: str | None,
+    role: str | None,
+    after: tuple[datetime, int] | None = None,
+    paged: bool = False,
+) -> tuple[Any, dict[str, Any]]:
+    """The prepared calendar statement for these filters, and the values to bind."""
+    params: dict[str, Any] = {"user_id": user_id, "start": start, "end": end, "role": role}
+    if q:
+        params["pattern"] = repository.text_pattern(q)
+    if after is not None:
+        params["after_start"], params["after_id"] = after
+    statement = repository.calendar_query(
+        start=start is not None,
+        end=end is not None,
+        text=bool(q),
+        role=bool(role),
+        after=after is not None,
+        paged=paged,
     )
+    return statement, {k: v for k, v in params.items() if v is not None}
 
 
-def _occurs_in(event: Event, start: datetime | None, end: datetime | None) -> bool:
+def _occurs_in(event: Row[Any], start: datetime | None, end: datetime | None) -> bool:
     """Whether a recurring event really has an occurrence in the window."""
     if not event.is_recurring or start is None or end is None:
         return True
@@ -80,7 +97,7 @@ def _occurs_in(event: Event, start: datetime | None, end: datetime | None) -> bo
 
 
 async def list_events(
-    session: AsyncSession,
+    reads: Reads,
     *,
     user_id: int,
     start: datetime | None,
@@ -94,21 +111,23 @@ async def list_events(
     """A page of the caller's calendar, sorted by start then id (keyset pagination)."""
     check_window(start, end)
     start = _floored(start)
-    query = repository.visible_events(user_id)
-    query = repository.in_window(query, start, end)
-    if q:
-        query = repository.matching_text(query, q)
-    if role:
-        query = repository.with_role(query, role)
-    query = _keyset(query, cursor).order_by(Event.start_time, Event.id)
+    query, params = _calendar(
+        user_id=user_id,
+        start=start,
+        end=end,
+        q=q,
+        role=role,
+        after=cursor_position(cursor),
+        paged=True,
+    )
     offset = skip or 0
     # One row more than the page tells whether there is a next page; recurring candidates
     # without an occurrence in the window are dropped, so fetch again until the page fills.
     chunk = limit + 1
-    items: list[tuple[Event, str]] = []
+    items: list[Row[Any]] = []
     while len(items) <= limit:
-        rows = await repository.fetch(session, query.offset(offset).limit(chunk))
-        items.extend(row for row in rows if _occurs_in(row[0], start, end))
+        rows = await reads.all(query, {**params, "offset": offset, "limit": chunk})
+        items.extend(row for row in rows if _occurs_in(row, start, end))
         if len(rows) < chunk:
             break
         offset += chunk
@@ -116,13 +135,13 @@ async def list_events(
     page = items[:limit]
     next_cursor = None
     if len(items) > limit:
-        last = page[-1][0]
+        last = page[-1]
         next_cursor = encode_cursor(format_instant(last.start_time), last.id)
-    return {"items": [event_body(e, r) for e, r in page], "next_cursor": next_cursor}
+    return {"items": [event_body(row, row.role) for row in page], "next_cursor": next_cursor}
 
 
 async def list_expanded(
-    session: AsyncSession,
+    reads: Reads,
     *,
     user_id: int,
     start: datetime | None,
@@ -141,23 +160,20 @@ async def list_expanded(
     # Expanding from the cursor, not the window start, keeps every page within the per-series
     # expansion cap (max_occurrences > the page limit), however long the series.
     since = max(start, after[0], _FLOOR) if after and after[0] < end else max(start, _FLOOR)
-    query = repository.in_window(repository.visible_events(user_id), since, end)
-    if q:
-        query = repository.matching_text(query, q)
-    if role:
-        query = repository.with_role(query, role)
-    rows: list[tuple[datetime, int, datetime, Event, str]] = []
-    for event, event_role in await repository.fetch(session, query):
+    query, params = _calendar(user_id=user_id, start=since, end=end, q=q, role=role)
+    rows: list[tuple[datetime, int, datetime, Row[Any]]] = []
+    for event in await reads.all(query, params):
         expansion = recurrence.expand(
             scheduling.series_of(event), since, end, limit=settings.max_occurrences
         )
         for occ in expansion.occurrences:
             if after is None or (occ.start, event.id) > after:
-                rows.append((occ.start, event.id, occ.end, event, event_role))
+                rows.append((occ.start, event.id, occ.end, event))
     rows.sort(key=lambda r: (r[0], r[1]))
     page = rows[:limit]
     items = [
-        {**event_body(e, r), "occurrence_start": s, "occurrence_end": oe} for s, _, oe, e, r in page
+        {**event_body(e, e.role), "occurrence_start": s, "occurrence_end": oe}
+        for s, _, oe, e in page
     ]
     next_cursor = None
     if len(rows) > limit:

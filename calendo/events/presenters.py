@@ -2,39 +2,54 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
+
+from sqlalchemy import Row
 
 from calendo.events.models import Event
 from calendo.sharing.models import Permission
 
 
-def event_body(event: Event, role: str) -> dict[str, Any]:
-    """The ``EventRead`` fields of an event for a caller with ``role``."""
+def _getter(item: Any) -> Callable[[str], Any]:
+    """Field lookup by name: a Core row's mapping (a third of the cost of its attributes), or
+    an ORM object's attributes."""
+    if isinstance(item, Row):
+        return item._mapping.__getitem__
+    return functools.partial(getattr, item)
+
+
+def event_body(event: Event | Row[Any], role: str) -> dict[str, Any]:
+    """The ``EventRead`` fields of an event (an ORM object, or a Core row of its columns) for
+    a caller with ``role``."""
+    get = _getter(event)
     return {
-        "id": event.id,
-        "title": event.title,
-        "description": event.description,
-        "start_time": event.start_time,
-        "end_time": event.end_time,
-        "timezone": event.timezone,
-        "location": event.location,
-        "is_recurring": event.is_recurring,
-        "recurrence_pattern": event.recurrence_pattern,
-        "recurrence_exceptions": list(event.recurrence_exceptions or []),
-        "owner_id": event.owner_id,
+        "id": get("id"),
+        "title": get("title"),
+        "description": get("description"),
+        "start_time": get("start_time"),
+        "end_time": get("end_time"),
+        "timezone": get("timezone"),
+        "location": get("location"),
+        "is_recurring": get("is_recurring"),
+        "recurrence_pattern": get("recurrence_pattern"),
+        "recurrence_exceptions": list(get("recurrence_exceptions") or []),
+        "owner_id": get("owner_id"),
         "my_role": role,
-        "version": event.version,
-        "created_at": event.created_at,
-        "updated_at": event.updated_at,
+        "version": get("version"),
+        "created_at": get("created_at"),
+        "updated_at": get("updated_at"),
     }
 
 
-def permission_body(permission: Permission, username: str) -> dict[str, Any]:
+def permission_body(permission: Permission | Row[Any], username: str) -> dict[str, Any]:
     """A permission row as ``PermissionRead`` fields."""
+    get = _getter(permission)
     return {
-        "user_id": permission.user_id,
+        "user_id": get("user_id"),
         "username": username,
-        "role": permission.role,
-        "granted_by": permission.granted_by,
-        "granted_at": permission.granted_at,
+        "role": get("role"),
+        "granted_by": get("granted_by"),
+        "granted_at": get("granted_at"),
     }

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import BindParameter, Select, and_, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendo.auth.models import User
 from calendo.events.models import Event
 from calendo.sharing.models import Permission
 
+Bound = BindParameter[Any]
 
-def visible_events(user_id: int) -> Select[Event, str]:
+
+def visible_events(user_id: int | Bound) -> Select[Event, str]:
     """Events the user can see now (not deleted), with the user's role."""
     return (
         select(Event, Permission.role)
@@ -23,7 +27,7 @@ def visible_events(user_id: int) -> Select[Event, str]:
 
 
 def in_window(
-    query: Select[Event, str], start: datetime | None, end: datetime | None
+    query: Select[Event, str], start: datetime | Bound | None, end: datetime | Bound | None
 ) -> Select[Event, str]:
     """Keep events whose series bounds overlap the window (occurrences are checked later)."""
     if end is not None:
@@ -33,15 +37,19 @@ def in_window(
     return query
 
 
-def with_role(query: Select[Event, str], role: str) -> Select[Event, str]:
+def with_role(query: Select[Event, str], role: str | Bound) -> Select[Event, str]:
     """Keep events on which the user has exactly ``role``."""
     return query.where(Permission.role == role)
 
 
-def matching_text(query: Select[Event, str], text: str) -> Select[Event, str]:
-    """Case-insensitive substring match on title, description and location."""
+def text_pattern(text: str) -> str:
+    """The LIKE pattern (escape character ``\\``) of a case-insensitive substring search."""
     escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    pattern = f"%{escaped}%"
+    return f"%{escaped}%"
+
+
+def matching_text(query: Select[Event, str], pattern: str | Bound) -> Select[Event, str]:
+    """Case-insensitive match of a ``text_pattern`` on title, description and location."""
     return query.where(
         or_(
             func.lower(Event.title).like(pattern, escape="\\"),
@@ -49,6 +57,42 @@ def matching_text(query: Select[Event, str], text: str) -> Select[Event, str]:
             func.lower(Event.location).like(pattern, escape="\\"),
         )
     )
+
+
+@functools.cache
+def calendar_query(
+    *, start: bool, end: bool, text: bool, role: bool, after: bool, paged: bool
+) -> Select[Event, str]:
+    """The calendar statement for one combination of filters, built once per process.
+
+    Values are bound per call: ``user_id`` always; ``start``, ``end``, ``pattern`` (from
+    ``text_pattern``), ``role`` when filtered; ``after_start`` and ``after_id`` (keyset);
+    ``offset`` and ``limit`` when ``paged`` (sorted by start, then id).
+    """
+    query = in_window(
+        visible_events(bindparam("user_id")),
+        bindparam("start") if start else None,
+        bindparam("end") if end else None,
+    )
+    if text:
+        query = matching_text(query, bindparam("pattern"))
+    if role:
+        query = with_role(query, bindparam("role"))
+    if after:
+        after_start: Bound = bindparam("after_start")
+        query = query.where(
+            or_(
+                Event.start_time > after_start,
+                and_(Event.start_time == after_start, Event.id > bindparam("after_id")),
+            )
+        )
+    if paged:
+        query = (
+            query.order_by(Event.start_time, Event.id)
+            .offset(bindparam("offset"))
+            .limit(bindparam("limit"))
+        )
+    return query
 
 
 async def fetch(session: AsyncSession, query: Select[Event, str]) -> list[tuple[Event, str]]:

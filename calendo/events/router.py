@@ -34,7 +34,9 @@ from calendo.events.schemas import (
 router = APIRouter(tags=["events"])
 
 
-batch_router = APIRouter(route_class=indexed_validation_route(batch.invalid_batch_item))
+batch_router = APIRouter(
+    tags=["events"], route_class=indexed_validation_route(batch.invalid_batch_item)
+)
 
 Strategy = Annotated[
     ConflictStrategy,
@@ -113,7 +115,6 @@ async def create_event(
 )
 async def list_events(
     user: CurrentUserDep,
-    session: SessionDep,
     services: ServicesDep,
     start_time: WindowStart = None,
     end_time: WindowEnd = None,
@@ -128,43 +129,23 @@ async def list_events(
     as_of: ListAsOf = None,
 ) -> Any:
     """The caller's calendar: owned and shared events, sorted by start then id."""
+    filters: dict[str, Any] = {
+        "user_id": user.id,
+        "start": start_time,
+        "end": end_time,
+        "q": q,
+        "role": role,
+        "limit": limit,
+        "cursor": cursor,
+    }
     if as_of is not None:
-        return await temporal.list_events_as_of(
-            session,
-            user_id=user.id,
-            at=as_of,
-            start=start_time,
-            end=end_time,
-            q=q,
-            role=role,
-            limit=limit,
-            cursor=cursor,
-            skip=skip,
-            expand=expand,
-        )
+        async with services.db.read_session() as session:
+            return await temporal.list_events_as_of(
+                session, at=as_of, skip=skip, expand=expand, **filters
+            )
     if expand:
-        return await listing.list_expanded(
-            session,
-            user_id=user.id,
-            start=start_time,
-            end=end_time,
-            q=q,
-            role=role,
-            limit=limit,
-            cursor=cursor,
-            settings=services.settings,
-        )
-    page = await listing.list_events(
-        session,
-        user_id=user.id,
-        start=start_time,
-        end=end_time,
-        q=q,
-        role=role,
-        limit=limit,
-        cursor=cursor,
-        skip=skip,
-    )
+        return await listing.list_expanded(services.db.reads, settings=services.settings, **filters)
+    page = await listing.list_events(services.db.reads, skip=skip, **filters)
     return json_response(page)
 
 
@@ -189,9 +170,6 @@ async def batch_create(
     return {"items": [{**event_body(w.event, w.role), "conflicts": w.conflicts} for w in written]}
 
 
-router.include_router(batch_router)
-
-
 @router.post("/conflicts", response_model=ConflictReport, responses=problem_responses(401, 422))
 async def check_conflicts(
     data: ConflictCheck, user: CurrentUserDep, session: SessionDep, services: ServicesDep
@@ -207,17 +185,19 @@ async def check_conflicts(
 )
 async def get_event(
     event_id: int,
-    response: Response,
     user: CurrentUserDep,
-    session: SessionDep,
+    services: ServicesDep,
     if_none_match: Annotated[str | None, Header()] = None,
     as_of: AsOf = None,
 ) -> Any:
     """The event, the caller's role and its permission list."""
     if as_of is None:
-        body = await listing.get_event(session, user_id=user.id, event_id=event_id)
+        body = await listing.get_event(services.db.reads, user_id=user.id, event_id=event_id)
     else:
-        body = await temporal.get_event_as_of(session, user_id=user.id, event_id=event_id, at=as_of)
+        async with services.db.read_session() as session:
+            body = await temporal.get_event_as_of(
+                session, user_id=user.id, event_id=event_id, at=as_of
+            )
     tag = f'"{body["id"]}-{body["version"]}"'
     if service.none_match_fails(if_none_match, tag):
         return Response(status_code=304, headers={"ETag": tag})

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendo.core.config import Settings
@@ -62,7 +63,7 @@ def series_from_content(content: dict[str, Any]) -> Series:
     return series
 
 
-def series_of(event: Event) -> Series:
+def series_of(event: Event | Row[Any]) -> Series:
     """The stored series of an event."""
     return Series(
         start=event.start_time,

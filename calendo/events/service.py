@@ -380,6 +380,9 @@ async def record_change(
     change: str = "upsert",
 ) -> None:
     """Version, audit row, feed rows and notifications for a change already flushed."""
+    # Read before adding rows: the query's autoflush then has nothing to write, and the new
+    # rows go out together in the commit's flush.
+    audience = await access.audience(session, event.id)
     version = recording.append_version(
         session,
         event=event,
@@ -392,7 +395,6 @@ async def record_change(
     )
     # The version is stamped with the event's own time, so as_of=<updated_at> sees it.
     version.created_at = event.updated_at
-    audience = await access.audience(session, event.id)
     audit.record(
         session,
         action=f"event_{action}",

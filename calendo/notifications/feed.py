@@ -36,14 +36,13 @@ def bearer_token(websocket: WebSocket, query_token: str | None) -> str | None:
 
 
 async def _authenticate(services: Services, token: str | None) -> CurrentUser | None:
-    """The token's user while its login session is live, else None (one short session)."""
+    """The token's user while its login session is live, else None (one statement)."""
     if not token:
         return None
-    async with services.db.read_sessions() as session:
-        try:
-            return await authenticate(services.tokens, session, token)
-        except NotAuthenticated:
-            return None
+    try:
+        return await authenticate(services.tokens, services.db.reads, token)
+    except NotAuthenticated:
+        return None
 
 
 async def serve(

@@ -8,11 +8,13 @@ forget to check. An event the caller cannot see is 404; a visible one with too l
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendo.auth.models import User
+from calendo.core.db import Reads
 from calendo.core.errors import NotFound, PermissionDenied
 from calendo.events.models import Event
 from calendo.sharing.models import Permission
@@ -56,26 +58,38 @@ async def require_event(
     return Access(event=event, role=role)
 
 
+_EVENT_WITH_PERMISSIONS = (
+    select(
+        Event,
+        Permission.user_id,
+        Permission.role,
+        Permission.granted_by,
+        Permission.granted_at,
+        User.username,
+    )
+    .join(Permission, Permission.event_id == Event.id)
+    .join(User, User.id == Permission.user_id)
+    .where(Event.id == bindparam("event_id"))
+    .order_by(Permission.id)
+)
+
+
 async def require_event_with_permissions(
-    session: AsyncSession, *, user_id: int, event_id: int
-) -> tuple[Access, list[tuple[Permission, str]]]:
-    """``require_event`` (viewer) and the permission list with usernames, in one query."""
-    rows = (
-        await session.execute(
-            select(Event, Permission, User.username)
-            .join(Permission, Permission.event_id == Event.id)
-            .join(User, User.id == Permission.user_id)
-            .where(Event.id == event_id)
-            .order_by(Permission.id)
-        )
-    ).all()
-    mine = next((row for row in rows if row[1].user_id == user_id), None)
-    if mine is None or mine[0].deleted_at is not None:
+    reads: Reads, *, user_id: int, event_id: int
+) -> tuple[Row[Any], Role, list[Row[Any]]]:
+    """``require_event`` (viewer) and the permission list with usernames, in one statement.
+
+    Returns the event's row (its columns by name), the caller's role, and one row per
+    permission (``user_id``, ``role``, ``granted_by``, ``granted_at``, ``username``), owner first.
+    """
+    rows = await reads.all(_EVENT_WITH_PERMISSIONS, {"event_id": event_id})
+    mine = next((row for row in rows if row.user_id == user_id), None)
+    if mine is None or mine.deleted_at is not None:
         raise EventNotFound(f"Event {event_id} not found")
-    role = mine[1].role
+    role = mine.role
     if not is_role(role):
         raise PermissionDenied(f"Unknown role {role!r} on event {event_id}")
-    return Access(event=mine[0], role=role), [(p, name) for _, p, name in rows]
+    return mine, role, list(rows)
 
 
 async def audience(session: AsyncSession, event_id: int) -> dict[int, str]:

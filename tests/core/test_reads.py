@@ -1,0 +1,64 @@
+"""``Database.reads``: autocommit reads outside the unit of work see every earlier commit."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.exc import OperationalError
+
+from calendo.auth.models import User
+from calendo.core.db import Database, InlineSQLiteReads, PooledReads, create_engine, unit_of_work
+from tests.conftest import BACKEND, make_settings
+from tests.helpers import Actor
+
+_NAME = select(User.username).where(User.id == bindparam("user_id"))
+
+
+async def test_reads_see_each_commit_at_once(app: FastAPI, owner: Actor) -> None:
+    db: Database = app.state.services.db
+    for n in range(3):
+        async with db.writer(), unit_of_work(db.write_sessions()) as session:
+            await session.execute(
+                update(User).where(User.id == owner.id).values(username=f"renamed{n}")
+            )
+        rows = await db.reads.all(_NAME, {"user_id": owner.id})
+        assert [row.username for row in rows] == [f"renamed{n}"]
+
+
+async def test_reads_do_not_hold_a_snapshot_while_a_writer_commits(
+    app: FastAPI, owner: Actor
+) -> None:
+    db: Database = app.state.services.db
+    before = await db.reads.all(_NAME, {"user_id": owner.id})
+    async with db.writer(), unit_of_work(db.write_sessions()) as session:
+        await session.execute(update(User).where(User.id == owner.id).values(username="later"))
+        # Not committed yet: the reader sees the committed name, and does not block.
+        during = await db.reads.all(_NAME, {"user_id": owner.id})
+    after = await db.reads.all(_NAME, {"user_id": owner.id})
+    assert [r.username for r in before] == [r.username for r in during] == [owner.username]
+    assert [r.username for r in after] == ["later"]
+
+
+@pytest.mark.skipif(BACKEND != "sqlite", reason="the inline reader is SQLite's")
+async def test_the_inline_reader_cannot_write(app: FastAPI, owner: Actor) -> None:
+    db: Database = app.state.services.db
+    assert isinstance(db.reads, InlineSQLiteReads)
+    with pytest.raises(OperationalError, match="readonly"):
+        await db.reads.all(update(User).where(User.id == owner.id).values(username="nope"))
+    rows = await db.reads.all(_NAME, {"user_id": owner.id})
+    assert [row.username for row in rows] == [owner.username]
+
+
+async def test_reader_choice_follows_the_database() -> None:
+    memory = Database(create_engine(make_settings("sqlite+aiosqlite:///:memory:", None)))
+    postgres = Database(
+        create_engine(make_settings("postgresql+asyncpg://calendo@127.0.0.1:1/none", None))
+    )
+    try:
+        assert isinstance(memory.reads, PooledReads)
+        assert isinstance(postgres.reads, PooledReads)
+        assert memory.sync_engines == (memory.engine.sync_engine,)
+    finally:
+        await memory.dispose()
+        await postgres.dispose()
