@@ -92,8 +92,7 @@ def _occurs_in(event: Row[Any], start: datetime | None, end: datetime | None) ->
     """Whether a recurring event really has an occurrence in the window."""
     if not event.is_recurring or start is None or end is None:
         return True
-    expansion = recurrence.expand(scheduling.series_of(event), start, end, limit=1)
-    return bool(expansion.occurrences)
+    return recurrence.occurs_in(scheduling.series_of(event), start, end)
 
 
 async def list_events(

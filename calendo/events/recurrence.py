@@ -404,6 +404,17 @@ def expand(
     return _expand_rule(prep, prep.rule, start, end, limit)
 
 
+@lru_cache(maxsize=8192)
+def occurs_in(series: Series, window_start: datetime, window_end: datetime) -> bool:
+    """Whether the series has an occurrence overlapping [window_start, window_end).
+
+    Memoised on the series' content (not its id), so an edit can never be answered from an
+    old entry: calendar pages ask this of the same series for the same weeks again and again,
+    and each answer otherwise costs a dateutil rule.
+    """
+    return bool(expand(series, window_start, window_end, limit=1).occurrences)
+
+
 def _overlaps(occ: Occurrence, start: datetime, end: datetime) -> bool:
     """Half-open overlap: touching intervals do not overlap."""
     return occ.end > start and occ.start < end

@@ -18,6 +18,7 @@ from calendo.events.recurrence import (
     expand,
     load_zone,
     normalize_rule,
+    occurs_in,
     series_last_end,
     validate_series,
 )
@@ -305,6 +306,37 @@ def test_exdates_are_removed_by_exact_instant() -> None:
         utc(2024, 1, 4, 9),  # the exdate one second later does not match
         utc(2024, 1, 5, 9),
     ]
+
+
+@PROPERTY
+@given(
+    st.sampled_from(["FREQ=WEEKLY;BYDAY=MO,WE", "FREQ=DAILY;INTERVAL=3", "FREQ=MONTHLY;COUNT=4"]),
+    st.sampled_from(ZONES),
+    st.integers(min_value=-30, max_value=400),
+    st.integers(min_value=1, max_value=14 * 24),
+    st.booleans(),
+)
+def test_occurs_in_agrees_with_expand(
+    rule: str, zone: str, offset_days: int, hours: int, excluded: bool
+) -> None:
+    start = utc(2026, 3, 2, 9)
+    exdates = (start + timedelta(days=2),) if excluded else ()
+    weekly = series(start, rule, zone=zone, exdates=exdates)
+    window_start = start + timedelta(days=offset_days)
+    window_end = window_start + timedelta(hours=hours)
+    expected = bool(expand(weekly, window_start, window_end, limit=1).occurrences)
+    assert occurs_in(weekly, window_start, window_end) is expected
+    assert occurs_in(weekly, window_start, window_end) is expected  # the memoised answer
+
+
+def test_occurs_in_follows_an_edit_of_the_series() -> None:
+    # Memoised by content: the excluded occurrence is gone from the answer at once.
+    before = series(utc(2026, 3, 2, 9), "FREQ=WEEKLY")
+    after = series(utc(2026, 3, 2, 9), "FREQ=WEEKLY", exdates=(utc(2026, 3, 16, 9),))
+    window = (utc(2026, 3, 16), utc(2026, 3, 17))
+    assert occurs_in(before, *window) is True
+    assert occurs_in(after, *window) is False
+    assert occurs_in(before, *window) is True
 
 
 def test_window_edges() -> None:
