@@ -71,5 +71,5 @@ def _thread_split(main_s: float, other_s: float, requests: int) -> str:
     share = other_s / total if total else 0.0
     return (
         f"Server CPU {per_request:.2f} ms per request, {share:.0%} of it outside the event-loop "
-        "thread (SQLite in aiosqlite's threads, the anyio thread pool)"
+        "thread (the anyio thread pool; SQLite runs on the loop's thread)"
     )

@@ -2,10 +2,11 @@
 
 ``py-spy record --gil --format raw`` writes collapsed stacks (one ``frame;frame;... count``
 line per distinct stack; speedscope.app opens the file as is) of the samples where a thread
-holds the GIL, i.e. runs Python. Without ``--gil`` py-spy counts threads blocked in C (an
-idle aiosqlite thread waiting on its queue, a thread-pool worker) as busy. SQLite's own C
-work releases the GIL and so is not in these stacks: the runner reports it separately from
-the CPU time of the server's threads (/proc), as the share of CPU outside the main thread.
+holds the GIL, i.e. runs Python. Without ``--gil`` py-spy counts threads blocked in C (an idle
+thread-pool worker) as busy. SQLite's own C work releases the GIL and so is not in these
+stacks; it runs on the event loop's thread (``core/sqlite_inline.py``), so it shows only in
+the CPU time per request (/proc). A server still on aiosqlite would show it as CPU outside
+the main thread.
 """
 
 from __future__ import annotations
