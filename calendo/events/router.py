@@ -12,7 +12,7 @@ from calendo.core.errors import problem_responses
 from calendo.core.formats import json_response
 from calendo.core.pagination import CursorParam, Limit, Page
 from calendo.core.routing import indexed_validation_route
-from calendo.events import batch, listing, service, temporal
+from calendo.events import batch, listing, preconditions, service, temporal
 from calendo.events.presenters import event_body
 from calendo.events.schemas import (
     BatchCreate,
@@ -79,7 +79,7 @@ def _context(
 
 
 def _written(written: service.Written, response: Response) -> dict[str, Any]:
-    response.headers["ETag"] = service.etag(written.event)
+    response.headers["ETag"] = preconditions.etag(written.event)
     return {**event_body(written.event, written.role), "conflicts": written.conflicts}
 
 
@@ -199,7 +199,7 @@ async def get_event(
                 session, user_id=user.id, event_id=event_id, at=as_of
             )
     tag = f'"{body["id"]}-{body["version"]}"'
-    if service.none_match_fails(if_none_match, tag):
+    if preconditions.none_match_fails(if_none_match, tag):
         return Response(status_code=304, headers={"ETag": tag})
     return json_response(body, headers={"ETag": tag})
 

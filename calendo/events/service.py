@@ -15,13 +15,17 @@ from calendo.auth.dependencies import CurrentUser
 from calendo.core.deps import Services
 from calendo.core.errors import (
     Conflict,
-    PreconditionFailed,
     ValidationFailed,
 )
 from calendo.core.types import utcnow
 from calendo.events import recurrence, scheduling
 from calendo.events.models import Event
-from calendo.events.presenters import event_body
+from calendo.events.preconditions import (
+    VersionConflict,
+    parse_if_match,
+    raise_stale,
+    require_if_match,
+)
 from calendo.events.schemas import EventCreate, EventUpdate
 from calendo.events.snapshots import (
     CONTENT_FIELDS,
@@ -30,7 +34,6 @@ from calendo.events.snapshots import (
     format_instant,
 )
 from calendo.history import recording
-from calendo.history.diff import diff_snapshots
 from calendo.history.merge import three_way_merge
 from calendo.notifications import service as notifications
 from calendo.sharing import access
@@ -65,11 +68,6 @@ class Written:
     event: Event
     role: str
     conflicts: list[dict[str, Any]]
-
-
-class VersionConflict(Conflict):
-    slug = "version-conflict"
-    title = "Version conflict"
 
 
 class MergeConflict(Conflict):
@@ -204,17 +202,6 @@ def prepare_create(data: EventCreate) -> tuple[dict[str, Any], recurrence.Series
     return content, scheduling.series_from_content(content)
 
 
-def parse_if_match(header: str | None, event_id: int) -> int | None:
-    """The version an ``If-Match`` tag names (``"<id>-<version>"``); None for ``*`` or absent."""
-    if header is None or header.strip() == "*":
-        return None
-    tag = header.strip().removeprefix("W/").strip('"')
-    prefix, _, version = tag.rpartition("-")
-    if prefix != str(event_id) or not version.isdigit():
-        return 0  # names another event or is malformed: can never match
-    return int(version)
-
-
 async def update_event(
     session: AsyncSession,
     *,
@@ -258,35 +245,6 @@ async def update_event(
         note=note or data.note,
         tags=tags,
         notify_type="event_updated",
-    )
-
-
-async def require_if_match(
-    session: AsyncSession, found: access.Access, if_match: str | None
-) -> None:
-    """412 when an ``If-Match`` header names another version than the current one."""
-    expected = parse_if_match(if_match, found.event.id)
-    if expected is not None and expected != found.event.version:
-        await raise_stale(session, found.event, found.role, expected, by_header=True)
-
-
-async def raise_stale(
-    session: AsyncSession, event: Event, role: str, expected: int, *, by_header: bool
-) -> None:
-    if by_header:
-        raise PreconditionFailed(
-            f"Event {event.id} is at version {event.version}, not {expected}",
-            headers={"ETag": etag(event)},
-        )
-    base = await recording.snapshot_at_version(session, event.id, expected)
-    raise VersionConflict(
-        f"Event {event.id} is at version {event.version}; your edit was based on {expected}",
-        extra={
-            "current": event_body(event, role),
-            "current_version": event.version,
-            "your_version": expected,
-            "changes": diff_snapshots(base, content_snapshot(event)) if base else [],
-        },
     )
 
 
@@ -488,19 +446,3 @@ async def restore_event(
         notify_type="event_restored",
     )
     return Written(event, found.role, scheduling.conflict_dicts(conflicts))
-
-
-def etag(event: Event) -> str:
-    """The entity tag of an event version."""
-    return f'"{event.id}-{event.version}"'
-
-
-def none_match_fails(header: str | None, tag: str) -> bool:
-    """Whether ``If-None-Match`` names ``tag`` (or ``*``): the client's copy is current (304).
-
-    GET compares weakly (RFC 9110 13.1.2), so ``W/"1-2"`` matches ``"1-2"``.
-    """
-    if header is None:
-        return False
-    tags = [t.strip().removeprefix("W/") for t in header.split(",")]
-    return "*" in tags or tag in tags

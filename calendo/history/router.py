@@ -11,6 +11,7 @@ from calendo.auth.dependencies import CurrentUserDep
 from calendo.core.deps import ClientIP, ServicesDep, SessionDep
 from calendo.core.errors import problem_responses
 from calendo.core.pagination import CursorParam, Limit, encode_cursor, int_cursor
+from calendo.events import preconditions
 from calendo.events import service as events
 from calendo.events.presenters import event_body
 from calendo.events.schemas import ConflictStrategy, EventWriteResult
@@ -112,5 +113,5 @@ async def rollback(
     written = await service.rollback(
         session, ctx=ctx, event_id=event_id, number=version_id, if_match=if_match, note=note
     )
-    response.headers["ETag"] = events.etag(written.event)
+    response.headers["ETag"] = preconditions.etag(written.event)
     return {**event_body(written.event, written.role), "conflicts": written.conflicts}

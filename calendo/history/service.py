@@ -15,6 +15,7 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendo.core.errors import NotFound
+from calendo.events import preconditions
 from calendo.events import service as events
 from calendo.events.snapshots import content_snapshot, ordered
 from calendo.history import repository
@@ -247,7 +248,7 @@ async def rollback(
         session, user_id=ctx.actor.id, event_id=event_id, minimum="editor", for_update=True
     )
     event = found.event
-    await events.require_if_match(session, found, if_match)
+    await preconditions.require_if_match(session, found, if_match)
     target = await repository.version(session, event_id, number)
     if target is None:
         raise VersionNotFound(f"Event {event_id} has no version {number}")

@@ -1,0 +1,75 @@
+"""HTTP preconditions on events: entity tags, ``If-None-Match`` (304) and ``If-Match`` (412),
+and the 409 that tells an editor what changed since the version their edit was based on."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from calendo.core.errors import Conflict, PreconditionFailed
+from calendo.events.models import Event
+from calendo.events.presenters import event_body
+from calendo.events.snapshots import content_snapshot
+from calendo.history import recording
+from calendo.history.diff import diff_snapshots
+from calendo.sharing import access
+
+
+class VersionConflict(Conflict):
+    slug = "version-conflict"
+    title = "Version conflict"
+
+
+def etag(event: Event) -> str:
+    """The entity tag of an event version."""
+    return f'"{event.id}-{event.version}"'
+
+
+def none_match_fails(header: str | None, tag: str) -> bool:
+    """Whether ``If-None-Match`` names ``tag`` (or ``*``): the client's copy is current (304).
+
+    GET compares weakly (RFC 9110 13.1.2), so ``W/"1-2"`` matches ``"1-2"``.
+    """
+    if header is None:
+        return False
+    tags = [t.strip().removeprefix("W/") for t in header.split(",")]
+    return "*" in tags or tag in tags
+
+
+def parse_if_match(header: str | None, event_id: int) -> int | None:
+    """The version an ``If-Match`` tag names (``"<id>-<version>"``); None for ``*`` or absent."""
+    if header is None or header.strip() == "*":
+        return None
+    tag = header.strip().removeprefix("W/").strip('"')
+    prefix, _, version = tag.rpartition("-")
+    if prefix != str(event_id) or not version.isdigit():
+        return 0  # names another event or is malformed: can never match
+    return int(version)
+
+
+async def require_if_match(
+    session: AsyncSession, found: access.Access, if_match: str | None
+) -> None:
+    """412 when an ``If-Match`` header names another version than the current one."""
+    expected = parse_if_match(if_match, found.event.id)
+    if expected is not None and expected != found.event.version:
+        await raise_stale(session, found.event, found.role, expected, by_header=True)
+
+
+async def raise_stale(
+    session: AsyncSession, event: Event, role: str, expected: int, *, by_header: bool
+) -> None:
+    if by_header:
+        raise PreconditionFailed(
+            f"Event {event.id} is at version {event.version}, not {expected}",
+            headers={"ETag": etag(event)},
+        )
+    base = await recording.snapshot_at_version(session, event.id, expected)
+    raise VersionConflict(
+        f"Event {event.id} is at version {event.version}; your edit was based on {expected}",
+        extra={
+            "current": event_body(event, role),
+            "current_version": event.version,
+            "your_version": expected,
+            "changes": diff_snapshots(base, content_snapshot(event)) if base else [],
+        },
+    )
