@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol
 
 import orjson
 from sqlalchemy import Executable, MetaData, Row, event
 from sqlalchemy import create_engine as create_sync_engine
-from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -146,10 +146,10 @@ class InlineSQLiteReads:
         self._conn: Connection | None = None
 
     @classmethod
-    def for_url(cls, url: str) -> InlineSQLiteReads:
+    def for_url(cls, url: URL) -> InlineSQLiteReads:
         """A reader on the same file as the application's engine."""
         engine = create_sync_engine(
-            make_url(url).set(drivername="sqlite+pysqlite"),
+            url.set(drivername="sqlite+pysqlite"),
             poolclass=StaticPool,
             isolation_level="AUTOCOMMIT",
             json_deserializer=orjson.loads,
@@ -190,7 +190,7 @@ def create_reads(engine: AsyncEngine) -> Reads:
     """Inline reads for a SQLite file, pooled autocommit reads otherwise."""
     url = engine.url
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-        return InlineSQLiteReads.for_url(url.render_as_string(hide_password=False))
+        return InlineSQLiteReads.for_url(url)
     return PooledReads(engine)
 
 
@@ -213,7 +213,7 @@ class Database:
         own = self.reads.own_engine
         return (self.engine.sync_engine,) if own is None else (self.engine.sync_engine, own)
 
-    def read_session(self) -> Any:
+    def read_session(self) -> AbstractAsyncContextManager[AsyncSession]:
         """A read-only unit of work, for routes that take no ``SessionDep``."""
         return unit_of_work(self.read_sessions())
 
