@@ -2,47 +2,65 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, NotRequired, TypedDict, Unpack, cast
 
-from sqlalchemy import or_, select
+from sqlalchemy import Table, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendo.audit.models import AuditEntry
 from calendo.core.db import Database
 from calendo.core.errors import ValidationFailed
 from calendo.core.pagination import encode_cursor, int_cursor
+from calendo.core.types import utcnow
 
 # Ids are 32-bit integer columns on PostgreSQL.
 _MAX_ID = 2**31 - 1
 
 
-def record(
-    session: AsyncSession,
-    *,
-    action: str,
-    actor_id: int | None,
-    subject_user_id: int | None = None,
-    event_id: int | None = None,
-    ip: str | None = None,
-    details: dict[str, Any] | None = None,
-) -> AuditEntry:
-    """Add an audit row to the current transaction (it commits or rolls back with it)."""
-    entry = AuditEntry(
-        action=action,
-        actor_id=actor_id,
-        subject_user_id=subject_user_id,
-        event_id=event_id,
-        ip=ip,
-        details=details or {},
-    )
-    session.add(entry)
-    return entry
+_INSERT = cast(Table, AuditEntry.__table__).insert()
 
 
-async def record_independently(db: Database, **fields: Any) -> None:
+class Fields(TypedDict):
+    """What an audit row says (``created_at`` is stamped when the row is built)."""
+
+    action: str
+    actor_id: int | None
+    subject_user_id: NotRequired[int | None]
+    event_id: NotRequired[int | None]
+    ip: NotRequired[str | None]
+    details: NotRequired[dict[str, Any] | None]
+
+
+def entry(**fields: Unpack[Fields]) -> dict[str, Any]:
+    """The values of one audit row (for ``record_many``)."""
+    return {
+        "action": fields["action"],
+        "actor_id": fields["actor_id"],
+        "subject_user_id": fields.get("subject_user_id"),
+        "event_id": fields.get("event_id"),
+        "ip": fields.get("ip"),
+        "details": fields.get("details") or {},
+        "created_at": utcnow(),
+    }
+
+
+async def record(session: AsyncSession, **fields: Unpack[Fields]) -> None:
+    """Write one audit row in the current transaction: it commits or rolls back with it."""
+    await record_many(session, [entry(**fields)])
+
+
+async def record_many(session: AsyncSession, entries: Sequence[dict[str, Any]]) -> None:
+    """Write ``entry`` rows in one Core INSERT: no unit of work, since audit rows are
+    append-only and nothing reads them back in the request that writes them."""
+    if entries:
+        await session.execute(_INSERT, list(entries))
+
+
+async def record_independently(db: Database, **fields: Unpack[Fields]) -> None:
     """Write an audit row in its own transaction: it survives the request's failure."""
     async with db.write_sessions() as session, session.begin():
-        record(session, **fields)
+        await record(session, **fields)
 
 
 async def list_entries(

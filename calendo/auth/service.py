@@ -73,7 +73,7 @@ async def register(
         await session.flush()
     except IntegrityError as exc:  # a concurrent registration won the race
         raise Conflict("That username or email is already registered") from exc
-    audit.record(session, action="register", actor_id=user.id, subject_user_id=user.id, ip=ip)
+    await audit.record(session, action="register", actor_id=user.id, subject_user_id=user.id, ip=ip)
     return await _issue_tokens(session, settings, user, None)
 
 
@@ -105,7 +105,7 @@ async def login(
         )
         raise NotAuthenticated(BAD_CREDENTIALS)
     user = await session.merge(user, load=False)
-    audit.record(session, action="login", actor_id=user.id, subject_user_id=user.id, ip=ip)
+    await audit.record(session, action="login", actor_id=user.id, subject_user_id=user.id, ip=ip)
     return await _issue_tokens(session, settings, user, None)
 
 
@@ -130,7 +130,9 @@ async def refresh(
     user = users.get(claims.user_id)
     if user is None:
         raise NotAuthenticated(BAD_REFRESH)
-    audit.record(session, action="token_refresh", actor_id=user.id, subject_user_id=user.id, ip=ip)
+    await audit.record(
+        session, action="token_refresh", actor_id=user.id, subject_user_id=user.id, ip=ip
+    )
     return await _issue_tokens(session, settings, user, auth_session)
 
 
@@ -140,7 +142,7 @@ async def _revoke_family(db: Database, session_id: int, user_id: int, ip: str | 
         auth_session = await repository.lock_auth_session(independent, session_id)
         if auth_session is not None and auth_session.revoked_at is None:
             auth_session.revoked_at = utcnow()
-        audit.record(
+        await audit.record(
             independent,
             action="refresh_reuse_detected",
             actor_id=None,
@@ -172,7 +174,7 @@ async def logout(
         auth_session = await repository.lock_auth_session(session, sid)
         if auth_session is not None and auth_session.revoked_at is None:
             auth_session.revoked_at = utcnow()
-    audit.record(session, action="logout", actor_id=user_id, subject_user_id=user_id, ip=ip)
+    await audit.record(session, action="logout", actor_id=user_id, subject_user_id=user_id, ip=ip)
 
 
 async def search_users(session: AsyncSession, *, prefix: str) -> list[User]:

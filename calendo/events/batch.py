@@ -57,8 +57,8 @@ async def batch_create(
     session.add_all(events)
     await session.flush()  # one multi-row INSERT for every event of the batch
     ids = {-(i + 1): event.id for i, event in enumerate(events)}
-    for item, event in zip(items, events, strict=True):
-        await service.record_created(session, ctx, event, note=item.note, tags=("batch",))
+    created = [(event, item.note) for item, event in zip(items, events, strict=True)]
+    await service.record_created(session, ctx, created, tags=("batch",))
     return [
         service.Written(
             event,

@@ -78,9 +78,16 @@ def _context(
     return service.WriteContext(actor=user, services=services, ip=ip, strategy=strategy)
 
 
-def _written(written: service.Written, response: Response) -> dict[str, Any]:
-    response.headers["ETag"] = preconditions.etag(written.event)
-    return {**event_body(written.event, written.role), "conflicts": written.conflicts}
+def _written(
+    written: service.Written, *, status_code: int = 200, location: str | None = None
+) -> Response:
+    """The ``EventWriteResult`` of a write, serialised once (its values come from the row just
+    written, so validating them again against the model would only cost time)."""
+    headers = {"ETag": preconditions.etag(written.event)}
+    if location is not None:
+        headers["Location"] = location
+    body = {**event_body(written.event, written.role), "conflicts": written.conflicts}
+    return json_response(body, status_code=status_code, headers=headers)
 
 
 @router.post(
@@ -92,20 +99,19 @@ def _written(written: service.Written, response: Response) -> dict[str, Any]:
 async def create_event(
     data: EventCreate,
     request: Request,
-    response: Response,
     user: CurrentUserDep,
     session: SessionDep,
     services: ServicesDep,
     ip: ClientIP,
     conflict_strategy: Strategy = "reject",
     note: NoteParam = None,
-) -> dict[str, Any]:
+) -> Response:
     """Create an event; the caller becomes its owner."""
     written = await service.create_event(
         session, ctx=_context(user, services, ip, conflict_strategy), data=data, note=note
     )
-    response.headers["Location"] = str(request.url_for("get_event", event_id=written.event.id))
-    return _written(written, response)
+    location = str(request.url_for("get_event", event_id=written.event.id))
+    return _written(written, status_code=201, location=location)
 
 
 @router.get(
@@ -212,7 +218,6 @@ MergeParam = Annotated[bool, Query(description="Three-way merge a stale write in
 async def update_event(
     event_id: int,
     data: EventUpdate,
-    response: Response,
     user: CurrentUserDep,
     session: SessionDep,
     services: ServicesDep,
@@ -221,7 +226,7 @@ async def update_event(
     conflict_strategy: Strategy = "reject",
     merge: MergeParam = False,
     note: NoteParam = None,
-) -> dict[str, Any]:
+) -> Response:
     """Partial update (editor or owner): only the fields sent change; PATCH is an alias."""
     written = await service.update_event(
         session,
@@ -232,7 +237,7 @@ async def update_event(
         merge=merge,
         note=note,
     )
-    return _written(written, response)
+    return _written(written)
 
 
 # PATCH is the same operation under another method (its own operation id in OpenAPI).
@@ -271,19 +276,18 @@ async def delete_event(
 )
 async def restore_event(
     event_id: int,
-    response: Response,
     user: CurrentUserDep,
     session: SessionDep,
     services: ServicesDep,
     ip: ClientIP,
     conflict_strategy: Strategy = "reject",
     note: NoteParam = None,
-) -> dict[str, Any]:
+) -> Response:
     """Bring back a deleted event (owner only) as a new version."""
     written = await service.restore_event(
         session, ctx=_context(user, services, ip, conflict_strategy), event_id=event_id, note=note
     )
-    return _written(written, response)
+    return _written(written)
 
 
 @router.get(

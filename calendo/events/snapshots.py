@@ -18,6 +18,7 @@ __all__ = [
     "format_instant",
     "ordered",
     "parse_instant",
+    "snapshot_columns",
 ]
 
 
@@ -51,14 +52,22 @@ def ordered(snapshot: dict[str, Any]) -> dict[str, Any]:
     return {field: snapshot.get(field) for field in CONTENT_FIELDS}
 
 
+def snapshot_columns(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """The event column values of a content snapshot."""
+    return {
+        "title": snapshot["title"],
+        "description": snapshot["description"],
+        "start_time": parse_instant(snapshot["start_time"]),
+        "end_time": parse_instant(snapshot["end_time"]),
+        "timezone": snapshot["timezone"],
+        "location": snapshot["location"],
+        "is_recurring": snapshot["is_recurring"],
+        "recurrence_pattern": snapshot["recurrence_pattern"],
+        "recurrence_exceptions": list(snapshot["recurrence_exceptions"]),
+    }
+
+
 def apply_snapshot(event: Event, snapshot: dict[str, Any]) -> None:
-    """Set the event's content from a snapshot (rollback)."""
-    event.title = snapshot["title"]
-    event.description = snapshot["description"]
-    event.start_time = parse_instant(snapshot["start_time"])
-    event.end_time = parse_instant(snapshot["end_time"])
-    event.timezone = snapshot["timezone"]
-    event.location = snapshot["location"]
-    event.is_recurring = snapshot["is_recurring"]
-    event.recurrence_pattern = snapshot["recurrence_pattern"]
-    event.recurrence_exceptions = list(snapshot["recurrence_exceptions"])
+    """Set the event's content from a snapshot (a new or a detached event)."""
+    for name, value in snapshot_columns(snapshot).items():
+        setattr(event, name, value)

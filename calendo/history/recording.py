@@ -7,9 +7,9 @@ rollback live in ``history.service``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendo.events.models import Event
@@ -18,34 +18,44 @@ from calendo.history.diff import changed_fields
 from calendo.history.models import EventVersion
 from calendo.history.summary import summarize
 
+# Core, not the unit of work: versions are append-only, and the batch path writes all of its
+# versions in one executemany.
+_INSERT = cast(Table, EventVersion.__table__).insert()
 
-def append_version(
-    session: AsyncSession,
-    *,
+
+def version_row(
     event: Event,
+    *,
     action: str,
     author_id: int,
     previous: dict[str, Any] | None,
     note: str | None = None,
     tags: Sequence[str] = (),
     target_version: int | None = None,
-) -> EventVersion:
-    """Record ``event`` as it is now as version ``event.version``."""
+) -> dict[str, Any]:
+    """The row recording ``event`` as it is now as version ``event.version``.
+
+    It is stamped with the event's own ``updated_at``, so ``as_of=<updated_at>`` sees it."""
     snapshot = content_snapshot(event)
-    version = EventVersion(
-        event_id=event.id,
-        version=event.version,
-        action=action,
-        snapshot=snapshot,
-        changed_fields=changed_fields(previous, snapshot),
-        tags=list(dict.fromkeys(tags)),
-        summary=summarize(previous, snapshot, action=action, target_version=target_version),
-        note=note,
-        author_id=author_id,
-        target_version=target_version,
-    )
-    session.add(version)
-    return version
+    return {
+        "event_id": event.id,
+        "version": event.version,
+        "action": action,
+        "snapshot": snapshot,
+        "changed_fields": changed_fields(previous, snapshot),
+        "tags": list(dict.fromkeys(tags)),
+        "summary": summarize(previous, snapshot, action=action, target_version=target_version),
+        "note": note,
+        "author_id": author_id,
+        "target_version": target_version,
+        "created_at": event.updated_at,
+    }
+
+
+async def append_versions(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert ``version_row`` rows in the current transaction (one statement)."""
+    if rows:
+        await session.execute(_INSERT, list(rows))
 
 
 async def snapshot_at_version(

@@ -244,8 +244,8 @@ async def rollback(
     note: str | None,
 ) -> events.Written:
     """A new version whose content equals version ``number`` (editor or owner)."""
-    found = await access.require_event(
-        session, user_id=ctx.actor.id, event_id=event_id, minimum="editor", for_update=True
+    found = await access.lock_event(
+        session, user_id=ctx.actor.id, event_id=event_id, minimum="editor"
     )
     event = found.event
     await preconditions.require_if_match(session, found, if_match)
@@ -255,8 +255,7 @@ async def rollback(
     return await events.write_content(
         session,
         ctx=ctx,
-        event=event,
-        role=found.role,
+        found=found,
         previous=content_snapshot(event),
         content=dict(target.snapshot),
         action="rolled_back",

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import Select, func, literal, select, update
+from sqlalchemy import Select, Table, func, literal, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,10 +23,20 @@ def _with_actor() -> Select[Notification, str]:
     return select(Notification, User.username).outerjoin(User, User.id == Notification.actor_id)
 
 
-async def add_notifications(session: AsyncSession, rows: Sequence[Notification]) -> None:
-    """Insert the rows in the caller's transaction and fetch their ids."""
-    session.add_all(rows)
-    await session.flush()
+# Core, not the unit of work: notifications are written once and published, never read back
+# by the request that writes them. The ids come back in the order of the rows.
+_INSERT = (
+    cast(Table, Notification.__table__)
+    .insert()
+    .returning(Notification.__table__.c.id, sort_by_parameter_order=True)
+)
+
+
+async def add_notifications(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert the rows (``Notification`` column values) in the caller's transaction; their ids,
+    in order."""
+    result = await session.execute(_INSERT, list(rows))
+    return list(result.scalars())
 
 
 async def list_for_user(

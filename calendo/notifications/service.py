@@ -8,8 +8,8 @@ that missed it live gets it from ``replay_since``).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-from typing import Protocol
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any, Protocol
 
 import orjson
 import structlog
@@ -42,21 +42,30 @@ def user_channel(user_id: int) -> str:
     return f"user:{user_id}"
 
 
-def to_read(notification: Notification, actor_username: str | None) -> NotificationRead:
-    """The public shape of a row (``actor`` is null when the actor account is gone)."""
+def to_read(
+    notification: Notification | Mapping[str, Any], actor_username: str | None
+) -> NotificationRead:
+    """The public shape of a row, an ORM object or its values (``actor`` is null when the
+    actor account is gone)."""
+    get = (
+        notification.__getitem__
+        if isinstance(notification, Mapping)
+        else notification.__getattribute__
+    )
     actor = None
-    if notification.actor_id is not None and actor_username is not None:
-        actor = NotificationActor(id=notification.actor_id, username=actor_username)
+    actor_id = get("actor_id")
+    if actor_id is not None and actor_username is not None:
+        actor = NotificationActor(id=actor_id, username=actor_username)
     return NotificationRead.model_validate(
         {
-            "id": notification.id,
-            "type": notification.type,
-            "event_id": notification.event_id,
+            "id": get("id"),
+            "type": get("type"),
+            "event_id": get("event_id"),
             "actor": actor,
-            "changed_fields": notification.changed_fields,
-            "version": notification.version,
-            "created_at": notification.created_at,
-            "read_at": notification.read_at,
+            "changed_fields": get("changed_fields"),
+            "version": get("version"),
+            "created_at": get("created_at"),
+            "read_at": get("read_at"),
         }
     )
 
@@ -90,21 +99,24 @@ async def notify(
     if not recipients:
         return
     created_at = utcnow()
-    rows = [
-        Notification(
-            user_id=user_id,
-            type=type,
-            event_id=event_id,
-            actor_id=actor_id,
-            changed_fields=list(changed_fields),
-            version=version,
-            created_at=created_at,
-            read_at=None,
-        )
+    rows: list[dict[str, Any]] = [
+        {
+            "user_id": user_id,
+            "type": type,
+            "event_id": event_id,
+            "actor_id": actor_id,
+            "changed_fields": list(changed_fields),
+            "version": version,
+            "created_at": created_at,
+            "read_at": None,
+        }
         for user_id in recipients
     ]
-    await repository.add_notifications(session, rows)
-    messages = [(user_channel(row.user_id), encode(to_read(row, actor_username))) for row in rows]
+    for row, row_id in zip(rows, await repository.add_notifications(session, rows), strict=True):
+        row["id"] = row_id
+    messages = [
+        (user_channel(row["user_id"]), encode(to_read(row, actor_username))) for row in rows
+    ]
 
     async def publish() -> None:
         for channel, message in messages:

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Row, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from calendo.auth.models import User
 from calendo.core.db import Reads
@@ -32,30 +33,75 @@ class Access:
     role: Role
 
 
+@dataclass(frozen=True, slots=True)
+class WriteAccess(Access):
+    """An event locked for a write, with everyone who can see it (user id → role)."""
+
+    audience: dict[int, str]
+
+
+_EVENT_AND_ROLE = (
+    select(Event, Permission.role)
+    .join(Permission, Permission.event_id == Event.id)
+    .where(Event.id == bindparam("event_id"), Permission.user_id == bindparam("user_id"))
+)
+
+# One row per permission of the event, each with the caller's role: the writer learns who to
+# tell (feed, notifications) in the statement that locks the event.
+_Everyone = aliased(Permission)
+_EVENT_ROLE_AUDIENCE = (
+    select(Event, Permission.role, _Everyone.user_id, _Everyone.role)
+    .join(Permission, Permission.event_id == Event.id)
+    .join(_Everyone, _Everyone.event_id == Event.id)
+    .where(Event.id == bindparam("event_id"), Permission.user_id == bindparam("user_id"))
+    .with_for_update(of=Event)
+)
+
+
+def _checked(
+    found: tuple[Event, str] | None, event_id: int, minimum: Role, include_deleted: bool
+) -> tuple[Event, Role]:
+    """The event and role of a lookup's first row, or 404 / 403."""
+    if found is None or (found[0].deleted_at is not None and not include_deleted):
+        raise EventNotFound(f"Event {event_id} not found")
+    event, role = found
+    if not is_role(role) or not allows(role, minimum):
+        raise PermissionDenied(f"This needs the {minimum} role on event {event_id}; you are {role}")
+    return event, role
+
+
 async def require_event(
     session: AsyncSession,
     *,
     user_id: int,
     event_id: int,
     minimum: Role = "viewer",
-    for_update: bool = False,
     include_deleted: bool = False,
 ) -> Access:
     """Load an event with the caller's role, or raise 404 / 403."""
-    query = (
-        select(Event, Permission.role)
-        .join(Permission, Permission.event_id == Event.id)
-        .where(Event.id == event_id, Permission.user_id == user_id)
-    )
-    if for_update:
-        query = query.with_for_update(of=Event)
-    row = (await session.execute(query)).first()
-    if row is None or (row[0].deleted_at is not None and not include_deleted):
-        raise EventNotFound(f"Event {event_id} not found")
-    event, role = row
-    if not is_role(role) or not allows(role, minimum):
-        raise PermissionDenied(f"This needs the {minimum} role on event {event_id}; you are {role}")
+    params = {"event_id": event_id, "user_id": user_id}
+    row = (await session.execute(_EVENT_AND_ROLE, params)).first()
+    found = (row[0], row[1]) if row is not None else None
+    event, role = _checked(found, event_id, minimum, include_deleted)
     return Access(event=event, role=role)
+
+
+async def lock_event(
+    session: AsyncSession,
+    *,
+    user_id: int,
+    event_id: int,
+    minimum: Role,
+    include_deleted: bool = False,
+) -> WriteAccess:
+    """``require_event`` for a write: the event row locked until commit (PostgreSQL; SQLite's
+    write transaction is exclusive already) and its audience, in one statement."""
+    params = {"event_id": event_id, "user_id": user_id}
+    rows = (await session.execute(_EVENT_ROLE_AUDIENCE, params)).all()
+    found = (rows[0][0], rows[0][1]) if rows else None
+    event, role = _checked(found, event_id, minimum, include_deleted)
+    audience = {row[2]: row[3] for row in rows}
+    return WriteAccess(event=event, role=role, audience=audience)
 
 
 _EVENT_WITH_PERMISSIONS = (
@@ -90,14 +136,6 @@ async def require_event_with_permissions(
     if not is_role(role):
         raise PermissionDenied(f"Unknown role {role!r} on event {event_id}")
     return mine, role, list(rows)
-
-
-async def audience(session: AsyncSession, event_id: int) -> dict[int, str]:
-    """Everyone who can see the event, with their role."""
-    rows = await session.execute(
-        select(Permission.user_id, Permission.role).where(Permission.event_id == event_id)
-    )
-    return {user_id: role for user_id, role in rows}
 
 
 async def permissions_of(

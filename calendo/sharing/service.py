@@ -71,11 +71,9 @@ async def share(
     targets: Sequence[ShareTarget],
 ) -> list[dict[str, Any]]:
     """Grant roles (owner only); sharing with an existing collaborator changes the role."""
-    found = await access.require_event(
-        session, user_id=actor.id, event_id=event_id, minimum="owner", for_update=True
-    )
+    found = await access.lock_event(session, user_id=actor.id, event_id=event_id, minimum="owner")
     event = found.event
-    current = await access.audience(session, event_id)
+    current = dict(found.audience)
     for user_id, _username, role in await _resolve_targets(session, targets):
         if user_id == event.owner_id:
             raise ValidationFailed(
@@ -96,7 +94,7 @@ async def share(
             await _change_role(session, services, actor, event, user_id, role)
             action = "permission_changed"
         current[user_id] = role
-        audit.record(
+        await audit.record(
             session,
             action=action,
             actor_id=actor.id,
@@ -168,17 +166,15 @@ async def update_permission(
     role: str,
 ) -> dict[str, Any]:
     """Change a collaborator's role (owner only); the owner's own role cannot change."""
-    found = await access.require_event(
-        session, user_id=actor.id, event_id=event_id, minimum="owner", for_update=True
-    )
+    found = await access.lock_event(session, user_id=actor.id, event_id=event_id, minimum="owner")
     if user_id == found.event.owner_id:
         raise ValidationFailed("The owner's permission cannot be changed", loc=("path", "user_id"))
-    current = await access.audience(session, event_id)
+    current = dict(found.audience)
     if user_id not in current:
         raise PermissionNotFound(f"User {user_id} has no permission on event {event_id}")
     if current[user_id] != role:
         await _change_role(session, services, actor, found.event, user_id, role)
-        audit.record(
+        await audit.record(
             session,
             action="permission_changed",
             actor_id=actor.id,
@@ -203,9 +199,7 @@ async def revoke(
 ) -> None:
     """Remove a collaborator (owner), or leave an event (the collaborator themself)."""
     minimum: Role = "viewer" if user_id == actor.id else "owner"
-    found = await access.require_event(
-        session, user_id=actor.id, event_id=event_id, minimum=minimum, for_update=True
-    )
+    found = await access.lock_event(session, user_id=actor.id, event_id=event_id, minimum=minimum)
     event = found.event
     if user_id == event.owner_id:
         raise ValidationFailed(
@@ -223,7 +217,7 @@ async def revoke(
     await feed.record(session, user_ids=[user_id], event_id=event_id, change="delete")
     recipient = event.owner_id if user_id == actor.id else user_id
     await _notify_one(session, services, actor, event, recipient, "permission_revoked")
-    audit.record(
+    await audit.record(
         session,
         action="unshared",
         actor_id=actor.id,

@@ -9,28 +9,42 @@ each writing transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import cast
 
-from sqlalchemy import text
+from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from calendo.core.types import utcnow
 from calendo.sync.models import SyncChange
 
 _FEED_LOCK_KEY = 0x43414C44  # "CALD"
 _LOCKED = "calendo_feed_locked"
+_ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+# Core, not the unit of work: feed rows are append-only and never read back by their writer.
+_INSERT = cast(Table, SyncChange.__table__).insert()
 
 
 async def record(
     session: AsyncSession, *, user_ids: Iterable[int], event_id: int, change: str
 ) -> None:
     """Append one feed row per user: ``upsert`` (visible, changed) or ``delete`` (gone)."""
-    rows = [
-        SyncChange(user_id=uid, event_id=event_id, change=change) for uid in sorted(set(user_ids))
-    ]
-    if not rows:
+    await record_many(session, [(uid, event_id) for uid in sorted(set(user_ids))], change=change)
+
+
+async def record_many(
+    session: AsyncSession, pairs: Sequence[tuple[int, int]], *, change: str
+) -> None:
+    """Append one feed row per ``(user_id, event_id)`` pair, in that order, in one INSERT."""
+    if not pairs:
         return
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql" and not session.info.get(_LOCKED):
-        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _FEED_LOCK_KEY})
+        await session.execute(_ADVISORY_LOCK, {"key": _FEED_LOCK_KEY})
         session.info[_LOCKED] = True
-    session.add_all(rows)
+    created_at = utcnow()
+    rows = [
+        {"user_id": uid, "event_id": eid, "change": change, "created_at": created_at}
+        for uid, eid in pairs
+    ]
+    await session.execute(_INSERT, rows)
