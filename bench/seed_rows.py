@@ -6,6 +6,12 @@ snapshot, changed fields, summary), an ``event_created`` audit row and the owner
 ``sharing.service.share_event`` the permission, the collaborator's sync row, an
 ``event_shared`` notification and a ``shared`` audit row. ``RowBuilder`` does the same with
 plain dicts, to be inserted in bulk.
+
+A permission row's copies of its event's bounds (``event_start_time``, ``event_series_end``,
+``event_deleted_at``) are not built here: the database's triggers (migration 0002) copy them
+from the event when the row is inserted, as they do for the application's own writes. Events
+are inserted before the permissions that name them (``TABLE_ORDER``), so the copies are
+complete.
 """
 
 from __future__ import annotations

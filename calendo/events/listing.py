@@ -15,7 +15,7 @@ from calendo.core.deps import Services
 from calendo.core.errors import ValidationFailed
 from calendo.core.pagination import decode_cursor, encode_cursor
 from calendo.events import recurrence, repository, scheduling
-from calendo.events.presenters import event_body, permission_body
+from calendo.events.presenters import calendar_bodies, event_body, permission_body
 from calendo.events.schemas import MIN_YEAR
 from calendo.events.snapshots import format_instant, parse_instant
 from calendo.sharing import access
@@ -136,7 +136,7 @@ async def list_events(
     if len(items) > limit:
         last = page[-1]
         next_cursor = encode_cursor(format_instant(last.start_time), last.id)
-    return {"items": [event_body(row, row.role) for row in page], "next_cursor": next_cursor}
+    return {"items": calendar_bodies(page), "next_cursor": next_cursor}
 
 
 async def list_expanded(
@@ -170,9 +170,10 @@ async def list_expanded(
                 rows.append((occ.start, event.id, occ.end, event))
     rows.sort(key=lambda r: (r[0], r[1]))
     page = rows[:limit]
+    bodies = calendar_bodies([event for _, _, _, event in page])
     items = [
-        {**event_body(e, e.role), "occurrence_start": s, "occurrence_end": oe}
-        for s, _, oe, e in page
+        {**body, "occurrence_start": s, "occurrence_end": oe}
+        for body, (s, _, oe, _) in zip(bodies, page, strict=True)
     ]
     next_cursor = None
     if len(rows) > limit:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Row
@@ -41,6 +41,18 @@ def event_body(event: Event | Row[Any], role: str) -> dict[str, Any]:
         "created_at": get("created_at"),
         "updated_at": get("updated_at"),
     }
+
+
+def calendar_bodies(rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
+    """The ``EventRead`` fields of calendar rows (``repository.CALENDAR_COLUMNS``).
+
+    Those columns are named and ordered as the fields, so a body is the row zipped with its
+    names: a quarter of the cost of ``event_body``'s lookups, on every row of every page.
+    """
+    if not rows:
+        return []
+    names = rows[0]._fields
+    return [dict(zip(names, row, strict=True)) for row in rows]
 
 
 def permission_body(permission: Permission | Row[Any], username: str) -> dict[str, Any]:

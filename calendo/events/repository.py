@@ -5,9 +5,9 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import BindParameter, Select, and_, bindparam, func, or_, select
+from sqlalchemy import BindParameter, Integer, Select, bindparam, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendo.auth.models import User
@@ -15,6 +15,7 @@ from calendo.events.models import Event
 from calendo.sharing.models import Permission
 
 Bound = BindParameter[Any]
+_Query = TypeVar("_Query", bound="Select[*tuple[Any, ...]]")
 
 
 def visible_events(user_id: int | Bound) -> Select[Event, str]:
@@ -37,18 +38,13 @@ def in_window(
     return query
 
 
-def with_role(query: Select[Event, str], role: str | Bound) -> Select[Event, str]:
-    """Keep events on which the user has exactly ``role``."""
-    return query.where(Permission.role == role)
-
-
 def text_pattern(text: str) -> str:
     """The LIKE pattern (escape character ``\\``) of a case-insensitive substring search."""
     escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
 
 
-def matching_text(query: Select[Event, str], pattern: str | Bound) -> Select[Event, str]:
+def matching_text(query: _Query, pattern: str | Bound) -> _Query:
     """Case-insensitive match of a ``text_pattern`` on title, description and location."""
     return query.where(
         or_(
@@ -59,36 +55,71 @@ def matching_text(query: Select[Event, str], pattern: str | Bound) -> Select[Eve
     )
 
 
+# A calendar row's columns, named and ordered as the ``EventRead`` fields they fill
+# (``presenters.calendar_bodies`` zips them into the body, so a renamed field shows up here).
+# ``deleted_at`` is always NULL on the page, and the filters read the permission row's copy
+# of ``series_end``.
+CALENDAR_COLUMNS = (
+    Event.id,
+    Event.title,
+    Event.description,
+    Event.start_time,
+    Event.end_time,
+    Event.timezone,
+    Event.location,
+    Event.is_recurring,
+    Event.recurrence_pattern,
+    Event.recurrence_exceptions,
+    Event.owner_id,
+    Permission.role.label("my_role"),
+    Event.version,
+    Event.created_at,
+    Event.updated_at,
+)
+
+
 @functools.cache
 def calendar_query(
     *, start: bool, end: bool, text: bool, role: bool, after: bool, paged: bool
-) -> Select[Event, str]:
+) -> Select[*tuple[Any, ...]]:
     """The calendar statement for one combination of filters, built once per process.
 
     Values are bound per call: ``user_id`` always; ``start``, ``end``, ``pattern`` (from
     ``text_pattern``), ``role`` when filtered; ``after_start`` and ``after_id`` (keyset);
     ``offset`` and ``limit`` when ``paged`` (sorted by start, then id).
+
+    Rows have the ``CALENDAR_COLUMNS``. Every filter and the sort read the permission row's
+    copies of the event's bounds, so the statement walks ``ix_permission_calendar`` in page
+    order and stops after ``limit`` rows; only the rows on the page read their event.
     """
-    query = in_window(
-        visible_events(bindparam("user_id")),
-        bindparam("start") if start else None,
-        bindparam("end") if end else None,
+    query = (
+        select(*CALENDAR_COLUMNS)
+        .select_from(Permission)
+        .join(Event, Event.id == Permission.event_id)
+        .where(Permission.user_id == bindparam("user_id"), Permission.event_deleted_at.is_(None))
     )
+    if end:
+        query = query.where(Permission.event_start_time < bindparam("end"))
+    if start:
+        query = query.where(
+            or_(
+                Permission.event_series_end.is_(None),
+                Permission.event_series_end > bindparam("start"),
+            )
+        )
     if text:
         query = matching_text(query, bindparam("pattern"))
     if role:
-        query = with_role(query, bindparam("role"))
+        query = query.where(Permission.role == bindparam("role"))
     if after:
-        after_start: Bound = bindparam("after_start")
+        after_start = bindparam("after_start", type_=Permission.event_start_time.type)
         query = query.where(
-            or_(
-                Event.start_time > after_start,
-                and_(Event.start_time == after_start, Event.id > bindparam("after_id")),
-            )
+            tuple_(Permission.event_start_time, Permission.event_id)
+            > tuple_(after_start, bindparam("after_id", type_=Integer()))
         )
     if paged:
         query = (
-            query.order_by(Event.start_time, Event.id)
+            query.order_by(Permission.event_start_time, Permission.event_id)
             .offset(bindparam("offset"))
             .limit(bindparam("limit"))
         )

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from pydantic import BaseModel
 
 from calendo.auth.dependencies import CurrentUserDep
 from calendo.core.deps import ClientIP, ServicesDep, SessionDep
 from calendo.core.errors import problem_responses
 from calendo.core.formats import json_response
 from calendo.core.pagination import CursorParam, Limit, Page
+from calendo.core.querymodel import query_model
 from calendo.core.routing import indexed_validation_route
 from calendo.events import batch, listing, preconditions, service, temporal
 from calendo.events.presenters import event_body
@@ -114,44 +116,57 @@ async def create_event(
     return _written(written, status_code=201, location=location)
 
 
+class ListEventsQuery(BaseModel):
+    """The query of ``GET /api/events``, validated in one call (``core.querymodel``).
+
+    Documented as nine query parameters, exactly as if the route declared them one by one.
+    """
+
+    start_time: WindowStart = None
+    end_time: WindowEnd = None
+    q: Annotated[
+        str | None, Query(max_length=200, description="Text in title, description, location")
+    ] = None
+    role: Annotated[Role | None, Query()] = None
+    expand: Annotated[bool, Query(description="One item per occurrence in the window")] = False
+    limit: Limit = 50
+    cursor: CursorParam = None
+    skip: Annotated[int | None, Query(ge=0, le=100_000, description="Legacy offset")] = None
+    as_of: ListAsOf = None
+
+
+_list_query, _LIST_QUERY_DOCS = query_model(ListEventsQuery)
+
+
 @router.get(
     "",
     response_model=Page[ExpandedEventRead] | Page[EventRead],
     responses=problem_responses(401, 422),
+    openapi_extra=_LIST_QUERY_DOCS,
 )
 async def list_events(
     user: CurrentUserDep,
     services: ServicesDep,
-    start_time: WindowStart = None,
-    end_time: WindowEnd = None,
-    q: Annotated[
-        str | None, Query(max_length=200, description="Text in title, description, location")
-    ] = None,
-    role: Annotated[Role | None, Query()] = None,
-    expand: Annotated[bool, Query(description="One item per occurrence in the window")] = False,
-    limit: Limit = 50,
-    cursor: CursorParam = None,
-    skip: Annotated[int | None, Query(ge=0, le=100_000, description="Legacy offset")] = None,
-    as_of: ListAsOf = None,
+    query: Annotated[ListEventsQuery, Depends(_list_query)],
 ) -> Any:
     """The caller's calendar: owned and shared events, sorted by start then id."""
     filters: dict[str, Any] = {
         "user_id": user.id,
-        "start": start_time,
-        "end": end_time,
-        "q": q,
-        "role": role,
-        "limit": limit,
-        "cursor": cursor,
+        "start": query.start_time,
+        "end": query.end_time,
+        "q": query.q,
+        "role": query.role,
+        "limit": query.limit,
+        "cursor": query.cursor,
     }
-    if as_of is not None:
+    if query.as_of is not None:
         async with services.db.read_session() as session:
             return await temporal.list_events_as_of(
-                session, at=as_of, skip=skip, expand=expand, **filters
+                session, at=query.as_of, skip=query.skip, expand=query.expand, **filters
             )
-    if expand:
+    if query.expand:
         return await listing.list_expanded(services.db.reads, settings=services.settings, **filters)
-    page = await listing.list_events(services.db.reads, skip=skip, **filters)
+    page = await listing.list_events(services.db.reads, skip=query.skip, **filters)
     return json_response(page)
 
 

@@ -1,0 +1,60 @@
+"""A route's query string as one pydantic model, validated in one call.
+
+Declared as ``Annotated[Model, Query()]``, FastAPI documents each field of the model as a query
+parameter, but on every request it still looks each field up and checks its annotation one
+by one (about 4 µs a field, 40 µs for the calendar's nine). ``query_model`` gives the same
+contract for a fraction of that: a dependency that validates the whole query string with one
+``model_validate``, and the OpenAPI parameters as FastAPI itself renders the declared model
+(``openapi_extra``), so names, types, constraints and descriptions cannot drift from it.
+Errors are FastAPI's: a ``RequestValidationError`` located at ``("query", field, ...)``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, ValidationError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def query_model(
+    model: type[M],
+) -> tuple[Callable[[Request], Coroutine[Any, Any, M]], dict[str, Any]]:
+    """(The dependency that parses the query string, the route's ``openapi_extra``).
+
+    Only for models of single-valued fields: a repeated parameter keeps its last value, as
+    FastAPI does for a scalar field.
+    """
+
+    # async on purpose: FastAPI runs a plain ``def`` dependency in its thread pool, a thread
+    # round trip that costs more than the parsing.
+    async def parse(request: Request) -> M:
+        try:
+            return model.model_validate(dict(request.query_params))
+        except ValidationError as exc:
+            errors = [{**e, "loc": ("query", *e["loc"])} for e in exc.errors(include_url=False)]
+            raise RequestValidationError(errors) from None
+
+    return parse, {"parameters": documented_parameters(model)}
+
+
+def documented_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """The OpenAPI parameters FastAPI renders for ``Annotated[model, Query()]``."""
+
+    async def endpoint(**_: Any) -> None:
+        """Never called: only documented."""
+
+    query = inspect.Parameter(
+        "query", inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[model, Query()]
+    )
+    endpoint.__signature__ = inspect.Signature([query])  # type: ignore[attr-defined]
+    spec = get_openapi(title="", version="", routes=[APIRoute("/", endpoint, methods=["GET"])])
+    parameters: list[dict[str, Any]] = spec["paths"]["/"]["get"]["parameters"]
+    return parameters
