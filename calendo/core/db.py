@@ -76,6 +76,11 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def _dump_json(value: Any) -> str:
+    """JSON columns are written by orjson (compact, and several times faster than ``json``)."""
+    return orjson.dumps(value).decode()
+
+
 def create_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
     """Create the engine for the configured database (``pooled=False`` for one-off tools)."""
     kwargs: dict[str, Any] = {}
@@ -89,7 +94,9 @@ def create_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
         kwargs["connect_args"] = {"timeout": SQLITE_BUSY_SECONDS, "check_same_thread": False}
     elif pooled:
         kwargs.update(pool_size=settings.db_pool_size, max_overflow=10, pool_pre_ping=True)
-    engine = create_async_engine(url, json_deserializer=orjson.loads, **kwargs)
+    engine = create_async_engine(
+        url, json_serializer=_dump_json, json_deserializer=orjson.loads, **kwargs
+    )
     if settings.is_sqlite:
         _configure_sqlite(engine)
     return engine
@@ -216,6 +223,12 @@ class Database:
     def read_session(self) -> AbstractAsyncContextManager[AsyncSession]:
         """A read-only unit of work, for routes that take no ``SessionDep``."""
         return unit_of_work(self.read_sessions())
+
+    @asynccontextmanager
+    async def write_session(self) -> AsyncIterator[AsyncSession]:
+        """A write unit of work, in this process's writer queue (SQLite)."""
+        async with self.writer(), unit_of_work(self.write_sessions()) as session:
+            yield session
 
     @asynccontextmanager
     async def writer(self) -> AsyncIterator[None]:

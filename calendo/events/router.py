@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel
 
-from calendo.auth.dependencies import CurrentUserDep
-from calendo.core.deps import ClientIP, ServicesDep, SessionDep
+from calendo.auth.dependencies import CurrentUser, CurrentUserDep
+from calendo.core.deps import ServicesDep, SessionDep, Write, WriteDep
 from calendo.core.errors import problem_responses
 from calendo.core.formats import json_response
 from calendo.core.pagination import CursorParam, Limit, Page
@@ -74,10 +74,8 @@ ListAsOf = Annotated[
 ]
 
 
-def _context(
-    user: Any, services: Any, ip: str | None, strategy: str = "reject"
-) -> service.WriteContext:
-    return service.WriteContext(actor=user, services=services, ip=ip, strategy=strategy)
+def _context(user: CurrentUser, write: Write, strategy: str = "reject") -> service.WriteContext:
+    return service.WriteContext(actor=user, services=write.services, ip=write.ip, strategy=strategy)
 
 
 def _written(
@@ -102,15 +100,13 @@ async def create_event(
     data: EventCreate,
     request: Request,
     user: CurrentUserDep,
-    session: SessionDep,
-    services: ServicesDep,
-    ip: ClientIP,
+    write: WriteDep,
     conflict_strategy: Strategy = "reject",
     note: NoteParam = None,
 ) -> Response:
     """Create an event; the caller becomes its owner."""
     written = await service.create_event(
-        session, ctx=_context(user, services, ip, conflict_strategy), data=data, note=note
+        write.session, ctx=_context(user, write, conflict_strategy), data=data, note=note
     )
     location = str(request.url_for("get_event", event_id=written.event.id))
     return _written(written, status_code=201, location=location)
@@ -179,14 +175,12 @@ async def list_events(
 async def batch_create(
     data: BatchCreate,
     user: CurrentUserDep,
-    session: SessionDep,
-    services: ServicesDep,
-    ip: ClientIP,
+    write: WriteDep,
     conflict_strategy: Strategy = "reject",
 ) -> dict[str, Any]:
     """Create up to CALENDO_BATCH_MAX events atomically; an error names the failing index."""
     written = await batch.batch_create(
-        session, ctx=_context(user, services, ip, conflict_strategy), items=data.events
+        write.session, ctx=_context(user, write, conflict_strategy), items=data.events
     )
     return {"items": [{**event_body(w.event, w.role), "conflicts": w.conflicts} for w in written]}
 
@@ -234,9 +228,7 @@ async def update_event(
     event_id: int,
     data: EventUpdate,
     user: CurrentUserDep,
-    session: SessionDep,
-    services: ServicesDep,
-    ip: ClientIP,
+    write: WriteDep,
     if_match: IfMatch = None,
     conflict_strategy: Strategy = "reject",
     merge: MergeParam = False,
@@ -244,8 +236,8 @@ async def update_event(
 ) -> Response:
     """Partial update (editor or owner): only the fields sent change; PATCH is an alias."""
     written = await service.update_event(
-        session,
-        ctx=_context(user, services, ip, conflict_strategy),
+        write.session,
+        ctx=_context(user, write, conflict_strategy),
         event_id=event_id,
         data=data,
         if_match=if_match,
@@ -271,15 +263,13 @@ router.add_api_route(
 async def delete_event(
     event_id: int,
     user: CurrentUserDep,
-    session: SessionDep,
-    services: ServicesDep,
-    ip: ClientIP,
+    write: WriteDep,
     if_match: IfMatch = None,
     note: NoteParam = None,
 ) -> Response:
     """Delete (owner only); the history is kept and the event can be restored."""
     await service.delete_event(
-        session, ctx=_context(user, services, ip), event_id=event_id, if_match=if_match, note=note
+        write.session, ctx=_context(user, write), event_id=event_id, if_match=if_match, note=note
     )
     return Response(status_code=204)
 
@@ -292,15 +282,13 @@ async def delete_event(
 async def restore_event(
     event_id: int,
     user: CurrentUserDep,
-    session: SessionDep,
-    services: ServicesDep,
-    ip: ClientIP,
+    write: WriteDep,
     conflict_strategy: Strategy = "reject",
     note: NoteParam = None,
 ) -> Response:
     """Bring back a deleted event (owner only) as a new version."""
     written = await service.restore_event(
-        session, ctx=_context(user, services, ip, conflict_strategy), event_id=event_id, note=note
+        write.session, ctx=_context(user, write, conflict_strategy), event_id=event_id, note=note
     )
     return _written(written)
 

@@ -304,18 +304,22 @@ async def write_content(
 ) -> Written:
     """Apply new content (conflict-checked when times change) and record everything."""
     event = found.event
-    series = scheduling.series_from_content(content)
+    columns = snapshot_columns(content)
+    values = {f: columns[f] for f in CONTENT_FIELDS if previous[f] != content[f]}
     conflicts: list[Any] = []
     if any(previous[f] != content[f] for f in SCHEDULE_FIELDS):
+        # Only a new time or rule is conflict-checked (and may be shifted), and only then do
+        # the series' bounds change.
         series, conflicts = await scheduling.resolve(
             session,
             settings=ctx.services.settings,
             user_id=ctx.actor.id,
-            series=series,
+            series=scheduling.series_from_content(content),
             strategy=ctx.strategy,
             exclude_ids=[event.id],
         )
-    values = {**snapshot_columns(content), **_series_columns(series), "updated_at": utcnow()}
+        values.update(_series_columns(series))
+    values["updated_at"] = utcnow()
     await _save(session, event, values)
     await record_change(
         session,
