@@ -223,26 +223,40 @@ _UPDATE_ERRORS = problem_responses(401, 403, 404, 409, 412, 422)
 MergeParam = Annotated[bool, Query(description="Three-way merge a stale write instead of failing")]
 
 
-@router.put("/{event_id}", response_model=EventWriteResult, responses=_UPDATE_ERRORS)
+class UpdateQuery(BaseModel):
+    """The query of ``PUT``/``PATCH /api/events/{id}``, validated in one call."""
+
+    conflict_strategy: Strategy = "reject"
+    merge: MergeParam = False
+    note: NoteParam = None
+
+
+_update_query, _UPDATE_QUERY_DOCS = query_model(UpdateQuery)
+
+
+@router.put(
+    "/{event_id}",
+    response_model=EventWriteResult,
+    responses=_UPDATE_ERRORS,
+    openapi_extra=_UPDATE_QUERY_DOCS,
+)
 async def update_event(
     event_id: int,
     data: EventUpdate,
     user: CurrentUserDep,
     write: WriteDep,
+    query: Annotated[UpdateQuery, Depends(_update_query)],
     if_match: IfMatch = None,
-    conflict_strategy: Strategy = "reject",
-    merge: MergeParam = False,
-    note: NoteParam = None,
 ) -> Response:
     """Partial update (editor or owner): only the fields sent change; PATCH is an alias."""
     written = await service.update_event(
         write.session,
-        ctx=_context(user, write, conflict_strategy),
+        ctx=_context(user, write, query.conflict_strategy),
         event_id=event_id,
         data=data,
         if_match=if_match,
-        merge=merge,
-        note=note,
+        merge=query.merge,
+        note=query.note,
     )
     return _written(written)
 
@@ -256,6 +270,7 @@ router.add_api_route(
     responses=_UPDATE_ERRORS,
     operation_id="patch_event",
     summary="Partial update (alias of PUT)",
+    openapi_extra=_UPDATE_QUERY_DOCS,
 )
 
 
