@@ -9,7 +9,7 @@ from sqlalchemy import Table, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendo.audit.models import AuditEntry
-from calendo.core.db import Database
+from calendo.core.db import Database, Step, run_steps
 from calendo.core.errors import ValidationFailed
 from calendo.core.pagination import encode_cursor, int_cursor
 from calendo.core.types import utcnow
@@ -50,11 +50,16 @@ async def record(session: AsyncSession, **fields: Unpack[Fields]) -> None:
     await record_many(session, [entry(**fields)])
 
 
+def entries_step(entries: Sequence[dict[str, Any]]) -> Step:
+    """The INSERT of ``entry`` rows, for ``core.db.run_steps`` (at least one row)."""
+    return Step(_INSERT, list(entries))
+
+
 async def record_many(session: AsyncSession, entries: Sequence[dict[str, Any]]) -> None:
     """Write ``entry`` rows in one Core INSERT: no unit of work, since audit rows are
     append-only and nothing reads them back in the request that writes them."""
     if entries:
-        await session.execute(_INSERT, list(entries))
+        await run_steps(session, [entries_step(entries)])
 
 
 async def record_independently(db: Database, **fields: Unpack[Fields]) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import orjson
@@ -28,7 +29,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.pool import NullPool, StaticPool
 
 from calendo.core.config import Settings
@@ -268,3 +269,28 @@ async def unit_of_work(session: AsyncSession) -> AsyncIterator[AsyncSession]:
         await session.close()
     for hook in hooks:
         await hook()
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """A Core statement for ``run_steps``: its parameters (a list of them: executemany), and
+    the error to raise if it is an UPDATE that must change a row and changed none."""
+
+    statement: Executable
+    params: Mapping[str, Any] | Sequence[Mapping[str, Any]]
+    unmatched: Exception | None = None
+
+
+async def run_steps(session: AsyncSession, steps: Sequence[Step]) -> None:
+    """Run Core statements in order in the session's transaction, in one pass into SQLAlchemy's
+    greenlet: every ``await session.execute`` is a pass of its own and costs more than a
+    small INSERT. For the rows a write appends (versions, audit, feed), read by no one in it."""
+
+    def run(sync_session: Session) -> None:
+        connection = sync_session.connection()
+        for step in steps:
+            result = connection.execute(step.statement, step.params)
+            if step.unmatched is not None and result.rowcount == 0:
+                raise step.unmatched
+
+    await session.run_sync(run)

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, update
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from calendo.audit import service as audit
 from calendo.auth.dependencies import CurrentUser
+from calendo.core.db import Step, run_steps
 from calendo.core.deps import Services
 from calendo.core.errors import (
     Conflict,
@@ -179,36 +179,31 @@ async def record_created(
     note)``: one INSERT per table, whether one event or a batch of them."""
     for event, _ in created:
         access.grant_owner(session, event_id=event.id, owner_id=ctx.actor.id)
-    await recording.append_versions(
+    versions = [
+        recording.version_row(
+            event, action="created", author_id=ctx.actor.id, previous=None, note=note, tags=tags
+        )
+        for event, note in created
+    ]
+    entries = [
+        audit.entry(
+            action="event_created",
+            actor_id=ctx.actor.id,
+            subject_user_id=event.owner_id,
+            event_id=event.id,
+            ip=ctx.ip,
+            details={"version": event.version},
+        )
+        for event, _ in created
+    ]
+    pairs = [(ctx.actor.id, event.id) for event, _ in created]
+    await run_steps(
         session,
         [
-            recording.version_row(
-                event,
-                action="created",
-                author_id=ctx.actor.id,
-                previous=None,
-                note=note,
-                tags=tags,
-            )
-            for event, note in created
+            recording.versions_step(versions),
+            audit.entries_step(entries),
+            *feed.steps(session, pairs, change="upsert"),
         ],
-    )
-    await audit.record_many(
-        session,
-        [
-            audit.entry(
-                action="event_created",
-                actor_id=ctx.actor.id,
-                subject_user_id=event.owner_id,
-                event_id=event.id,
-                ip=ctx.ip,
-                details={"version": event.version},
-            )
-            for event, _ in created
-        ],
-    )
-    await feed.record_many(
-        session, [(ctx.actor.id, event.id) for event, _ in created], change="upsert"
     )
 
 
@@ -320,11 +315,11 @@ async def write_content(
         )
         values.update(_series_columns(series))
     values["updated_at"] = utcnow()
-    await _save(session, event, values)
     await record_change(
         session,
         ctx=ctx,
         found=found,
+        values=values,
         previous=previous,
         action=action,
         note=note,
@@ -345,20 +340,20 @@ _SAVE = (
 )
 
 
-async def _save(session: AsyncSession, event: Event, values: dict[str, Any]) -> None:
-    """Write new column values of a loaded event as its next version, in one UPDATE.
+def _save_step(event: Event, values: dict[str, Any]) -> Step:
+    """The UPDATE writing new column values of a loaded event as its next version.
 
-    Core rather than the unit of work's flush, which costs twice as much for one row; the
-    loaded object is then given the written values as committed state, so it matches the row
-    and the commit has nothing left to flush."""
-    new_version = event.version + 1
-    params = {**values, "event_id": event.id, "expected": event.version}
-    result = await session.execute(_SAVE, {**params, "new_version": new_version})
-    if cast(CursorResult[Any], result).rowcount != 1:
-        raise VersionConflict(f"Event {event.id} was changed concurrently; retry")
+    Core rather than the unit of work's flush, which costs twice as much for one row. The
+    loaded object takes the values as committed state at once (so the version row can be
+    built from it, and the commit has nothing to flush); if the UPDATE then matches no row,
+    VersionConflict rolls the whole request back."""
+    expected, new_version = event.version, event.version + 1
+    params = {**values, "event_id": event.id, "expected": expected, "new_version": new_version}
     for name, value in values.items():
         set_committed_value(event, name, value)
     set_committed_value(event, "version", new_version)
+    stale = VersionConflict(f"Event {event.id} was changed concurrently; retry")
+    return Step(_SAVE, params, unmatched=stale)
 
 
 async def record_change(
@@ -366,6 +361,7 @@ async def record_change(
     *,
     ctx: WriteContext,
     found: access.WriteAccess,
+    values: dict[str, Any],
     previous: dict[str, Any] | None,
     action: str,
     note: str | None,
@@ -374,8 +370,10 @@ async def record_change(
     target_version: int | None = None,
     change: str = "upsert",
 ) -> None:
-    """Version, audit row, feed rows and notifications for a change already written."""
+    """Write the event's new column ``values`` as its next version, with the version row, the
+    audit row and the feed rows (one pass through the driver), then the notifications."""
     event, audience = found.event, found.audience
+    save = _save_step(event, values)
     version = recording.version_row(
         event,
         action=action,
@@ -385,9 +383,7 @@ async def record_change(
         tags=tags,
         target_version=target_version,
     )
-    await recording.append_versions(session, [version])
-    await audit.record(
-        session,
+    entry = audit.entry(
         action=f"event_{action}",
         actor_id=ctx.actor.id,
         subject_user_id=event.owner_id,
@@ -395,7 +391,16 @@ async def record_change(
         ip=ctx.ip,
         details={"version": event.version, "changed_fields": version["changed_fields"]},
     )
-    await feed.record(session, user_ids=audience, event_id=event.id, change=change)
+    pairs = [(user_id, event.id) for user_id in sorted(audience)]
+    await run_steps(
+        session,
+        [
+            save,
+            recording.versions_step([version]),
+            audit.entries_step([entry]),
+            *feed.steps(session, pairs, change=change),
+        ],
+    )
     await notifications.notify(
         session,
         ctx.services.broker,
@@ -425,11 +430,11 @@ async def delete_event(
     await require_if_match(session, found, if_match)
     previous = content_snapshot(event)
     now = utcnow()
-    await _save(session, event, {"deleted_at": now, "updated_at": now})
     await record_change(
         session,
         ctx=ctx,
         found=found,
+        values={"deleted_at": now, "updated_at": now},
         previous=previous,
         action="deleted",
         note=note,
@@ -463,11 +468,11 @@ async def restore_event(
         exclude_ids=[event.id],
     )
     values = {**_series_columns(series), "deleted_at": None, "updated_at": utcnow()}
-    await _save(session, event, values)
     await record_change(
         session,
         ctx=ctx,
         found=found,
+        values=values,
         previous=previous,
         action="restored",
         note=note,

@@ -12,6 +12,7 @@ from typing import Any, cast
 from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from calendo.core.db import Step
 from calendo.events.models import Event
 from calendo.events.snapshots import content_snapshot
 from calendo.history.diff import changed_fields
@@ -52,10 +53,9 @@ def version_row(
     }
 
 
-async def append_versions(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert ``version_row`` rows in the current transaction (one statement)."""
-    if rows:
-        await session.execute(_INSERT, list(rows))
+def versions_step(rows: Sequence[dict[str, Any]]) -> Step:
+    """The INSERT of ``version_row`` rows, for ``core.db.run_steps`` (at least one row)."""
+    return Step(_INSERT, list(rows))
 
 
 async def snapshot_at_version(

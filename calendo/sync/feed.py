@@ -15,6 +15,7 @@ from typing import cast
 from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from calendo.core.db import Step, run_steps
 from calendo.core.types import utcnow
 from calendo.sync.models import SyncChange
 
@@ -36,15 +37,22 @@ async def record_many(
     session: AsyncSession, pairs: Sequence[tuple[int, int]], *, change: str
 ) -> None:
     """Append one feed row per ``(user_id, event_id)`` pair, in that order, in one INSERT."""
+    await run_steps(session, steps(session, pairs, change=change))
+
+
+def steps(session: AsyncSession, pairs: Sequence[tuple[int, int]], *, change: str) -> list[Step]:
+    """The statements appending feed rows, for ``core.db.run_steps``: on PostgreSQL the
+    advisory lock first (once per transaction), then one INSERT."""
     if not pairs:
-        return
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql" and not session.info.get(_LOCKED):
-        await session.execute(_ADVISORY_LOCK, {"key": _FEED_LOCK_KEY})
+        return []
+    result = []
+    if session.get_bind().dialect.name == "postgresql" and not session.info.get(_LOCKED):
+        result.append(Step(_ADVISORY_LOCK, {"key": _FEED_LOCK_KEY}))
         session.info[_LOCKED] = True
     created_at = utcnow()
     rows = [
         {"user_id": uid, "event_id": eid, "change": change, "created_at": created_at}
         for uid, eid in pairs
     ]
-    await session.execute(_INSERT, rows)
+    result.append(Step(_INSERT, rows))
+    return result
