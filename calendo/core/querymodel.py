@@ -45,14 +45,17 @@ def query_model(
     return parse, {"parameters": documented_parameters(model)}
 
 
-def documented_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
-    """The OpenAPI parameters FastAPI renders for ``Annotated[model, Query()]``."""
+def documented_parameters(
+    model: type[BaseModel], location: Callable[[], Any] = Query
+) -> list[dict[str, Any]]:
+    """The OpenAPI parameters FastAPI renders for ``Annotated[model, Query()]`` (or another
+    location: ``Header`` documents the fields as headers, ``if_match`` as ``if-match``)."""
 
     async def endpoint(**_: Any) -> None:
         """Never called: only documented."""
 
     query = inspect.Parameter(
-        "query", inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[model, Query()]
+        "query", inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[model, location()]
     )
     endpoint.__signature__ = inspect.Signature([query])  # type: ignore[attr-defined]
     spec = get_openapi(title="", version="", routes=[APIRoute("/", endpoint, methods=["GET"])])
