@@ -41,5 +41,7 @@ class Event(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
     # Every UPDATE of an event is ``... WHERE id = :id AND version = :seen`` and bumps the
-    # version: the check and the write are one statement (StaleDataError when it lost a race).
+    # version: the check and the write are one statement. Content writes issue it themselves
+    # (events.service._save_step, VersionConflict when it lost a race); the mapper keeps the
+    # same rule for any flush of a loaded event (StaleDataError).
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
