@@ -46,15 +46,23 @@ _EVENT_AND_ROLE = (
     .where(Event.id == bindparam("event_id"), Permission.user_id == bindparam("user_id"))
 )
 
-# One row per permission of the event, each with the caller's role: the writer learns who to
-# tell (feed, notifications) in the statement that locks the event.
+# SQLite: one row per permission of the event, each with the caller's role, so the writer
+# learns who to tell (feed, notifications) in the statement that reads the event. Its write
+# transaction is exclusive (BEGIN IMMEDIATE), so nothing can change in between.
 _Everyone = aliased(Permission)
 _EVENT_ROLE_AUDIENCE = (
     select(Event, Permission.role, _Everyone.user_id, _Everyone.role)
     .join(Permission, Permission.event_id == Event.id)
     .join(_Everyone, _Everyone.event_id == Event.id)
     .where(Event.id == bindparam("event_id"), Permission.user_id == bindparam("user_id"))
-    .with_for_update(of=Event)
+)
+# PostgreSQL: lock first, then read the audience in a statement of its own. A statement that
+# waited for the lock still sees the other tables as of its own start (READ COMMITTED re-reads
+# only the locked row), so an audience read with the lock would miss a permission the lock's
+# previous holder just committed.
+_EVENT_AND_ROLE_LOCKED = _EVENT_AND_ROLE.with_for_update(of=Event)
+_AUDIENCE = select(Permission.user_id, Permission.role).where(
+    Permission.event_id == bindparam("event_id")
 )
 
 
@@ -94,13 +102,20 @@ async def lock_event(
     minimum: Role,
     include_deleted: bool = False,
 ) -> WriteAccess:
-    """``require_event`` for a write: the event row locked until commit (PostgreSQL; SQLite's
-    write transaction is exclusive already) and its audience, in one statement."""
+    """``require_event`` for a write, with the event's audience as of the lock: the event row
+    locked until commit (PostgreSQL; SQLite's write transaction is exclusive already)."""
     params = {"event_id": event_id, "user_id": user_id}
-    rows = (await session.execute(_EVENT_ROLE_AUDIENCE, params)).all()
-    found = (rows[0][0], rows[0][1]) if rows else None
-    event, role = _checked(found, event_id, minimum, include_deleted)
-    audience = {row[2]: row[3] for row in rows}
+    if session.get_bind().dialect.name == "sqlite":
+        rows = (await session.execute(_EVENT_ROLE_AUDIENCE, params)).all()
+        found = (rows[0][0], rows[0][1]) if rows else None
+        event, role = _checked(found, event_id, minimum, include_deleted)
+        audience = {row[2]: row[3] for row in rows}
+    else:
+        row = (await session.execute(_EVENT_AND_ROLE_LOCKED, params)).first()
+        found = (row[0], row[1]) if row is not None else None
+        event, role = _checked(found, event_id, minimum, include_deleted)
+        result = await session.execute(_AUDIENCE, {"event_id": event_id})
+        audience = {member: grant for member, grant in result}
     return WriteAccess(event=event, role=role, audience=audience)
 
 
