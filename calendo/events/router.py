@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from calendo.auth.dependencies import CurrentUser, CurrentUserDep
-from calendo.core.deps import ServicesDep, SessionDep, Write, WriteDep
+from calendo.core.deps import ServicesDep, SessionDep, Write, write_unit
 from calendo.core.errors import problem_responses
 from calendo.core.formats import json_response
 from calendo.core.pagination import CursorParam, Limit, Page
@@ -100,16 +100,16 @@ async def create_event(
     data: EventCreate,
     request: Request,
     user: CurrentUserDep,
-    write: WriteDep,
     conflict_strategy: Strategy = "reject",
     note: NoteParam = None,
 ) -> Response:
     """Create an event; the caller becomes its owner."""
-    written = await service.create_event(
-        write.session, ctx=_context(user, write, conflict_strategy), data=data, note=note
-    )
-    location = str(request.url_for("get_event", event_id=written.event.id))
-    return _written(written, status_code=201, location=location)
+    async with write_unit(request) as write:
+        written = await service.create_event(
+            write.session, ctx=_context(user, write, conflict_strategy), data=data, note=note
+        )
+        location = str(request.url_for("get_event", event_id=written.event.id))
+        return _written(written, status_code=201, location=location)
 
 
 class ListEventsQuery(BaseModel):
@@ -174,15 +174,17 @@ async def list_events(
 )
 async def batch_create(
     data: BatchCreate,
+    request: Request,
     user: CurrentUserDep,
-    write: WriteDep,
     conflict_strategy: Strategy = "reject",
 ) -> dict[str, Any]:
     """Create up to CALENDO_BATCH_MAX events atomically; an error names the failing index."""
-    written = await batch.batch_create(
-        write.session, ctx=_context(user, write, conflict_strategy), items=data.events
-    )
-    return {"items": [{**event_body(w.event, w.role), "conflicts": w.conflicts} for w in written]}
+    async with write_unit(request) as write:
+        written = await batch.batch_create(
+            write.session, ctx=_context(user, write, conflict_strategy), items=data.events
+        )
+        items = [{**event_body(w.event, w.role), "conflicts": w.conflicts} for w in written]
+    return {"items": items}
 
 
 @router.post("/conflicts", response_model=ConflictReport, responses=problem_responses(401, 422))
@@ -273,20 +275,20 @@ async def update_event(
     data: EventUpdate,
     request: Request,
     user: CurrentUserDep,
-    write: WriteDep,
     query: Annotated[UpdateQuery, Depends(_update_query)],
 ) -> Response:
     """Partial update (editor or owner): only the fields sent change; PATCH is an alias."""
-    written = await service.update_event(
-        write.session,
-        ctx=_context(user, write, query.conflict_strategy),
-        event_id=event_id,
-        data=data,
-        if_match=request.headers.get("if-match"),  # read, not declared (see get_event)
-        merge=query.merge,
-        note=query.note,
-    )
-    return _written(written)
+    async with write_unit(request) as write:
+        written = await service.update_event(
+            write.session,
+            ctx=_context(user, write, query.conflict_strategy),
+            event_id=event_id,
+            data=data,
+            if_match=request.headers.get("if-match"),  # read, not declared (see get_event)
+            merge=query.merge,
+            note=query.note,
+        )
+        return _written(written)
 
 
 # PATCH is the same operation under another method (its own operation id in OpenAPI).
@@ -305,15 +307,20 @@ router.add_api_route(
 @router.delete("/{event_id}", status_code=204, responses=problem_responses(401, 403, 404, 412))
 async def delete_event(
     event_id: int,
+    request: Request,
     user: CurrentUserDep,
-    write: WriteDep,
     if_match: IfMatch = None,
     note: NoteParam = None,
 ) -> Response:
     """Delete (owner only); the history is kept and the event can be restored."""
-    await service.delete_event(
-        write.session, ctx=_context(user, write), event_id=event_id, if_match=if_match, note=note
-    )
+    async with write_unit(request) as write:
+        await service.delete_event(
+            write.session,
+            ctx=_context(user, write),
+            event_id=event_id,
+            if_match=if_match,
+            note=note,
+        )
     return Response(status_code=204)
 
 
@@ -324,16 +331,20 @@ async def delete_event(
 )
 async def restore_event(
     event_id: int,
+    request: Request,
     user: CurrentUserDep,
-    write: WriteDep,
     conflict_strategy: Strategy = "reject",
     note: NoteParam = None,
 ) -> Response:
     """Bring back a deleted event (owner only) as a new version."""
-    written = await service.restore_event(
-        write.session, ctx=_context(user, write, conflict_strategy), event_id=event_id, note=note
-    )
-    return _written(written)
+    async with write_unit(request) as write:
+        written = await service.restore_event(
+            write.session,
+            ctx=_context(user, write, conflict_strategy),
+            event_id=event_id,
+            note=note,
+        )
+        return _written(written)
 
 
 @router.get(
