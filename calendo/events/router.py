@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from calendo.auth.dependencies import CurrentUser, CurrentUserDep
-from calendo.core.deps import ServicesDep, SessionDep, Write, write_unit
+from calendo.core.deps import ServicesDep, SessionDep, Write, services_of, write_unit
 from calendo.core.errors import problem_responses
 from calendo.core.formats import json_response
 from calendo.core.pagination import CursorParam, Limit, Page
@@ -140,12 +140,10 @@ _list_query, _LIST_QUERY_DOCS = query_model(ListEventsQuery)
     responses=problem_responses(401, 422),
     openapi_extra=_LIST_QUERY_DOCS,
 )
-async def list_events(
-    user: CurrentUserDep,
-    services: ServicesDep,
-    query: Annotated[ListEventsQuery, Depends(_list_query)],
-) -> Any:
+async def list_events(request: Request, user: CurrentUserDep) -> Any:
     """The caller's calendar: owned and shared events, sorted by start then id."""
+    query = await _list_query(request)
+    services = services_of(request)
     filters: dict[str, Any] = {
         "user_id": user.id,
         "start": query.start_time,
@@ -217,14 +215,10 @@ _EVENT_READ_DOCS["parameters"] += documented_parameters(ConditionalRead, Header)
     responses={304: {"description": "Not modified"}, **problem_responses(401, 404, 422)},
     openapi_extra=_EVENT_READ_DOCS,
 )
-async def get_event(
-    event_id: int,
-    request: Request,
-    user: CurrentUserDep,
-    services: ServicesDep,
-    query: Annotated[EventReadQuery, Depends(_event_read_query)],
-) -> Any:
+async def get_event(event_id: int, request: Request, user: CurrentUserDep) -> Any:
     """The event, the caller's role and its permission list."""
+    query = await _event_read_query(request)
+    services = services_of(request)
     if query.as_of is None:
         body = await listing.get_event(services.db.reads, user_id=user.id, event_id=event_id)
     else:
@@ -275,9 +269,9 @@ async def update_event(
     data: EventUpdate,
     request: Request,
     user: CurrentUserDep,
-    query: Annotated[UpdateQuery, Depends(_update_query)],
 ) -> Response:
     """Partial update (editor or owner): only the fields sent change; PATCH is an alias."""
+    query = await _update_query(request)
     async with write_unit(request) as write:
         written = await service.update_event(
             write.session,
