@@ -271,9 +271,10 @@ def start_bare(log_path: Path, workers: int = 1) -> Server:
         "httptools",
         "--workers",
         str(workers),
-        # The same logging as ``calendo serve`` (info, with access lines): a like-for-like floor.
+        # The same logging as ``calendo serve`` (info, no access lines): a like-for-like floor.
         "--log-level",
         "info",
+        "--no-access-log",
         "--no-proxy-headers",
     ]
     return _spawn("bare", argv, env, port, log_path, workers)
