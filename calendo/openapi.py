@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import iter_route_contexts
 
+from calendo.auth.dependencies import BEARER, current_user
 from calendo.auth.router import login_schemas
 from calendo.core.errors import PROBLEM_MEDIA_TYPE
 
@@ -74,6 +77,27 @@ def _add_formats(operation: dict[str, Any], path: str) -> None:
             responses.setdefault("415", _problem("Unsupported body type"))
 
 
+def _depends_on(dependant: Dependant, call: Any) -> bool:
+    return any(d.call is call or _depends_on(d, call) for d in dependant.dependencies)
+
+
+def _add_security(app: FastAPI, schema: dict[str, Any]) -> None:
+    """Mark every operation whose route depends on ``current_user`` as needing the bearer
+    token, as FastAPI would if the scheme were a sub-dependency (see ``auth.dependencies``)."""
+    name = BEARER.scheme_name
+    schema["components"].setdefault("securitySchemes", {})[name] = BEARER.model.model_dump(
+        mode="json", by_alias=True, exclude_none=True
+    )
+    for route in iter_route_contexts(app.routes):
+        dependant = getattr(route, "dependant", None)
+        if isinstance(dependant, Dependant) and _depends_on(dependant, current_user):
+            item = schema["paths"].get(route.path_format, {})
+            for method in route.methods or ():
+                operation = item.get(method.lower())
+                if operation is not None:
+                    operation.setdefault("security", []).append({name: []})
+
+
 def install_openapi(app: FastAPI) -> None:
     """Replace ``app.openapi`` with the post-processed schema (built once)."""
 
@@ -90,6 +114,7 @@ def install_openapi(app: FastAPI) -> None:
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components["Problem"] = PROBLEM_SCHEMA
         components.update(login_schemas())
+        _add_security(app, schema)
         for name in ("HTTPValidationError", "ValidationError"):
             components.pop(name, None)
         for path, item in schema.get("paths", {}).items():
