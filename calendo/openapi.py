@@ -9,7 +9,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import iter_route_contexts
 
-from calendo.auth.dependencies import BEARER, current_user
+from calendo.auth.dependencies import BEARER, bearer, current_user
 from calendo.auth.router import login_schemas
 from calendo.core.errors import PROBLEM_MEDIA_TYPE
 
@@ -82,15 +82,18 @@ def _depends_on(dependant: Dependant, call: Any) -> bool:
 
 
 def _add_security(app: FastAPI, schema: dict[str, Any]) -> None:
-    """Mark every operation whose route depends on ``current_user`` as needing the bearer
-    token, as FastAPI would if the scheme were a sub-dependency (see ``auth.dependencies``)."""
+    """Mark every operation whose route depends on ``current_user`` (or ``bearer``) as needing
+    the bearer token, as FastAPI would if the scheme were a sub-dependency (see
+    ``auth.dependencies``)."""
     name = BEARER.scheme_name
     schema["components"].setdefault("securitySchemes", {})[name] = BEARER.model.model_dump(
         mode="json", by_alias=True, exclude_none=True
     )
     for route in iter_route_contexts(app.routes):
         dependant = getattr(route, "dependant", None)
-        if isinstance(dependant, Dependant) and _depends_on(dependant, current_user):
+        if isinstance(dependant, Dependant) and (
+            _depends_on(dependant, current_user) or _depends_on(dependant, bearer)
+        ):
             item = schema["paths"].get(route.path_format, {})
             for method in route.methods or ():
                 operation = item.get(method.lower())

@@ -12,7 +12,7 @@ from fastapi.security.utils import get_authorization_scheme_param
 from calendo.auth import repository
 from calendo.core.db import Reads
 from calendo.core.errors import NotAuthenticated
-from calendo.core.security import TokenInvalid, TokenVerifier
+from calendo.core.security import TokenClaims, TokenInvalid, TokenVerifier
 
 # The scheme as OpenAPI states it (``calendo.openapi`` marks every route that depends on
 # ``current_user`` with it). It is not a dependency of ``current_user``: a sub-dependency costs
@@ -27,17 +27,40 @@ class CurrentUser:
     session_id: int
 
 
+@dataclass(frozen=True, slots=True)
+class Bearer:
+    """A verified access token (signature, type, expiry) whose login session has not been
+    looked up yet: the read that uses it must prove the session live (see ``bearer``)."""
+
+    user_id: int
+    session_id: int
+
+
+_INVALID = "Invalid or expired access token"
+
+
+def _claims(tokens: TokenVerifier, token: str) -> TokenClaims:
+    try:
+        return tokens.decode(token, expected="access")
+    except TokenInvalid as exc:
+        raise NotAuthenticated(_INVALID) from exc
+
+
+def _token(request: Request) -> str:
+    scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
+    if scheme.lower() != "bearer" or not token:
+        raise NotAuthenticated("Missing bearer token")
+    return token
+
+
 async def authenticate(tokens: TokenVerifier, reads: Reads, token: str) -> CurrentUser:
     """Resolve an access token to a live user and login session, or raise NotAuthenticated."""
-    try:
-        claims = tokens.decode(token, expected="access")
-    except TokenInvalid as exc:
-        raise NotAuthenticated("Invalid or expired access token") from exc
+    claims = _claims(tokens, token)
     username = await repository.live_username(
         reads, user_id=claims.user_id, session_id=claims.session_id
     )
     if username is None:
-        raise NotAuthenticated("Invalid or expired access token")
+        raise NotAuthenticated(_INVALID)
     return CurrentUser(id=claims.user_id, username=username, session_id=claims.session_id)
 
 
@@ -47,11 +70,27 @@ async def current_user(request: Request) -> CurrentUser:
     Resolved outside the request's unit of work (``Database.reads``), so it never holds
     SQLite's writer queue and costs one autocommit statement.
     """
-    scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
-    if scheme.lower() != "bearer" or not token:
-        raise NotAuthenticated("Missing bearer token")
     services = request.app.state.services
-    return await authenticate(services.tokens, services.db.reads, token)
+    return await authenticate(services.tokens, services.db.reads, _token(request))
+
+
+async def bearer(request: Request) -> Bearer:
+    """The caller's verified token, for the hottest reads, which check the login session in
+    their own statement (``auth.repository.LIVE_SESSION``) instead of a statement of its own,
+    and call ``require_live`` when that statement finds nothing (401, not 404, for a revoked
+    session). Every other route takes ``current_user``."""
+    claims = _claims(request.app.state.services.tokens, _token(request))
+    return Bearer(user_id=claims.user_id, session_id=claims.session_id)
+
+
+async def require_live(reads: Reads, caller: Bearer) -> None:
+    """401 unless the token's login session is live (``current_user``'s check, on its own)."""
+    username = await repository.live_username(
+        reads, user_id=caller.user_id, session_id=caller.session_id
+    )
+    if username is None:
+        raise NotAuthenticated(_INVALID)
 
 
 CurrentUserDep = Annotated[CurrentUser, Depends(current_user)]
+BearerDep = Annotated[Bearer, Depends(bearer)]

@@ -20,6 +20,11 @@ _LIVE_USERNAME = (
 )
 
 
+# The same check as a condition, for a read that proves the caller's session in its own
+# statement (bind ``user_id`` and ``session_id``): it finds nothing for a revoked session.
+LIVE_SESSION = _LIVE_USERNAME.exists()
+
+
 async def live_username(reads: Reads, *, user_id: int, session_id: int) -> str | None:
     """The user's name if the login session is theirs and not revoked (one statement per
     request, outside any transaction: it must see a logout committed a moment ago)."""

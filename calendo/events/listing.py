@@ -9,6 +9,7 @@ import orjson
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from calendo.auth.dependencies import Bearer, require_live
 from calendo.core.config import Settings
 from calendo.core.db import Reads
 from calendo.core.deps import Services
@@ -23,10 +24,11 @@ from calendo.sharing import access
 _CHUNK = 100
 
 
-async def get_event(reads: Reads, *, user_id: int, event_id: int) -> dict[str, Any]:
-    """The event with the caller's role and the permission list (one statement)."""
+async def get_event(reads: Reads, *, caller: Bearer, event_id: int) -> dict[str, Any]:
+    """The event with the caller's role and the permission list (one statement, which also
+    proves the caller's login session live)."""
     event, role, perms = await access.require_event_with_permissions(
-        reads, user_id=user_id, event_id=event_id
+        reads, caller=caller, event_id=event_id
     )
     body = event_body(event, role)
     body["permissions"] = [permission_body(p, p.username) for p in perms]
@@ -63,7 +65,7 @@ def cursor_position(cursor: str | None) -> tuple[datetime, int] | None:
 
 def _calendar(
     *,
-    user_id: int,
+    caller: Bearer,
     start: datetime | None,
     end: datetime | None,
     q: str | None,
@@ -72,7 +74,13 @@ def _calendar(
     paged: bool = False,
 ) -> tuple[Any, dict[str, Any]]:
     """The prepared calendar statement for these filters, and the values to bind."""
-    params: dict[str, Any] = {"user_id": user_id, "start": start, "end": end, "role": role}
+    params: dict[str, Any] = {
+        "user_id": caller.user_id,
+        "session_id": caller.session_id,
+        "start": start,
+        "end": end,
+        "role": role,
+    }
     if q:
         params["pattern"] = repository.text_pattern(q)
     if after is not None:
@@ -98,7 +106,7 @@ def _occurs_in(event: Row[Any], start: datetime | None, end: datetime | None) ->
 async def list_events(
     reads: Reads,
     *,
-    user_id: int,
+    caller: Bearer,
     start: datetime | None,
     end: datetime | None,
     q: str | None,
@@ -111,7 +119,7 @@ async def list_events(
     check_window(start, end)
     start = _floored(start)
     query, params = _calendar(
-        user_id=user_id,
+        caller=caller,
         start=start,
         end=end,
         q=q,
@@ -120,12 +128,15 @@ async def list_events(
         paged=True,
     )
     offset = skip or 0
+    first = offset
     # One row more than the page tells whether there is a next page; recurring candidates
     # without an occurrence in the window are dropped, so fetch again until the page fills.
     chunk = limit + 1
     items: list[Row[Any]] = []
     while len(items) <= limit:
         rows = await reads.all(query, {**params, "offset": offset, "limit": chunk})
+        if not rows and offset == first:
+            await require_live(reads, caller)  # an empty calendar, or a revoked session
         items.extend(row for row in rows if _occurs_in(row, start, end))
         if len(rows) < chunk:
             break
@@ -142,7 +153,7 @@ async def list_events(
 async def list_expanded(
     reads: Reads,
     *,
-    user_id: int,
+    caller: Bearer,
     start: datetime | None,
     end: datetime | None,
     q: str | None,
@@ -159,9 +170,12 @@ async def list_expanded(
     # Expanding from the cursor, not the window start, keeps every page within the per-series
     # expansion cap (max_occurrences > the page limit), however long the series.
     since = max(start, after[0], _FLOOR) if after and after[0] < end else max(start, _FLOOR)
-    query, params = _calendar(user_id=user_id, start=since, end=end, q=q, role=role)
+    query, params = _calendar(caller=caller, start=since, end=end, q=q, role=role)
+    found = await reads.all(query, params)
+    if not found:
+        await require_live(reads, caller)  # an empty window, or a revoked session
     rows: list[tuple[datetime, int, datetime, Row[Any]]] = []
-    for event in await reads.all(query, params):
+    for event in found:
         expansion = recurrence.expand(
             scheduling.series_of(event), since, end, limit=settings.max_occurrences
         )

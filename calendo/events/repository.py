@@ -11,6 +11,7 @@ from sqlalchemy import BindParameter, Integer, Select, bindparam, func, or_, sel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendo.auth.models import User
+from calendo.auth.repository import LIVE_SESSION
 from calendo.events.models import Event
 from calendo.sharing.models import Permission
 
@@ -84,9 +85,10 @@ def calendar_query(
 ) -> Select[*tuple[Any, ...]]:
     """The calendar statement for one combination of filters, built once per process.
 
-    Values are bound per call: ``user_id`` always; ``start``, ``end``, ``pattern`` (from
-    ``text_pattern``), ``role`` when filtered; ``after_start`` and ``after_id`` (keyset);
-    ``offset`` and ``limit`` when ``paged`` (sorted by start, then id).
+    Values are bound per call: ``user_id`` and ``session_id`` (the caller's login session,
+    which must be live: ``auth.repository.LIVE_SESSION``) always; ``start``, ``end``,
+    ``pattern`` (from ``text_pattern``), ``role`` when filtered; ``after_start`` and
+    ``after_id`` (keyset); ``offset`` and ``limit`` when ``paged`` (sorted by start, then id).
 
     Rows have the ``CALENDAR_COLUMNS``. Every filter and the sort read the permission row's
     copies of the event's bounds, so the statement walks ``ix_permission_calendar`` in page
@@ -96,7 +98,11 @@ def calendar_query(
         select(*CALENDAR_COLUMNS)
         .select_from(Permission)
         .join(Event, Event.id == Permission.event_id)
-        .where(Permission.user_id == bindparam("user_id"), Permission.event_deleted_at.is_(None))
+        .where(
+            Permission.user_id == bindparam("user_id"),
+            Permission.event_deleted_at.is_(None),
+            LIVE_SESSION,  # binds session_id too: a revoked session finds nothing
+        )
     )
     if end:
         query = query.where(Permission.event_start_time < bindparam("end"))

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from calendo.auth.dependencies import CurrentUser, CurrentUserDep
+from calendo.auth.dependencies import BearerDep, CurrentUser, CurrentUserDep, require_live
 from calendo.core.deps import ServicesDep, SessionDep, Write, services_of, write_unit
 from calendo.core.errors import problem_responses
 from calendo.core.formats import json_response
@@ -140,12 +140,11 @@ _list_query, _LIST_QUERY_DOCS = query_model(ListEventsQuery)
     responses=problem_responses(401, 422),
     openapi_extra=_LIST_QUERY_DOCS,
 )
-async def list_events(request: Request, user: CurrentUserDep) -> Any:
+async def list_events(request: Request, caller: BearerDep) -> Any:
     """The caller's calendar: owned and shared events, sorted by start then id."""
     query = await _list_query(request)
     services = services_of(request)
     filters: dict[str, Any] = {
-        "user_id": user.id,
         "start": query.start_time,
         "end": query.end_time,
         "q": query.q,
@@ -153,14 +152,23 @@ async def list_events(request: Request, user: CurrentUserDep) -> Any:
         "limit": query.limit,
         "cursor": query.cursor,
     }
+    reads = services.db.reads
     if query.as_of is not None:
+        await require_live(reads, caller)
         async with services.db.read_session() as session:
             return await temporal.list_events_as_of(
-                session, at=query.as_of, skip=query.skip, expand=query.expand, **filters
+                session,
+                user_id=caller.user_id,
+                at=query.as_of,
+                skip=query.skip,
+                expand=query.expand,
+                **filters,
             )
     if query.expand:
-        return await listing.list_expanded(services.db.reads, settings=services.settings, **filters)
-    page = await listing.list_events(services.db.reads, skip=query.skip, **filters)
+        return await listing.list_expanded(
+            reads, caller=caller, settings=services.settings, **filters
+        )
+    page = await listing.list_events(reads, caller=caller, skip=query.skip, **filters)
     return json_response(page)
 
 
@@ -215,16 +223,17 @@ _EVENT_READ_DOCS["parameters"] += documented_parameters(ConditionalRead, Header)
     responses={304: {"description": "Not modified"}, **problem_responses(401, 404, 422)},
     openapi_extra=_EVENT_READ_DOCS,
 )
-async def get_event(event_id: int, request: Request, user: CurrentUserDep) -> Any:
+async def get_event(event_id: int, request: Request, caller: BearerDep) -> Any:
     """The event, the caller's role and its permission list."""
     query = await _event_read_query(request)
     services = services_of(request)
     if query.as_of is None:
-        body = await listing.get_event(services.db.reads, user_id=user.id, event_id=event_id)
+        body = await listing.get_event(services.db.reads, caller=caller, event_id=event_id)
     else:
+        await require_live(services.db.reads, caller)
         async with services.db.read_session() as session:
             body = await temporal.get_event_as_of(
-                session, user_id=user.id, event_id=event_id, at=query.as_of
+                session, user_id=caller.user_id, event_id=event_id, at=query.as_of
             )
     tag = f'"{body["id"]}-{body["version"]}"'
     # Read here, not declared: FastAPI resolves a declared header on every request (~15 µs).

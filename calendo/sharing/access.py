@@ -14,7 +14,9 @@ from sqlalchemy import Row, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from calendo.auth.dependencies import Bearer, require_live
 from calendo.auth.models import User
+from calendo.auth.repository import LIVE_SESSION
 from calendo.core.db import Reads
 from calendo.core.errors import NotFound, PermissionDenied
 from calendo.events.models import Event
@@ -130,21 +132,25 @@ _EVENT_WITH_PERMISSIONS = (
     )
     .join(Permission, Permission.event_id == Event.id)
     .join(User, User.id == Permission.user_id)
-    .where(Event.id == bindparam("event_id"))
+    .where(Event.id == bindparam("event_id"), LIVE_SESSION)
     .order_by(Permission.id)
 )
 
 
 async def require_event_with_permissions(
-    reads: Reads, *, user_id: int, event_id: int
+    reads: Reads, *, caller: Bearer, event_id: int
 ) -> tuple[Row[Any], Role, list[Row[Any]]]:
-    """``require_event`` (viewer) and the permission list with usernames, in one statement.
+    """``require_event`` (viewer) and the permission list with usernames, in one statement
+    that also proves the caller's login session live (nothing found: 401 if it is not).
 
     Returns the event's row (its columns by name), the caller's role, and one row per
     permission (``user_id``, ``role``, ``granted_by``, ``granted_at``, ``username``), owner first.
     """
-    rows = await reads.all(_EVENT_WITH_PERMISSIONS, {"event_id": event_id})
-    mine = next((row for row in rows if row.user_id == user_id), None)
+    params = {"event_id": event_id, "user_id": caller.user_id, "session_id": caller.session_id}
+    rows = await reads.all(_EVENT_WITH_PERMISSIONS, params)
+    if not rows:
+        await require_live(reads, caller)
+    mine = next((row for row in rows if row.user_id == caller.user_id), None)
     if mine is None or mine.deleted_at is not None:
         raise EventNotFound(f"Event {event_id} not found")
     role = mine.role

@@ -172,13 +172,37 @@ def _assert_401(response: httpx.Response) -> None:
     assert response.headers.get("www-authenticate", "").lower().startswith("bearer")
 
 
+_EVENT = {"title": "x", "start_time": "2026-03-20T10:00:00Z", "end_time": "2026-03-20T11:00:00Z"}
+_WEEK = "start_time=2026-03-16T00:00:00Z&end_time=2026-03-23T00:00:00Z"
+_EMPTY_WEEK = "start_time=2027-03-15T00:00:00Z&end_time=2027-03-22T00:00:00Z"
+
+
+def _reads(event_id: int) -> list[str]:
+    """The reads that check the login session inside their own statement (``auth.bearer``),
+    on a page with the victim's event and on an empty one."""
+    return [
+        f"/api/events/{event_id}",
+        f"/api/events/{event_id + 1000}",
+        f"/api/events/{event_id}?as_of=2030-01-01T00:00:00Z",
+        "/api/events?limit=20",
+        f"/api/events?{_WEEK}",
+        f"/api/events?{_EMPTY_WEEK}",
+        f"/api/events?{_WEEK}&expand=true",
+        f"/api/events?{_EMPTY_WEEK}&expand=true",
+        "/api/events?as_of=2030-01-01T00:00:00Z",
+    ]
+
+
 @pytest.mark.parametrize("attack", ATTACKS)
 async def test_rest_refuses(world: World, attack: str) -> None:
+    created = await world.client.post("/api/events", json=_EVENT, headers=world.victim.headers)
+    assert created.status_code == 201
     token = await ATTACKS[attack](world)
     headers = {"Authorization": f"Bearer {token}"}
     _assert_401(await world.client.get("/api/auth/me", headers=headers))
-    event = {"title": "x", "start_time": "2026-03-20T10:00:00Z", "end_time": "2026-03-20T11:00:00Z"}
-    _assert_401(await world.client.post("/api/events", json=event, headers=headers))
+    _assert_401(await world.client.post("/api/events", json=_EVENT, headers=headers))
+    for path in _reads(created.json()["id"]):
+        _assert_401(await world.client.get(path, headers=headers))
 
 
 @pytest.mark.parametrize("attack", ATTACKS)
@@ -190,6 +214,13 @@ async def test_websocket_refuses(world: World, attack: str) -> None:
 async def test_the_genuine_token_works_on_both(world: World) -> None:
     """The control: the victim's own token is accepted, so the refusals above mean something."""
     assert (await world.client.get("/api/auth/me", headers=world.victim.headers)).status_code == 200
+    created = await world.client.post("/api/events", json=_EVENT, headers=world.victim.headers)
+    expected = [200, 404, 200, 200, 200, 200, 200, 200, 200]
+    statuses = [
+        (await world.client.get(path, headers=world.victim.headers)).status_code
+        for path in _reads(created.json()["id"])
+    ]
+    assert statuses == expected
     assert await ws_outcome(world.app, world.victim.access_token) == "open"
 
 
