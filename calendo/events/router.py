@@ -50,7 +50,8 @@ Strategy = Annotated[
 NoteParam = Annotated[
     str | None, Query(max_length=500, description="Edit summary for the history.")
 ]
-IfMatch = Annotated[str | None, Header(description='`"<id>-<version>"`; stale → 412.')]
+_IF_MATCH = '`"<id>-<version>"`; stale → 412.'
+IfMatch = Annotated[str | None, Header(description=_IF_MATCH)]
 WindowStart = Annotated[
     WindowTime | None, Query(description="Window start (RFC 3339 with offset).")
 ]
@@ -259,7 +260,7 @@ class ConditionalWrite(BaseModel):
 
     if_match: Annotated[
         str | None,
-        Field(title="If-Match", description='`"<id>-<version>"`; stale → 412.'),
+        Field(title="If-Match", description=_IF_MATCH),
     ] = None
 
 
