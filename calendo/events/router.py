@@ -12,7 +12,7 @@ from calendo.core.deps import ServicesDep, SessionDep, Write, services_of, write
 from calendo.core.errors import problem_responses
 from calendo.core.formats import json_response
 from calendo.core.pagination import CursorParam, Limit, Page
-from calendo.core.querymodel import documented_parameters, query_model
+from calendo.core.querymodel import query_model
 from calendo.core.routing import indexed_validation_route
 from calendo.events import batch, listing, preconditions, service, temporal
 from calendo.events.presenters import event_body
@@ -143,7 +143,7 @@ _list_query, _LIST_QUERY_DOCS = query_model(ListEventsQuery)
 )
 async def list_events(request: Request, caller: BearerDep) -> Any:
     """The caller's calendar: owned and shared events, sorted by start then id."""
-    query = await _list_query(request)
+    query = _list_query(request)
     services = services_of(request)
     filters: dict[str, Any] = {
         "start": query.start_time,
@@ -214,8 +214,7 @@ class ConditionalRead(BaseModel):
     if_none_match: Annotated[str | None, Field(title="If-None-Match")] = None
 
 
-_event_read_query, _EVENT_READ_DOCS = query_model(EventReadQuery)
-_EVENT_READ_DOCS["parameters"] += documented_parameters(ConditionalRead, Header)
+_event_read_query, _EVENT_READ_DOCS = query_model(EventReadQuery, headers=ConditionalRead)
 
 
 @router.get(
@@ -226,7 +225,7 @@ _EVENT_READ_DOCS["parameters"] += documented_parameters(ConditionalRead, Header)
 )
 async def get_event(event_id: int, request: Request, caller: BearerDep) -> Any:
     """The event, the caller's role and its permission list."""
-    query = await _event_read_query(request)
+    query = _event_read_query(request)
     services = services_of(request)
     if query.as_of is None:
         body = await listing.get_event(services.db.reads, caller=caller, event_id=event_id)
@@ -264,8 +263,7 @@ class ConditionalWrite(BaseModel):
     ] = None
 
 
-_update_query, _UPDATE_QUERY_DOCS = query_model(UpdateQuery)
-_UPDATE_QUERY_DOCS["parameters"] += documented_parameters(ConditionalWrite, Header)
+_update_query, _UPDATE_QUERY_DOCS = query_model(UpdateQuery, headers=ConditionalWrite)
 
 
 @router.put(
@@ -281,7 +279,7 @@ async def update_event(
     user: CurrentUserDep,
 ) -> Response:
     """Partial update (editor or owner): only the fields sent change; PATCH is an alias."""
-    query = await _update_query(request)
+    query = _update_query(request)
     async with write_unit(request) as write:
         written = await service.update_event(
             write.session,
