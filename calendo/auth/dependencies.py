@@ -53,14 +53,18 @@ def _token(request: Request) -> str:
     return token
 
 
+async def _live_username(reads: Reads, user_id: int, session_id: int) -> str:
+    """The user's name, or 401 unless the login session is theirs and not revoked."""
+    username = await repository.live_username(reads, user_id=user_id, session_id=session_id)
+    if username is None:
+        raise NotAuthenticated(_INVALID)
+    return username
+
+
 async def authenticate(tokens: TokenVerifier, reads: Reads, token: str) -> CurrentUser:
     """Resolve an access token to a live user and login session, or raise NotAuthenticated."""
     claims = _claims(tokens, token)
-    username = await repository.live_username(
-        reads, user_id=claims.user_id, session_id=claims.session_id
-    )
-    if username is None:
-        raise NotAuthenticated(_INVALID)
+    username = await _live_username(reads, claims.user_id, claims.session_id)
     return CurrentUser(id=claims.user_id, username=username, session_id=claims.session_id)
 
 
@@ -85,11 +89,7 @@ async def bearer(request: Request) -> Bearer:
 
 async def require_live(reads: Reads, caller: Bearer) -> None:
     """401 unless the token's login session is live (``current_user``'s check, on its own)."""
-    username = await repository.live_username(
-        reads, user_id=caller.user_id, session_id=caller.session_id
-    )
-    if username is None:
-        raise NotAuthenticated(_INVALID)
+    await _live_username(reads, caller.user_id, caller.session_id)
 
 
 CurrentUserDep = Annotated[CurrentUser, Depends(current_user)]
