@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.pool import NullPool, StaticPool
 
+from calendo.core import statements
 from calendo.core.config import Settings
 from calendo.core.sqlite_inline import inline_url
 
@@ -134,7 +135,7 @@ class PooledReads:
     ) -> Sequence[Row[Any]]:
         """Check a connection out, run the statement, return it to the pool."""
         async with self._engine.connect() as conn:
-            return (await conn.execute(statement, params)).all()
+            return await conn.run_sync(statements.rows, statement, params)
 
     async def close(self) -> None:
         """The pool belongs to the main engine, which disposes of it."""
@@ -183,7 +184,7 @@ class InlineSQLiteReads:
         """Run the statement now, without yielding to the loop."""
         if self._conn is None:
             self._conn = self._engine.connect()
-        return self._conn.execute(statement, params).all()
+        return statements.rows(self._conn, statement, params)
 
     @property
     def own_engine(self) -> Engine | None:
@@ -289,8 +290,8 @@ async def run_steps(session: AsyncSession, steps: Sequence[Step]) -> None:
     def run(sync_session: Session) -> None:
         connection = sync_session.connection()
         for step in steps:
-            result = connection.execute(step.statement, step.params)
-            if step.unmatched is not None and result.rowcount == 0:
+            matched = statements.write(connection, step.statement, step.params)
+            if step.unmatched is not None and matched == 0:
                 raise step.unmatched
 
     await session.run_sync(run)

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm.attributes import manager_of_class
 
 from calendo.core.db import Base
 from calendo.core.types import JSONType, UTCDateTime, utcnow
@@ -45,3 +46,19 @@ class Event(Base):
     # (events.service._save_step, VersionConflict when it lost a race); the mapper keeps the
     # same rule for any flush of a loaded event (StaleDataError).
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+    @classmethod
+    def from_row(cls, row: Any) -> Event:
+        """A detached event holding a row's column values as its loaded state, as the ORM's
+        loader would set them, without the loader's per-statement cost (a tenth of it).
+
+        For an event read to be written through Core statements: the object is in no
+        session, so the session never flushes it. ``row`` has the event's columns by name.
+        """
+        event: Event = manager_of_class(cls).new_instance()
+        mapping = row._mapping
+        event.__dict__.update({name: mapping[name] for name in _COLUMN_NAMES})
+        return event
+
+
+_COLUMN_NAMES = tuple(column.key for column in Event.__table__.columns)

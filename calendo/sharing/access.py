@@ -8,15 +8,17 @@ forget to check. An event the caller cannot see is 404; a visible one with too l
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import Row, Table, bindparam, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 
 from calendo.auth.dependencies import Bearer, require_live
 from calendo.auth.models import User
 from calendo.auth.repository import LIVE_SESSION
+from calendo.core import statements
 from calendo.core.db import Reads
 from calendo.core.errors import NotFound, PermissionDenied
 from calendo.events.models import Event
@@ -48,21 +50,32 @@ _EVENT_AND_ROLE = (
     .where(Event.id == bindparam("event_id"), Permission.user_id == bindparam("user_id"))
 )
 
+# The locked event is read as plain columns, through ``core.statements`` (no ORM loading) and
+# handed back as a detached ``Event`` (``Event.from_row``): writes to it go through Core
+# UPDATEs (``events.service``), never through the session's flush.
+_EVENT_TABLE = cast(Table, Event.__table__)
+_LOCK_COLUMNS = (*_EVENT_TABLE.c, Permission.role)
+
 # SQLite: one row per permission of the event, each with the caller's role, so the writer
 # learns who to tell (feed, notifications) in the statement that reads the event. Its write
 # transaction is exclusive (BEGIN IMMEDIATE), so nothing can change in between.
 _Everyone = aliased(Permission)
 _EVENT_ROLE_AUDIENCE = (
-    select(Event, Permission.role, _Everyone.user_id, _Everyone.role)
-    .join(Permission, Permission.event_id == Event.id)
-    .join(_Everyone, _Everyone.event_id == Event.id)
-    .where(Event.id == bindparam("event_id"), Permission.user_id == bindparam("user_id"))
+    select(*_LOCK_COLUMNS, _Everyone.user_id.label("member"), _Everyone.role.label("grant"))
+    .join(Permission, Permission.event_id == _EVENT_TABLE.c.id)
+    .join(_Everyone, _Everyone.event_id == _EVENT_TABLE.c.id)
+    .where(_EVENT_TABLE.c.id == bindparam("event_id"), Permission.user_id == bindparam("user_id"))
 )
 # PostgreSQL: lock first, then read the audience in a statement of its own. A statement that
 # waited for the lock still sees the other tables as of its own start (READ COMMITTED re-reads
 # only the locked row), so an audience read with the lock would miss a permission the lock's
 # previous holder just committed.
-_EVENT_AND_ROLE_LOCKED = _EVENT_AND_ROLE.with_for_update(of=Event)
+_EVENT_AND_ROLE_LOCKED = (
+    select(*_LOCK_COLUMNS)
+    .join(Permission, Permission.event_id == _EVENT_TABLE.c.id)
+    .where(_EVENT_TABLE.c.id == bindparam("event_id"), Permission.user_id == bindparam("user_id"))
+    .with_for_update(of=_EVENT_TABLE)
+)
 _AUDIENCE = select(Permission.user_id, Permission.role).where(
     Permission.event_id == bindparam("event_id")
 )
@@ -107,17 +120,24 @@ async def lock_event(
     """``require_event`` for a write, with the event's audience as of the lock: the event row
     locked until commit (PostgreSQL; SQLite's write transaction is exclusive already)."""
     params = {"event_id": event_id, "user_id": user_id}
-    if session.get_bind().dialect.name == "sqlite":
-        rows = (await session.execute(_EVENT_ROLE_AUDIENCE, params)).all()
-        found = (rows[0][0], rows[0][1]) if rows else None
-        event, role = _checked(found, event_id, minimum, include_deleted)
-        audience = {row[2]: row[3] for row in rows}
-    else:
-        row = (await session.execute(_EVENT_AND_ROLE_LOCKED, params)).first()
-        found = (row[0], row[1]) if row is not None else None
-        event, role = _checked(found, event_id, minimum, include_deleted)
-        result = await session.execute(_AUDIENCE, {"event_id": event_id})
-        audience = {member: grant for member, grant in result}
+
+    def read(connection: Connection) -> tuple[list[Row[Any]], dict[int, str]]:
+        if connection.dialect.name == "sqlite":
+            rows = statements.rows(connection, _EVENT_ROLE_AUDIENCE, params)
+            return rows, {row.member: row.grant for row in rows}
+        rows = statements.rows(connection, _EVENT_AND_ROLE_LOCKED, params)
+        if not rows:
+            return rows, {}
+        members = statements.rows(connection, _AUDIENCE, {"event_id": event_id})
+        return rows, {row.user_id: row.role for row in members}
+
+    def run(sync: Session) -> tuple[list[Row[Any]], dict[int, str]]:
+        sync.flush()  # what the session's own execute does first (autoflush)
+        return read(sync.connection())
+
+    rows, audience = await session.run_sync(run)
+    found = (Event.from_row(rows[0]), rows[0].role) if rows else None
+    event, role = _checked(found, event_id, minimum, include_deleted)
     return WriteAccess(event=event, role=role, audience=audience)
 
 

@@ -1,0 +1,193 @@
+"""The hottest Core statements, compiled once per connection and sent straight to the driver.
+
+``Connection.execute`` costs about 50 µs per statement on top of the driver's own work: it
+builds an execution context, runs the parameter processing through several layers, fires
+the engine's events and sets up a ``CursorResult``, for an indexed lookup or a row insert
+that SQLite itself does in under 10 µs. For the statements every write and every
+authenticated request runs, ``rows`` and ``write`` do what ``execute`` does for a plain
+statement, from a compiled form they keep per DBAPI connection:
+
+- the SQL string and the order of its parameters (the compiler's, so the placeholders and
+  casts are those of the dialect: ``?`` for SQLite, ``$1::INTEGER`` for asyncpg);
+- each parameter's bind processor and each result column's result processor, which are the
+  column types' own (UTC datetimes, orjson JSON), so values are converted exactly as
+  SQLAlchemy converts them;
+- a ``Row`` factory with the statement's column keys, so callers get ordinary rows.
+
+What they leave to ``Connection.execute``, which they then call instead: statements whose
+compiled form needs more than that (expanding ``IN`` parameters, Python-side column
+defaults to compute, a schema translate map), and every statement while something listens
+to the engine's cursor events (instrumentation, the tests that count statements), so that
+those listeners see every statement. Driver errors are wrapped as SQLAlchemy's (an
+``IntegrityError`` stays one), and a connection the driver reports lost is invalidated.
+
+Both functions take the synchronous ``Connection`` (inside ``AsyncSession.run_sync`` or
+``AsyncConnection.run_sync``, or a sync engine's): on asyncpg the driver calls then run in
+SQLAlchemy's greenlet like any other.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Executable, Row
+from sqlalchemy.engine import Connection
+from sqlalchemy.engine.result import SimpleResultMetaData
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql.compiler import SQLCompiler
+
+Params = Mapping[str, Any]
+_CACHE_KEY = "calendo_prepared"
+# Compiled forms kept per connection. The statements meant for this module are built once, at
+# import; one built per call would only fill the cache, so past this size new ones go through
+# ``Connection.execute``.
+_CACHE_SIZE = 256
+
+
+@dataclass(slots=True)
+class _Prepared:
+    compiled: SQLCompiler
+    sql: str
+    names: tuple[str, ...] | None  # positional drivers: parameter names in order
+    binds: Mapping[str, Callable[[Any], Any]]  # parameter name → its bind processor, if any
+    keys: tuple[str, ...]  # result columns
+    make_row: Callable[[Sequence[Any]], Row[Any]] | None = None  # built at the first result
+
+
+def _prepare(connection: Connection, statement: Executable, keys: tuple[str, ...]) -> Any:
+    """The compiled form of ``statement`` for this connection's dialect, or None when only
+    ``Connection.execute`` can run it."""
+    dialect = connection.dialect
+    compiled = statement.compile(dialect=dialect, column_keys=list(keys))  # type: ignore[attr-defined]
+    if (
+        not isinstance(compiled, SQLCompiler)
+        or compiled.post_compile_params
+        or compiled.literal_execute_params
+        or compiled.insert_prefetch
+        or compiled.update_prefetch
+        or compiled.schema_translate_map
+        or any(bind.callable is not None for bind in compiled.binds.values())
+    ):
+        return None
+    binds = {}
+    for bind, name in compiled.bind_names.items():
+        processor = bind.type._cached_bind_processor(dialect)
+        if processor is not None:
+            binds[name] = processor
+    return _Prepared(
+        compiled=compiled,
+        sql=compiled.string,
+        names=tuple(compiled.positiontup or ()) if compiled.positional else None,
+        binds=binds,
+        keys=tuple(column.keyname for column in compiled._result_columns),
+    )
+
+
+def _prepared(connection: Connection, statement: Executable, params: Params) -> Any:
+    if connection.dispatch.before_cursor_execute or connection.dispatch.after_cursor_execute:
+        return None
+    keys = tuple(sorted(params))
+    cache: dict[Any, Any] = connection.info.setdefault(_CACHE_KEY, {})
+    try:
+        return cache[statement, keys]
+    except KeyError:
+        if len(cache) >= _CACHE_SIZE:
+            return None
+        prepared = cache[statement, keys] = _prepare(connection, statement, keys)
+        return prepared
+
+
+def _driver_params(prepared: _Prepared, params: Params) -> Any:
+    values = prepared.compiled.construct_params(params, escape_names=False)
+    for name, processor in prepared.binds.items():
+        values[name] = processor(values[name])
+    if prepared.names is None:
+        return values
+    return [values[name] for name in prepared.names]
+
+
+def _run(
+    connection: Connection,
+    prepared: _Prepared,
+    params: Params | list[Params],
+    fetch: bool,
+) -> tuple[int, list[Any]]:
+    """Execute on a fresh driver cursor: (rowcount, raw result tuples when ``fetch``)."""
+    many = isinstance(params, list)
+    driver_params = (
+        [_driver_params(prepared, p) for p in params]
+        if isinstance(params, list)
+        else _driver_params(prepared, params)
+    )
+    dbapi_connection = connection.connection.dbapi_connection
+    assert dbapi_connection is not None
+    cursor = dbapi_connection.cursor()
+    try:
+        if many:
+            cursor.executemany(prepared.sql, driver_params)
+        else:
+            cursor.execute(prepared.sql, driver_params)
+        raw: list[Any] = list(cursor.fetchall()) if fetch else []
+        if fetch and prepared.make_row is None:
+            prepared.make_row = _row_factory(connection, prepared, cursor.description)
+        return cursor.rowcount, raw
+    except connection.dialect.loaded_dbapi.Error as exc:
+        dialect = connection.dialect
+        lost = dialect.is_disconnect(exc, dbapi_connection, cursor)
+        if lost:
+            connection.invalidate(exc)
+        raise DBAPIError.instance(
+            prepared.sql,
+            driver_params,
+            exc,
+            dialect.loaded_dbapi.Error,
+            connection_invalidated=lost,
+            dialect=dialect,
+        ) from exc
+    finally:
+        cursor.close()
+
+
+def _row_factory(
+    connection: Connection, prepared: _Prepared, description: Any
+) -> Callable[[Sequence[Any]], Row[Any]]:
+    """Rows keyed like SQLAlchemy's, with the result columns' processors (applied by the
+    compiled ``Row`` constructor)."""
+    dialect = connection.dialect
+    processors = [
+        column.type._cached_result_processor(dialect, described[1])
+        for column, described in zip(prepared.compiled._result_columns, description, strict=True)
+    ]
+    parent = SimpleResultMetaData(prepared.keys, _processors=processors)
+    return functools.partial(Row, parent, parent._effective_processors, parent._key_to_index)
+
+
+def rows(
+    connection: Connection, statement: Executable, params: Params | None = None
+) -> list[Row[Any]]:
+    """Every row of a Core statement (a SELECT, or DML with RETURNING)."""
+    params = params or {}
+    prepared = _prepared(connection, statement, params)
+    if prepared is None:
+        return list(connection.execute(statement, params).all())
+    _count, raw = _run(connection, prepared, params, fetch=True)
+    make_row = prepared.make_row
+    return [make_row(values) for values in raw]
+
+
+def write(connection: Connection, statement: Executable, params: Params | Sequence[Params]) -> int:
+    """Run a Core INSERT / UPDATE / DELETE without RETURNING, once or (a list of parameter
+    sets) as an executemany; the number of rows it matched (the driver's ``rowcount``: for an
+    executemany, -1 on drivers that do not count, as asyncpg)."""
+    sent: Params | list[Params] = params if isinstance(params, Mapping) else list(params)
+    if isinstance(sent, list) and not sent:
+        return 0
+    prepared = _prepared(connection, statement, sent[0] if isinstance(sent, list) else sent)
+    if prepared is None:
+        result: Any = connection.execute(statement, sent)
+        return int(result.rowcount)
+    count, _raw = _run(connection, prepared, sent, fetch=False)
+    return count
