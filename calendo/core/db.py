@@ -24,6 +24,7 @@ from sqlalchemy import Executable, MetaData, Row, event
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -219,6 +220,10 @@ class Database:
         self.read_sessions = async_sessionmaker(engine, expire_on_commit=False)
         write_engine = engine.execution_options(**{_WRITE_OPTION: True})
         self.write_sessions = async_sessionmaker(write_engine, expire_on_commit=False)
+        # SQLite: the queued writers take turns on one connection held for the process, which
+        # spares each write a pool checkout and check-in (about 60 µs, a fifth of a small
+        # write transaction). Opened at the first write, closed by ``dispose``.
+        self._writer_connection: AsyncConnection | None = None
 
     @property
     def sync_engines(self) -> tuple[Engine, ...]:
@@ -233,8 +238,23 @@ class Database:
     @asynccontextmanager
     async def write_session(self) -> AsyncIterator[AsyncSession]:
         """A write unit of work, in this process's writer queue (SQLite)."""
-        async with self.writer(), unit_of_work(self.write_sessions()) as session:
+        async with self.writer(), unit_of_work(await self._queued_session()) as session:
             yield session
+
+    async def _queued_session(self) -> AsyncSession:
+        """A write session; on SQLite bound to the held writer connection (queue held)."""
+        if self._write_queue is None:
+            return self.write_sessions()
+        connection = self._writer_connection
+        if connection is None or connection.closed or connection.invalidated:
+            connection = await self.engine.connect()
+            connection = await connection.execution_options(**{_WRITE_OPTION: True})
+            self._writer_connection = connection
+        elif connection.in_transaction():
+            # Left open by a unit of work that failed to end it; a session must never join
+            # it (it would then not own, and not commit, its own writes).
+            await connection.rollback()
+        return AsyncSession(bind=connection, expire_on_commit=False)
 
     @asynccontextmanager
     async def writer(self) -> AsyncIterator[None]:
@@ -247,6 +267,10 @@ class Database:
 
     async def dispose(self) -> None:
         """Close every pooled connection."""
+        if self._writer_connection is not None:
+            async with self.writer():
+                await self._writer_connection.close()
+                self._writer_connection = None
         await self.reads.close()
         await self.engine.dispose()
 
@@ -256,18 +280,33 @@ def after_commit(session: AsyncSession, hook: AfterCommit) -> None:
     session.info.setdefault(_AFTER_COMMIT_KEY, []).append(hook)
 
 
+def _finish(session: Session) -> None:
+    session.commit()
+    session.close()
+
+
+def _abandon(session: Session) -> None:
+    try:
+        session.rollback()
+    finally:
+        session.close()
+
+
 @asynccontextmanager
 async def unit_of_work(session: AsyncSession) -> AsyncIterator[AsyncSession]:
-    """Yield the session; commit when the body succeeds, roll back otherwise, then run hooks."""
+    """Yield the session; commit when the body succeeds, roll back otherwise, then run hooks.
+
+    The commit and the close (or the rollback and the close) run in one pass into
+    SQLAlchemy's greenlet: each pass costs about 10 µs, as much as an indexed SQLite lookup.
+    """
     try:
         yield session
-        await session.commit()
+        await session.run_sync(_finish)
     except BaseException:
-        await session.rollback()
+        await session.run_sync(_abandon)
         raise
     finally:
         hooks: list[AfterCommit] = session.info.pop(_AFTER_COMMIT_KEY, [])
-        await session.close()
     for hook in hooks:
         await hook()
 

@@ -36,7 +36,7 @@ from typing import Any
 from sqlalchemy import Executable, Row
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine.result import SimpleResultMetaData
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.sql.compiler import SQLCompiler
 
 Params = Mapping[str, Any]
@@ -47,12 +47,23 @@ _CACHE_KEY = "calendo_prepared"
 _CACHE_SIZE = 256
 
 
+@dataclass(frozen=True, slots=True)
+class _Param:
+    """One parameter of a compiled statement: where its value comes from, how it is sent."""
+
+    key: str  # the caller's name for it (a column key in DML)
+    name: str  # the compiled statement's name for it
+    default: Any  # the value bound in the statement itself
+    required: bool
+    processor: Callable[[Any], Any] | None  # the type's bind processor for this dialect
+
+
 @dataclass(slots=True)
 class _Prepared:
     compiled: SQLCompiler
     sql: str
-    names: tuple[str, ...] | None  # positional drivers: parameter names in order
-    binds: Mapping[str, Callable[[Any], Any]]  # parameter name → its bind processor, if any
+    params: tuple[_Param, ...]  # in the driver's order
+    positional: bool
     keys: tuple[str, ...]  # result columns
     make_row: Callable[[Sequence[Any]], Row[Any]] | None = None  # built at the first result
 
@@ -72,16 +83,22 @@ def _prepare(connection: Connection, statement: Executable, keys: tuple[str, ...
         or any(bind.callable is not None for bind in compiled.binds.values())
     ):
         return None
-    binds = {}
-    for bind, name in compiled.bind_names.items():
-        processor = bind.type._cached_bind_processor(dialect)
-        if processor is not None:
-            binds[name] = processor
+    by_name = {
+        name: _Param(
+            key=bind.key,
+            name=name,
+            default=bind.value,
+            required=bind.required,
+            processor=bind.type._cached_bind_processor(dialect),
+        )
+        for bind, name in compiled.bind_names.items()
+    }
+    order = compiled.positiontup if compiled.positional else list(by_name)
     return _Prepared(
         compiled=compiled,
         sql=compiled.string,
-        names=tuple(compiled.positiontup or ()) if compiled.positional else None,
-        binds=binds,
+        params=tuple(by_name[name] for name in order or ()),
+        positional=compiled.positional,
         keys=tuple(column.keyname for column in compiled._result_columns),
     )
 
@@ -101,12 +118,22 @@ def _prepared(connection: Connection, statement: Executable, params: Params) -> 
 
 
 def _driver_params(prepared: _Prepared, params: Params) -> Any:
-    values = prepared.compiled.construct_params(params, escape_names=False)
-    for name, processor in prepared.binds.items():
-        values[name] = processor(values[name])
-    if prepared.names is None:
+    """The values in the driver's form (``SQLCompiler.construct_params`` and the bind
+    processors, for a statement with no cache-extracted or expanding parameters)."""
+    values = []
+    for param in prepared.params:
+        if param.key in params:
+            value = params[param.key]
+        elif param.name in params:
+            value = params[param.name]
+        elif param.required:
+            raise ArgumentError(f"A value is required for bind parameter {param.key!r}")
+        else:
+            value = param.default
+        values.append(value if param.processor is None else param.processor(value))
+    if prepared.positional:
         return values
-    return [values[name] for name in prepared.names]
+    return {param.name: value for param, value in zip(prepared.params, values, strict=True)}
 
 
 def _run(

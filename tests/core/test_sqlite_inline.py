@@ -54,3 +54,38 @@ async def test_a_write_waits_for_another_process_lock(app: FastAPI, owner: Actor
     other.close()
     rows = await db.reads.all(select(User.username).where(User.id == owner.id))
     assert [row.username for row in rows] == ["waited"]
+
+
+async def _driver_connection(db: Database) -> object:
+    async with db.write_session() as session:
+        connection = await session.connection()
+        raw = await connection.get_raw_connection()
+        return raw.dbapi_connection
+
+
+async def test_queued_writers_share_one_held_connection(app: FastAPI, owner: Actor) -> None:
+    """Each write session takes its turn on the same connection, and commits on it."""
+    db: Database = app.state.services.db
+    first = await _driver_connection(db)
+    async with db.write_session() as session:
+        await session.execute(update(User).where(User.id == owner.id).values(username="held"))
+    assert await _driver_connection(db) is first
+    rows = await db.reads.all(select(User.username).where(User.id == owner.id))
+    assert [row.username for row in rows] == ["held"]
+
+
+async def test_a_failed_write_leaves_the_held_connection_clean(app: FastAPI, owner: Actor) -> None:
+    db: Database = app.state.services.db
+    with pytest.raises(RuntimeError):
+        async with db.write_session() as session:
+            await session.execute(update(User).where(User.id == owner.id).values(username="lost"))
+            raise RuntimeError("the request failed")
+    async with db.write_session() as session:
+        await session.execute(update(User).where(User.id == owner.id).values(username="kept"))
+    rows = await db.reads.all(select(User.username).where(User.id == owner.id))
+    assert [row.username for row in rows] == ["kept"]
+    # Nothing is left open on the held connection between units of work.
+    other = sqlite3.connect(db.engine.url.database or "", isolation_level=None, timeout=0.5)
+    other.execute("BEGIN IMMEDIATE")  # would wait (and fail) if a write transaction were open
+    other.execute("ROLLBACK")
+    other.close()

@@ -9,7 +9,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import Table, bindparam, event, func, insert, select, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import ArgumentError, IntegrityError
 
 from calendo.audit.models import AuditEntry
 from calendo.auth.models import User
@@ -143,3 +143,11 @@ async def test_statements_it_cannot_prepare_still_run(
     assert await _in_write(db, work) == (1, 1)
     rows = await db.reads.all(_AUDIT_OF, {"action": "defaulted"})
     assert rows[0].created_at.tzinfo is not None
+
+
+async def test_a_missing_parameter_is_refused(app: FastAPI, owner: Actor) -> None:
+    db: Database = app.state.services.db
+    with pytest.raises(ArgumentError):
+        await _in_write(db, lambda c: statements.write(c, _RENAME, {"new": "no user id"}))
+    names = await db.reads.all(select(User.username).where(User.id == owner.id))
+    assert [row.username for row in names] == [owner.username]
