@@ -20,7 +20,9 @@ from dataclasses import dataclass
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import select
 
+from calendo.events.models import Event
 from tests.helpers import Actor, assert_problem, register
 from tests.security.support import (
     PUBLIC_KEY_PEM,
@@ -201,8 +203,17 @@ async def test_rest_refuses(world: World, attack: str) -> None:
     headers = {"Authorization": f"Bearer {token}"}
     _assert_401(await world.client.get("/api/auth/me", headers=headers))
     _assert_401(await world.client.post("/api/events", json=_EVENT, headers=headers))
-    for path in _reads(created.json()["id"]):
+    event_id = created.json()["id"]
+    for path in _reads(event_id):
         _assert_401(await world.client.get(path, headers=headers))
+    # Writes too, on an event that exists and one that does not, and nothing is written.
+    for path in (f"/api/events/{event_id}", f"/api/events/{event_id + 1000}"):
+        _assert_401(await world.client.put(path, json={"title": "hijacked"}, headers=headers))
+        _assert_401(await world.client.patch(path, json={"title": "hijacked"}, headers=headers))
+    rows = await world.app.state.services.db.reads.all(
+        select(Event.title, Event.version).where(Event.id == event_id)
+    )
+    assert [(row.title, row.version) for row in rows] == [("x", 1)]
 
 
 @pytest.mark.parametrize("attack", ATTACKS)
