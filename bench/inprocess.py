@@ -1,6 +1,7 @@
 """CPU per request of one hot route, with the app called in process (no uvicorn, no wrk).
 
-``python -m bench.inprocess get|list|window|update [--requests N] [--profile FILE]``
+``python -m bench.inprocess get|list|window|update [--requests N] [--profile FILE]
+[--postgres URL]``
 
 For iterating on the code, not for quoting: it seeds the benchmark's 1k database in a
 temporary directory (the benchmark user's calendar, as in ``make bench``), logs in once, and
@@ -8,6 +9,8 @@ drives the ASGI app with hand-built requests, so the figure is the application's
 per request (middleware, FastAPI, our code, SQLite) without the HTTP server's share. Runs of
 one code base agree to a few percent on a quiet machine; compare two versions by alternating
 runs. ``--profile`` writes a cProfile of the measured requests (``python -m pstats FILE``).
+``--postgres postgresql+asyncpg://postgres@127.0.0.1:5432/`` seeds a fresh PostgreSQL database
+on that server instead (dropped at the end); the figure then leaves out PostgreSQL's own CPU.
 """
 
 from __future__ import annotations
@@ -25,11 +28,17 @@ import orjson
 
 from bench import config
 from bench.dataset import SeedFacts
-from bench.seed import database_urls, seed_database
+from bench.seed import (
+    create_postgres_database,
+    database_urls,
+    drop_postgres_database,
+    seed_database,
+)
 from calendo.app import create_app
 from calendo.core.config import Settings
 
 WARMUP = 200
+POSTGRES_DATABASE = "calendo_inprocess"
 WEEK = "start_time=2026-10-12T00:00:00Z&end_time=2026-10-19T00:00:00Z"
 Request = tuple[str, str, bytes]
 
@@ -98,19 +107,22 @@ def _requests(kind: str, owned: list[int], visible: list[int]) -> Callable[[int]
     return {"get": get, "list": page, "window": window, "update": update}[kind]
 
 
-def seeded(workdir: Path) -> tuple[Settings, SeedFacts]:
+def seeded(workdir: Path, postgres: str | None = None) -> tuple[Settings, SeedFacts]:
     """Production settings on a freshly seeded 1k database (run outside the event loop: the
-    migrations start their own)."""
-    database = workdir / "calendo-1k.db"
+    migrations start their own): a SQLite file in ``workdir``, or a new database on the
+    ``postgres`` server."""
+    target: Path | str = workdir / "calendo-1k.db"
+    if postgres is not None:
+        target = create_postgres_database(postgres, POSTGRES_DATABASE)
     settings = Settings(
         env="production",
         secret_key="in-process-benchmark-secret-key-0123456789",
-        database_url=database_urls(database)[0],
+        database_url=database_urls(target)[0] if isinstance(target, Path) else target,
         rate_limit_enabled=False,
         log_json=True,
         access_token_minutes=240,
     )
-    facts, _ = seed_database(database, "1k", settings)
+    facts, _ = seed_database(target, "1k", settings)
     return settings, facts
 
 
@@ -149,10 +161,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("kind", choices=("get", "list", "window", "update"))
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--profile", type=Path, default=None, help="write a cProfile here")
+    parser.add_argument("--postgres", default=None, help="server URL, no database name")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="calendo-inprocess-") as workdir:
-        settings, facts = seeded(Path(workdir))
-        seconds = asyncio.run(measure(args.kind, args.requests, args.profile, settings, facts))
+        settings, facts = seeded(Path(workdir), args.postgres)
+        try:
+            seconds = asyncio.run(measure(args.kind, args.requests, args.profile, settings, facts))
+        finally:
+            if args.postgres is not None:
+                drop_postgres_database(args.postgres, POSTGRES_DATABASE)
     print(f"{args.kind}: {seconds * 1e6:.0f} µs CPU per request ({args.requests} requests)")
     return 0
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import asyncpg
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import bindparam, select, update
@@ -62,3 +65,33 @@ async def test_reader_choice_follows_the_database() -> None:
     finally:
         await memory.dispose()
         await postgres.dispose()
+
+
+@pytest.mark.skipif(BACKEND != "postgres", reason="PostgreSQL's pooled reads")
+async def test_a_read_outlives_the_server_dropping_its_connections(
+    app: FastAPI, owner: Actor
+) -> None:
+    """The read pool has no pre-ping: a read on a dead connection renews the pool and runs
+    again, instead of failing."""
+    db: Database = app.state.services.db
+    assert isinstance(db.reads, PooledReads)
+    await asyncio.gather(*(db.reads.all(_NAME, {"user_id": owner.id}) for _ in range(3)))
+    url = db.engine.url
+    admin = await asyncpg.connect(
+        host=url.host,
+        port=url.port,
+        user=url.username,
+        password=url.password,
+        database=url.database,
+    )
+    try:
+        ended = await admin.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await admin.close()
+    assert ended >= 1
+    for _ in range(3):
+        rows = await db.reads.all(_NAME, {"user_id": owner.id})
+        assert [row.username for row in rows] == [owner.username]
