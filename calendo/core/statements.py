@@ -210,8 +210,11 @@ def write(connection: Connection, statement: Executable, params: Params | Sequen
     sets) as an executemany; the number of rows it matched (the driver's ``rowcount``: for an
     executemany, -1 on drivers that do not count, as asyncpg)."""
     sent: Params | list[Params] = params if isinstance(params, Mapping) else list(params)
-    if isinstance(sent, list) and not sent:
-        return 0
+    if isinstance(sent, list):
+        if not sent:
+            return 0
+        if len(sent) == 1:  # as Connection.execute does: one set is one execute
+            sent = sent[0]  # (asyncpg's executemany costs several times as much)
     prepared = _prepared(connection, statement, sent[0] if isinstance(sent, list) else sent)
     if prepared is None:
         result: Any = connection.execute(statement, sent)
