@@ -131,12 +131,15 @@ async def lock_event(
         members = statements.rows(connection, _AUDIENCE, {"event_id": event_id})
         return rows, {row.user_id: row.role for row in members}
 
-    def run(sync: Session) -> tuple[list[Row[Any]], dict[int, str]]:
+    def run(sync: Session) -> tuple[Event | None, str | None, dict[int, str]]:
         sync.flush()  # what the session's own execute does first (autoflush)
-        return read(sync.connection())
+        rows, audience = read(sync.connection())
+        if not rows:
+            return None, None, audience
+        return Event.from_row(rows[0], sync), rows[0].role, audience
 
-    rows, audience = await session.run_sync(run)
-    found = (Event.from_row(rows[0]), rows[0].role) if rows else None
+    loaded, loaded_role, audience = await session.run_sync(run)
+    found = (loaded, loaded_role) if loaded is not None and loaded_role is not None else None
     event, role = _checked(found, event_id, minimum, include_deleted)
     return WriteAccess(event=event, role=role, audience=audience)
 

@@ -274,3 +274,34 @@ async def test_delete_then_update_in_one_transaction_is_404(
     assert await api.count_rows(app, *TABLES) == before
     still = await client.get(f"/api/events/{event['id']}", headers=owner.headers)
     assert still.status_code == 200
+
+
+async def test_later_operations_see_an_earlier_move_in_their_conflict_checks(
+    client: httpx.AsyncClient, owner: Actor
+) -> None:
+    """An event this transaction created (its object still held for the response), then
+    moved, is checked at its new time by the next operation's conflict check."""
+    response = await _post(
+        client,
+        owner,
+        [
+            _create(10, "Moved"),
+            {
+                "op": "update",
+                "event_ref": 0,
+                "changes": {
+                    "start_time": "2026-05-01T14:00:00Z",
+                    "end_time": "2026-05-01T15:00:00Z",
+                },
+            },
+            _create(14, "Overlaps the new slot"),
+            _create(10, "Takes the old slot"),
+        ],
+        conflict_strategy="allow",
+    )
+    assert response.status_code == 200, response.text
+    created, moved, overlapping, old_slot = response.json()["results"]
+    assert (created["start_time"], created["version"]) == ("2026-05-01T10:00:00Z", 1)
+    assert (moved["start_time"], moved["version"]) == ("2026-05-01T14:00:00Z", 2)
+    assert [c["event_id"] for c in overlapping["conflicts"]] == [created["id"]]
+    assert old_slot["conflicts"] == []

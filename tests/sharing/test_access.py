@@ -1,0 +1,48 @@
+"""``sharing.access.lock_event``: the locked event, its caller's role and its audience."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from sqlalchemy import select, update
+from sqlalchemy.orm import object_session
+
+from calendo.core.db import Database
+from calendo.events.models import Event
+from calendo.sharing import access
+from tests.events.conftest import EventFactory
+from tests.helpers import Actor
+
+
+async def test_the_locked_event_is_detached_when_the_session_does_not_hold_it(
+    app: FastAPI, owner: Actor, make_event: EventFactory
+) -> None:
+    created = await make_event(owner, title="Plain")
+    db: Database = app.state.services.db
+    async with db.write_session() as session:
+        found = await access.lock_event(
+            session, user_id=owner.id, event_id=created["id"], minimum="owner"
+        )
+        assert object_session(found.event) is None  # nothing to flush by accident
+        assert (found.event.title, found.event.version, found.role) == ("Plain", 1, "owner")
+        assert found.event.start_time.tzinfo is not None
+        assert found.audience == {owner.id: "owner"}
+
+
+async def test_the_session_keeps_one_state_per_event(
+    app: FastAPI, owner: Actor, make_event: EventFactory
+) -> None:
+    """An event the unit of work already holds comes back as that object, brought up to date
+    with the row (here changed behind the ORM's back by a Core UPDATE)."""
+    created = await make_event(owner, title="Before")
+    db: Database = app.state.services.db
+    async with db.write_session() as session:
+        held = (await session.execute(select(Event).where(Event.id == created["id"]))).scalar_one()
+        await session.execute(
+            update(Event).where(Event.id == created["id"]).values(title="Behind the ORM")
+        )
+        found = await access.lock_event(
+            session, user_id=owner.id, event_id=created["id"], minimum="editor"
+        )
+        assert found.event is held
+        assert held.title == "Behind the ORM"
+        assert not session.dirty  # brought up to date as loaded state, nothing to write
