@@ -95,9 +95,10 @@ def _check_local_liveness(engine: AsyncEngine) -> None:
     restarts or terminates a backend closes its sockets, and asyncpg marks such a connection
     closed as soon as the event loop sees it, so the pool can check that locally: raising
     ``DisconnectionError`` in the checkout event makes it discard the connection and take
-    another. A connection lost silently (no close from the server) fails its first statement
-    instead; SQLAlchemy then invalidates the pool, and ``Database.reads`` runs the read
-    again.
+    another. A connection lost silently (a proxy or a network drop, no close seen) fails the
+    first statement that uses it and is invalidated: a read (``Database.reads``) then renews
+    its pool and runs again; a unit of work rolls back and its request fails, as it would
+    if the connection had died mid-transaction.
     """
     if engine.url.get_driver_name() != "asyncpg":
         return

@@ -50,9 +50,9 @@ _EVENT_AND_ROLE = (
     .where(Event.id == bindparam("event_id"), Permission.user_id == bindparam("user_id"))
 )
 
-# The locked event is read as plain columns, through ``core.statements`` (no ORM loading) and
-# handed back as a detached ``Event`` (``Event.from_row``): writes to it go through Core
-# UPDATEs (``events.service``), never through the session's flush.
+# The locked event is read as plain columns, through ``core.statements`` (no ORM loading), and
+# handed back by ``Event.from_row``: detached, or the session's own object brought up to date
+# if it holds one. Writes to it go through Core UPDATEs (``events.service``), never a flush.
 _EVENT_TABLE = cast(Table, Event.__table__)
 _LOCK_COLUMNS = (*_EVENT_TABLE.c, Permission.role)
 
