@@ -15,6 +15,7 @@ from calendo.audit.models import AuditEntry
 from calendo.auth.models import User
 from calendo.core import statements
 from calendo.core.db import Database
+from tests.conftest import BACKEND
 from tests.events.conftest import EventFactory
 from tests.helpers import Actor
 
@@ -63,12 +64,29 @@ async def test_rows_match_connection_execute(app: FastAPI, owner: Actor) -> None
     assert len(await db.reads.all(_AUDIT_OF, {"action": "probe"})) == 2
 
 
-async def test_reads_run_through_the_driver_path(app: FastAPI, owner: Actor) -> None:
-    rows = await app.state.services.db.reads.all(
-        select(User.id, User.username).where(User.id == bindparam("user_id")),
-        {"user_id": owner.id},
-    )
-    assert [(row.id, row.username) for row in rows] == [(owner.id, owner.username)]
+_USER_BY_ID = select(User.id, User.username).where(User.id == bindparam("user_id"))
+
+
+async def test_a_statement_is_compiled_once_per_connection(
+    app: FastAPI, owner: Actor, stranger: Actor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``Database.reads`` goes through the driver-direct path, which compiles a statement at
+    its first use on a connection and reuses that form after."""
+    compiled: list[Any] = []
+    prepare = statements._prepare
+
+    def counting(connection: Connection, statement: Any, keys: tuple[str, ...]) -> Any:
+        compiled.append(statement)
+        return prepare(connection, statement, keys)
+
+    monkeypatch.setattr(statements, "_prepare", counting)
+    reads = app.state.services.db.reads
+    for actor in (owner, stranger, owner):
+        rows = await reads.all(_USER_BY_ID, {"user_id": actor.id})
+        assert [(row.id, row.username) for row in rows] == [(actor.id, actor.username)]
+    # Once on SQLite's one read connection; on PostgreSQL once per pooled connection used.
+    assert set(compiled) == {_USER_BY_ID}
+    assert len(compiled) == 1 if BACKEND == "sqlite" else len(compiled) < 3
 
 
 async def test_write_returns_the_matched_count_and_updates_only_the_sent_columns(

@@ -279,8 +279,8 @@ async def test_delete_then_update_in_one_transaction_is_404(
 async def test_later_operations_see_an_earlier_move_in_their_conflict_checks(
     client: httpx.AsyncClient, owner: Actor
 ) -> None:
-    """An event this transaction created (its object still held for the response), then
-    moved, is checked at its new time by the next operation's conflict check."""
+    """An event this transaction created, then moved, is checked at its new time by the next
+    operation's conflict check, and its old slot is free."""
     response = await _post(
         client,
         owner,
