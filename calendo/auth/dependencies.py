@@ -36,14 +36,15 @@ class Bearer:
     session_id: int
 
 
-_INVALID = "Invalid or expired access token"
+# The 401 detail of a token that fails (signature, type, expiry, or a dead login session).
+INVALID_TOKEN = "Invalid or expired access token"
 
 
 def _claims(tokens: TokenVerifier, token: str) -> TokenClaims:
     try:
         return tokens.decode(token, expected="access")
     except TokenInvalid as exc:
-        raise NotAuthenticated(_INVALID) from exc
+        raise NotAuthenticated(INVALID_TOKEN) from exc
 
 
 def _token(request: Request) -> str:
@@ -57,7 +58,7 @@ async def _live_username(reads: Reads, user_id: int, session_id: int) -> str:
     """The user's name, or 401 unless the login session is theirs and not revoked."""
     username = await repository.live_username(reads, user_id=user_id, session_id=session_id)
     if username is None:
-        raise NotAuthenticated(_INVALID)
+        raise NotAuthenticated(INVALID_TOKEN)
     return username
 
 

@@ -3,6 +3,8 @@ and the 409 that tells an editor what changed since the version their edit was b
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendo.core.errors import Conflict, PreconditionFailed
@@ -11,12 +13,18 @@ from calendo.events.presenters import event_body
 from calendo.events.snapshots import content_snapshot
 from calendo.history import recording
 from calendo.history.diff import diff_snapshots
+from calendo.history.merge import three_way_merge
 from calendo.sharing import access
 
 
 class VersionConflict(Conflict):
     slug = "version-conflict"
     title = "Version conflict"
+
+
+class MergeConflict(Conflict):
+    slug = "merge-conflict"
+    title = "Merge conflict"
 
 
 def etag(event: Event) -> str:
@@ -73,3 +81,31 @@ async def raise_stale(
             "changes": diff_snapshots(base, content_snapshot(event)) if base else [],
         },
     )
+
+
+async def merge_stale(
+    session: AsyncSession,
+    event: Event,
+    current: dict[str, Any],
+    expected: int,
+    changes: dict[str, Any],
+) -> dict[str, Any]:
+    """``changes`` made on version ``expected``, merged three ways into the current content
+    (``?merge=true``): VersionConflict if that version does not exist, MergeConflict (409,
+    with the fields) if both sides changed a field."""
+    base = await recording.snapshot_at_version(session, event.id, expected)
+    if base is None:
+        raise VersionConflict(f"Version {expected} of event {event.id} does not exist")
+    result = three_way_merge(base, {**base, **changes}, current)
+    if result.conflicts:
+        raise MergeConflict(
+            "Both you and another editor changed " + ", ".join(c.field for c in result.conflicts),
+            extra={
+                "conflicts": [
+                    {"field": c.field, "base": c.base, "mine": c.mine, "theirs": c.theirs}
+                    for c in result.conflicts
+                ],
+                "current_version": event.version,
+            },
+        )
+    return result.merged

@@ -276,19 +276,24 @@ async def update_event(
     event_id: int,
     data: EventUpdate,
     request: Request,
-    user: CurrentUserDep,
+    caller: BearerDep,
 ) -> Response:
     """Partial update (editor or owner): only the fields sent change; PATCH is an alias."""
     query = _update_query(request)
     async with write_unit(request) as write:
-        written = await service.update_event(
+        written = await service.update_event_by_token(
             write.session,
-            ctx=_context(user, write, query.conflict_strategy),
-            event_id=event_id,
-            data=data,
-            if_match=request.headers.get("if-match"),  # read, not declared (see get_event)
-            merge=query.merge,
-            note=query.note,
+            caller=caller,
+            services=write.services,
+            ip=write.ip,
+            strategy=query.conflict_strategy,
+            edit=service.Edit(
+                event_id=event_id,
+                data=data,
+                if_match=request.headers.get("if-match"),  # read, not declared (see get_event)
+                merge=query.merge,
+                note=query.note,
+            ),
         )
         return _written(written)
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from calendo.audit import service as audit
-from calendo.auth.dependencies import CurrentUser
+from calendo.auth.dependencies import Bearer, CurrentUser
 from calendo.core.db import Step, run_steps
 from calendo.core.deps import Services
 from calendo.core.errors import (
@@ -24,6 +24,7 @@ from calendo.events import recurrence, scheduling
 from calendo.events.models import Event
 from calendo.events.preconditions import (
     VersionConflict,
+    merge_stale,
     parse_if_match,
     raise_stale,
     require_if_match,
@@ -37,7 +38,6 @@ from calendo.events.snapshots import (
     snapshot_columns,
 )
 from calendo.history import recording
-from calendo.history.merge import three_way_merge
 from calendo.notifications import service as notifications
 from calendo.sharing import access
 from calendo.sync import feed
@@ -71,11 +71,6 @@ class Written:
     event: Event
     role: str
     conflicts: list[dict[str, Any]]
-
-
-class MergeConflict(Conflict):
-    slug = "merge-conflict"
-    title = "Merge conflict"
 
 
 class EventNotDeleted(Conflict):
@@ -214,32 +209,66 @@ def prepare_create(data: EventCreate) -> tuple[dict[str, Any], recurrence.Series
     return content, scheduling.series_from_content(content)
 
 
-async def update_event(
-    session: AsyncSession,
-    *,
-    ctx: WriteContext,
-    event_id: int,
-    data: EventUpdate,
-    if_match: str | None = None,
-    merge: bool = False,
-    note: str | None = None,
-) -> Written:
+@dataclass(frozen=True, slots=True)
+class Edit:
+    """A partial update of one event: the fields sent, and how to apply them."""
+
+    event_id: int
+    data: EventUpdate
+    if_match: str | None = None  # the If-Match header
+    merge: bool = False  # three-way merge a stale write instead of refusing it
+    note: str | None = None
+
+
+async def update_event(session: AsyncSession, *, ctx: WriteContext, edit: Edit) -> Written:
     """Partial update; conditional on ``If-Match`` or ``version``, optionally merged."""
     found = await access.lock_event(
-        session, user_id=ctx.actor.id, event_id=event_id, minimum="editor"
+        session, user_id=ctx.actor.id, event_id=edit.event_id, minimum="editor"
     )
+    return await _update_locked(session, ctx=ctx, found=found, edit=edit)
+
+
+async def update_event_by_token(
+    session: AsyncSession,
+    *,
+    caller: Bearer,
+    services: Services,
+    ip: str | None,
+    strategy: str,
+    edit: Edit,
+) -> Written:
+    """``update_event`` for a route that took a verified token (``auth.bearer``): the lock's
+    own statement proves its login session live (401 if not) and names the caller, so the
+    request spends no statement of its own on authentication."""
+    found = await access.lock_event(
+        session,
+        user_id=caller.user_id,
+        event_id=edit.event_id,
+        minimum="editor",
+        login_session=caller.session_id,
+    )
+    assert found.actor_name is not None  # a live session's user has a name
+    actor = CurrentUser(id=caller.user_id, username=found.actor_name, session_id=caller.session_id)
+    ctx = WriteContext(actor=actor, services=services, ip=ip, strategy=strategy)
+    return await _update_locked(session, ctx=ctx, found=found, edit=edit)
+
+
+async def _update_locked(
+    session: AsyncSession, *, ctx: WriteContext, found: access.WriteAccess, edit: Edit
+) -> Written:
     event = found.event
     current = content_snapshot(event)
+    data = edit.data
     changes = {f: _content_value(f, v) for f, v in data.changes().items()}
-    header_version = parse_if_match(if_match, event_id)
+    header_version = parse_if_match(edit.if_match, event.id)
     expected = header_version if header_version is not None else data.version
     tags: list[str] = []
     if expected is not None and expected != event.version:
-        if not merge:
+        if not edit.merge:
             await raise_stale(
                 session, event, found.role, expected, by_header=header_version is not None
             )
-        content = await _merge(session, event, current, expected, changes)
+        content = await merge_stale(session, event, current, expected, changes)
         tags.append("merged")
     else:
         content = {**current, **changes}
@@ -253,35 +282,10 @@ async def update_event(
         previous=current,
         content=content,
         action="updated",
-        note=note or data.note,
+        note=edit.note or data.note,
         tags=tags,
         notify_type="event_updated",
     )
-
-
-async def _merge(
-    session: AsyncSession,
-    event: Event,
-    current: dict[str, Any],
-    expected: int,
-    changes: dict[str, Any],
-) -> dict[str, Any]:
-    base = await recording.snapshot_at_version(session, event.id, expected)
-    if base is None:
-        raise VersionConflict(f"Version {expected} of event {event.id} does not exist")
-    result = three_way_merge(base, {**base, **changes}, current)
-    if result.conflicts:
-        raise MergeConflict(
-            "Both you and another editor changed " + ", ".join(c.field for c in result.conflicts),
-            extra={
-                "conflicts": [
-                    {"field": c.field, "base": c.base, "mine": c.mine, "theirs": c.theirs}
-                    for c in result.conflicts
-                ],
-                "current_version": event.version,
-            },
-        )
-    return result.merged
 
 
 async def write_content(

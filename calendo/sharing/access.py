@@ -10,17 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, select
+from sqlalchemy import Row, Select, Table, bindparam, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, aliased
 
-from calendo.auth.dependencies import Bearer, require_live
+from calendo.auth.dependencies import INVALID_TOKEN, Bearer, require_live
 from calendo.auth.models import User
 from calendo.auth.repository import LIVE_SESSION
 from calendo.core import statements
 from calendo.core.db import Reads
-from calendo.core.errors import NotFound, PermissionDenied
+from calendo.core.errors import NotAuthenticated, NotFound, PermissionDenied
 from calendo.events.models import Event
 from calendo.sharing.models import Permission
 from calendo.sharing.policy import Role, allows, is_role
@@ -39,9 +39,11 @@ class Access:
 
 @dataclass(frozen=True, slots=True)
 class WriteAccess(Access):
-    """An event locked for a write, with everyone who can see it (user id → role)."""
+    """An event locked for a write, with everyone who can see it (user id → role), and the
+    caller's username when the lock also checked their login session."""
 
     audience: dict[int, str]
+    actor_name: str | None = None
 
 
 _EVENT_AND_ROLE = (
@@ -56,26 +58,42 @@ _EVENT_AND_ROLE = (
 _EVENT_TABLE = cast(Table, Event.__table__)
 _LOCK_COLUMNS = (*_EVENT_TABLE.c, Permission.role)
 
-# SQLite: one row per permission of the event, each with the caller's role, so the writer
-# learns who to tell (feed, notifications) in the statement that reads the event. Its write
-# transaction is exclusive (BEGIN IMMEDIATE), so nothing can change in between.
 _Everyone = aliased(Permission)
-_EVENT_ROLE_AUDIENCE = (
-    select(*_LOCK_COLUMNS, _Everyone.user_id.label("member"), _Everyone.role.label("grant"))
-    .join(Permission, Permission.event_id == _EVENT_TABLE.c.id)
-    .join(_Everyone, _Everyone.event_id == _EVENT_TABLE.c.id)
-    .where(_EVENT_TABLE.c.id == bindparam("event_id"), Permission.user_id == bindparam("user_id"))
-)
-# PostgreSQL: lock first, then read the audience in a statement of its own. A statement that
-# waited for the lock still sees the other tables as of its own start (READ COMMITTED re-reads
-# only the locked row), so an audience read with the lock would miss a permission the lock's
-# previous holder just committed.
-_EVENT_AND_ROLE_LOCKED = (
-    select(*_LOCK_COLUMNS)
-    .join(Permission, Permission.event_id == _EVENT_TABLE.c.id)
-    .where(_EVENT_TABLE.c.id == bindparam("event_id"), Permission.user_id == bindparam("user_id"))
-    .with_for_update(of=_EVENT_TABLE)
-)
+
+
+def _lock_reads(*, live: bool) -> tuple[Select[Any], Select[Any]]:
+    """The reads of ``lock_event``: SQLite's and PostgreSQL's (see below). With ``live``,
+    each also proves the caller's login session live (bind ``session_id``; no row if it is
+    not) and names the caller (``actor_name``)."""
+    columns: list[Any] = [*_LOCK_COLUMNS]
+    if live:
+        columns.append(User.username.label("actor_name"))
+
+    def scoped(query: Select[Any]) -> Select[Any]:
+        query = query.join(Permission, Permission.event_id == _EVENT_TABLE.c.id).where(
+            _EVENT_TABLE.c.id == bindparam("event_id"),
+            Permission.user_id == bindparam("user_id"),
+        )
+        if live:
+            query = query.join(User, User.id == Permission.user_id).where(LIVE_SESSION)
+        return query
+
+    # SQLite: one row per permission of the event, each with the caller's role, so the writer
+    # learns who to tell (feed, notifications) in the statement that reads the event. Its
+    # write transaction is exclusive (BEGIN IMMEDIATE), so nothing can change in between.
+    sqlite = scoped(
+        select(*columns, _Everyone.user_id.label("member"), _Everyone.role.label("grant"))
+    ).join(_Everyone, _Everyone.event_id == _EVENT_TABLE.c.id)
+    # PostgreSQL: lock first, then read the audience in a statement of its own. A statement
+    # that waited for the lock still sees the other tables as of its own start (READ
+    # COMMITTED re-reads only the locked row), so an audience read with the lock would miss a
+    # permission the lock's previous holder just committed.
+    postgres = scoped(select(*columns)).with_for_update(of=_EVENT_TABLE)
+    return sqlite, postgres
+
+
+_LOCK_READS = {live: _lock_reads(live=live) for live in (False, True)}
+_IS_LIVE = select(LIVE_SESSION)
 _AUDIENCE = select(Permission.user_id, Permission.role).where(
     Permission.event_id == bindparam("event_id")
 )
@@ -116,32 +134,46 @@ async def lock_event(
     event_id: int,
     minimum: Role,
     include_deleted: bool = False,
+    login_session: int | None = None,
 ) -> WriteAccess:
     """``require_event`` for a write, with the event's audience as of the lock: the event row
-    locked until commit (PostgreSQL; SQLite's write transaction is exclusive already)."""
-    params = {"event_id": event_id, "user_id": user_id}
+    locked until commit (PostgreSQL; SQLite's write transaction is exclusive already).
+
+    With ``login_session`` (a route that took ``auth.bearer``), the same statement proves
+    that session live and names the caller (``actor_name``): 401 if it is not live, whether
+    or not the event exists.
+    """
+    live = login_session is not None
+    params: dict[str, Any] = {"event_id": event_id, "user_id": user_id}
+    if live:
+        params["session_id"] = login_session
+    sqlite_read, postgres_read = _LOCK_READS[live]
 
     def read(connection: Connection) -> tuple[list[Row[Any]], dict[int, str]]:
         if connection.dialect.name == "sqlite":
-            rows = statements.rows(connection, _EVENT_ROLE_AUDIENCE, params)
+            rows = statements.rows(connection, sqlite_read, params)
             return rows, {row.member: row.grant for row in rows}
-        rows = statements.rows(connection, _EVENT_AND_ROLE_LOCKED, params)
+        rows = statements.rows(connection, postgres_read, params)
         if not rows:
             return rows, {}
         members = statements.rows(connection, _AUDIENCE, {"event_id": event_id})
         return rows, {row.user_id: row.role for row in members}
 
-    def run(sync: Session) -> tuple[Event | None, str | None, dict[int, str]]:
+    def run(sync: Session) -> tuple[Row[Any] | None, Event | None, dict[int, str]]:
         sync.flush()  # what the session's own execute does first (autoflush)
-        rows, audience = read(sync.connection())
+        connection = sync.connection()
+        rows, audience = read(connection)
         if not rows:
+            if live and not statements.rows(connection, _IS_LIVE, params)[0][0]:
+                raise NotAuthenticated(INVALID_TOKEN)
             return None, None, audience
-        return Event.from_row(rows[0], sync), rows[0].role, audience
+        return rows[0], Event.from_row(rows[0], sync), audience
 
-    loaded, loaded_role, audience = await session.run_sync(run)
-    found = (loaded, loaded_role) if loaded is not None and loaded_role is not None else None
+    first, loaded, audience = await session.run_sync(run)
+    found = (loaded, first.role) if first is not None and loaded is not None else None
     event, role = _checked(found, event_id, minimum, include_deleted)
-    return WriteAccess(event=event, role=role, audience=audience)
+    actor_name = first.actor_name if live and first is not None else None
+    return WriteAccess(event=event, role=role, audience=audience, actor_name=actor_name)
 
 
 _EVENT_WITH_PERMISSIONS = (

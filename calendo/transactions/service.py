@@ -70,9 +70,8 @@ async def _apply(
         return _written(written)
     event_id = _target(operation, created)
     if isinstance(operation, UpdateOperation):
-        written = await events.update_event(
-            session, ctx=ctx, event_id=event_id, data=operation.changes, merge=operation.merge
-        )
+        edit = events.Edit(event_id=event_id, data=operation.changes, merge=operation.merge)
+        written = await events.update_event(session, ctx=ctx, edit=edit)
         return _written(written)
     if isinstance(operation, DeleteOperation):
         await events.delete_event(session, ctx=ctx, event_id=event_id, note=operation.note)

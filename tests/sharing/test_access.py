@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, update
 from sqlalchemy.orm import object_session
 
 from calendo.core.db import Database
+from calendo.core.errors import NotAuthenticated
 from calendo.events.models import Event
 from calendo.sharing import access
 from tests.events.conftest import EventFactory
@@ -46,3 +49,48 @@ async def test_the_session_keeps_one_state_per_event(
         assert found.event is held
         assert held.title == "Behind the ORM"
         assert not session.dirty  # brought up to date as loaded state, nothing to write
+
+
+def _login_session(app: FastAPI, actor: Actor) -> int:
+    return app.state.services.tokens.decode(actor.access_token, expected="access").session_id
+
+
+async def test_a_lock_can_prove_the_login_session_and_name_the_caller(
+    app: FastAPI, client: httpx.AsyncClient, owner: Actor, make_event: EventFactory
+) -> None:
+    created = await make_event(owner)
+    db: Database = app.state.services.db
+    session_id = _login_session(app, owner)
+    async with db.write_session() as session:
+        found = await access.lock_event(
+            session,
+            user_id=owner.id,
+            event_id=created["id"],
+            minimum="editor",
+            login_session=session_id,
+        )
+        assert (found.event.id, found.role, found.actor_name) == (
+            created["id"],
+            "owner",
+            owner.username,
+        )
+        with pytest.raises(access.EventNotFound):
+            await access.lock_event(
+                session,
+                user_id=owner.id,
+                event_id=created["id"] + 1000,
+                minimum="editor",
+                login_session=session_id,
+            )
+    # After logout the same lock is 401, for the event and for one that does not exist.
+    assert (await client.post("/api/auth/logout", headers=owner.headers)).status_code == 204
+    for event_id in (created["id"], created["id"] + 1000):
+        with pytest.raises(NotAuthenticated):
+            async with db.write_session() as session:
+                await access.lock_event(
+                    session,
+                    user_id=owner.id,
+                    event_id=event_id,
+                    minimum="editor",
+                    login_session=session_id,
+                )
