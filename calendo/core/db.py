@@ -114,6 +114,15 @@ def _dump_json(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+def _async_engine(url: URL, **kwargs: Any) -> AsyncEngine:
+    """An engine with the project's JSON codec and, on asyncpg, the checkout liveness check."""
+    engine = create_async_engine(
+        url, json_serializer=_dump_json, json_deserializer=orjson.loads, **kwargs
+    )
+    _check_local_liveness(engine)
+    return engine
+
+
 def create_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
     """Create the engine for the configured database (``pooled=False`` for one-off tools)."""
     kwargs: dict[str, Any] = {}
@@ -133,10 +142,7 @@ def create_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
             max_overflow=MAX_OVERFLOW,
             pool_pre_ping=url.get_driver_name() != "asyncpg",
         )
-    engine = create_async_engine(
-        url, json_serializer=_dump_json, json_deserializer=orjson.loads, **kwargs
-    )
-    _check_local_liveness(engine)
+    engine = _async_engine(url, **kwargs)
     if settings.is_sqlite:
         _configure_sqlite(engine)
     return engine
@@ -185,15 +191,7 @@ class PooledReads:
         kwargs: dict[str, Any] = {"poolclass": NullPool}
         if isinstance(pool, QueuePool):
             kwargs = {"pool_size": pool.size(), "max_overflow": MAX_OVERFLOW}
-        reads_engine = create_async_engine(
-            engine.url,
-            isolation_level="AUTOCOMMIT",
-            json_serializer=_dump_json,
-            json_deserializer=orjson.loads,
-            **kwargs,
-        )
-        _check_local_liveness(reads_engine)
-        return cls(reads_engine, own=True)
+        return cls(_async_engine(engine.url, isolation_level="AUTOCOMMIT", **kwargs), own=True)
 
     async def all(
         self, statement: Executable, params: Mapping[str, Any] | None = None

@@ -38,6 +38,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.engine.result import SimpleResultMetaData
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.types import TypeEngine
 
 Params = Mapping[str, Any]
 _CACHE_KEY = "calendo_prepared"
@@ -60,11 +61,10 @@ class _Param:
 
 @dataclass(slots=True)
 class _Prepared:
-    compiled: SQLCompiler
     sql: str
     params: tuple[_Param, ...]  # in the driver's order
     positional: bool
-    keys: tuple[str, ...]  # result columns
+    columns: tuple[tuple[str, TypeEngine[Any]], ...]  # result columns: key and type
     make_row: Callable[[Sequence[Any]], Row[Any]] | None = None  # built at the first result
 
 
@@ -95,11 +95,10 @@ def _prepare(connection: Connection, statement: Executable, keys: tuple[str, ...
     }
     order = compiled.positiontup if compiled.positional else list(by_name)
     return _Prepared(
-        compiled=compiled,
         sql=compiled.string,
         params=tuple(by_name[name] for name in order or ()),
         positional=compiled.positional,
-        keys=tuple(column.keyname for column in compiled._result_columns),
+        columns=tuple((column.keyname, column.type) for column in compiled._result_columns),
     )
 
 
@@ -185,10 +184,10 @@ def _row_factory(
     compiled ``Row`` constructor)."""
     dialect = connection.dialect
     processors = [
-        column.type._cached_result_processor(dialect, described[1])
-        for column, described in zip(prepared.compiled._result_columns, description, strict=True)
+        type_._cached_result_processor(dialect, described[1])
+        for (_key, type_), described in zip(prepared.columns, description, strict=True)
     ]
-    parent = SimpleResultMetaData(prepared.keys, _processors=processors)
+    parent = SimpleResultMetaData([key for key, _type in prepared.columns], _processors=processors)
     return functools.partial(Row, parent, parent._effective_processors, parent._key_to_index)
 
 

@@ -70,6 +70,9 @@ async def test_queued_writers_share_one_held_connection(app: FastAPI, owner: Act
     async with db.write_session() as session:
         await session.execute(update(User).where(User.id == owner.id).values(username="held"))
     assert await _driver_connection(db) is first
+    # Held between units of work, not returned to the pool (where a lone idle connection
+    # would also come back first).
+    assert db.engine.pool.checkedout() == 1  # type: ignore[attr-defined]
     rows = await db.reads.all(select(User.username).where(User.id == owner.id))
     assert [row.username for row in rows] == ["held"]
 
