@@ -45,13 +45,19 @@ def _load() -> str:
     return f"{one:.2f} / {five:.2f} (1 / 5 min)"
 
 
-def header(options: RunOptions, generator: str) -> list[str]:
-    """Bullet lines describing the machine and the run's settings."""
-    mode = "quick" if options.quick else "full"
+def describe(mode: str) -> list[str]:
+    """Bullet lines: the run (mode, time, commit) and the machine."""
     return [
         f"- run: {mode}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit {_commit()}",
         f"- machine: {os.cpu_count()} cores ({_cpu_model()}), {_memory_gib():.1f} GiB RAM, "
         f"Python {platform.python_version()}, load average at start {_load()}",
+    ]
+
+
+def header(options: RunOptions, generator: str) -> list[str]:
+    """Bullet lines describing the machine and the run's settings."""
+    return [
+        *describe("quick" if options.quick else "full"),
         f"- load generator: {generator}; {options.concurrency} connections "
         f"(batch: 2); {options.duration:g} s per scenario after a {options.warmup:g} s warm-up",
         _servers(options),

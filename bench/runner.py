@@ -49,7 +49,7 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _login(url: str) -> str:
+def login(url: str) -> str:
     body = {"username": config.BENCH_USERNAME, "password": config.BENCH_PASSWORD}
     response = httpx.post(f"{url}/api/auth/login", json=body, timeout=60)
     response.raise_for_status()
@@ -108,7 +108,7 @@ class ScaleRun:
             redis_url=self.options.redis_url,
         )
         try:
-            target = Target(server, bare, _login(server.url))
+            target = Target(server, bare, login(server.url))
             self._http(facts, target, generator, server)
             self._fanout(facts, server)
             self.stats.rss_mb, self.stats.peak_rss_mb = server.memory_mb()

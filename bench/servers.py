@@ -227,11 +227,13 @@ def start_calendo(
     *,
     workers: int = 1,
     redis_url: str | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> Server:
     """``python -m calendo serve --no-migrate`` on a free port, production settings.
 
     With ``redis_url`` that Redis database is flushed first and shared by the workers (their
-    WebSocket fan-out goes through its pub/sub).
+    WebSocket fan-out goes through its pub/sub). ``extra_env`` adds or overrides variables
+    (the fairness benchmark's loop-lag probe and short heartbeat).
     """
     port = free_port()
     env = _clean_env() | {
@@ -248,6 +250,7 @@ def start_calendo(
     if redis_url is not None:
         flush_redis(redis_url)
         env["CALENDO_REDIS_URL"] = redis_url
+    env |= extra_env or {}
     argv = [sys.executable, "-m", "calendo", "serve", "--no-migrate"]
     return _spawn("calendo", argv, env, port, log_path, workers)
 

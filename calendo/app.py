@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,6 +15,7 @@ from sqlalchemy import text
 
 from calendo import __version__
 from calendo.api import OPENAPI_TAGS, include_api
+from calendo.core import looplag
 from calendo.core.cache import create_cache
 from calendo.core.config import Settings, get_settings
 from calendo.core.db import Database, create_engine
@@ -23,6 +25,7 @@ from calendo.core.formats import NegotiationMiddleware
 from calendo.core.observability import Metrics, RequestContextMiddleware, configure_logging
 from calendo.core.pubsub import create_broker
 from calendo.core.ratelimit import RateLimiter, RateLimitMiddleware
+from calendo.core.replay import ReplayMiddleware
 from calendo.core.security import PasswordHasher, TokenVerifier
 from calendo.openapi import install_openapi
 
@@ -54,8 +57,13 @@ def _lifespan(settings: Settings, metrics: Metrics, tokens: TokenVerifier):  # t
             metrics=metrics,
             redis=redis_client,
         )
+        # What start-up built (modules, the app, its routes) lives as long as the process:
+        # out of the collector's sight, a full collection scans only what requests allocate
+        # (~1 ms instead of ~80 ms with the loop held; see docs/architecture.md).
+        gc.freeze()
         try:
-            yield
+            async with looplag.probing(metrics.watch_loop_lag):
+                yield
         finally:
             await broker.close()
             await db.dispose()
@@ -84,7 +92,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     include_api(app)
     _add_operational_routes(app)
     install_openapi(app)
-    # Outermost first: request id + metrics, CORS, rate limits, then format negotiation.
+    # Outermost first: request id + metrics, CORS, rate limits, format negotiation, then the
+    # replay of a write the database aborted (core/replay.py).
+    app.add_middleware(ReplayMiddleware)
     app.add_middleware(NegotiationMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(RateLimitMiddleware, limiter=app.state.limiter, tokens=tokens)
     if settings.cors_origins:

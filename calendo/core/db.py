@@ -352,6 +352,35 @@ class Database:
         await self.engine.dispose()
 
 
+# SQLSTATEs of a transaction the database aborted for another's sake, safe to run again from
+# the start: serialization_failure and deadlock_detected (PostgreSQL). SQLite's counterpart
+# is SQLITE_BUSY: another process held the write lock past the busy timeout.
+_TRANSIENT_SQLSTATES = frozenset({"40001", "40P01"})
+
+
+class TransientConflict(Exception):
+    """A unit of work the database aborted as a deadlock or serialization failure (or, on
+    SQLite, a write lock held too long by another process), already rolled back: running the
+    request again from the start is safe. ``core.replay`` does, a bounded number of times.
+
+    Deliberately not an ``AppError``: it must travel past the error handlers to the replay."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a database error means "try the whole transaction again" (driver errors are
+    recognised by their SQLSTATE or SQLite error name, so that core imports no driver)."""
+    node: BaseException | None = exc
+    for _ in range(4):
+        if node is None:
+            return False
+        if getattr(node, "sqlstate", None) in _TRANSIENT_SQLSTATES:
+            return True
+        if getattr(node, "sqlite_errorname", None) in ("SQLITE_BUSY", "SQLITE_LOCKED"):
+            return True
+        node = getattr(node, "orig", None) or node.__cause__
+    return False
+
+
 def after_commit(session: AsyncSession, hook: AfterCommit) -> None:
     """Run ``hook`` once the unit of work has committed; dropped on rollback."""
     session.info.setdefault(_AFTER_COMMIT_KEY, []).append(hook)
@@ -375,12 +404,17 @@ async def unit_of_work(session: AsyncSession) -> AsyncIterator[AsyncSession]:
 
     The commit and the close (or the rollback and the close) run in one pass into
     SQLAlchemy's greenlet: each pass costs about 10 µs, as much as an indexed SQLite lookup.
+
+    A transaction the database aborted for another's sake (``is_transient``) leaves as
+    ``TransientConflict``, for the request to be replayed.
     """
     try:
         yield session
         await session.run_sync(_finish)
-    except BaseException:
+    except BaseException as exc:
         await session.run_sync(_abandon)
+        if isinstance(exc, DBAPIError) and is_transient(exc):
+            raise TransientConflict(str(exc.orig)) from exc
         raise
     finally:
         hooks: list[AfterCommit] = session.info.pop(_AFTER_COMMIT_KEY, [])

@@ -7,6 +7,7 @@ import re
 import sys
 import time
 import uuid
+from collections.abc import Callable
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -74,6 +75,17 @@ class Metrics:
             "Notifications pushed to sockets",
             registry=self.registry,
         )
+        # Fed by ``core.looplag`` when CALENDO_LOOP_LAG_PROBE=1 (``watch_loop_lag``).
+        self.loop_lag_max = Gauge(
+            "calendo_event_loop_lag_max_seconds",
+            "Longest event-loop stall seen by the lag probe since the previous scrape "
+            "(0 unless CALENDO_LOOP_LAG_PROBE=1)",
+            registry=self.registry,
+        )
+
+    def watch_loop_lag(self, take_max: Callable[[], float]) -> None:
+        """Report ``take_max()`` (read and reset on each scrape) as the loop-lag gauge."""
+        self.loop_lag_max.set_function(take_max)
 
 
 class RequestContextMiddleware:

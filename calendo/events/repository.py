@@ -10,8 +10,7 @@ from typing import Any, TypeVar
 from sqlalchemy import BindParameter, Integer, Select, bindparam, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from calendo.auth.models import User
-from calendo.auth.repository import LIVE_SESSION
+from calendo.auth.repository import LIVE_SESSION, lock_calendar
 from calendo.events.models import Event
 from calendo.sharing.models import Permission
 
@@ -155,11 +154,9 @@ async def calendar_candidates(
 async def lock_user(session: AsyncSession, user_id: int) -> None:
     """Serialise calendar writes of one user (the conflict check must not race).
 
-    PostgreSQL takes a row lock; on SQLite the write transaction is already exclusive. The
-    lock lasts until commit, so a batch or transaction takes it once.
+    PostgreSQL takes the user's calendar lock (``auth.repository.lock_calendar``); on SQLite
+    the write transaction is already exclusive. The lock lasts until commit, so a batch or
+    transaction takes it once, and an event write has taken it already (``lock_event``).
     """
-    locked: set[int] = session.info.setdefault("calendo_locked_users", set())
-    if user_id in locked:
-        return
-    await session.execute(select(User.id).where(User.id == user_id).with_for_update())
-    locked.add(user_id)
+    if session.get_bind().dialect.name == "postgresql":
+        await session.run_sync(lock_calendar, user_id)

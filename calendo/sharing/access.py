@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, aliased
 
 from calendo.auth.dependencies import INVALID_TOKEN, Bearer, require_live
 from calendo.auth.models import User
-from calendo.auth.repository import LIVE_SESSION
+from calendo.auth.repository import LIVE_SESSION, lock_calendar
 from calendo.core import statements
 from calendo.core.db import Reads
 from calendo.core.errors import NotAuthenticated, NotFound, PermissionDenied
@@ -87,8 +87,10 @@ def _lock_reads(*, live: bool) -> tuple[Select[Any], Select[Any]]:
     # PostgreSQL: lock first, then read the audience in a statement of its own. A statement
     # that waited for the lock still sees the other tables as of its own start (READ
     # COMMITTED re-reads only the locked row), so an audience read with the lock would miss a
-    # permission the lock's previous holder just committed.
-    postgres = scoped(select(*columns)).with_for_update(of=_EVENT_TABLE)
+    # permission the lock's previous holder just committed. ``FOR NO KEY UPDATE``: the rows
+    # other writers append for this event (versions, feed, notifications) check their foreign
+    # key with ``FOR KEY SHARE``, which passes beside it.
+    postgres = scoped(select(*columns)).with_for_update(of=_EVENT_TABLE, key_share=True)
     return sqlite, postgres
 
 
@@ -161,6 +163,9 @@ async def lock_event(
 
     def run(sync: Session) -> tuple[Row[Any] | None, Event | None, dict[int, str]]:
         sync.flush()  # what the session's own execute does first (autoflush)
+        # The lock order: the caller's calendar before any event row (PostgreSQL; a no-op
+        # once taken, and on SQLite).
+        lock_calendar(sync, user_id)
         connection = sync.connection()
         rows, audience = read(connection)
         if not rows:
@@ -174,6 +179,42 @@ async def lock_event(
     event, role = _checked(found, event_id, minimum, include_deleted)
     actor_name = first.actor_name if live and first is not None else None
     return WriteAccess(event=event, role=role, audience=audience, actor_name=actor_name)
+
+
+# Every event a multi-event write names, locked in ascending id order (the sort runs below
+# the lock, so PostgreSQL locks the rows in that order). Only the caller's own events: a name
+# the caller cannot see locks nothing (its operation fails with 404 all the same).
+_LOCK_IN_ORDER = (
+    select(_EVENT_TABLE.c.id)
+    .join(Permission, Permission.event_id == _EVENT_TABLE.c.id)
+    .where(
+        _EVENT_TABLE.c.id.in_(bindparam("event_ids", expanding=True)),
+        Permission.user_id == bindparam("user_id"),
+    )
+    .order_by(_EVENT_TABLE.c.id)
+    .with_for_update(of=_EVENT_TABLE, key_share=True)
+)
+
+
+async def lock_events(session: AsyncSession, *, user_id: int, event_ids: list[int]) -> None:
+    """Take, up front and in the global lock order, the locks of a write that touches several
+    existing events (a transaction): the caller's calendar, then the events by ascending id.
+
+    Each operation still goes through ``lock_event`` (the permission check, the audience);
+    its lock is then already held, so no operation waits for a row while holding another
+    that a concurrent writer took in the opposite order. PostgreSQL only: SQLite's write
+    transaction is exclusive.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+
+    def run(sync: Session) -> None:
+        lock_calendar(sync, user_id)
+        if event_ids:
+            params = {"user_id": user_id, "event_ids": sorted(set(event_ids))}
+            sync.execute(_LOCK_IN_ORDER, params).all()
+
+    await session.run_sync(run)
 
 
 _EVENT_WITH_PERMISSIONS = (

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from calendo.core.errors import AppError, ValidationFailed, with_index
 from calendo.events import service as events
 from calendo.events.presenters import event_body
+from calendo.sharing import access
 from calendo.sharing import service as sharing
 from calendo.transactions.schemas import (
     OPERATION_KINDS,
@@ -45,7 +46,15 @@ class OperationInvalid(AppError):
 async def run_transaction(
     session: AsyncSession, *, ctx: events.WriteContext, operations: Sequence[Operation]
 ) -> list[Any]:
-    """Apply every operation in order and return their results; the first error aborts all."""
+    """Apply every operation in order and return their results; the first error aborts all.
+
+    The locks come first, in the global order (``sharing.access.lock_events``): two
+    transactions naming the same events in opposite orders then queue instead of deadlocking.
+    """
+    named = [op.event_id for op in operations if isinstance(op, TargetedOperation)]
+    await access.lock_events(
+        session, user_id=ctx.actor.id, event_ids=[i for i in named if i is not None]
+    )
     created: dict[int, int] = {}
     results: list[Any] = []
     for index, operation in enumerate(operations):
