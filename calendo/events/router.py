@@ -367,9 +367,10 @@ async def list_occurrences(
     start_time: WindowStart = None,
     end_time: WindowEnd = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
-) -> dict[str, Any]:
+) -> Response:
     """The series expanded in a window; `truncated` says when `limit` cut it short."""
-    return await listing.occurrences(
+    # Serialised once: up to 5,000 items built from the series, not validated again.
+    body = await listing.occurrences(
         session,
         services=services,
         user_id=user.id,
@@ -378,3 +379,4 @@ async def list_occurrences(
         end=end_time,
         limit=limit,
     )
+    return json_response(body)

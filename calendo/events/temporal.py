@@ -15,18 +15,20 @@ permission list are the current ones. Only the content fields, ``version`` and `
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from calendo.core.cooperative import Pacer
 from calendo.core.errors import ValidationFailed
 from calendo.core.pagination import encode_cursor
 from calendo.events import listing, recurrence, scheduling
 from calendo.events.models import Event
 from calendo.events.presenters import event_body, permission_body
 from calendo.events.schemas import MIN_YEAR
-from calendo.events.snapshots import apply_snapshot, format_instant
+from calendo.events.snapshots import apply_snapshot, format_instant, snapshot_columns
 from calendo.history.models import EventVersion
 from calendo.sharing import access
 from calendo.sharing.models import Permission
@@ -96,20 +98,64 @@ async def get_event_as_of(
     return body
 
 
-def _calendar_at(user_id: int, at: datetime, role: str | None) -> Select[Event, str, EventVersion]:
-    """Every event the user holds a permission on, deleted or not, with its version at ``at``."""
+STEP = 100  # rows per statement of a past calendar read
+
+
+def _calendar_at(user_id: int, at: datetime, role: str | None, after_id: int) -> Select[Any]:
+    """The next ``STEP`` events (by id, after ``after_id``) the user holds a permission on,
+    deleted or not, with the content of their version at ``at``: plain columns, no ORM objects
+    (a past calendar is hundreds of rows)."""
     query = (
-        select(Event, Permission.role, EventVersion)
+        select(
+            Event.id,
+            Event.owner_id,
+            Event.created_at,
+            Permission.role,
+            EventVersion.version,
+            EventVersion.created_at.label("version_at"),
+            EventVersion.snapshot,
+        )
         .join(Permission, Permission.event_id == Event.id)
         .join(EventVersion, EventVersion.id == _version_at(at))
-        .where(Permission.user_id == user_id, EventVersion.action != "deleted")
+        .where(Permission.user_id == user_id, EventVersion.action != "deleted", Event.id > after_id)
+        .order_by(Event.id)
+        .limit(STEP)
     )
     if role is not None:
         query = query.where(Permission.role == role)
     return query
 
 
-def _in_window(event: Event, start: datetime | None, end: datetime | None) -> bool:
+def _past_row(row: Any) -> SimpleNamespace:
+    """The event of a ``_calendar_at`` row as it was: the fields ``event_body`` and
+    ``scheduling.series_of`` read, content from the snapshot."""
+    return SimpleNamespace(
+        id=row.id,
+        owner_id=row.owner_id,
+        version=row.version,
+        created_at=row.created_at,
+        updated_at=row.version_at,
+        **snapshot_columns(row.snapshot),
+    )
+
+
+async def _past_calendar(
+    session: AsyncSession, user_id: int, at: datetime, role: str | None, pacer: Pacer
+) -> list[tuple[Any, str]]:
+    """Every event of the caller's calendar at ``at`` with the caller's role, read in keyset
+    steps with a ``pacer`` tick between them (SQLite runs on the event loop)."""
+    found: list[tuple[Any, str]] = []
+    after_id = 0
+    while True:
+        rows = (await session.execute(_calendar_at(user_id, at, role, after_id))).all()
+        found += await pacer.map(lambda row: (_past_row(row), row.role), rows)
+        if len(rows) < STEP:
+            return found
+        after_id = rows[-1].id
+        await pacer.tick()
+
+
+def _in_window(event: Any, start: datetime | None, end: datetime | None) -> bool:
     """Whether an occurrence of the (past) series overlaps the window, as the live list does."""
     series = scheduling.series_of(event)
     if start is not None and end is not None:
@@ -122,7 +168,7 @@ def _in_window(event: Event, start: datetime | None, end: datetime | None) -> bo
     return True
 
 
-def _matches(event: Event, text: str | None) -> bool:
+def _matches(event: Any, text: str | None) -> bool:
     """Case-insensitive substring match on title, description and location."""
     if not text:
         return True
@@ -154,13 +200,12 @@ async def list_events_as_of(
     listing.check_window(start, end)
     start = None if start is None else max(start, _FLOOR)
     after = listing.cursor_position(cursor)
-    rows = (await session.execute(_calendar_at(user_id, at, role))).all()
-    past = [(_past_event(event, version), event_role) for event, event_role, version in rows]
-    kept = [
-        (event, event_role)
-        for event, event_role in past
-        if _matches(event, q) and _in_window(event, start, end)
-    ]
+    pacer = Pacer()
+    past = await _past_calendar(session, user_id, at, role, pacer)
+    wanted = await pacer.map(
+        lambda item: _matches(item[0], q) and _in_window(item[0], start, end), past
+    )
+    kept = [item for item, keep in zip(past, wanted, strict=True) if keep]
     kept.sort(key=lambda item: (item[0].start_time, item[0].id))
     if after is not None:
         kept = [item for item in kept if (item[0].start_time, item[0].id) > after]
@@ -170,4 +215,5 @@ async def list_events_as_of(
     if len(kept) > limit:
         last = page[-1][0]
         next_cursor = encode_cursor(format_instant(last.start_time), last.id)
-    return {"items": [event_body(e, r) for e, r in page], "next_cursor": next_cursor}
+    items = await pacer.map(lambda item: event_body(*item), page)
+    return {"items": items, "next_cursor": next_cursor}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Response
@@ -10,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from calendo.auth.dependencies import CurrentUserDep
 from calendo.core.deps import ClientIP, ServicesDep, SessionDep
 from calendo.core.errors import problem_responses
+from calendo.core.formats import json_response
 from calendo.core.pagination import CursorParam, Limit, encode_cursor, int_cursor
 from calendo.events import preconditions
 from calendo.events import service as events
@@ -22,9 +24,13 @@ router = APIRouter(tags=["history"])
 _READ_ERRORS = problem_responses(401, 404, 422)
 
 
-def _paged(body: dict[str, Any]) -> dict[str, Any]:
+def _paged(body: dict[str, Any]) -> Response:
+    """The page with its cursor encoded, serialised once (up to 200 entries built from rows
+    just read: validating them again against the model would hold the loop a few ms more)."""
     cursor = body["next_cursor"]
-    return {**body, "next_cursor": encode_cursor(cursor) if cursor is not None else None}
+    return json_response(
+        {**body, "next_cursor": encode_cursor(cursor) if cursor is not None else None}
+    )
 
 
 @router.get("/{event_id}/history", response_model=VersionPage, responses=_READ_ERRORS)
@@ -34,7 +40,7 @@ async def list_history(
     session: SessionDep,
     limit: Limit = 50,
     cursor: CursorParam = None,
-) -> dict[str, Any]:
+) -> Response:
     """Version summaries, newest first (viewer or more)."""
     return _paged(
         await service.list_history(
@@ -58,7 +64,7 @@ async def changelog(
     session: SessionDep,
     limit: Limit = 50,
     cursor: CursorParam = None,
-) -> dict[str, Any]:
+) -> Response:
     """Every change, oldest first, with summaries, tags and sharing changes."""
     return _paged(
         await service.changelog(
@@ -87,7 +93,8 @@ async def diff(
         session, user_id=user.id, event_id=event_id, first=version_id1, second=version_id2
     )
     if format == "html":
-        return HTMLResponse(service.diff_html(result))
+        # Rendering a long diff is pure CPU: off the event loop (see service.diff).
+        return HTMLResponse(await asyncio.to_thread(service.diff_html, result))
     return result.body
 
 

@@ -13,9 +13,12 @@ from collections.abc import Collection
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from calendo.core.cooperative import Pacer
 from calendo.events.models import Event
 from calendo.sharing.models import Permission
 from calendo.sync.models import SyncChange
+
+STEP = 25
 
 
 def _visible(user_id: int) -> Select[Event, str]:
@@ -58,8 +61,20 @@ async def visible_by_id(
 
 
 async def visible_page(
-    session: AsyncSession, *, user_id: int, after_id: int, limit: int
+    session: AsyncSession, *, user_id: int, after_id: int, limit: int, pacer: Pacer
 ) -> list[tuple[Event, str]]:
-    """At most ``limit`` visible events with an id above ``after_id``, by id (stable paging)."""
-    query = _visible(user_id).where(Event.id > after_id).order_by(Event.id).limit(limit)
-    return [(event, role) for event, role in (await session.execute(query)).all()]
+    """At most ``limit`` visible events with an id above ``after_id``, by id (stable paging).
+
+    Read in keyset steps of ``STEP`` rows with a ``pacer`` tick between them, so a 200-event
+    page never holds the event loop for the whole read (SQLite runs on the loop)."""
+    found: list[tuple[Event, str]] = []
+    while len(found) < limit:
+        want = min(STEP, limit - len(found))
+        query = _visible(user_id).where(Event.id > after_id).order_by(Event.id).limit(want)
+        rows = [(event, role) for event, role in (await session.execute(query)).all()]
+        found += rows
+        if len(rows) < want:
+            break
+        after_id = rows[-1][0].id
+        await pacer.tick()
+    return found

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from calendo.auth.dependencies import CurrentUserDep
 from calendo.core.deps import ServicesDep, SessionDep
 from calendo.core.errors import problem_responses
+from calendo.core.formats import json_response
 from calendo.core.pagination import CursorParam
 from calendo.sync import service
 from calendo.sync.schemas import SyncPage
@@ -53,12 +54,14 @@ async def sync_changes(
         int | None,
         Query(ge=1, le=1000, description="Page size; capped at CALENDO_SYNC_PAGE_SIZE (200)."),
     ] = None,
-) -> dict[str, Any]:
+) -> Response:
     """The caller's calendar without a cursor, then what changed since the cursor."""
-    return await service.sync_changes(
+    # Serialised once: the page is built from rows just read (no second pass over the model).
+    page = await service.sync_changes(
         session,
         user_id=user.id,
         cursor=cursor,
         limit=limit,
         page_size=services.settings.sync_page_size,
     )
+    return json_response(page)

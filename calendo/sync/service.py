@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from calendo.core.cooperative import Pacer
 from calendo.core.errors import Gone, ValidationFailed
 from calendo.core.pagination import decode_cursor, encode_cursor
 from calendo.events.presenters import event_body
@@ -102,11 +103,12 @@ async def _snapshot_page(
     The last page still says ``has_more`` when changes arrived while the snapshot was paged,
     so a client that loops on ``has_more`` ends up current.
     """
+    pacer = Pacer()
     rows = await repository.visible_page(
-        session, user_id=user_id, after_id=at.after_event_id or 0, limit=limit + 1
+        session, user_id=user_id, after_id=at.after_event_id or 0, limit=limit + 1, pacer=pacer
     )
     page, more_events = rows[:limit], len(rows) > limit
-    changes = [_upsert(event.id, event_body(event, role)) for event, role in page]
+    changes = await pacer.map(lambda found: _upsert(found[0].id, event_body(*found)), page)
     after = page[-1][0].id if more_events else None
     return {
         "changes": changes,
@@ -135,19 +137,21 @@ async def _changes_page(
     latest = _latest_per_event(page)
     wanted = [row.event_id for row in latest if row.change == "upsert"]
     visible = await repository.visible_by_id(session, user_id=user_id, event_ids=wanted)
-    changes = []
-    for row in latest:
-        found = visible.get(row.event_id) if row.change == "upsert" else None
-        if found is None:
-            changes.append({"event_id": row.event_id, "change": "delete", "event": None})
-        else:
-            changes.append(_upsert(row.event_id, event_body(*found)))
+    changes = await Pacer().map(lambda row: _change(row, visible), latest)
     seq = page[-1].seq if page else at.seq
     return {
         "changes": changes,
         "next_cursor": _encode(user_id, Position(seq)),
         "has_more": has_more,
     }
+
+
+def _change(row: SyncChange, visible: dict[int, tuple[Any, str]]) -> dict[str, Any]:
+    """A feed row as a change: an upsert with the event as it is now, or a delete."""
+    found = visible.get(row.event_id) if row.change == "upsert" else None
+    if found is None:
+        return {"event_id": row.event_id, "change": "delete", "event": None}
+    return _upsert(row.event_id, event_body(*found))
 
 
 def _upsert(event_id: int, body: dict[str, Any]) -> dict[str, Any]:
