@@ -16,7 +16,7 @@ from sqlalchemy import text
 from calendo import __version__
 from calendo.api import OPENAPI_TAGS, include_api
 from calendo.core import looplag
-from calendo.core.cache import create_cache
+from calendo.core.cache import create_cache, warn_if_redis_evicts
 from calendo.core.config import Settings, get_settings
 from calendo.core.db import Database, create_engine
 from calendo.core.deps import Services
@@ -43,6 +43,11 @@ def _lifespan(settings: Settings, metrics: Metrics, tokens: TokenVerifier):  # t
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         redis_client = aioredis.from_url(settings.redis_url) if settings.redis_url else None
+        cache_redis = (
+            aioredis.from_url(settings.cache_redis_url) if settings.cache_redis_url else None
+        )
+        if redis_client is not None:
+            await warn_if_redis_evicts(redis_client)
         db = Database(create_engine(settings))
         broker = create_broker(redis_client)
         app.state.limiter.bind(redis_client)
@@ -52,7 +57,12 @@ def _lifespan(settings: Settings, metrics: Metrics, tokens: TokenVerifier):  # t
             hasher=PasswordHasher(settings),
             tokens=tokens,
             broker=broker,
-            cache=create_cache(redis_client, ttl=settings.cache_ttl_seconds),
+            cache=create_cache(
+                cache_redis,
+                max_bytes=settings.cache_max_bytes,
+                entry_max_bytes=settings.cache_entry_max_bytes,
+                ttl=settings.cache_ttl_seconds,
+            ),
             limiter=app.state.limiter,
             metrics=metrics,
             redis=redis_client,
@@ -69,6 +79,8 @@ def _lifespan(settings: Settings, metrics: Metrics, tokens: TokenVerifier):  # t
             await db.dispose()
             if redis_client is not None:
                 await redis_client.aclose()
+            if cache_redis is not None:
+                await cache_redis.aclose()
 
     return lifespan
 

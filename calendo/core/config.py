@@ -57,6 +57,12 @@ class Settings(BaseSettings):
     ws_heartbeat_seconds: float = Field(20.0, gt=0)
     db_pool_size: int = Field(10, ge=1)
     cache_ttl_seconds: int = Field(300, ge=1)
+    # The occurrence cache, per process: its whole size and its largest entry, in bytes.
+    cache_max_bytes: int = Field(64 * 1024 * 1024, ge=64 * 1024)
+    cache_entry_max_bytes: int = Field(1024 * 1024, ge=1024)
+    # A Redis instance for the cache alone (maxmemory + allkeys-lru); never the main Redis,
+    # whose rate-limit and revocation keys must not be evicted.
+    cache_redis_url: str | None = None
     # Argon2 cost; lowered only by the test suite, where thousands of hashes would be slow.
     argon2_time_cost: int = Field(3, ge=1)
     argon2_memory_cost: int = Field(65536, ge=8)
