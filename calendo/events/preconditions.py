@@ -3,6 +3,7 @@ and the 409 that tells an editor what changed since the version their edit was b
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,7 +13,7 @@ from calendo.events.models import Event
 from calendo.events.presenters import event_body
 from calendo.events.snapshots import content_snapshot
 from calendo.history import recording
-from calendo.history.diff import diff_snapshots
+from calendo.history.diff import diff_snapshots, is_degraded
 from calendo.history.merge import three_way_merge
 from calendo.sharing import access
 
@@ -72,13 +73,17 @@ async def raise_stale(
             headers={"ETag": etag(event)},
         )
     base = await recording.snapshot_at_version(session, event.id, expected)
+    current = content_snapshot(event)
+    # Bounded by history.diff.DIFF_BUDGET, and off the event loop like the diff endpoint.
+    changes = await asyncio.to_thread(diff_snapshots, base, current) if base else []
     raise VersionConflict(
         f"Event {event.id} is at version {event.version}; your edit was based on {expected}",
         extra={
             "current": event_body(event, role),
             "current_version": event.version,
             "your_version": expected,
-            "changes": diff_snapshots(base, content_snapshot(event)) if base else [],
+            "changes": changes,
+            "degraded": is_degraded(changes),
         },
     )
 

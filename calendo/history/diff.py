@@ -12,16 +12,30 @@ A diff ("changes") is a list of dicts, one per differing field, in
 one is not, ``"removed"`` for the opposite, and ``"changed"`` otherwise.
 Text fields additionally carry a word-level ``text_diff``.
 
+Bounded work.  Every text diff runs on ``calendo.history.matcher`` (Myers' O(ND)
+algorithm) with a ``Budget`` of matcher steps; one call of ``diff_snapshots``
+shares ``DIFF_BUDGET`` steps among all its text fields, shortest first, so one
+diff costs O(DIFF_BUDGET + size of its texts) whatever the texts are (about
+0.15 s of CPU at most).  A field whose word-level diff would cost more is
+compared line by line instead, and if even that is over budget, shown as a
+whole (delete the old text, insert the new).  Such a degraded record carries
+``"granularity": "line"`` or ``"field"``; an exact word-level record has no
+``granularity`` key, and ``is_degraded(changes)`` tells whether any field was
+degraded.  ``text_diff`` reconstructs both texts exactly at every granularity.
+
 Everything here is pure: no I/O, inputs are never mutated, outputs never
 share mutable lists with inputs.
 """
 
 from __future__ import annotations
 
-import difflib
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal
+
+from calendo.history.matcher import Budget, opcodes
+
+Granularity = Literal["word", "line", "field"]
 
 CONTENT_FIELDS: tuple[str, ...] = (
     "title",
@@ -40,6 +54,13 @@ TEXT_FIELDS: tuple[str, ...] = ("title", "description", "location")
 # character falls into exactly one class, so the tokens always concatenate
 # back to the original string.
 _TOKEN_RE = re.compile(r"\w+|\s+|[^\w\s]")
+# Lines with their line break; the last line may have none.
+_LINE_RE = re.compile(r"[^\n]*\n|[^\n]+")
+
+DIFF_BUDGET = 300_000
+"""Matcher steps one diff (all text fields of one ``diff_snapshots`` call) may spend."""
+# Share of what is left that a word-level attempt may use; the rest stays for the line level.
+_WORD_SHARE = 0.75
 
 _FLIPPED_FIELD_OPS = {"added": "removed", "removed": "added", "changed": "changed"}
 _FLIPPED_TEXT_OPS = {"insert": "delete", "delete": "insert", "equal": "equal"}
@@ -73,24 +94,54 @@ def _field_op(old_value: Any, new_value: Any) -> str:
     return "changed"
 
 
-def _field_change(field: str, old_value: Any, new_value: Any) -> dict[str, Any]:
-    """Build the change record for one differing field."""
+def _field_change(
+    field: str,
+    old_value: Any,
+    new_value: Any,
+    text: tuple[list[dict[str, str]], Granularity] | None,
+) -> dict[str, Any]:
+    """Build the change record for one differing field (``text``: its text diff, if a text)."""
     change: dict[str, Any] = {
         "field": field,
         "op": _field_op(old_value, new_value),
         "old": _copy(old_value),
         "new": _copy(new_value),
     }
-    if field in TEXT_FIELDS:
-        change["text_diff"] = word_diff(old_value or "", new_value or "")
+    if text is not None:
+        change["text_diff"], granularity = text
+        if granularity != "word":
+            change["granularity"] = granularity
     return change
 
 
-def diff_snapshots(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Return one change record per differing content field, in field order."""
+def _text_length(value: Any) -> int:
+    return len(value) if isinstance(value, str) else 0
+
+
+def diff_snapshots(
+    old: Mapping[str, Any], new: Mapping[str, Any], budget: Budget | None = None
+) -> list[dict[str, Any]]:
+    """Return one change record per differing content field, in field order.
+
+    All text fields share ``budget`` (a fresh ``DIFF_BUDGET`` one by default), the shortest
+    texts first, so a long description over the budget never costs a title its word diff.
+    """
+    budget = Budget(DIFF_BUDGET) if budget is None else budget
+    fields = changed_fields(old, new)
+    texts = sorted(
+        (f for f in fields if f in TEXT_FIELDS),
+        key=lambda f: _text_length(old.get(f)) + _text_length(new.get(f)),
+    )
+    text_diffs = {f: text_diff(old.get(f) or "", new.get(f) or "", budget) for f in texts}
     return [
-        _field_change(field, old.get(field), new.get(field)) for field in changed_fields(old, new)
+        _field_change(field, old.get(field), new.get(field), text_diffs.get(field))
+        for field in fields
     ]
+
+
+def is_degraded(changes: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether any text field of a diff was compared more coarsely than word by word."""
+    return any(change.get("granularity", "word") != "word" for change in changes)
 
 
 def _tokenize(text: str) -> list[str]:
@@ -98,18 +149,32 @@ def _tokenize(text: str) -> list[str]:
     return _TOKEN_RE.findall(text)
 
 
-def _raw_chunks(old: str, new: str) -> list[tuple[str, str]]:
-    """Return (op, text) chunks from difflib, with replace split into delete+insert."""
-    a, b = _tokenize(old), _tokenize(new)
-    # autojunk would treat frequent tokens (spaces!) as junk on long texts.
-    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
-    chunks: list[tuple[str, str]] = []
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag in ("equal", "delete", "replace") and i1 < i2:
-            chunks.append(("equal" if tag == "equal" else "delete", "".join(a[i1:i2])))
-        if tag in ("insert", "replace") and j1 < j2:
-            chunks.append(("insert", "".join(b[j1:j2])))
-    return chunks
+def _lines(text: str) -> list[str]:
+    """Split text into lines, each keeping its line break."""
+    return _LINE_RE.findall(text)
+
+
+_LEVELS: tuple[tuple[Granularity, Callable[[str], list[str]], float], ...] = (
+    ("word", _tokenize, _WORD_SHARE),
+    ("line", _lines, 1.0),
+)
+
+
+def _raw_chunks(old: str, new: str, budget: Budget) -> tuple[list[tuple[str, str]], Granularity]:
+    """(op, text) chunks at the finest level the budget affords, and that level."""
+    for granularity, split, share in _LEVELS:
+        a, b = split(old), split(new)
+        attempt = Budget(int(budget.remaining * share))
+        codes = opcodes(a, b, attempt)
+        budget.spent += attempt.spent
+        if codes is not None:
+            chunks = [
+                (tag, "".join(b[j1:j2] if tag == "insert" else a[i1:i2]))
+                for tag, i1, i2, j1, j2 in codes
+            ]
+            return chunks, granularity
+    whole = [("delete", old), ("insert", new)]
+    return [(op, text) for op, text in whole if text], "field"
 
 
 def _flush(out: list[dict[str, str]], deleted: list[str], inserted: list[str]) -> None:
@@ -122,9 +187,14 @@ def _flush(out: list[dict[str, str]], deleted: list[str], inserted: list[str]) -
     inserted.clear()
 
 
-def word_diff(old: str, new: str) -> list[dict[str, str]]:
-    """Return a word-level diff as merged equal/delete/insert chunks."""
-    chunks = _raw_chunks(old, new)
+def word_diff(old: str, new: str, budget: Budget | None = None) -> list[dict[str, str]]:
+    """Return a word-level diff as merged equal/delete/insert chunks (coarser over budget)."""
+    return text_diff(old, new, Budget(DIFF_BUDGET) if budget is None else budget)[0]
+
+
+def text_diff(old: str, new: str, budget: Budget) -> tuple[list[dict[str, str]], Granularity]:
+    """Diff two texts within ``budget``: merged chunks and the granularity they have."""
+    chunks, granularity = _raw_chunks(old, new, budget)
     out: list[dict[str, str]] = []
     deleted: list[str] = []
     inserted: list[str] = []
@@ -143,7 +213,7 @@ def word_diff(old: str, new: str) -> list[dict[str, str]]:
             _flush(out, deleted, inserted)
             out.append({"op": "equal", "text": text})
     _flush(out, deleted, inserted)
-    return out
+    return out, granularity
 
 
 def apply_changes(

@@ -20,7 +20,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from calendo.history.diff import CONTENT_FIELDS, TEXT_FIELDS, is_empty, word_diff
+from calendo.history.diff import CONTENT_FIELDS, DIFF_BUDGET, TEXT_FIELDS, is_empty, text_diff
+from calendo.history.matcher import Budget
 from calendo.history.summary import describe_rule, format_instant, parse_instant
 
 CONTENT_SECURITY_POLICY = (
@@ -39,6 +40,11 @@ _FIELD_LABELS = {
     "recurrence_exceptions": "Exceptions",
 }
 _TIME_FIELDS = ("start_time", "end_time", "recurrence_exceptions")
+# Shown under a field whose word diff was over the work budget (diff.DIFF_BUDGET).
+_GRANULARITY_NOTES = {
+    "line": "Too many changes to compare word by word: changed lines are highlighted.",
+    "field": "Too many changes to compare word by word: the whole text is highlighted.",
+}
 _ACTION_LABELS = {
     "created": "Created",
     "updated": "Edited",
@@ -225,14 +231,23 @@ def _text_side(text_diff: Sequence[Mapping[str, str]], side_op: str, tag: str) -
     return f'<span class="diff-text">{"".join(parts)}</span>'
 
 
+def _with_text_diff(change: Mapping[str, Any], budget: Budget) -> Mapping[str, Any]:
+    """The change, with a text diff computed within ``budget`` if it is a text field without one."""
+    if change["field"] not in TEXT_FIELDS or change.get("text_diff") is not None:
+        return change
+    chunks, granularity = text_diff(
+        str(change.get("old") or ""), str(change.get("new") or ""), budget
+    )
+    extra = {} if granularity == "word" else {"granularity": granularity}
+    return {**change, "text_diff": chunks, **extra}
+
+
 def _text_cells(change: Mapping[str, Any]) -> tuple[str, str]:
     """Render a text field change with word-level highlighting."""
     old, new = change.get("old"), change.get("new")
-    text_diff = change.get("text_diff")
-    if text_diff is None:
-        text_diff = word_diff(str(old or ""), str(new or ""))
-    left = _empty(old) if is_empty(old) else _text_side(text_diff, "delete", "del")
-    right = _empty(new) if is_empty(new) else _text_side(text_diff, "insert", "ins")
+    chunks = change["text_diff"]
+    left = _empty(old) if is_empty(old) else _text_side(chunks, "delete", "del")
+    right = _empty(new) if is_empty(new) else _text_side(chunks, "insert", "ins")
     return left, right
 
 
@@ -267,10 +282,12 @@ def _change_rows(change: Mapping[str, Any], old: DiffSide, new: DiffSide) -> str
     field = str(change["field"])
     left, right = _cells(change)
     op = str(change.get("op", "changed"))
+    note = _GRANULARITY_NOTES.get(str(change.get("granularity")))
+    hint = f'<br><span class="diff-hint diff-degraded">{_e(note)}</span>' if note else ""
     return (
         "<tbody>"
         f'<tr><th class="diff-field" colspan="2" scope="rowgroup">{_e(_label(field))} '
-        f'<span class="diff-op">({_e(op)})</span></th></tr>'
+        f'<span class="diff-op">({_e(op)})</span>{hint}</th></tr>'
         f'<tr><td class="diff-old" data-label="Version {_e(old.version)}">{left}</td>'
         f'<td class="diff-new" data-label="Version {_e(new.version)}">{right}</td></tr>'
         "</tbody>"
@@ -281,7 +298,9 @@ def _changes_table(changes: Sequence[Mapping[str, Any]], old: DiffSide, new: Dif
     """Render the two-column table of changed fields, or a note when there are none."""
     if not changes:
         return '<p class="diff-nochange">No content changes between these versions.</p>'
-    rows = "\n".join(_change_rows(change, old, new) for change in changes)
+    # Text diffs missing from the changes share one budget, like a diff_snapshots call.
+    budget = Budget(DIFF_BUDGET)
+    rows = "\n".join(_change_rows(_with_text_diff(change, budget), old, new) for change in changes)
     return (
         '<table class="diff">\n'
         '<caption class="visually-hidden">Changed fields</caption>\n'

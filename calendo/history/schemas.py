@@ -76,7 +76,20 @@ class FieldChange(BaseModel):
     op: Literal["added", "removed", "changed"]
     old: Any
     new: Any
-    text_diff: list[TextChange] | None = None
+    text_diff: list[TextChange] | None = Field(
+        None,
+        description="Text fields only (title, description, location): the old and new text "
+        "as equal/delete/insert chunks, word by word unless `granularity` says otherwise. "
+        "Joining the equal and delete chunks gives the old text, the equal and insert chunks "
+        "the new one.",
+    )
+    granularity: Literal["line", "field"] | None = Field(
+        None,
+        description="Set only when the word-by-word comparison of this text field would cost "
+        "more than the diff's work budget (see `degraded`): `line` means `text_diff` compares "
+        "whole lines, `field` that it deletes the whole old text and inserts the whole new "
+        "one. Null for an exact word-level `text_diff` and for fields without one.",
+    )
 
 
 class DiffRead(BaseModel):
@@ -84,3 +97,11 @@ class DiffRead(BaseModel):
     from_version: int
     to_version: int
     changes: list[FieldChange]
+    degraded: bool = Field(
+        False,
+        description="True when at least one text field was compared more coarsely than word "
+        "by word (its `granularity` says how). One diff may spend a fixed budget of "
+        "comparison steps across all its text fields, shortest first; a field whose word "
+        "diff would need more (long texts that differ almost everywhere) falls back to a "
+        "line diff, then to a whole-field replacement, so a diff always answers quickly.",
+    )

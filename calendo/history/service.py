@@ -21,7 +21,7 @@ from calendo.events import preconditions
 from calendo.events import service as events
 from calendo.events.snapshots import content_snapshot, ordered
 from calendo.history import repository
-from calendo.history.diff import diff_snapshots
+from calendo.history.diff import diff_snapshots, is_degraded
 from calendo.history.html import DiffSide, render_diff_html
 from calendo.history.models import EventVersion
 from calendo.sharing import access
@@ -213,13 +213,16 @@ async def diff(
     names = await repository.usernames(
         session, {r.author_id for r in (old, new) if r.author_id is not None}
     )
+    # Pure CPU, bounded by diff.DIFF_BUDGET (about 0.15 s at most): on a worker thread, so the
+    # event loop keeps serving other requests meanwhile (it gets the GIL back every switch
+    # interval).
+    changes = await asyncio.to_thread(diff_snapshots, old.snapshot, new.snapshot)
     body = {
         "event_id": event_id,
         "from_version": first,
         "to_version": second,
-        # Pure CPU, up to hundreds of ms for long texts: on a worker thread, so the event loop
-        # keeps serving other requests meanwhile (it gets the GIL back every switch interval).
-        "changes": await asyncio.to_thread(diff_snapshots, old.snapshot, new.snapshot),
+        "changes": changes,
+        "degraded": is_degraded(changes),
     }
     return DiffResult(body, old, new, names, found.event.version)
 
