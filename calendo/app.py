@@ -22,6 +22,7 @@ from calendo.core.db import Database, create_engine
 from calendo.core.deps import Services
 from calendo.core.errors import install_error_handlers
 from calendo.core.formats import NegotiationMiddleware
+from calendo.core.guards import GuardMiddleware
 from calendo.core.observability import Metrics, RequestContextMiddleware, configure_logging
 from calendo.core.pubsub import create_broker
 from calendo.core.ratelimit import RateLimiter, RateLimitMiddleware
@@ -104,8 +105,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     include_api(app)
     _add_operational_routes(app)
     install_openapi(app)
-    # Outermost first: request id + metrics, CORS, rate limits, format negotiation, then the
-    # replay of a write the database aborted (core/replay.py).
+    # Outermost first: request id + metrics, the header cap and body deadline (core/guards.py),
+    # CORS, rate limits, format negotiation, then the replay of a write the database aborted
+    # (core/replay.py).
     app.add_middleware(ReplayMiddleware)
     app.add_middleware(NegotiationMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(RateLimitMiddleware, limiter=app.state.limiter, tokens=tokens)
@@ -123,6 +125,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "RateLimit-Reset",
             ],
         )
+    app.add_middleware(
+        GuardMiddleware,
+        max_header_bytes=settings.max_header_bytes,
+        body_timeout=settings.body_read_timeout_seconds,
+    )
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app
 

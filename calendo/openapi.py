@@ -1,4 +1,5 @@
-"""OpenAPI post-processing: the Problem schema, MessagePack alternatives, 406/415/429 entries."""
+"""OpenAPI post-processing: the Problem schema, MessagePack alternatives, the problem entries
+every route shares (400, 406, 408, 413, 415, 429, 431, and 503 on writes)."""
 
 from __future__ import annotations
 
@@ -55,7 +56,10 @@ def _summarise(operation: dict[str, Any]) -> None:
         operation["description"] = rest.strip() or first.strip()
 
 
-def _add_formats(operation: dict[str, Any], path: str) -> None:
+_WRITE_METHODS = frozenset({"post", "put", "patch", "delete"})
+
+
+def _add_formats(operation: dict[str, Any], path: str, method: str) -> None:
     body = operation.get("requestBody", {}).get("content", {})
     if "application/json" in body:
         body.setdefault(_MSGPACK, body["application/json"])
@@ -69,7 +73,20 @@ def _add_formats(operation: dict[str, Any], path: str) -> None:
     if path.startswith("/api"):
         responses.setdefault("406", _problem("No acceptable response type"))
         responses.setdefault("429", _problem("Rate limit exceeded (see Retry-After)"))
+        responses.setdefault(
+            "431", _problem("Request headers over CALENDO_MAX_HEADER_BYTES (16 KiB) in all")
+        )
+        if method in _WRITE_METHODS:
+            # core.replay: the database aborted the write (deadlock, serialization failure,
+            # busy) on every one of 4 attempts; nothing was written.
+            responses.setdefault(
+                "503",
+                _problem("The write was aborted by the database 4 times; retry (Retry-After)"),
+            )
         if body:
+            responses.setdefault(
+                "408", _problem("A body chunk took over CALENDO_BODY_READ_TIMEOUT_SECONDS")
+            )
             # Emitted by core.formats / FastAPI before validation: MessagePack that does not
             # decode, JSON nested beyond the parser's depth limit.
             responses.setdefault("400", _problem("Body cannot be parsed"))
@@ -121,10 +138,10 @@ def install_openapi(app: FastAPI) -> None:
         for name in ("HTTPValidationError", "ValidationError"):
             components.pop(name, None)
         for path, item in schema.get("paths", {}).items():
-            for operation in item.values():
+            for method, operation in item.items():
                 if isinstance(operation, dict) and "responses" in operation:
                     _summarise(operation)
-                    _add_formats(operation, path)
+                    _add_formats(operation, path, method)
         app.openapi_schema = schema
         return schema
 

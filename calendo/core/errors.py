@@ -26,6 +26,7 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 WS_UNAUTHORIZED = 4401
 WS_FORBIDDEN = 4403
 WS_LAGGING = 4408  # the client fell behind: reconnect with ?since=
+WS_TOO_MANY = 4429  # this user already holds CALENDO_WS_MAX_PER_USER feeds in this process
 
 log = structlog.get_logger("calendo.errors")
 

@@ -72,6 +72,10 @@ class Hub:
                 continue
             sub.queue.put_nowait(message)
 
+    def subscribers(self, channel: str) -> int:
+        """How many local subscribers the channel has in this process."""
+        return len(self._subscribers.get(channel, ()))
+
     def add(self, channel: str) -> tuple[Subscription, bool]:
         """Register a subscriber; the flag says whether the channel is new here."""
         sub = Subscription()

@@ -16,13 +16,14 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDiscon
 
 from calendo.auth.dependencies import CurrentUser, authenticate
 from calendo.core.deps import Services
-from calendo.core.errors import WS_LAGGING, WS_UNAUTHORIZED, NotAuthenticated
+from calendo.core.errors import WS_LAGGING, WS_TOO_MANY, WS_UNAUTHORIZED, NotAuthenticated
 from calendo.core.pubsub import SubscriberLagging, Subscription
 from calendo.notifications import service
 
 PING = '{"type":"ping"}'
 REPLAY_BATCH = 200
 _UNAUTHORIZED_REASON = "Invalid or expired access token"
+_TOO_MANY_REASON = "Too many live feeds open for this user"
 
 
 def bearer_token(websocket: WebSocket, query_token: str | None) -> str | None:
@@ -55,8 +56,14 @@ async def serve(
         await websocket.accept()
         await websocket.close(WS_UNAUTHORIZED, _UNAUTHORIZED_REASON)
         return
-    async with services.broker.subscribe(service.user_channel(user.id)) as subscription:
+    channel = service.user_channel(user.id)
+    async with services.broker.subscribe(channel) as subscription:
         await websocket.accept()
+        # Counted after subscribing, which is synchronous in the hub, so the cap is exact
+        # however many handshakes race (a racing pair may both be refused, never both let in).
+        if services.broker.hub.subscribers(channel) > services.settings.ws_max_per_user:
+            await websocket.close(WS_TOO_MANY, _TOO_MANY_REASON)
+            return
         services.metrics.ws_connections.inc()
         try:
             await _run(websocket, services, subscription, user=user, token=token or "", since=since)

@@ -55,7 +55,15 @@ async def test_openapi_documents_problems_and_msgpack(client: httpx.AsyncClient)
     assert "Problem" in schema["components"]["schemas"]
     register_op = schema["paths"]["/api/auth/register"]["post"]
     assert "application/msgpack" in register_op["requestBody"]["content"]
-    assert {"406", "409", "415", "422", "429"} <= register_op["responses"].keys()
+    assert {"406", "408", "409", "415", "422", "429", "431", "503"} <= register_op[
+        "responses"
+    ].keys()
+    paths = schema["paths"]
+    for path, item in paths.items():
+        for method, operation in item.items():
+            if path.startswith("/api"):
+                assert "431" in operation["responses"], (method, path)
+                assert ("503" in operation["responses"]) == (method != "get"), (method, path)
     login_body = schema["paths"]["/api/auth/login"]["post"]["requestBody"]["content"]
     assert "application/x-www-form-urlencoded" in login_body
     assert (await client.get("/docs")).status_code == 200
