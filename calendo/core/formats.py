@@ -11,6 +11,10 @@ Text that no supported database can store is refused here, once for every route,
 a NUL character (``\\u0000`` in JSON, ``%00`` in a query or form) is legal in SQLite but
 PostgreSQL rejects it mid-transaction, which would otherwise surface as a 500 on one backend
 only. A JSON body that is not UTF-8 (RFC 8259) is a 422 like any other malformed JSON.
+
+The middleware also makes the serving app's settings known to the validators of the request
+(``core.bounded``: a batch is counted against ``CALENDO_BATCH_MAX`` before any item is
+validated).
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ import ormsgpack
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from calendo.core.bounded import serving
+from calendo.core.config import Settings
 from calendo.core.errors import problem_body
 
 JSON = "application/json"
@@ -86,6 +92,12 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+def _settings_of(scope: Scope) -> Settings | None:
+    """The settings of the app serving this request (None before its lifespan started)."""
+    services = getattr(scope["app"].state, "services", None) if "app" in scope else None
+    return services.settings if services is not None else None
+
+
 class NegotiationMiddleware:
     """Negotiate request and response formats for everything under ``/api``."""
 
@@ -139,7 +151,9 @@ class NegotiationMiddleware:
             scope, receive = rewritten
         if response_format == MSGPACK:
             send = _msgpack_sender(send)
-        await self.app(scope, receive, send)
+        # Validators whose limit is a setting (a batch's item count) read this app's.
+        with serving(_settings_of(scope)):
+            await self.app(scope, receive, send)
 
     async def _rewrite_request(
         self, scope: Scope, send: Send, body: bytes, content_type: str

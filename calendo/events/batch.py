@@ -18,10 +18,9 @@ from calendo.events.snapshots import format_instant
 async def batch_create(
     session: AsyncSession, *, ctx: service.WriteContext, items: Sequence[EventCreate]
 ) -> list[service.Written]:
-    """Create every event or none; conflicts between the batch's own items count too."""
-    limit = ctx.services.settings.batch_max
-    if len(items) > limit:
-        raise ValidationFailed(f"a batch holds at most {limit} events", loc=("body", "events"))
+    """Create every event or none; conflicts between the batch's own items count too.
+
+    The body schema counted the items (``CALENDO_BATCH_MAX``) before validating any of them."""
     prepared = []
     for index, item in enumerate(items):
         try:
@@ -97,7 +96,12 @@ def _item_index(loc: Sequence[Any]) -> int | None:
 
 
 def invalid_batch_item(errors: Sequence[Any]) -> AppError | None:
-    """The body validation errors of the first invalid batch item, as a problem naming it."""
+    """The body validation errors of the first invalid batch item, as a problem naming it;
+    too many items (counted before any is validated) as the problem naming the limit."""
+    for error in errors:
+        if error.get("type") == "too_long" and tuple(error.get("loc", ())) == ("body", "events"):
+            limit = error["ctx"]["max_length"]
+            return ValidationFailed(f"a batch holds at most {limit} events", loc=("body", "events"))
     indexes = [i for e in errors if (i := _item_index(e.get("loc", ()))) is not None]
     if not indexes:
         return None

@@ -15,6 +15,7 @@ from pydantic import (
     field_validator,
 )
 
+from calendo.core.bounded import CountFirst, setting_limit
 from calendo.events import recurrence
 from calendo.sharing.schemas import PermissionRead
 
@@ -23,6 +24,7 @@ ConflictStrategy = Literal["reject", "allow", "shift"]
 
 MIN_YEAR, MAX_YEAR = 1900, 2200
 MAX_EXCEPTIONS = 1000
+BATCH_MAX = setting_limit("batch_max")
 
 
 def _in_range(value: datetime) -> datetime:
@@ -85,6 +87,8 @@ RulePattern = Annotated[
     ),
 ]
 Title = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_title)]
+Exceptions = Annotated[list[Time], CountFirst(MAX_EXCEPTIONS)]
+_EXDATE = "Occurrence start times removed from the series (EXDATE)."
 Note = Annotated[str | None, Field(max_length=500, description="Edit summary for the history.")]
 
 
@@ -95,11 +99,7 @@ class EventContent(BaseModel):
 
     description: str | None = Field(None, max_length=10_000)
     location: str | None = Field(None, max_length=500)
-    recurrence_exceptions: list[Time] | None = Field(
-        None,
-        max_length=MAX_EXCEPTIONS,
-        description="Occurrence start times removed from the series (EXDATE).",
-    )
+    recurrence_exceptions: Exceptions | None = Field(None, description=_EXDATE)
 
     @field_validator("recurrence_exceptions")
     @classmethod
@@ -218,7 +218,7 @@ class ConflictCheck(BaseModel):
     end_time: Time
     timezone: Timezone = "UTC"
     recurrence_pattern: RulePattern = None
-    recurrence_exceptions: list[Time] = Field(default_factory=list, max_length=MAX_EXCEPTIONS)
+    recurrence_exceptions: Exceptions = Field(default_factory=list, description=_EXDATE)
     exclude_event_id: int | None = Field(None, description="Ignore this event (when moving it).")
 
 
@@ -235,7 +235,9 @@ class ConflictReport(BaseModel):
 class BatchCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    events: list[EventCreate] = Field(min_length=1)
+    events: Annotated[list[EventCreate], CountFirst(BATCH_MAX)] = Field(
+        min_length=1, description="At most `CALENDO_BATCH_MAX` (default 100) events."
+    )
 
 
 class BatchResult(BaseModel):

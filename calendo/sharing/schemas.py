@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from calendo.core.bounded import CountFirst
+
 GrantableRole = Literal["editor", "viewer"]
+MAX_SHARE_TARGETS = 100
 
 
 class PermissionRead(BaseModel):
@@ -34,10 +37,14 @@ class ShareTarget(BaseModel):
         return self
 
 
+# The collaborators of one share request (or share operation), counted before validation.
+ShareTargets = Annotated[list[ShareTarget], Field(min_length=1), CountFirst(MAX_SHARE_TARGETS)]
+
+
 class ShareRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    users: list[ShareTarget] = Field(min_length=1, max_length=100)
+    users: ShareTargets
 
 
 class RoleUpdate(BaseModel):

@@ -6,8 +6,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from calendo.core.bounded import CountFirst
 from calendo.events.schemas import EventCreate, EventUpdate, EventWriteResult
-from calendo.sharing.schemas import PermissionRead, ShareTarget
+from calendo.sharing.schemas import PermissionRead, ShareTargets
 
 MAX_OPERATIONS = 100
 # Ids are 32-bit integer columns on PostgreSQL: a larger one is a 422, not a driver error.
@@ -63,7 +64,7 @@ class ShareOperation(TargetedOperation):
     """Grant roles (owner only), as `POST /api/events/{id}/share`."""
 
     op: Literal["share"]
-    users: list[ShareTarget] = Field(min_length=1, max_length=100)
+    users: ShareTargets
 
 
 Operation = Annotated[
@@ -75,7 +76,7 @@ Operation = Annotated[
 class TransactionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    operations: list[Operation] = Field(min_length=1, max_length=MAX_OPERATIONS)
+    operations: Annotated[list[Operation], CountFirst(MAX_OPERATIONS)] = Field(min_length=1)
 
 
 class DeleteResult(BaseModel):

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import ormsgpack
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from calendo.app import create_app
+from calendo.events.schemas import _rfc3339
 from tests.conftest import make_settings
 from tests.events.conftest import EventFactory, event_payload
 from tests.events.support import (
@@ -22,6 +25,7 @@ from tests.events.support import (
     version_rows,
 )
 from tests.helpers import Actor, assert_problem, register
+from tests.validation_counts import count_calls
 
 
 def day_items(count: int, **overrides: Any) -> list[dict[str, Any]]:
@@ -198,3 +202,77 @@ async def test_default_batch_max_is_100(
     problem = assert_problem(await batch(client, owner, day_items(101)), 422)
     assert "at most 100" in problem["detail"]
     assert await count_rows(app, Event) == 0
+
+
+# --- counted before validated (issue 14, finding 4) ------------------------------------------
+
+JSON, MSGPACK = "application/json", "application/msgpack"
+
+
+def encode(body: Any, media: str) -> bytes:
+    # json.dumps, with its spaces, as the report measured the body.
+    return json.dumps(body).encode() if media == JSON else ormsgpack.packb(body)
+
+
+async def post_batch(
+    client: httpx.AsyncClient, actor: Actor, body: Any, media: str
+) -> httpx.Response:
+    headers = {**actor.headers, "Content-Type": media}
+    return await client.post("/api/events/batch", content=encode(body, media), headers=headers)
+
+
+def assert_too_many(response: httpx.Response, limit: int) -> None:
+    """The one problem for a batch over the limit, naming it (as before items were counted
+    first)."""
+    problem = assert_problem(response, 422, "validation-error")
+    detail = f"a batch holds at most {limit} events"
+    assert problem["detail"] == detail
+    assert problem["errors"] == [{"loc": ["body", "events"], "msg": detail}]
+    assert "index" not in problem
+
+
+@pytest.mark.parametrize("media", [JSON, MSGPACK])
+async def test_oversized_batch_validates_no_item(
+    client: httpx.AsyncClient, app: FastAPI, owner: Actor, media: str
+) -> None:
+    # Every item is well formed, so validating one would parse its two times.
+    with count_calls(_rfc3339) as parsed:
+        response = await post_batch(client, owner, {"events": [event_payload()] * 1000}, media)
+    assert_too_many(response, 100)
+    assert parsed.count == 0
+    assert await count_rows(app, Event) == 0
+
+
+@pytest.mark.parametrize("media", [JSON, MSGPACK])
+async def test_the_reported_oversized_batch_is_the_limit_problem(
+    client: httpx.AsyncClient, owner: Actor, media: str
+) -> None:
+    body = {"events": [{"x": 1}] * 100_000}
+    if media == JSON:
+        assert len(encode(body, media)) == 1_000_012  # under the 1 MB body limit
+    assert_too_many(await post_batch(client, owner, body, media), 100)
+
+
+@pytest.mark.parametrize("media", [JSON, MSGPACK])
+async def test_batch_at_the_limit_validates_every_item(
+    client: httpx.AsyncClient, app: FastAPI, owner: Actor, media: str
+) -> None:
+    with count_calls(_rfc3339) as parsed:
+        response = await post_batch(client, owner, {"events": day_items(100)}, media)
+    assert response.status_code == 201, response.text
+    assert parsed.count == 200  # start and end of each item: the counter sees validation
+    assert await count_rows(app, Event) == 100
+
+
+async def test_configured_batch_max_is_counted_before_validation(
+    small_batch_client: tuple[FastAPI, httpx.AsyncClient],
+) -> None:
+    app, client = small_batch_client
+    user = await register(client, "counter")
+    for media in (JSON, MSGPACK):
+        with count_calls(_rfc3339) as parsed:
+            response = await post_batch(client, user, {"events": day_items(4)}, media)
+        assert_too_many(response, 3)
+        assert parsed.count == 0
+    assert (await post_batch(client, user, {"events": day_items(3)}, MSGPACK)).status_code == 201
+    assert await count_rows(app, Event) == 3
