@@ -41,10 +41,6 @@ class Budget:
     spent: int = 0
 
     @property
-    def exceeded(self) -> bool:
-        return self.spent > self.limit
-
-    @property
     def remaining(self) -> int:
         return max(0, self.limit - self.spent)
 
