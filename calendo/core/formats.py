@@ -12,9 +12,10 @@ a NUL character (``\\u0000`` in JSON, ``%00`` in a query or form) is legal in SQ
 PostgreSQL rejects it mid-transaction, which would otherwise surface as a 500 on one backend
 only. A JSON body that is not UTF-8 (RFC 8259) is a 422 like any other malformed JSON.
 
-The middleware also makes the serving app's settings known to the validators of the request
-(``core.bounded``: a batch is counted against ``CALENDO_BATCH_MAX`` before any item is
-validated).
+A MessagePack body is exactly one object: bytes after it are a 422, as data after a JSON
+value is (invalid MessagePack is a 400). The middleware also makes the serving app's settings
+known to the validators of the request (``core.bounded``: a batch is counted against
+``CALENDO_BATCH_MAX`` before any item is validated).
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ _JSON_TYPES = {JSON, "application/problem+json"}
 _FORM_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
 _FORM_PATHS = {"/api/auth/login"}
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+_MSGPACK_ERRORS = (ormsgpack.MsgpackDecodeError, TypeError, ValueError)
+_TRAILING = "a MessagePack body must be exactly one object; bytes follow the first one"
 # A JSON \u0000 escape whose backslash is not itself escaped (an odd run of backslashes).
 _JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
@@ -169,12 +172,17 @@ class NegotiationMiddleware:
             return None
         if body and content_type in _MSGPACK_TYPES:
             try:
-                body = orjson.dumps(ormsgpack.unpackb(body), default=str)
-            except (ormsgpack.MsgpackDecodeError, TypeError, ValueError) as exc:
+                as_json = orjson.dumps(ormsgpack.unpackb(body), default=str)
+            except _MSGPACK_ERRORS as exc:
                 await _send_problem(
                     send, 400, "bad-request", "Bad request", f"Body is not valid MessagePack: {exc}"
                 )
                 return None
+            if not _single_object(body):
+                # Like a JSON body with data after its value: a 422 validation problem.
+                await _send_invalid(send, "body", _TRAILING)
+                return None
+            body = as_json
             headers = [
                 (k, v) for k, v in scope["headers"] if k not in (b"content-type", b"content-length")
             ]
@@ -188,6 +196,21 @@ class NegotiationMiddleware:
             await _send_invalid(send, "body", problem)
             return None
         return scope, _replay(body)
+
+
+def _single_object(body: bytes) -> bool:
+    """Whether a MessagePack body that decodes holds nothing after its first object.
+
+    ``ormsgpack.unpackb`` ignores whatever follows the first object and reports no offset.
+    MessagePack is prefix-free (an object's header says how long it is), so the first object
+    ends before the last byte exactly when the body without its last byte still decodes: one
+    more decode, no copy, and exact whatever encoding the client chose.
+    """
+    try:
+        ormsgpack.unpackb(memoryview(body)[:-1])
+    except _MSGPACK_ERRORS:
+        return True
+    return False
 
 
 def _has_nul_query(query: bytes) -> bool:
