@@ -30,6 +30,8 @@ from calendo.core.config import Settings
 _serving: ContextVar[Settings | None] = ContextVar("calendo_serving_settings", default=None)
 
 SettingLimit = Callable[[Settings | None], int]
+# What a lax list schema accepts as a list (JSON gives lists).
+_COUNTED = (list, tuple, set, frozenset)
 
 
 @contextmanager
@@ -64,8 +66,8 @@ class CountFirst:
         return self.limit if isinstance(self.limit, int) else self.limit(_serving.get())
 
     def check(self, value: Any) -> Any:
-        # Only a list is counted; anything else gets the list schema's own error.
-        if isinstance(value, list) and len(value) > (limit := self.current()):
+        # Only a sequence is counted; anything else gets the list schema's own error.
+        if isinstance(value, _COUNTED) and len(value) > (limit := self.current()):
             raise PydanticKnownError(
                 "too_long", {"field_type": "List", "max_length": limit, "actual_length": len(value)}
             )
