@@ -14,6 +14,7 @@ autocommit, over one connection of its own on SQLite.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -32,7 +33,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase, Session
-from sqlalchemy.pool import NullPool, QueuePool, StaticPool
+from sqlalchemy.pool import NullPool, Pool, QueuePool, StaticPool
+from sqlalchemy.util.concurrency import await_
 
 from calendo.core import statements
 from calendo.core.config import Settings
@@ -56,6 +58,36 @@ MAX_OVERFLOW = 10
 AfterCommit = Callable[[], Awaitable[None]]
 _AFTER_COMMIT_KEY = "calendo_after_commit"
 _WRITE_OPTION = "calendo_write"
+# In a pooled SQLite connection's info while its write transaction holds the writer queue.
+_HOLDS_QUEUE = "calendo_holds_queue"
+# Each SQLite engine's writer queue, by pool (shared by the engine and its option engines).
+_WRITER_QUEUES: weakref.WeakKeyDictionary[Pool, WriterQueue] = weakref.WeakKeyDictionary()
+
+
+class WriterQueue:
+    """SQLite's one writer per process, queued in asyncio; it knows which task holds it."""
+
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+        self._holder: asyncio.Task[Any] | None = None
+
+    async def acquire(self) -> None:
+        await self._lock.acquire()
+        self._holder = asyncio.current_task()
+
+    def release(self) -> None:
+        self._holder = None
+        self._lock.release()
+
+    def held_here(self) -> bool:
+        """Whether the running task holds the queue (its write needs no second turn)."""
+        return self._holder is not None and self._holder is asyncio.current_task()
+
+    async def __aenter__(self) -> None:
+        await self.acquire()
+
+    async def __aexit__(self, *_exc: object) -> None:
+        self.release()
 
 
 class Base(DeclarativeBase):
@@ -79,12 +111,49 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        immediate = conn.get_execution_options().get(_WRITE_OPTION, False)
+        options = conn.get_execution_options()
+        immediate = options.get(_WRITE_OPTION, False)
+        queue = _WRITER_QUEUES.get(conn.engine.pool)
+        if immediate and queue is not None and not queue.held_here():
+            # A write opened outside Database.write_session: it takes the queue now, before
+            # BEGIN IMMEDIATE, and gives it back when it ends (see _queue_every_writer).
+            await_(queue.acquire())
+            conn.connection.info[_HOLDS_QUEUE] = True
         # Straight to the driver: a fixed statement with no parameters or result needs none of
         # exec_driver_sql's machinery, which cost a sixth of an empty write transaction.
         conn.connection.dbapi_connection.execute(  # type: ignore[union-attr]
             "BEGIN IMMEDIATE" if immediate else "BEGIN"
         )
+
+
+def _queue_every_writer(engine: AsyncEngine, queue: WriterQueue) -> None:
+    """Make write transactions opened outside ``Database.write_session`` take the queue too.
+
+    Those are the short ones that must not hold the queue while they hash a password (the
+    auth routes) and the independent ones that must outlive a failed request (an audit row, a
+    revocation). Each takes the writer queue when its transaction begins (``_on_begin``,
+    before ``BEGIN IMMEDIATE``) and gives it back when the transaction ends. Without this, one that
+    began while a queued writer had handed the loop back would wait in SQLite's busy handler,
+    which on the inline driver blocks the loop, and so the very writer it waits for, until the
+    busy timeout.
+    """
+
+    _WRITER_QUEUES[engine.sync_engine.pool] = queue
+
+    def _give_back(info: dict[Any, Any]) -> None:
+        if info.pop(_HOLDS_QUEUE, False):
+            queue.release()
+
+    @event.listens_for(engine.sync_engine, "commit")
+    @event.listens_for(engine.sync_engine, "rollback")
+    def _end(conn: Connection) -> None:
+        _give_back(conn.connection.info)
+
+    @event.listens_for(engine.sync_engine.pool, "checkin")
+    def _checkin(_dbapi_connection: Any, record: Any) -> None:
+        # A connection handed back without a commit or rollback event (a failed close).
+        if record is not None:
+            _give_back(record.info)
 
 
 def _check_local_liveness(engine: AsyncEngine) -> None:
@@ -293,7 +362,9 @@ class Database:
         self.reads = create_reads(engine)
         # SQLite allows one writer; queueing writers here, in order, beats each of them
         # sleeping and retrying in SQLite's busy handler (long tail latencies).
-        self._write_queue = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+        self._write_queue = WriterQueue() if engine.dialect.name == "sqlite" else None
+        if self._write_queue is not None:
+            _queue_every_writer(engine, self._write_queue)
         self.read_sessions = async_sessionmaker(engine, expire_on_commit=False)
         write_engine = engine.execution_options(**{_WRITE_OPTION: True})
         self.write_sessions = async_sessionmaker(write_engine, expire_on_commit=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
 import time
@@ -47,13 +48,44 @@ async def test_a_write_waits_for_another_process_lock(app: FastAPI, owner: Actor
 
     threading.Thread(target=release_later).start()
     started = time.monotonic()
-    async with db.writer(), unit_of_work(db.write_sessions()) as session:
+    async with unit_of_work(db.write_sessions()) as session:
         await session.execute(update(User).where(User.id == owner.id).values(username="waited"))
     assert released.is_set()
     assert time.monotonic() - started >= 0.25
     other.close()
     rows = await db.reads.all(select(User.username).where(User.id == owner.id))
     assert [row.username for row in rows] == ["waited"]
+
+
+async def test_a_write_outside_the_queue_waits_in_it_not_in_the_busy_handler(
+    app: FastAPI, owner: Actor
+) -> None:
+    """A short write (the auth routes, an independent audit row) opened while a queued writer
+    has handed the loop back waits for the queue, with the loop free, and then succeeds.
+
+    Before, its BEGIN IMMEDIATE went straight to SQLite's busy handler, which on the inline
+    driver holds the loop, so the writer it waited for could not finish: it failed with
+    "database is locked" after the busy timeout, the whole process frozen meanwhile.
+    """
+    db: Database = app.state.services.db
+    order: list[str] = []
+
+    async def unqueued_write() -> None:
+        async with unit_of_work(db.write_sessions()) as session:
+            await session.execute(update(User).where(User.id == owner.id).values(email="b@x.io"))
+        order.append("unqueued committed")
+
+    async with db.write_session() as session:
+        await session.execute(update(User).where(User.id == owner.id).values(username="first"))
+        waiting = asyncio.create_task(unqueued_write())
+        for _ in range(20):  # the loop keeps running while the other write waits
+            await asyncio.sleep(0.005)
+        assert not waiting.done()
+        order.append("queued committing")
+    await waiting
+    assert order == ["queued committing", "unqueued committed"]
+    rows = await db.reads.all(select(User.username, User.email).where(User.id == owner.id))
+    assert [(row.username, row.email) for row in rows] == [("first", "b@x.io")]
 
 
 async def _driver_connection(db: Database) -> object:
