@@ -64,6 +64,23 @@ class ValidationFailed(AppError):
         super().__init__(detail, extra={"errors": [{"loc": list(loc), "msg": detail}]})
 
 
+class RecurrenceCountUnreachable(ValidationFailed):
+    """A rule's COUNT that its occurrences cannot reach before the expansion horizon."""
+
+    slug = "recurrence-count-unreachable"
+    title = "Recurrence count unreachable"
+
+    def __init__(self, *, count: int, reachable: int, horizon_year: int) -> None:
+        super().__init__(
+            f"COUNT={count} cannot be reached before the end of {horizon_year}: from this start "
+            f"the rule yields only {reachable} occurrence(s) by {horizon_year}-12-31",
+            loc=("body", "recurrence_pattern"),
+        )
+        self.extra.update(
+            {"count": count, "reachable_count": reachable, "horizon": f"{horizon_year}-12-31"}
+        )
+
+
 class NotAuthenticated(AppError):
     status = 401
     slug = "not-authenticated"

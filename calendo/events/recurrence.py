@@ -21,12 +21,23 @@ Expansion semantics:
 * Like dateutil (and unlike a strict reading of RFC 5545), DTSTART is an occurrence only when it
   matches the rule; RFC 5545 leaves unsynchronised DTSTARTs undefined.
 * Sub-second precision of ``series.start`` is carried over to every occurrence.
+* Nothing is expanded past the horizon, the end of ``HORIZON_YEAR`` (2200, the last year an
+  event's times may fall in) on the series' wall clock: a series simply has no occurrence after
+  it. A new or changed series whose COUNT cannot be reached by then is refused
+  (``validate_series`` raises ``RecurrenceCountUnreachable``, a 422); a stored one ends at its
+  last occurrence before the horizon.
+
+Bounded walks: DAILY and HOURLY rules are walked here, month by month, looking only at the days
+their BYMONTH, BYMONTHDAY and BYDAY parts leave in; WEEKLY, MONTHLY and YEARLY rules (a few
+thousand periods up to the horizon) are walked by dateutil on a calendar shifted 7,600 years
+later, so that its own year-9999 limit stops a rule that no longer fires at most 199 years
+after the horizon. ``walk_stats.candidates`` counts the steps of every walk.
 """
 
 import calendar
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cache, lru_cache
 from math import gcd
 from typing import Any, Final
@@ -34,8 +45,10 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from dateutil import rrule as du
 
+from calendo.core.errors import RecurrenceCountUnreachable
 from calendo.events.rrule import (
     FREQS,
+    HORIZON_YEAR,
     MAX_COUNT,
     MAX_INTERVAL,
     MAX_RULE_LENGTH,
@@ -50,6 +63,7 @@ from calendo.events.rrule import (
 )
 
 __all__ = [
+    "HORIZON_YEAR",
     "MAX_COUNT",
     "MAX_INTERVAL",
     "MAX_RULE_LENGTH",
@@ -62,6 +76,7 @@ __all__ = [
     "normalize_rule",
     "series_last_end",
     "validate_series",
+    "walk_stats",
 ]
 
 
@@ -70,6 +85,22 @@ __all__ = [
 _MARGIN: Final = timedelta(days=2)
 # A 400-year Gregorian cycle ending at dateutil's MAXYEAR: probing there bounds the search.
 _PROBE_START: Final = datetime(datetime.max.year - 399, 1, 1)
+# Occurrences start before this wall-clock instant (naive: compared in the series' zone).
+_HORIZON: Final = datetime(HORIZON_YEAR + 1, 1, 1)
+# 19 whole 400-year Gregorian cycles: the same leap years and weekdays, and the horizon lands
+# in year 9800, 199 years before dateutil stops walking (datetime's last year).
+_SHIFT_YEARS: Final = 7600
+
+
+@dataclass(slots=True)
+class WalkStats:
+    """Cumulative work of the rule walks: one candidate per month, day or instant looked at
+    (DAILY, HOURLY) or per period stepped over (WEEKLY, MONTHLY, YEARLY)."""
+
+    candidates: int = 0
+
+
+walk_stats: Final = WalkStats()
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,11 +198,14 @@ def normalize_rule(pattern: str | Mapping[str, Any]) -> str:
 # --------------------------------------------------------------------------- dateutil bridge
 
 
-def _dateutil_rule(rule: Rule, dtstart: datetime, anchor: datetime) -> du.rrule:
+def _dateutil_rule(
+    rule: Rule, dtstart: datetime, anchor: datetime, until: datetime | None
+) -> du.rrule:
     """Build a dateutil rrule; DTSTART-derived defaults come from ``anchor`` (the real start).
 
     Making those defaults explicit lets ``dtstart`` be moved forward by whole periods without
-    changing which days match (a monthly rule started on the 31st keeps BYMONTHDAY=31).
+    changing which days match (a monthly rule started on the 31st keeps BYMONTHDAY=31). COUNT
+    and the rule's UNTIL are applied by ``_walk``; ``until`` here only bounds the walk.
     """
     by_month, by_month_day, by_day = rule.by_month, rule.by_month_day, rule.by_day
     if rule.freq == "YEARLY" and not _has_day_filter(rule):
@@ -187,8 +221,7 @@ def _dateutil_rule(rule: Rule, dtstart: datetime, anchor: datetime) -> du.rrule:
             interval=rule.interval,
             # Explicit WKST: dateutil otherwise reads the process-wide calendar.firstweekday().
             wkst=rule.wkst,
-            count=rule.count,
-            until=rule.until,
+            until=until,
             bysetpos=rule.by_set_pos or None,
             bymonth=by_month or None,
             bymonthday=by_month_day or None,
@@ -288,6 +321,172 @@ def _hour_slot_matches(rule: Rule, slot: int) -> bool:
     return day_ok and (not rule.by_hour or hour in rule.by_hour)
 
 
+# --------------------------------------------------------------------------- bounded walks
+
+
+def _walk(prep: _Prepared, rule: Rule, dtstart: datetime) -> Iterator[datetime]:
+    """The rule's starts from ``dtstart`` as aware wall-clock times in the series' zone, in
+    dateutil's generation order, ending at COUNT, at UNTIL or at the horizon.
+
+    COUNT counts from ``dtstart``, which is the series' start whenever the rule has one
+    (``_shifted_start`` never moves it then).
+    """
+    wall = dtstart.replace(tzinfo=None, microsecond=0, fold=0)
+    stop = _HORIZON
+    if rule.until is not None:
+        # No wall-clock time more than two days after UNTIL's UTC reading can be before it.
+        stop = min(stop, _naive_utc(rule.until, _MARGIN))
+    if rule.freq in ("DAILY", "HOURLY"):
+        walker = _fine_walk(rule, wall, stop)
+    else:
+        walker = _coarse_walk(rule, wall, prep.local_start, stop)
+    for produced, found in enumerate(walker, start=1):
+        local = found.replace(tzinfo=prep.zone)
+        if rule.until is not None and local > rule.until:
+            return
+        yield local
+        if rule.count is not None and produced >= rule.count:
+            return
+
+
+def _fine_walk(rule: Rule, wall: datetime, stop: datetime) -> Iterator[datetime]:
+    """Naive wall-clock starts of a DAILY or HOURLY rule from ``wall`` (its DTSTART) to before
+    ``stop``, as dateutil generates them, without dateutil's walk over every day.
+
+    The rule steps ``INTERVAL`` days (hours) from DTSTART on the wall clock. Walked month by
+    month: a month BYMONTH leaves out is one step; in the others only the days BYMONTHDAY and
+    BYDAY leave in are looked at (or, for sparse INTERVALs, only the days the rule steps on).
+    """
+    hourly = rule.freq == "HOURLY"
+    step_hours = rule.interval if hourly else 24 * rule.interval
+    base = wall.date().toordinal()
+    times: tuple[time | None, ...] = _hour_times(rule, wall) if hourly else _day_times(rule, wall)
+    weekdays = frozenset(wd for _, wd in rule.by_day)
+    year, month = wall.year, wall.month
+    while date(year, month, 1) <= stop.date():
+        walk_stats.candidates += 1
+        if not rule.by_month or month in rule.by_month:
+            first_weekday, length = calendar.monthrange(year, month)
+            start = date(year, month, 1).toordinal()
+            for day in _walked_days(rule, start, length, base, step_hours, wall.hour):
+                walk_stats.candidates += 1
+                if weekdays and (first_weekday + day - 1) % 7 not in weekdays:
+                    continue
+                ordinal = start + day - 1
+                for clock in _day_hits(ordinal - base, wall.hour, step_hours, rule, times):
+                    walk_stats.candidates += 1
+                    found = datetime.combine(date.fromordinal(ordinal), clock)
+                    if found >= stop:
+                        return
+                    if found >= wall:
+                        yield found
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+
+
+def _walked_days(
+    rule: Rule, start: int, length: int, base: int, step_hours: int, hour: int
+) -> Iterable[int]:
+    """Days of the month (1-based) worth looking at: BYMONTHDAY's, or those the rule steps on."""
+    if rule.by_month_day:
+        return sorted(
+            {d if d > 0 else length + 1 + d for d in rule.by_month_day if abs(d) <= length}
+        )
+    if step_hours < 48:
+        return range(1, length + 1)
+    # At most one step every two days: visit only the days a step lands on.
+    offset = (start - base) * 24 - hour  # hours from DTSTART to the month's first midnight
+    first = offset + (-offset) % step_hours
+    last = offset + 24 * length
+    return sorted({(h - offset) // 24 + 1 for h in range(max(first, 0), last, step_hours)})
+
+
+def _day_hits(
+    day_offset: int, hour: int, step_hours: int, rule: Rule, times: tuple[time | None, ...]
+) -> Iterator[time]:
+    """The times of day the rule yields on the day ``day_offset`` days after DTSTART's."""
+    if day_offset < 0:
+        return
+    if rule.freq == "DAILY":
+        hits: Iterable[time | None] = times if (day_offset * 24) % step_hours == 0 else ()
+    else:
+        # HOURLY: the hours of this day the steps land on; ``times`` has one entry per hour.
+        first = (hour - day_offset * 24) % step_hours
+        hits = (times[clock_hour] for clock_hour in range(first, 24, step_hours))
+    for clock in hits:
+        if clock is not None:
+            yield clock
+
+
+def _day_times(rule: Rule, wall: datetime) -> tuple[time, ...]:
+    """A DAILY rule's times of day (BYHOUR x BYMINUTE x BYSECOND, defaults from DTSTART),
+    narrowed by BYSETPOS, which for DAILY counts within each day."""
+    times = sorted(
+        {
+            time(h, m, s)
+            for h in rule.by_hour or (wall.hour,)
+            for m in rule.by_minute or (wall.minute,)
+            for s in rule.by_second or (wall.second,)
+        }
+    )
+    if rule.by_set_pos:
+        n = len(times)
+        times = sorted({times[p - 1 if p > 0 else p] for p in rule.by_set_pos if -n <= p <= n})
+    return tuple(times)
+
+
+def _hour_times(rule: Rule, wall: datetime) -> tuple[time | None, ...]:
+    """For each hour of the day, the time an HOURLY rule yields in it (None: BYHOUR leaves it
+    out). Each hour holds one candidate, so BYSETPOS keeps it only with 1 or -1."""
+    minute = rule.by_minute[0] if rule.by_minute else wall.minute
+    second = rule.by_second[0] if rule.by_second else wall.second
+    kept = not rule.by_set_pos or bool({1, -1} & set(rule.by_set_pos))
+    return tuple(
+        time(h, minute, second) if kept and (not rule.by_hour or h in rule.by_hour) else None
+        for h in range(24)
+    )
+
+
+def _coarse_walk(
+    rule: Rule, wall: datetime, anchor: datetime, stop: datetime
+) -> Iterator[datetime]:
+    """Naive wall-clock starts of a WEEKLY, MONTHLY or YEARLY rule from ``wall`` to before
+    ``stop``, by dateutil on the calendar ``_SHIFT_YEARS`` later.
+
+    dateutil looks for the next match however far away it is, stopping only at year 9999;
+    shifted, ``stop`` (at most the horizon) lies at most 199 years before that. Each result
+    counts the periods stepped since the previous one.
+    """
+    if wall >= stop:
+        return
+    later = timedelta(microseconds=1)
+    built = _dateutil_rule(
+        rule, _years_on(wall, _SHIFT_YEARS), anchor, _years_on(stop, _SHIFT_YEARS) - later
+    )
+    previous = _period(rule, wall)
+    for shifted in _safe_iter(built):
+        found = _years_on(shifted, -_SHIFT_YEARS)
+        period = _period(rule, found)
+        walk_stats.candidates += max(1, (period - previous) // rule.interval)
+        previous = period
+        if found >= stop:
+            return
+        yield found
+
+
+def _years_on(value: datetime, years: int) -> datetime:
+    """The same wall-clock time ``years`` later; for multiples of 400 even 29 February exists."""
+    return value.replace(year=value.year + years)
+
+
+def _period(rule: Rule, value: datetime) -> int:
+    """Index of the week, month or year ``value`` falls in (weeks start on WKST)."""
+    if rule.freq == "YEARLY":
+        return value.year
+    if rule.freq == "MONTHLY":
+        return value.year * 12 + value.month
+    return (value.toordinal() - 1 - rule.wkst) // 7
+
+
 # --------------------------------------------------------------------------- series
 
 
@@ -325,15 +524,16 @@ def _parse_rule(text: object) -> Rule:
 
 
 def _has_occurrences(prep: _Prepared, rule: Rule) -> bool:
-    """Cheap emptiness checks first, then look for a first occurrence."""
+    """Cheap emptiness checks first, then look for a first occurrence (before the horizon)."""
     if not _satisfiable(rule) or _never_fires_from(rule, prep.local_start):
         return False
-    first = _dateutil_rule(rule, prep.local_start, prep.local_start)
-    return next(_safe_iter(first), None) is not None
+    return next(_walk(prep, rule, prep.local_start), None) is not None
 
 
 def validate_series(series: Series) -> None:
-    """Raise RecurrenceError if the series is malformed or its rule never produces an occurrence."""
+    """Raise RecurrenceError if the series is malformed or its rule produces no occurrence
+    before the horizon, and RecurrenceCountUnreachable (a 422 problem of its own type) if its
+    COUNT cannot be reached before the horizon."""
     prep = _prepare(series)
     rule = prep.rule
     if rule is None:
@@ -341,7 +541,15 @@ def validate_series(series: Series) -> None:
     if rule.until is not None and rule.until < prep.start:
         raise RecurrenceError("UNTIL is before the start of the series")
     if not _has_occurrences(prep, rule):
-        raise RecurrenceError("the rule produces no occurrence from this start")
+        raise RecurrenceError(
+            f"the rule produces no occurrence from this start before the end of {HORIZON_YEAR}"
+        )
+    if rule.count is not None:
+        reached, _ = _counted(series)
+        if reached < rule.count:
+            raise RecurrenceCountUnreachable(
+                count=rule.count, reachable=reached, horizon_year=HORIZON_YEAR
+            )
 
 
 def series_last_end(series: Series) -> datetime | None:
@@ -360,15 +568,30 @@ def series_last_end(series: Series) -> datetime | None:
         return None
     if not _has_occurrences(prep, rule):
         return prep.end
-    starts = [occ.start for occ in _occurrences(prep, rule, prep.local_start)]
-    kept = [start for start in starts if start not in prep.exdates]
-    return max(kept) + prep.duration if kept else prep.end
+    _, last = _counted(series)
+    return last + prep.duration if last is not None else prep.end
+
+
+@lru_cache(maxsize=256)
+def _counted(series: Series) -> tuple[int, datetime | None]:
+    """A COUNT series walked to its end (COUNT or the horizon): how many occurrences the rule
+    reached, and the start of the last one not excluded. Cached: a write validates the series
+    and then stores its bounds."""
+    prep = _prepare(series)
+    if prep.rule is None:
+        return 1, prep.start
+    reached, last = 0, None
+    for occ in _occurrences(prep, prep.rule, prep.local_start):
+        reached += 1
+        if occ.start not in prep.exdates and (last is None or occ.start > last):
+            last = occ.start
+    return reached, last
 
 
 def _occurrences(prep: _Prepared, rule: Rule, dtstart: datetime) -> Iterator[Occurrence]:
-    """Occurrences from dateutil, lazily, in generation order (not necessarily UTC order)."""
+    """Occurrences of the rule walk, lazily, in generation order (not necessarily UTC order)."""
     first_wall = prep.local_start.replace(tzinfo=None, microsecond=0)
-    for local in _safe_iter(_dateutil_rule(rule, dtstart, prep.local_start)):
+    for local in _walk(prep, rule, dtstart):
         try:
             # dateutil rebuilds DTSTART with fold=0; keep the real instant when it had fold=1.
             if local.replace(tzinfo=None) == first_wall:

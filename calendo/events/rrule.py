@@ -20,6 +20,12 @@ MAX_COUNT: Final = 5000
 MAX_INTERVAL: Final = 1000
 
 
+# The last year expansion reaches: the last year an event's times may fall in
+# (``schemas.MAX_YEAR``). No occurrence starts after its 31 December (wall clock, in the
+# series' zone), and no walk over a rule's candidates goes past it.
+HORIZON_YEAR: Final = 2200
+
+
 # Canonical rules must fit the ``recurrence_pattern`` column (String(500)); raw input may be
 # longer (prefix, spacing, duplicates) but is refused unparsed beyond _MAX_INPUT_LENGTH.
 MAX_RULE_LENGTH: Final = 500
