@@ -9,6 +9,7 @@ the database cannot take (``refused_value``) is a 422, not a 500, whichever back
 from __future__ import annotations
 
 from collections.abc import Sequence
+from http import HTTPStatus
 from typing import Any, ClassVar
 
 import orjson
@@ -18,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.types import Send
 
 PROBLEM_TYPE_BASE = "https://calendo.dev/problems/"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -150,16 +152,52 @@ class ServiceUnavailable(AppError):
     title = "Service unavailable"
 
 
-_STATUS_TITLES = {
-    400: ("bad-request", "Bad request"),
-    401: ("not-authenticated", "Not authenticated"),
-    403: ("permission-denied", "Permission denied"),
-    404: ("not-found", "Not found"),
-    405: ("method-not-allowed", "Method not allowed"),
-    406: ("not-acceptable", "Not acceptable"),
-    413: ("payload-too-large", "Payload too large"),
-    415: ("unsupported-media-type", "Unsupported media type"),
-    500: ("internal-error", "Internal server error"),
+class MethodNotAllowed(AppError):
+    status = 405
+    slug = "method-not-allowed"
+    title = "Method not allowed"
+
+
+class RequestTimeout(AppError):
+    status = 408
+    slug = "request-timeout"
+    title = "Request timeout"
+
+
+class HeaderFieldsTooLarge(AppError):
+    status = 431
+    slug = "header-fields-too-large"
+    title = "Request header fields too large"
+
+
+class InternalError(AppError):
+    status = 500
+    slug = "internal-error"
+    title = "Internal server error"
+
+
+# The one source of each status's problem type and title: the classes above.
+ERRORS_BY_STATUS: dict[int, type[AppError]] = {
+    cls.status: cls
+    for cls in (
+        BadRequest,
+        NotAuthenticated,
+        PermissionDenied,
+        NotFound,
+        MethodNotAllowed,
+        NotAcceptable,
+        RequestTimeout,
+        Conflict,
+        Gone,
+        PreconditionFailed,
+        PayloadTooLarge,
+        UnsupportedMediaType,
+        ValidationFailed,
+        RateLimited,
+        HeaderFieldsTooLarge,
+        InternalError,
+        ServiceUnavailable,
+    )
 }
 
 
@@ -201,6 +239,24 @@ def render_app_error(exc: AppError) -> Response:
     )
 
 
+async def send_app_error(send: Send, exc: AppError) -> None:
+    """Answer with ``exc`` straight from an ASGI middleware (before any route or handler)."""
+    body = orjson.dumps(problem_body(exc.status, exc.slug, exc.title, exc.detail, exc.extra))
+    headers = [(name.lower().encode(), value.encode()) for name, value in exc.headers.items()]
+    await send(
+        {
+            "type": "http.response.start",
+            "status": exc.status,
+            "headers": [
+                *headers,
+                (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
 def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     return [
         {"loc": [str(part) for part in err.get("loc", ())], "msg": str(err.get("msg", ""))}
@@ -228,7 +284,8 @@ async def _handle_validation(_request: Request, exc: Exception) -> Response:
 
 async def _handle_http(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    slug, title = _STATUS_TITLES.get(exc.status_code, ("error", "Error"))
+    known = ERRORS_BY_STATUS.get(exc.status_code)
+    slug, title = (known.slug, known.title) if known else ("error", _describe(exc.status_code))
     detail = exc.detail if isinstance(exc.detail, str) else title
     headers = dict(exc.headers) if exc.headers else None
     return problem_response(exc.status_code, slug, title, detail, headers=headers)
@@ -237,12 +294,10 @@ async def _handle_http(_request: Request, exc: Exception) -> Response:
 async def _handle_unexpected(request: Request, exc: Exception) -> Response:
     request_id = getattr(request.state, "request_id", None)
     log.error("unhandled_exception", request_id=request_id, exc_info=exc)
-    return problem_response(
-        500,
-        "internal-error",
-        "Internal server error",
-        "An unexpected error occurred; it has been logged.",
-        extra={"request_id": request_id},
+    return render_app_error(
+        InternalError(
+            "An unexpected error occurred; it has been logged.", extra={"request_id": request_id}
+        )
     )
 
 
@@ -299,7 +354,7 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` entries for the given error statuses."""
     return {
         status: {
-            "description": _STATUS_TITLES.get(status, ("", _describe(status)))[1],
+            "description": _describe(status),
             "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
         }
         for status in statuses
@@ -307,15 +362,8 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 def _describe(status: int) -> str:
-    return {
-        409: "Conflict",
-        410: "Gone",
-        412: "Precondition failed",
-        422: "Validation failed",
-        429: "Too many requests",
-        503: "Service unavailable",
-        304: "Not modified",
-    }.get(status, "Error")
+    known = ERRORS_BY_STATUS.get(status)
+    return known.title if known else HTTPStatus(status).phrase
 
 
 def with_index(exc: AppError, index: int, *, label: str) -> AppError:

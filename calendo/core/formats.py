@@ -30,7 +30,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from calendo.core.bounded import serving
 from calendo.core.config import Settings
-from calendo.core.errors import problem_body
+from calendo.core.errors import (
+    BadRequest,
+    NotAcceptable,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationFailed,
+    send_app_error,
+)
 
 JSON = "application/json"
 MSGPACK = "application/msgpack"
@@ -115,12 +122,9 @@ class NegotiationMiddleware:
         allow_html = b"format=html" in scope.get("query_string", b"")
         response_format = choose_format(_header(scope, b"accept"), allow_html=allow_html)
         if response_format is None:
-            await _send_problem(
+            await send_app_error(
                 send,
-                406,
-                "not-acceptable",
-                "Not acceptable",
-                "Supported response types: application/json, application/msgpack",
+                NotAcceptable("Supported response types: application/json, application/msgpack"),
             )
             return
         if _has_nul_query(scope.get("query_string", b"")):
@@ -129,24 +133,12 @@ class NegotiationMiddleware:
         content_type = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
         declared = _header(scope, b"content-length")
         if declared and declared.isdigit() and int(declared) > self.max_body_bytes:
-            await _send_problem(
-                send,
-                413,
-                "payload-too-large",
-                "Payload too large",
-                f"Request bodies are limited to {self.max_body_bytes} bytes",
-            )
+            await send_app_error(send, self._too_large())
             return
         if scope["method"] in _BODY_METHODS:
             body = await _read_body(receive, self.max_body_bytes)
             if body is None:
-                await _send_problem(
-                    send,
-                    413,
-                    "payload-too-large",
-                    "Payload too large",
-                    f"Request bodies are limited to {self.max_body_bytes} bytes",
-                )
+                await send_app_error(send, self._too_large())
                 return
             rewritten = await self._rewrite_request(scope, send, body, content_type)
             if rewritten is None:
@@ -158,25 +150,22 @@ class NegotiationMiddleware:
         with serving(_settings_of(scope)):
             await self.app(scope, receive, send)
 
+    def _too_large(self) -> PayloadTooLarge:
+        return PayloadTooLarge(f"Request bodies are limited to {self.max_body_bytes} bytes")
+
     async def _rewrite_request(
         self, scope: Scope, send: Send, body: bytes, content_type: str
     ) -> tuple[Scope, Receive] | None:
         if body and not _body_type_allowed(content_type, scope["path"]):
-            await _send_problem(
-                send,
-                415,
-                "unsupported-media-type",
-                "Unsupported media type",
-                "Send application/json or application/msgpack",
+            await send_app_error(
+                send, UnsupportedMediaType("Send application/json or application/msgpack")
             )
             return None
         if body and content_type in _MSGPACK_TYPES:
             try:
                 as_json = orjson.dumps(ormsgpack.unpackb(body), default=str)
             except _MSGPACK_ERRORS as exc:
-                await _send_problem(
-                    send, 400, "bad-request", "Bad request", f"Body is not valid MessagePack: {exc}"
-                )
+                await send_app_error(send, BadRequest(f"Body is not valid MessagePack: {exc}"))
                 return None
             if not _single_object(body):
                 # Like a JSON body with data after its value: a 422 validation problem.
@@ -309,34 +298,11 @@ def _msgpack_sender(send: Send) -> Send:
     return wrapped
 
 
-async def _send_problem(
-    send: Send,
-    status: int,
-    slug: str,
-    title: str,
-    detail: str,
-    extra: dict[str, Any] | None = None,
-) -> None:
-    body = orjson.dumps(problem_body(status, slug, title, detail, extra))
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/problem+json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
-
-
 async def _send_invalid(send: Send, where: str, detail: str) -> None:
     """A 422 validation problem about the whole body or query string."""
-    errors = {"errors": [{"loc": [where], "msg": detail}]}
-    await _send_problem(
-        send, 422, "validation-error", "Validation failed", f"{where}: {detail}", errors
-    )
+    error = ValidationFailed(f"{where}: {detail}", loc=(where,))
+    error.extra["errors"][0]["msg"] = detail
+    await send_app_error(send, error)
 
 
 def encode_json(value: Any) -> bytes:

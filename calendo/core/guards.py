@@ -20,7 +20,7 @@ import asyncio
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from calendo.core.errors import problem_response
+from calendo.core.errors import HeaderFieldsTooLarge, RequestTimeout, send_app_error
 
 
 class BodyReadTimeout(Exception):
@@ -45,14 +45,11 @@ class GuardMiddleware:
                 # Refusing the handshake is an HTTP 403 from the server; nothing reaches the app.
                 await send({"type": "websocket.close", "code": 1008})
                 return
-            response = problem_response(
-                431,
-                "header-fields-too-large",
-                "Request header fields too large",
+            refusal = HeaderFieldsTooLarge(
                 f"Request headers are limited to {self.max_header_bytes} bytes in all; "
-                f"these are {size}",
+                f"these are {size}"
             )
-            await response(scope, receive, send)
+            await send_app_error(send, refusal)
             return
         if scope["type"] == "websocket":
             await self.app(scope, receive, send)
@@ -87,11 +84,8 @@ class GuardMiddleware:
         except BodyReadTimeout:
             if started:
                 raise
-            response = problem_response(
-                408,
-                "request-timeout",
-                "Request timeout",
+            refusal = RequestTimeout(
                 f"The request body stalled for more than {self.body_timeout:g} s",
                 headers={"connection": "close"},
             )
-            await response(scope, receive, send)
+            await send_app_error(send, refusal)

@@ -12,7 +12,6 @@ import math
 import time
 from typing import Any
 
-import orjson
 import redis.asyncio as aioredis
 from limits import RateLimitItem, parse
 from limits.aio.strategies import MovingWindowRateLimiter
@@ -20,7 +19,7 @@ from limits.storage import storage_from_string
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from calendo.core.config import Settings
-from calendo.core.errors import problem_body
+from calendo.core.errors import RateLimited, send_app_error
 from calendo.core.security import TokenInvalid, TokenVerifier
 
 AUTH_PATHS = frozenset({"/api/auth/register", "/api/auth/login", "/api/auth/refresh"})
@@ -106,28 +105,14 @@ class RateLimitMiddleware:
         ]
         if not allowed:
             retry = max(reset, 1)
-            body = orjson.dumps(
-                problem_body(
-                    429,
-                    "rate-limited",
-                    "Too many requests",
-                    f"Limit of {item.amount} per {item.GRANULARITY.name} exceeded; "
-                    f"retry in {retry} s",
-                )
+            refusal = RateLimited(
+                f"Limit of {item.amount} per {item.GRANULARITY.name} exceeded; retry in {retry} s",
+                headers={
+                    **{name.decode(): value.decode() for name, value in headers},
+                    "retry-after": str(retry),
+                },
             )
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 429,
-                    "headers": [
-                        *headers,
-                        (b"retry-after", str(retry).encode()),
-                        (b"content-type", b"application/problem+json"),
-                        (b"content-length", str(len(body)).encode()),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
+            await send_app_error(send, refusal)
             return
 
         async def send_with_headers(message: Message) -> None:

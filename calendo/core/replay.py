@@ -27,7 +27,7 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from calendo.core.db import TransientConflict
-from calendo.core.errors import problem_response
+from calendo.core.errors import ServiceUnavailable, send_app_error
 
 ATTEMPTS = 4
 BASE_DELAY = 0.025
@@ -88,15 +88,12 @@ class ReplayMiddleware:
                     # Jitter, not a secret: the stdlib generator is the right tool.
                     delay = random.uniform(0, self.base_delay * 2**attempt)  # noqa: S311
                     await asyncio.sleep(delay)
-        response = problem_response(
-            503,
-            "service-unavailable",
-            "Service unavailable",
+        refusal = ServiceUnavailable(
             f"The database aborted this write {self.attempts} times in a row to resolve "
             "conflicts with concurrent writes; nothing was written. Try again.",
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
-        await response(scope, receive, send)
+        await send_app_error(send, refusal)
 
 
 def _replaying(body: list[Message], receive: Receive) -> Receive:
