@@ -5,11 +5,19 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib.resources import files
+from pathlib import Path
 
 import redis.asyncio as aioredis
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import (
+    get_redoc_html,
+    get_swagger_ui_html,
+    get_swagger_ui_oauth2_redirect_html,
+)
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
@@ -38,6 +46,11 @@ Every body is JSON by default; send `Accept: application/msgpack` for MessagePac
 and `Content-Type: application/msgpack` for MessagePack request bodies. Errors are always
 `application/problem+json` (RFC 9457), whatever `Accept` says.
 """
+
+# Swagger UI and ReDoc are served from here, not from a CDN, so /docs and /redoc work offline:
+# the fastapi-offline package ships their distribution builds (swagger-ui-dist, redoc).
+DOCS_ASSETS = Path(str(files("fastapi_offline") / "static"))
+DOCS_ASSETS_URL = "/static/docs"
 
 
 def _lifespan(settings: Settings, metrics: Metrics, tokens: TokenVerifier):  # type: ignore[no-untyped-def]
@@ -99,11 +112,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         openapi_tags=OPENAPI_TAGS,
         lifespan=_lifespan(settings, metrics, tokens),
+        # /docs and /redoc are added by _add_docs_routes, with same-origin assets.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.limiter = RateLimiter(settings)
     install_error_handlers(app)
     include_api(app)
     _add_operational_routes(app)
+    _add_docs_routes(app)
     install_openapi(app)
     # Outermost first: request id + metrics, the header cap and body deadline (core/guards.py),
     # CORS, rate limits, format negotiation, then the replay of a write the database aborted
@@ -132,6 +149,44 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app
+
+
+def _add_docs_routes(app: FastAPI) -> None:
+    """/docs (Swagger UI) and /redoc, their scripts and styles under /static/docs."""
+    app.mount(DOCS_ASSETS_URL, StaticFiles(directory=DOCS_ASSETS), name="docs-assets")
+    oauth2_redirect = "/docs/oauth2-redirect"
+
+    def base(request: Request) -> str:
+        return str(request.scope.get("root_path", "")).rstrip("/")
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        root = base(request)
+        return get_swagger_ui_html(
+            openapi_url=root + str(app.openapi_url),
+            title=f"{app.title} - Swagger UI",
+            swagger_js_url=f"{root}{DOCS_ASSETS_URL}/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{DOCS_ASSETS_URL}/swagger-ui.css",
+            swagger_favicon_url=f"{root}{DOCS_ASSETS_URL}/favicon.png",
+            oauth2_redirect_url=root + oauth2_redirect,
+            init_oauth=app.swagger_ui_init_oauth,
+            swagger_ui_parameters=app.swagger_ui_parameters,
+        )
+
+    @app.get(oauth2_redirect, include_in_schema=False)
+    async def swagger_ui_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc(request: Request) -> HTMLResponse:
+        root = base(request)
+        return get_redoc_html(
+            openapi_url=root + str(app.openapi_url),
+            title=f"{app.title} - ReDoc",
+            redoc_js_url=f"{root}{DOCS_ASSETS_URL}/redoc.standalone.js",
+            redoc_favicon_url=f"{root}{DOCS_ASSETS_URL}/favicon.png",
+            with_google_fonts=False,
+        )
 
 
 def _add_operational_routes(app: FastAPI) -> None:

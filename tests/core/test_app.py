@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
+import pytest
 from asgi_lifespan import LifespanManager
 
 from calendo.app import create_app
@@ -149,3 +152,35 @@ def test_log_lines_never_carry_tokens() -> None:
     line = record.getMessage()
     assert "eyJhbGci" not in line
     assert "token=[redacted]&since=4" in line
+
+
+def _asset_urls(html: str) -> list[str]:
+    """Every script, stylesheet and icon a docs page loads, and any absolute URL in it."""
+    return re.findall(r"""(?:src|href)=["']([^"']+)["']""", html) + re.findall(
+        r"""["'`](?:https?:)?//[^"'`]+""", html
+    )
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+async def test_docs_pages_load_their_assets_from_calendo(
+    client: httpx.AsyncClient, page: str
+) -> None:
+    response = await client.get(page)
+    assert response.status_code == 200
+    urls = _asset_urls(response.text)
+    assert urls, "the page loads its UI from somewhere"
+    for url in urls:
+        assert url.startswith("/") and not url.startswith("//"), f"{page} loads {url}"
+        asset = await client.get(url)
+        assert asset.status_code == 200, url
+        kind = asset.headers["content-type"].split(";")[0]
+        expected = {".js": "text/javascript", ".css": "text/css", ".png": "image/png"}
+        assert kind == expected[url[url.rindex(".") :]], (url, kind)
+    scripts = [u for u in urls if u.endswith(".js")]
+    assert scripts, f"{page} runs a script of its own"
+
+
+async def test_swagger_oauth2_redirect_page(client: httpx.AsyncClient) -> None:
+    response = await client.get("/docs/oauth2-redirect")
+    assert response.status_code == 200
+    assert "oauth2" in response.text
