@@ -3,7 +3,7 @@
 ``events.service.create_event`` writes the event, the owner's permission, version 1 (content
 snapshot, changed fields, summary), an ``event_created`` audit row and the owner's sync row;
 ``update_event`` a version, an audit row and a sync row per audience member;
-``sharing.service.share_event`` the permission, the collaborator's sync row, an
+``sharing.service.share`` the permission, the collaborator's sync row, an
 ``event_shared`` notification and a ``shared`` audit row. ``RowBuilder`` does the same with
 plain dicts, to be inserted in bulk.
 
@@ -95,7 +95,7 @@ class RowBuilder:
             previous = self._version(event_id, owner_id, number, previous, content, at)
 
     def share(self, event_id: int, owner_id: int, user_id: int, role: str, at: datetime) -> None:
-        """Share with a collaborator, as ``sharing.service.share_event`` records it."""
+        """Share with a collaborator, as ``sharing.service.share`` records it."""
         self._grant(event_id, user_id, role, owner_id, at)
         self._sync(user_id, event_id, at)
         self._rows["notification"].append(

@@ -12,10 +12,9 @@ from calendo.audit.models import AuditEntry
 from calendo.core.db import Database, Step, run_steps
 from calendo.core.errors import ValidationFailed
 from calendo.core.pagination import encode_cursor, int_cursor
-from calendo.core.types import utcnow
+from calendo.core.types import MAX_ID, utcnow
 
 # Ids are 32-bit integer columns on PostgreSQL.
-_MAX_ID = 2**31 - 1
 
 
 _INSERT = cast(Table, AuditEntry.__table__).insert()
@@ -105,7 +104,7 @@ async def list_trail(
 ) -> dict[str, Any]:
     """A page of the user's trail, newest first; the cursor is the last id returned."""
     before_id = int_cursor(cursor)
-    if before_id is not None and not 0 <= before_id <= _MAX_ID:
+    if before_id is not None and not 0 <= before_id <= MAX_ID:
         raise ValidationFailed("malformed cursor", loc=("query", "cursor"))
     rows = await list_entries(session, user_id=user_id, after_id=before_id, limit=limit)
     page = rows[:limit]

@@ -7,12 +7,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
-from fastapi.security.utils import get_authorization_scheme_param
 
 from calendo.auth import repository
 from calendo.core.db import Reads
 from calendo.core.errors import NotAuthenticated
-from calendo.core.security import TokenClaims, TokenInvalid, TokenVerifier
+from calendo.core.security import TokenClaims, TokenInvalid, TokenVerifier, bearer_credentials
 
 # The scheme as OpenAPI states it (``calendo.openapi`` marks every route that depends on
 # ``current_user`` with it). It is not a dependency of ``current_user``: a sub-dependency costs
@@ -48,8 +47,8 @@ def _claims(tokens: TokenVerifier, token: str) -> TokenClaims:
 
 
 def _token(request: Request) -> str:
-    scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
-    if scheme.lower() != "bearer" or not token:
+    token = bearer_credentials(request.headers.get("authorization"))
+    if token is None:
         raise NotAuthenticated("Missing bearer token")
     return token
 

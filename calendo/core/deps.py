@@ -11,11 +11,11 @@ import redis.asyncio as aioredis
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from calendo.core.cache import MemoryCache, RedisCache
+from calendo.core.cache import Cache
 from calendo.core.config import Settings
 from calendo.core.db import Database, unit_of_work
 from calendo.core.observability import Metrics
-from calendo.core.pubsub import MemoryBroker, RedisBroker
+from calendo.core.pubsub import Broker
 from calendo.core.ratelimit import RateLimiter
 from calendo.core.security import PasswordHasher, TokenVerifier
 
@@ -62,8 +62,8 @@ class Services:
     db: Database
     hasher: PasswordHasher
     tokens: TokenVerifier
-    broker: MemoryBroker | RedisBroker
-    cache: MemoryCache | RedisCache
+    broker: Broker
+    cache: Cache
     limiter: RateLimiter
     metrics: Metrics
     redis: aioredis.Redis | None

@@ -43,6 +43,7 @@ class Broker(Protocol):
     """What the notification layer needs from a broker."""
 
     name: str
+    hub: Hub
 
     async def publish(self, channel: str, message: bytes) -> None: ...
 

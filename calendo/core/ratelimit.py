@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from calendo.core.config import Settings
 from calendo.core.errors import RateLimited, send_app_error
-from calendo.core.security import TokenInvalid, TokenVerifier
+from calendo.core.security import TokenInvalid, TokenVerifier, bearer_credentials
 
 AUTH_PATHS = frozenset({"/api/auth/register", "/api/auth/login", "/api/auth/refresh"})
 
@@ -80,10 +80,13 @@ class RateLimitMiddleware:
         if path in AUTH_PATHS:
             return self.limiter.auth_limit, f"auth:{_client_ip(scope)}"
         for name, value in scope["headers"]:
-            if name == b"authorization" and value[:7].lower() == b"bearer ":
+            if name == b"authorization":
+                token = bearer_credentials(value.decode("latin-1"))
+                if token is None:
+                    break
                 try:
-                    claims = self.tokens.decode(value[7:].decode(), expected="access")
-                except (TokenInvalid, UnicodeDecodeError):
+                    claims = self.tokens.decode(token, expected="access")
+                except TokenInvalid:
                     break
                 return self.limiter.default_limit, f"user:{claims.user_id}"
         return self.limiter.default_limit, f"ip:{_client_ip(scope)}"

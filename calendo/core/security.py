@@ -135,3 +135,15 @@ class TokenVerifier:
 def same_secret(a: str, b: str) -> bool:
     """Constant-time comparison of two secrets."""
     return hmac.compare_digest(a.encode(), b.encode())
+
+
+def bearer_credentials(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header value, or None.
+
+    The one parser of the header: the auth dependency, the rate limiter and the WebSocket feed
+    all read the bearer token through it. The scheme is case-insensitive (RFC 9110, 11.1).
+    """
+    scheme, _, credentials = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return credentials.strip() or None

@@ -13,6 +13,9 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
+# The largest id a client may name: ids are PostgreSQL INTEGER (32-bit signed) columns, so a
+# larger one is refused as input rather than sent to a database that cannot compare it.
+MAX_ID = 2**31 - 1
 
 
 class UTCDateTime(TypeDecorator[datetime]):

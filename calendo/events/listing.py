@@ -39,17 +39,17 @@ async def get_event(reads: Reads, *, caller: Bearer, event_id: int) -> dict[str,
 
 # Every event starts after 1900 (schemas.MIN_YEAR), so window starts before this floor can be
 # raised to it without losing an occurrence; expansion near year 1 would overflow.
-_FLOOR = datetime(MIN_YEAR - 100, 1, 1, tzinfo=UTC)
+WINDOW_FLOOR = datetime(MIN_YEAR - 100, 1, 1, tzinfo=UTC)
 
 
-def check_window(start: datetime | None, end: datetime | None) -> None:
+def validate_window(start: datetime | None, end: datetime | None) -> None:
     """An empty or inverted window is a client error, not an empty page."""
     if start is not None and end is not None and end <= start:
         raise ValidationFailed("end_time must be after start_time", loc=("query", "end_time"))
 
 
 def _floored(start: datetime | None) -> datetime | None:
-    return None if start is None else max(start, _FLOOR)
+    return None if start is None else max(start, WINDOW_FLOOR)
 
 
 def cursor_position(cursor: str | None) -> tuple[datetime, int] | None:
@@ -118,7 +118,7 @@ async def list_events(
     skip: int | None,
 ) -> dict[str, Any]:
     """A page of the caller's calendar, sorted by start then id (keyset pagination)."""
-    check_window(start, end)
+    validate_window(start, end)
     start = _floored(start)
     query, params = _calendar(
         caller=caller,
@@ -167,11 +167,13 @@ async def list_expanded(
     """One item per occurrence in the window, sorted by occurrence start then id."""
     if start is None or end is None:
         raise ValidationFailed("expand=true needs start_time and end_time", loc=("query", "expand"))
-    check_window(start, end)
+    validate_window(start, end)
     after = cursor_position(cursor)
     # Expanding from the cursor, not the window start, keeps every page within the per-series
     # expansion cap (max_occurrences > the page limit), however long the series.
-    since = max(start, after[0], _FLOOR) if after and after[0] < end else max(start, _FLOOR)
+    since = (
+        max(start, after[0], WINDOW_FLOOR) if after and after[0] < end else max(start, WINDOW_FLOOR)
+    )
     query, params = _calendar(caller=caller, start=since, end=end, q=q, role=role)
     found = await reads.all(query, params)
     if not found:
@@ -218,7 +220,7 @@ async def occurrences(
     found = await access.require_event(session, user_id=user_id, event_id=event_id)
     event = found.event
     series = scheduling.series_of(event)
-    check_window(start, end)
+    validate_window(start, end)
     start, end = _default_window(series, _floored(start), end)
     if end <= start:  # a defaulted bound fell on the other side: nothing to expand
         return {"event_id": event.id, "items": [], "truncated": False}

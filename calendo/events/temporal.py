@@ -14,7 +14,7 @@ permission list are the current ones. Only the content fields, ``version`` and `
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -27,7 +27,6 @@ from calendo.core.pagination import encode_cursor
 from calendo.events import listing, recurrence, scheduling
 from calendo.events.models import Event
 from calendo.events.presenters import event_body, permission_body
-from calendo.events.schemas import MIN_YEAR
 from calendo.events.snapshots import apply_snapshot, format_instant, snapshot_columns
 from calendo.history.models import EventVersion
 from calendo.sharing import access
@@ -36,7 +35,6 @@ from calendo.sharing.models import Permission
 _TEXT_FIELDS = ("title", "description", "location")
 # No event starts before MIN_YEAR, so earlier window starts are raised to this floor (as the
 # live list does): expanding a series from near year 1 would overflow.
-_FLOOR = datetime(MIN_YEAR - 100, 1, 1, tzinfo=UTC)
 
 
 def _version_at(at: datetime) -> Any:
@@ -197,8 +195,8 @@ async def list_events_as_of(
     """
     if expand:
         raise ValidationFailed("expand=true cannot be combined with as_of", loc=("query", "expand"))
-    listing.check_window(start, end)
-    start = None if start is None else max(start, _FLOOR)
+    listing.validate_window(start, end)
+    start = None if start is None else max(start, listing.WINDOW_FLOOR)
     after = listing.cursor_position(cursor)
     pacer = Pacer()
     past = await _past_calendar(session, user_id, at, role, pacer)

@@ -22,7 +22,7 @@ from typing import Any
 
 from calendo.history.diff import CONTENT_FIELDS, DIFF_BUDGET, TEXT_FIELDS, is_empty, text_diff
 from calendo.history.matcher import Budget
-from calendo.history.summary import describe_rule, format_instant, parse_instant
+from calendo.history.summary import describe_instant, describe_rule, parse_instant
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
@@ -172,7 +172,7 @@ def _label(field: str) -> str:
 def _time(value: str) -> str:
     """Render an RFC 3339 time as a readable <time>, or as plain text if invalid."""
     try:
-        readable = format_instant(parse_instant(value))
+        readable = describe_instant(parse_instant(value))
     except (TypeError, ValueError):
         return _e(value)
     return f'<time datetime="{_e(value)}">{_e(readable)}</time>'

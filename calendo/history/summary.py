@@ -59,7 +59,7 @@ def format_date(day: date) -> str:
     return f"{_WEEKDAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]} {day.year}"
 
 
-def format_instant(moment: datetime) -> str:
+def describe_instant(moment: datetime) -> str:
     """Format a UTC instant like "Fri 20 Mar 2026, 10:00 UTC"."""
     moment = moment.astimezone(UTC)
     return f"{format_date(moment.date())}, {moment:%H:%M} UTC"

@@ -18,6 +18,7 @@ from calendo.auth.dependencies import CurrentUser, authenticate
 from calendo.core.deps import Services
 from calendo.core.errors import WS_LAGGING, WS_TOO_MANY, WS_UNAUTHORIZED, NotAuthenticated
 from calendo.core.pubsub import SubscriberLagging, Subscription
+from calendo.core.security import bearer_credentials
 from calendo.notifications import service
 
 PING = '{"type":"ping"}'
@@ -30,10 +31,7 @@ def bearer_token(websocket: WebSocket, query_token: str | None) -> str | None:
     """The access token from ``?token=`` or, failing that, ``Authorization: Bearer``."""
     if query_token:
         return query_token
-    scheme, _, credentials = websocket.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer":
-        return None
-    return credentials.strip() or None
+    return bearer_credentials(websocket.headers.get("authorization"))
 
 
 async def _authenticate(services: Services, token: str | None) -> CurrentUser | None:

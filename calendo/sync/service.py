@@ -22,13 +22,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from calendo.core.cooperative import Pacer
 from calendo.core.errors import Gone, ValidationFailed
 from calendo.core.pagination import decode_cursor, encode_cursor
+from calendo.core.types import MAX_ID
 from calendo.events.presenters import event_body
 from calendo.sync import repository
 from calendo.sync.models import SyncChange
 
 START_OVER = "discard the local copy and sync again without a cursor"
 # Sequence numbers and ids are 32-bit integer columns on PostgreSQL.
-_MAX_ID = 2**31 - 1
 
 
 class SyncCursorInvalid(Gone):
@@ -49,7 +49,7 @@ def _encode(user_id: int, position: Position) -> str:
 
 
 def _is_count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _MAX_ID
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_ID
 
 
 def decode_position(cursor: str, *, user_id: int) -> Position:

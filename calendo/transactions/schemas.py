@@ -7,12 +7,12 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from calendo.core.bounded import CountFirst
+from calendo.core.types import MAX_ID
 from calendo.events.schemas import EventCreate, EventUpdate, EventWriteResult
 from calendo.sharing.schemas import PermissionRead, ShareTargets
 
 MAX_OPERATIONS = 100
 # Ids are 32-bit integer columns on PostgreSQL: a larger one is a 422, not a driver error.
-MAX_ID = 2**31 - 1
 OPERATION_KINDS = frozenset({"create", "update", "delete", "share"})
 
 
