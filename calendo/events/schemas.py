@@ -17,12 +17,15 @@ from pydantic import (
 
 from calendo.core.bounded import CountFirst, setting_limit
 from calendo.events import recurrence
+from calendo.events.rrule import HORIZON_YEAR
 from calendo.sharing.schemas import PermissionRead
 
 Role = Literal["owner", "editor", "viewer"]
 ConflictStrategy = Literal["reject", "allow", "shift"]
 
-MIN_YEAR, MAX_YEAR = 1900, 2200
+MIN_YEAR = 1900
+# The last year a time may fall in is the recurrence horizon: one constant for both.
+MAX_YEAR = HORIZON_YEAR
 MAX_EXCEPTIONS = 1000
 BATCH_MAX = setting_limit("batch_max")
 
