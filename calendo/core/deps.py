@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 import redis.asyncio as aioredis
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendo.core.cache import Cache
@@ -18,6 +18,7 @@ from calendo.core.observability import Metrics
 from calendo.core.pubsub import Broker
 from calendo.core.ratelimit import RateLimiter
 from calendo.core.security import PasswordHasher, TokenVerifier
+from calendo.core.types import MAX_ID
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -52,6 +53,10 @@ async def client_ip(request: Request) -> str | None:
 
 
 ClientIP = Annotated[str | None, Depends(client_ip)]
+
+# An id or version number in a path: ids are 32-bit (PostgreSQL INTEGER), so a larger one is a
+# precise 422 here instead of a value the database would refuse.
+PathId = Annotated[int, Path(le=MAX_ID)]
 
 
 @dataclass(frozen=True)

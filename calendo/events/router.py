@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from calendo.auth.dependencies import BearerDep, CurrentUser, CurrentUserDep, require_live
-from calendo.core.deps import ServicesDep, SessionDep, Write, services_of, write_unit
+from calendo.core.deps import PathId, ServicesDep, SessionDep, Write, services_of, write_unit
 from calendo.core.errors import problem_responses
 from calendo.core.formats import json_response
 from calendo.core.pagination import CursorParam, Limit, Page
@@ -223,7 +223,7 @@ _event_read_query, _EVENT_READ_DOCS = query_model(EventReadQuery, headers=Condit
     responses={304: {"description": "Not modified"}, **problem_responses(401, 404, 422)},
     openapi_extra=_EVENT_READ_DOCS,
 )
-async def get_event(event_id: int, request: Request, caller: BearerDep) -> Any:
+async def get_event(event_id: PathId, request: Request, caller: BearerDep) -> Any:
     """The event, the caller's role and its permission list."""
     query = _event_read_query(request)
     services = services_of(request)
@@ -273,7 +273,7 @@ _update_query, _UPDATE_QUERY_DOCS = query_model(UpdateQuery, headers=Conditional
     openapi_extra=_UPDATE_QUERY_DOCS,
 )
 async def update_event(
-    event_id: int,
+    event_id: PathId,
     data: EventUpdate,
     request: Request,
     caller: BearerDep,
@@ -313,7 +313,7 @@ router.add_api_route(
 
 @router.delete("/{event_id}", status_code=204, responses=problem_responses(401, 403, 404, 412))
 async def delete_event(
-    event_id: int,
+    event_id: PathId,
     request: Request,
     user: CurrentUserDep,
     if_match: IfMatch = None,
@@ -337,7 +337,7 @@ async def delete_event(
     responses=problem_responses(401, 403, 404, 409),
 )
 async def restore_event(
-    event_id: int,
+    event_id: PathId,
     request: Request,
     user: CurrentUserDep,
     conflict_strategy: Strategy = "reject",
@@ -360,7 +360,7 @@ async def restore_event(
     responses=problem_responses(401, 404, 422),
 )
 async def list_occurrences(
-    event_id: int,
+    event_id: PathId,
     user: CurrentUserDep,
     session: SessionDep,
     services: ServicesDep,

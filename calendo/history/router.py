@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import HTMLResponse
 
 from calendo.auth.dependencies import CurrentUserDep
-from calendo.core.deps import ClientIP, ServicesDep, SessionDep
+from calendo.core.deps import ClientIP, PathId, ServicesDep, SessionDep
 from calendo.core.errors import problem_responses
 from calendo.core.formats import json_response
 from calendo.core.pagination import CursorParam, Limit, encode_cursor, int_cursor
@@ -35,7 +35,7 @@ def _paged(body: dict[str, Any]) -> Response:
 
 @router.get("/{event_id}/history", response_model=VersionPage, responses=_READ_ERRORS)
 async def list_history(
-    event_id: int,
+    event_id: PathId,
     user: CurrentUserDep,
     session: SessionDep,
     limit: Limit = 50,
@@ -51,7 +51,7 @@ async def list_history(
 
 @router.get("/{event_id}/history/{version_id}", response_model=VersionRead, responses=_READ_ERRORS)
 async def get_version(
-    event_id: int, version_id: int, user: CurrentUserDep, session: SessionDep
+    event_id: PathId, version_id: PathId, user: CurrentUserDep, session: SessionDep
 ) -> dict[str, Any]:
     """One version (by its number, 1, 2, 3 …) with the full event content as it was."""
     return await service.get_version(session, user_id=user.id, event_id=event_id, number=version_id)
@@ -59,7 +59,7 @@ async def get_version(
 
 @router.get("/{event_id}/changelog", response_model=ChangelogPage, responses=_READ_ERRORS)
 async def changelog(
-    event_id: int,
+    event_id: PathId,
     user: CurrentUserDep,
     session: SessionDep,
     limit: Limit = 50,
@@ -79,9 +79,9 @@ async def changelog(
     responses={200: {"content": {"text/html": {}}}, **_READ_ERRORS},
 )
 async def diff(
-    event_id: int,
-    version_id1: int,
-    version_id2: int,
+    event_id: PathId,
+    version_id1: PathId,
+    version_id2: PathId,
     user: CurrentUserDep,
     session: SessionDep,
     format: Annotated[
@@ -104,8 +104,8 @@ async def diff(
     responses=problem_responses(401, 403, 404, 409, 412, 422),
 )
 async def rollback(
-    event_id: int,
-    version_id: int,
+    event_id: PathId,
+    version_id: PathId,
     response: Response,
     user: CurrentUserDep,
     session: SessionDep,

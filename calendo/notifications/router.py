@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, WebSocket
 
 from calendo.auth.dependencies import CurrentUserDep
-from calendo.core.deps import Services, SessionDep
+from calendo.core.deps import PathId, Services, SessionDep
 from calendo.core.errors import problem_responses
 from calendo.core.pagination import CursorParam, Limit, Page, int_cursor
 from calendo.notifications import feed, service
@@ -38,7 +38,7 @@ async def mark_all_read(user: CurrentUserDep, session: SessionDep) -> Response:
 
 
 @router.post("/{notification_id}/read", status_code=204, responses=problem_responses(401, 404, 422))
-async def mark_read(user: CurrentUserDep, session: SessionDep, notification_id: int) -> Response:
+async def mark_read(user: CurrentUserDep, session: SessionDep, notification_id: PathId) -> Response:
     """Mark one of the caller's notifications read (404 for anyone else's)."""
     await service.mark_read(session, user_id=user.id, notification_id=notification_id)
     return Response(status_code=204)

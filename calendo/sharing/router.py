@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 
 from calendo.auth.dependencies import CurrentUserDep
-from calendo.core.deps import ClientIP, ServicesDep, SessionDep
+from calendo.core.deps import ClientIP, PathId, ServicesDep, SessionDep
 from calendo.core.errors import problem_responses
 from calendo.sharing import access, service
 from calendo.sharing.schemas import PermissionRead, RoleUpdate, ShareRequest
@@ -21,7 +21,7 @@ router = APIRouter(tags=["sharing"])
     responses=problem_responses(401, 403, 404, 422),
 )
 async def share_event(
-    event_id: int,
+    event_id: PathId,
     data: ShareRequest,
     user: CurrentUserDep,
     session: SessionDep,
@@ -40,7 +40,7 @@ async def share_event(
     responses=problem_responses(401, 404),
 )
 async def list_permissions(
-    event_id: int, user: CurrentUserDep, session: SessionDep
+    event_id: PathId, user: CurrentUserDep, session: SessionDep
 ) -> list[dict[str, Any]]:
     """Everyone with access to the event, the owner included (viewer or more)."""
     await access.require_event(session, user_id=user.id, event_id=event_id)
@@ -53,8 +53,8 @@ async def list_permissions(
     responses=problem_responses(401, 403, 404, 422),
 )
 async def update_permission(
-    event_id: int,
-    user_id: int,
+    event_id: PathId,
+    user_id: PathId,
     data: RoleUpdate,
     user: CurrentUserDep,
     session: SessionDep,
@@ -79,8 +79,8 @@ async def update_permission(
     responses=problem_responses(401, 403, 404, 422),
 )
 async def revoke_permission(
-    event_id: int,
-    user_id: int,
+    event_id: PathId,
+    user_id: PathId,
     user: CurrentUserDep,
     session: SessionDep,
     services: ServicesDep,

@@ -529,3 +529,16 @@ async def test_html_is_stored_verbatim_and_escaped_in_the_html_diff(
     assert "<script" not in lowered and "<img" not in lowered and "<svg" not in lowered
     as_json = await client.get(f"/api/events/{created['id']}/diff/1/2", headers=owner.headers)
     assert as_json.headers["content-type"].startswith("application/json")
+
+
+async def test_an_id_past_32_bits_is_a_precise_422(client: httpx.AsyncClient, owner: Actor) -> None:
+    """Ids are PostgreSQL INTEGERs: one that cannot exist is named as such, on every backend."""
+    for url in ("/api/events/2147483648", "/api/events/1/history/2147483648"):
+        response = await client.get(url, headers=owner.headers)
+        assert_problem(response, 422, "validation-error")
+        assert "less than or equal to 2147483647" in response.text
+    assert (await client.get("/api/events/2147483647", headers=owner.headers)).status_code == 404
+    schema = (await client.get("/openapi.json")).json()
+    parameters = schema["paths"]["/api/events/{event_id}"]["get"]["parameters"]
+    event_id = next(p for p in parameters if p["name"] == "event_id")
+    assert event_id["schema"]["maximum"] == 2**31 - 1
