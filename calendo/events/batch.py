@@ -4,15 +4,108 @@ before it, errors naming the failing item) and the non-writing conflict preview.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from calendo.core.cooperative import Pacer
 from calendo.core.deps import Services
 from calendo.core.errors import AppError, ValidationFailed
-from calendo.events import scheduling, service
+from calendo.events import recurrence, scheduling, service
+from calendo.events.conflicts import Conflict
+from calendo.events.models import Event
 from calendo.events.schemas import ConflictCheck, EventCreate
 from calendo.events.snapshots import format_instant
+
+# New events written per step: one multi-row INSERT per table, then the loop is handed back.
+WRITE_STEP = 10
+_EVENT = cast(Table, Event.__table__)
+_COLUMNS = tuple(column.key for column in _EVENT.columns if column.key != "id")
+# Core rather than the unit of work's flush, which costs several times as much per row; the
+# new events are plain objects in no session, like those ``Event.from_row`` builds.
+_INSERT_EVENTS = _EVENT.insert().returning(_EVENT.c.id, sort_by_parameter_order=True)
+
+
+class CreateRun:
+    """New events conflict-checked one after another against one load of the calendar, then
+    written together: what a batch does, and a transaction for its consecutive creates.
+
+    Each event is checked against the calendar plus the events placed before it, which stand
+    in the calendar under placeholder ids ``-1, -2, ...`` (``-(position + 1)``) until written.
+    Every step hands the loop back when its budget is spent (``core.cooperative``).
+    """
+
+    def __init__(
+        self, session: AsyncSession, ctx: service.WriteContext, cache: scheduling.BusyCache
+    ) -> None:
+        self.session, self.ctx, self.cache = session, ctx, cache
+        self.events: list[Event] = []
+        self.found: list[list[Conflict]] = []
+        self.ids: dict[int, int] = {}  # placeholder -> id, once written
+
+    @classmethod
+    async def open(
+        cls,
+        session: AsyncSession,
+        *,
+        ctx: service.WriteContext,
+        series: Sequence[recurrence.Series],
+        pacer: Pacer,
+    ) -> CreateRun:
+        """Lock the calendar and load the busy time every one of ``series`` is checked against."""
+        cache = await scheduling.load_cache(
+            session,
+            user_id=ctx.actor.id,
+            series=list(series),
+            strategy=ctx.strategy,
+            settings=ctx.services.settings,
+            pacer=pacer,
+        )
+        return cls(session, ctx, cache)
+
+    async def place(self, content: dict[str, Any], series: recurrence.Series) -> None:
+        """Check one more event under the strategy (raises as ``scheduling.resolve`` does) and
+        hold it, placed, for ``write``."""
+        placed, found = await scheduling.resolve(
+            self.session,
+            settings=self.ctx.services.settings,
+            user_id=self.ctx.actor.id,
+            series=series,
+            strategy=self.ctx.strategy,
+            exclude_ids=[],
+            cache=self.cache,
+        )
+        event = service.new_event(self.ctx, content, placed)
+        event.version, event.deleted_at = 1, None  # the column defaults: it is never flushed
+        self.events.append(event)
+        self.found.append(found)
+        self.cache.add(-len(self.events), content["title"], placed)
+
+    async def write(
+        self, notes: Sequence[str | None], *, tags: Sequence[str], pacer: Pacer
+    ) -> list[service.Written]:
+        """Insert the placed events with their owner, version, audit and feed rows,
+        ``WRITE_STEP`` events per step; conflicts name the new ids."""
+        for first in range(0, len(self.events), WRITE_STEP):
+            chunk = self.events[first : first + WRITE_STEP]
+            rows = [{name: getattr(event, name) for name in _COLUMNS} for event in chunk]
+            ids = (await self.session.execute(_INSERT_EVENTS, rows)).scalars().all()
+            for position, (event, event_id) in enumerate(zip(chunk, ids, strict=True)):
+                event.id = event_id
+                self.ids[-(first + position + 1)] = event_id
+            await pacer.tick()
+            created = list(zip(chunk, notes[first : first + WRITE_STEP], strict=True))
+            await service.record_created(self.session, self.ctx, created, tags=tags)
+            await pacer.tick()
+        return [
+            service.Written(event, "owner", self.named(scheduling.conflict_dicts(found)))
+            for event, found in zip(self.events, self.found, strict=True)
+        ]
+
+    def named(self, conflicts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Conflicts with the events placed here named by their ids (once written)."""
+        return [{**c, "event_id": self.ids.get(c["event_id"], c["event_id"])} for c in conflicts]
 
 
 async def batch_create(
@@ -20,52 +113,24 @@ async def batch_create(
 ) -> list[service.Written]:
     """Create every event or none; conflicts between the batch's own items count too.
 
-    The body schema counted the items (``CALENDO_BATCH_MAX``) before validating any of them."""
+    The body schema counted the items (``CALENDO_BATCH_MAX``) before validating any of them.
+    Validation, the conflict checks and the writes hand the loop back between items."""
+    pacer = Pacer()
     prepared = []
     for index, item in enumerate(items):
         try:
             prepared.append(service.prepare_create(item))
         except AppError as exc:
             raise _name_item(exc, index) from exc
-    settings = ctx.services.settings
-    cache = await scheduling.load_cache(
-        session,
-        user_id=ctx.actor.id,
-        series=[s for _, s in prepared],
-        strategy=ctx.strategy,
-        settings=settings,
-    )
-    events, conflicts = [], []
+        await pacer.tick()
+    run = await CreateRun.open(session, ctx=ctx, series=[s for _, s in prepared], pacer=pacer)
     for index, (content, series) in enumerate(prepared):
         try:
-            placed, found = await scheduling.resolve(
-                session,
-                settings=settings,
-                user_id=ctx.actor.id,
-                series=series,
-                strategy=ctx.strategy,
-                exclude_ids=[],
-                cache=cache,
-            )
+            await run.place(content, series)
         except AppError as exc:
             raise _name_item(_name_batch_refs(exc), index) from exc
-        events.append(service.new_event(ctx, content, placed))
-        conflicts.append(scheduling.conflict_dicts(found))
-        # Items not yet written stand in the calendar under a placeholder id -(index + 1).
-        cache.add(-(index + 1), content["title"], placed, settings)
-    session.add_all(events)
-    await session.flush()  # one multi-row INSERT for every event of the batch
-    ids = {-(i + 1): event.id for i, event in enumerate(events)}
-    created = [(event, item.note) for item, event in zip(items, events, strict=True)]
-    await service.record_created(session, ctx, created, tags=("batch",))
-    return [
-        service.Written(
-            event,
-            "owner",
-            [{**c, "event_id": ids.get(c["event_id"], c["event_id"])} for c in found],
-        )
-        for event, found in zip(events, conflicts, strict=True)
-    ]
+        await pacer.tick()
+    return await run.write([item.note for item in items], tags=("batch",), pacer=pacer)
 
 
 def _name_batch_refs(exc: AppError) -> AppError:

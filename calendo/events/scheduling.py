@@ -8,8 +8,9 @@ check (check-then-insert race); on SQLite the write transaction is exclusive any
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,6 +18,7 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendo.core.config import Settings
+from calendo.core.cooperative import Pacer
 from calendo.core.errors import Conflict, ValidationFailed
 from calendo.events import conflicts as pure
 from calendo.events import recurrence, repository
@@ -119,28 +121,46 @@ async def busy_between(
 
 @dataclass
 class BusyCache:
-    """The user's busy occurrences over a window, loaded once for a batch.
+    """The user's busy occurrences over a window, loaded once for several new events.
 
-    Every item of a batch is checked against the calendar plus the items before it; without
-    this, item *k* would query and expand the *k − 1* events the batch already added.
+    A batch, or a run of creates in a transaction, checks every new event against the
+    calendar plus the new events before it; without this, event *k* would query and expand
+    the *k − 1* events already added. ``between`` answers exactly what ``busy_between``
+    would for a window it ``covers``: at most ``limit`` occurrences per event, the first
+    ones. Where an event's expansion over the whole window was cut at ``limit``, the cache
+    is complete only up to the last occurrence it kept (``complete_until``), and a check
+    reaching further queries instead.
     """
 
     start: datetime
     end: datetime
-    busy: list[pure.Busy]
+    limit: int
+    busy: list[pure.Busy] = field(default_factory=list)
+    complete_until: datetime | None = None
 
     def covers(self, start: datetime, end: datetime) -> bool:
         """Whether the cache holds every busy occurrence of this window."""
-        return self.start <= start and end <= self.end
+        bound = self.end if self.complete_until is None else min(self.end, self.complete_until)
+        return self.start <= start and end <= bound
 
     def between(self, start: datetime, end: datetime) -> list[pure.Busy]:
-        """The cached occurrences overlapping the window."""
-        return [b for b in self.busy if b.end > start and b.start < end]
+        """The cached occurrences overlapping the window, the first ``limit`` of each event."""
+        taken: Counter[int] = Counter()
+        found = []
+        for item in self.busy:
+            if item.end > start and item.start < end and taken[item.event_id] < self.limit:
+                taken[item.event_id] += 1
+                found.append(item)
+        return found
 
-    def add(self, event_id: int, title: str, series: Series, settings: Settings) -> None:
-        """Record a newly written event's occurrences."""
-        expansion = recurrence.expand(series, self.start, self.end, limit=settings.max_occurrences)
+    def add(self, event_id: int, title: str, series: Series) -> None:
+        """Record the occurrences of an event in the calendar (loaded, or just placed)."""
+        expansion = recurrence.expand(series, self.start, self.end, limit=self.limit)
         self.busy.extend(pure.Busy(event_id, title, o.start, o.end) for o in expansion.occurrences)
+        if expansion.truncated:
+            cut = expansion.occurrences[-1].start
+            known = self.complete_until
+            self.complete_until = cut if known is None else min(known, cut)
 
 
 def needed_window(series: Series, strategy: str, settings: Settings) -> tuple[datetime, datetime]:
@@ -158,16 +178,20 @@ async def load_cache(
     series: list[Series],
     strategy: str,
     settings: Settings,
+    pacer: Pacer,
 ) -> BusyCache:
-    """Load the busy occurrences covering every series' check (one query)."""
+    """Load the busy occurrences covering every series' check (one query), expanding the
+    events found one at a time with a ``pacer`` tick after each."""
     windows = [needed_window(s, strategy, settings) for s in series]
-    start = min(w[0] for w in windows)
-    end = max(w[1] for w in windows)
+    start, end = min(w[0] for w in windows), max(w[1] for w in windows)
+    cache = BusyCache(start, end, settings.max_occurrences)
     await repository.lock_user(session, user_id)
-    busy = await busy_between(
-        session, user_id=user_id, start=start, end=end, exclude_ids=[], settings=settings
-    )
-    return BusyCache(start, end, busy)
+    for event in await repository.calendar_candidates(
+        session, user_id=user_id, start=cache.start, end=cache.end
+    ):
+        cache.add(event.id, event.title, series_of(event))
+        await pacer.tick()
+    return cache
 
 
 def _shifted(series: Series, delta: timedelta) -> Series:

@@ -40,6 +40,7 @@ from calendo.events.snapshots import (
 from calendo.history import recording
 from calendo.notifications import service as notifications
 from calendo.sharing import access
+from calendo.sharing.models import Permission
 from calendo.sync import feed
 
 SCHEDULE_FIELDS = frozenset(
@@ -163,6 +164,11 @@ def new_event(ctx: WriteContext, content: dict[str, Any], series: recurrence.Ser
     return event
 
 
+# The creator's owner rows, appended like the others (the triggers fill their copies of the
+# event's bounds).
+_GRANT_OWNER = cast(Table, Permission.__table__).insert()
+
+
 async def record_created(
     session: AsyncSession,
     ctx: WriteContext,
@@ -170,10 +176,19 @@ async def record_created(
     *,
     tags: Sequence[str],
 ) -> None:
-    """Owner permission, version 1, audit and feed rows of flushed new events, each ``(event,
-    note)``: one INSERT per table, whether one event or a batch of them."""
-    for event, _ in created:
-        access.grant_owner(session, event_id=event.id, owner_id=ctx.actor.id)
+    """Owner permission, version 1, audit and feed rows of inserted new events, each
+    ``(event, note)``: one INSERT per table, whether one event or a batch of them."""
+    granted_at = utcnow()
+    owners = [
+        {
+            "event_id": event.id,
+            "user_id": ctx.actor.id,
+            "role": "owner",
+            "granted_by": ctx.actor.id,
+            "granted_at": granted_at,
+        }
+        for event, _ in created
+    ]
     versions = [
         recording.version_row(
             event, action="created", author_id=ctx.actor.id, previous=None, note=note, tags=tags
@@ -195,6 +210,7 @@ async def record_created(
     await run_steps(
         session,
         [
+            Step(_GRANT_OWNER, owners),
             recording.versions_step(versions),
             audit.entries_step(entries),
             *feed.steps(session, pairs, change="upsert"),

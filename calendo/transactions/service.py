@@ -19,7 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from calendo.core.cooperative import Pacer
 from calendo.core.errors import AppError, ValidationFailed, with_index
 from calendo.events import service as events
+from calendo.events.batch import CreateRun
 from calendo.events.presenters import event_body
+from calendo.events.recurrence import Series
 from calendo.sharing import access
 from calendo.sharing import service as sharing
 from calendo.transactions.schemas import (
@@ -51,9 +53,10 @@ async def run_transaction(
 
     The locks come first, in the global order (``sharing.access.lock_events``): two
     transactions naming the same events in opposite orders then queue instead of deadlocking.
-    Between operations the loop is handed back (``core.cooperative``): on SQLite, which runs
-    inline, 100 operations would otherwise hold every other request for their whole length.
-    Other writers wait in the writer queue meanwhile, never in SQLite's busy handler.
+    Consecutive creates run as the batch does (``_create_run``): one read of the calendar, the
+    writes grouped. Between steps the loop is handed back (``core.cooperative``): on SQLite,
+    which runs inline, 100 operations would otherwise hold every other request for their whole
+    length. Other writers wait in the writer queue meanwhile, never in SQLite's busy handler.
     """
     named = [op.event_id for op in operations if isinstance(op, TargetedOperation)]
     await access.lock_events(
@@ -62,16 +65,76 @@ async def run_transaction(
     created: dict[int, int] = {}
     results: list[Any] = []
     pacer = Pacer()
-    for index, operation in enumerate(operations):
+    index = 0
+    while index < len(operations):
         await pacer.tick()
+        creates = _creates_from(operations, index)
+        if creates:
+            written = await _create_run(session, ctx, creates, first=index, pacer=pacer)
+            for offset, item in enumerate(written):
+                created[index + offset] = item.event.id
+                results.append(_written(item))
+            index += len(creates)
+            continue
+        operation = operations[index]
         try:
-            result = await _apply(session, ctx, operation, created)
+            results.append(await _apply(session, ctx, operation, created))
         except AppError as exc:
             raise _name_operation(exc, index, operation.op) from exc
-        if isinstance(operation, CreateOperation):
-            created[index] = result["id"]
-        results.append(result)
+        index += 1
     return results
+
+
+def _creates_from(operations: Sequence[Operation], index: int) -> list[CreateOperation]:
+    """The create operations from ``index`` up to the next other operation."""
+    creates = []
+    for operation in operations[index:]:
+        if not isinstance(operation, CreateOperation):
+            break
+        creates.append(operation)
+    return creates
+
+
+async def _create_run(
+    session: AsyncSession,
+    ctx: events.WriteContext,
+    creates: Sequence[CreateOperation],
+    *,
+    first: int,
+    pacer: Pacer,
+) -> list[events.Written]:
+    """Consecutive create operations (``first`` the index of the first), with the results
+    and errors each would have on its own: each is validated and conflict-checked in turn,
+    against the calendar and the events created before it. On an error, the events before
+    the failing one are written first, so that its conflicts name them by id."""
+    prepared: list[tuple[dict[str, Any], Series]] = []
+    failure: tuple[int, AppError] | None = None
+    for offset, operation in enumerate(creates):
+        try:
+            prepared.append(events.prepare_create(operation.event))
+        except AppError as exc:
+            failure = (first + offset, exc)
+            break
+        await pacer.tick()
+    if not prepared:
+        assert failure is not None
+        raise _name_operation(failure[1], failure[0], "create") from failure[1]
+    run = await CreateRun.open(session, ctx=ctx, series=[s for _, s in prepared], pacer=pacer)
+    for offset, (content, series) in enumerate(prepared):
+        try:
+            await run.place(content, series)
+        except AppError as exc:
+            failure = (first + offset, exc)  # before any validation error further on
+            break
+        await pacer.tick()
+    notes = [operation.event.note for operation in creates[: len(run.events)]]
+    written = await run.write(notes, tags=(), pacer=pacer)
+    if failure is not None:
+        index, error = failure
+        if "conflicts" in error.extra:
+            error.extra["conflicts"] = run.named(error.extra["conflicts"])
+        raise _name_operation(error, index, "create") from error
+    return written
 
 
 async def _apply(
@@ -80,9 +143,8 @@ async def _apply(
     operation: Operation,
     created: Mapping[int, int],
 ) -> Any:
-    if isinstance(operation, CreateOperation):
-        written = await events.create_event(session, ctx=ctx, data=operation.event)
-        return _written(written)
+    """An update, delete or share, through its endpoint's service function."""
+    assert isinstance(operation, TargetedOperation)
     event_id = _target(operation, created)
     if isinstance(operation, UpdateOperation):
         edit = events.Edit(event_id=event_id, data=operation.changes, merge=operation.merge)
