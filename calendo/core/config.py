@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     argon2_time_cost: int = Field(3, ge=1)
     argon2_memory_cost: int = Field(65536, ge=8)
     log_json: bool = False
+    # ``on``: the hottest statements go driver-direct (core/statements.py) and SQLite runs on
+    # the stdlib driver inline on the loop (core/sqlite_inline.py). ``off``: every statement
+    # goes through SQLAlchemy's ``Connection.execute`` (and fires its events), SQLite on
+    # aiosqlite; slower, for instrumentation and to prove both paths equal (CI runs both).
+    fast_path: Literal["on", "off"] = "on"
 
     @model_validator(mode="after")
     def _require_secret_outside_development(self) -> Settings:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import orjson
-from sqlalchemy import Executable, MetaData, Row, event
+from sqlalchemy import Executable, MetaData, event
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
@@ -34,10 +34,10 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.pool import NullPool, Pool, QueuePool, StaticPool
-from sqlalchemy.util.concurrency import await_
 
 from calendo.core import statements
 from calendo.core.config import Settings
+from calendo.core.sqlite_inline import DRIVER as INLINE_DRIVER
 from calendo.core.sqlite_inline import inline_url
 
 NAMING_CONVENTION = {
@@ -114,16 +114,17 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         options = conn.get_execution_options()
         immediate = options.get(_WRITE_OPTION, False)
         queue = _WRITER_QUEUES.get(conn.engine.pool)
+        dbapi_connection: Any = conn.connection.dbapi_connection
         if immediate and queue is not None and not queue.held_here():
             # A write opened outside Database.write_session: it takes the queue now, before
             # BEGIN IMMEDIATE, and gives it back when it ends (see _queue_every_writer).
-            await_(queue.acquire())
+            # ``run_async`` is SQLAlchemy's public way to await from a sync event (aiosqlite's
+            # adapted connection has it; so does the inline driver's).
+            dbapi_connection.run_async(lambda _driver: queue.acquire())
             conn.connection.info[_HOLDS_QUEUE] = True
         # Straight to the driver: a fixed statement with no parameters or result needs none of
         # exec_driver_sql's machinery, which cost a sixth of an empty write transaction.
-        conn.connection.dbapi_connection.execute(  # type: ignore[union-attr]
-            "BEGIN IMMEDIATE" if immediate else "BEGIN"
-        )
+        dbapi_connection.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def _queue_every_writer(engine: AsyncEngine, queue: WriterQueue) -> None:
@@ -198,10 +199,14 @@ def create_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
     url = make_url(settings.database_url)
     if not pooled:
         kwargs["poolclass"] = NullPool
+    fast = settings.fast_path == "on"
+    if not fast:
+        # Every statement through ``Connection.execute`` (core/statements.py).
+        kwargs["execution_options"] = {statements.FAST_PATH_OPTION: False}
     if settings.is_sqlite:
-        # The stdlib driver inline on the loop (see core/sqlite_inline.py), whichever async
-        # SQLite driver the URL names.
-        url = inline_url(url)
+        # Fast path: the stdlib driver inline on the loop (see core/sqlite_inline.py),
+        # whichever async SQLite driver the URL names; off: aiosqlite, SQLAlchemy's own.
+        url = inline_url(url) if fast else url.set(drivername="sqlite+aiosqlite")
         kwargs["connect_args"] = {"timeout": SQLITE_BUSY_SECONDS, "check_same_thread": False}
     elif pooled:
         # asyncpg's connections are checked locally at checkout instead (see
@@ -222,7 +227,7 @@ class Reads(Protocol):
 
     async def all(
         self, statement: Executable, params: Mapping[str, Any] | None = None
-    ) -> Sequence[Row[Any]]:
+    ) -> Sequence[statements.Record]:
         """Every row of the statement, with ``params`` bound to its ``bindparam``s."""
 
     async def close(self) -> None:
@@ -260,11 +265,18 @@ class PooledReads:
         kwargs: dict[str, Any] = {"poolclass": NullPool}
         if isinstance(pool, QueuePool):
             kwargs = {"pool_size": pool.size(), "max_overflow": MAX_OVERFLOW}
-        return cls(_async_engine(engine.url, isolation_level="AUTOCOMMIT", **kwargs), own=True)
+        # The main engine's options (``statements.FAST_PATH_OPTION``) hold for its reads too.
+        options = dict(engine.get_execution_options())
+        return cls(
+            _async_engine(
+                engine.url, isolation_level="AUTOCOMMIT", execution_options=options, **kwargs
+            ),
+            own=True,
+        )
 
     async def all(
         self, statement: Executable, params: Mapping[str, Any] | None = None
-    ) -> Sequence[Row[Any]]:
+    ) -> Sequence[statements.Record]:
         """Check a connection out, run the statement, return it to the pool."""
         try:
             return await self._run(statement, params)
@@ -276,7 +288,7 @@ class PooledReads:
 
     async def _run(
         self, statement: Executable, params: Mapping[str, Any] | None
-    ) -> Sequence[Row[Any]]:
+    ) -> Sequence[statements.Record]:
         async with self._engine.connect() as conn:
             return await conn.run_sync(statements.rows, statement, params)
 
@@ -325,7 +337,7 @@ class InlineSQLiteReads:
 
     async def all(
         self, statement: Executable, params: Mapping[str, Any] | None = None
-    ) -> Sequence[Row[Any]]:
+    ) -> Sequence[statements.Record]:
         """Run the statement now, without yielding to the loop."""
         if self._conn is None:
             self._conn = self._engine.connect()
@@ -345,12 +357,14 @@ class InlineSQLiteReads:
 
 
 def create_reads(engine: AsyncEngine) -> Reads:
-    """Inline reads for a SQLite file, pooled autocommit reads otherwise."""
+    """Inline reads for a SQLite file on the inline driver (the fast path), pooled autocommit
+    reads otherwise."""
     url = engine.url
     if url.get_backend_name() == "sqlite":
         if url.database in (None, "", ":memory:"):
             return PooledReads.shared(engine)
-        return InlineSQLiteReads.for_url(url)
+        if engine.dialect.driver == INLINE_DRIVER:
+            return InlineSQLiteReads.for_url(url)
     return PooledReads.beside(engine)
 
 

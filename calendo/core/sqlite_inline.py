@@ -17,12 +17,23 @@ The one wait left is another *process* holding the write lock (a second server o
 file, a maintenance command). The busy timeout then blocks this process's loop until that
 transaction commits, a few milliseconds in practice; deployments with several processes
 should use PostgreSQL (see docs/operations.md).
+
+This is the fast path's SQLite driver (``CALENDO_FAST_PATH=on``, the default; ``off`` runs
+SQLite on aiosqlite, ``core.db.create_engine``). It is the one module of ``calendo/`` that
+relies on SQLAlchemy names outside its public API, and the canary tests
+(``tests/core/test_sqlite_inline_canary.py``) fail by name when any of them changes:
+
+- ``sqlalchemy.util.concurrency.await_``, to await inside SQLAlchemy's greenlet;
+- the ``_async_soft_close`` cursor hook that asyncio results call;
+- ``SQLiteDialect_pysqlite._is_url_file_db``, to pick the pool;
+- ``create_async_engine`` accepting any dialect that declares ``is_async = True``.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from sqlalchemy import pool
 from sqlalchemy.dialects import registry
@@ -31,6 +42,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.util.concurrency import await_
 
 DRIVER = "calendo_inline"
+T = TypeVar("T")
 
 
 async def _ready() -> None:
@@ -52,6 +64,11 @@ class _Connection(sqlite3.Connection):
     def cursor(self, factory: Any = _Cursor) -> Any:
         """Cursors that asyncio results know how to close."""
         return super().cursor(factory)
+
+    def run_async(self, fn: Callable[[Any], Awaitable[T]]) -> T:
+        """Await ``fn(connection)`` from sync code in SQLAlchemy's greenlet (an event hook),
+        as SQLAlchemy's adapted async connections do (``AdaptedConnection.run_async``)."""
+        return await_(fn(self))
 
 
 class InlineSQLiteDialect(SQLiteDialect_pysqlite):

@@ -58,15 +58,15 @@ class Event(Base):
         state, as the loader would set them: in no session, so never flushed; an event read
         this way is written through Core statements (``events.service``).
         """
-        mapping = row._mapping
+        values = {name: getattr(row, name) for name in _COLUMN_NAMES}
         if session is not None:
-            held = session.identity_map.get(session.identity_key(cls, mapping["id"]))
+            held = session.identity_map.get(session.identity_key(cls, values["id"]))
             if isinstance(held, cls):
-                for name in _COLUMN_NAMES:
-                    set_committed_value(held, name, mapping[name])
+                for name, value in values.items():
+                    set_committed_value(held, name, value)
                 return held
         event: Event = manager_of_class(cls).new_instance()
-        event.__dict__.update({name: mapping[name] for name in _COLUMN_NAMES})
+        event.__dict__.update(values)
         return event
 
 

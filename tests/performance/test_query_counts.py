@@ -4,40 +4,70 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
 from sqlalchemy import event
 
+from calendo.core import statements
+from tests.conftest import BACKEND
 from tests.events.conftest import EventFactory
 from tests.helpers import Actor, register
 
+# A title change: the lock read, the UPDATE, the version, audit and feed rows; PostgreSQL
+# also takes the caller's calendar lock, reads the audience after the row lock and takes the
+# feed's advisory lock (through the session, not driver-direct).
+UPDATE_STATEMENTS, UPDATE_DIRECT = {"sqlite": (5, 5), "postgres": (8, 7)}[BACKEND]
+
+
+@dataclass
+class Counted:
+    """The SQL statements run in a ``counting`` block, and how many of them went driver-direct
+    (``core.statements``, which fires no engine event)."""
+
+    statements: list[str] = field(default_factory=list)
+    direct: int = 0
+
 
 @contextmanager
-def counting(app: FastAPI) -> Iterator[list[str]]:
+def counting(app: FastAPI) -> Iterator[Counted]:
     """Collect the SQL statements the app runs inside the block, on every engine (the unit of
-    work's and the one of ``Database.reads``)."""
-    statements: list[str] = []
+    work's and the one of ``Database.reads``), on the path production runs: the engines'
+    cursor events see what goes through ``Connection.execute``, ``statements.observing`` what
+    goes driver-direct."""
+    counted = Counted()
     engines = app.state.services.db.sync_engines
 
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
+        counted.statements.append(statement)
+
+    def observe(_conn: Any, statement: str, *_args: Any) -> None:
+        counted.statements.append(statement)
+        counted.direct += 1
 
     for engine in engines:
         event.listen(engine, "before_cursor_execute", record)
     try:
-        yield statements
+        with statements.observing(observe):
+            yield counted
     finally:
         for engine in engines:
             event.remove(engine, "before_cursor_execute", record)
 
 
+def _fast(app: FastAPI) -> bool:
+    return bool(app.state.services.settings.fast_path == "on")
+
+
 async def _statements(app: FastAPI, client: httpx.AsyncClient, path: str, actor: Actor) -> int:
-    with counting(app) as statements:
+    with counting(app) as counted:
         response = await client.get(path, headers=actor.headers)
     assert response.status_code == 200, response.text
-    return len(statements)
+    # The count is production's: with the fast path on, these reads run driver-direct.
+    assert counted.direct == (len(counted.statements) if _fast(app) else 0)
+    return len(counted.statements)
 
 
 async def test_list_page_does_not_grow_with_items(
@@ -80,3 +110,19 @@ async def test_event_read_does_not_grow_with_collaborators(
     # The event with its permission list, in a statement that also proves the login session
     # live: one autocommit statement, no transaction around it.
     assert alone == 1
+
+
+async def test_an_update_counts_the_statements_production_runs(
+    app: FastAPI, client: httpx.AsyncClient, owner: Actor, make_event: EventFactory
+) -> None:
+    """A title change with ``If-Match``: the lock read, the UPDATE and the rows it appends
+    (version, audit, feed), counted on the path production runs (the write statements go
+    driver-direct when the fast path is on)."""
+    created = await make_event(owner)
+    path = f"/api/events/{created['id']}"
+    headers = {**owner.headers, "If-Match": f'"{created["id"]}-{created["version"]}"'}
+    with counting(app) as counted:
+        response = await client.put(path, headers=headers, json={"title": "renamed"})
+    assert response.status_code == 200, response.text
+    assert len(counted.statements) == UPDATE_STATEMENTS, counted.statements
+    assert counted.direct == (UPDATE_DIRECT if _fast(app) else 0)
