@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
+import logging
+import os
+import shutil
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 
 from calendo.core.config import Settings
+from calendo.core.observability import MULTIPROC_ENV
 
 ROOT = Path(__file__).resolve().parent
 
@@ -28,8 +35,44 @@ def migrate(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)
 
 
+logger = logging.getLogger("calendo")
+
+
+@contextlib.contextmanager
+def shared_metrics(workers: int) -> Iterator[None]:
+    """With several workers, a directory where all of them keep their metrics, so that one
+    scrape of /metrics reports the host (prometheus-client's multiprocess mode).
+
+    A directory named by ``PROMETHEUS_MULTIPROC_DIR`` is used as it is (emptied first: stale
+    samples would be added in); otherwise a temporary one is made and removed afterwards.
+    The workers inherit the variable, and read it before their first metric exists."""
+    if workers <= 1 and not os.environ.get(MULTIPROC_ENV):
+        yield
+        return
+    given = os.environ.get(MULTIPROC_ENV)
+    directory = Path(given) if given else Path(tempfile.mkdtemp(prefix="calendo-metrics-"))
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+    os.environ[MULTIPROC_ENV] = str(directory)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logger.info("metrics of %d workers in %s", workers, directory)
+    try:
+        yield
+    finally:
+        if not given:
+            os.environ.pop(MULTIPROC_ENV, None)
+            shutil.rmtree(directory, ignore_errors=True)
+
+
 def serve(settings: Settings, *, reload: bool = False) -> None:
     """Run uvicorn with the configured host, port and workers."""
+    workers = settings.workers if not reload else 1
+    with shared_metrics(workers):
+        _run_uvicorn(settings, workers=workers, reload=reload)
+
+
+def _run_uvicorn(settings: Settings, *, workers: int, reload: bool) -> None:
     import uvicorn
     from uvicorn.config import LOGGING_CONFIG
 
@@ -43,7 +86,7 @@ def serve(settings: Settings, *, reload: bool = False) -> None:
         factory=True,
         host=settings.host,
         port=settings.port,
-        workers=settings.workers if not reload else 1,
+        workers=workers,
         reload=reload,
         loop="uvloop",
         http="httptools",

@@ -18,7 +18,7 @@ from fastapi.openapi.docs import (
 )
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from calendo import __version__
@@ -211,6 +211,6 @@ def _add_operational_routes(app: FastAPI) -> None:
 
     @app.get("/metrics", tags=["operations"], response_class=Response)
     async def metrics_endpoint(request: Request) -> Response:
-        """Prometheus metrics."""
+        """Prometheus metrics: of every worker process on this host when there are several."""
         services: Services = request.app.state.services
-        return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(services.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
