@@ -10,11 +10,9 @@ gives the rows in page order and the query stops after ``limit + 1`` of them, in
 reading every event of the user and sorting them.
 
 The copies are kept by triggers, in the statement that changes the source, so no write path
-(ORM, Core, a seeder, a hand-run fix) can forget them: inserting a permission copies the
-event's values, and an UPDATE that changes an event's ``start_time``, ``series_end`` or
-``deleted_at`` rewrites the copies of every permission row of the event. On PostgreSQL the
-insert trigger reads the event ``FOR SHARE``, so it waits for a concurrent write of the event
-to commit and copies its result rather than the value the write is replacing.
+(ORM, Core, a seeder, a hand-run fix) can forget them. Their DDL, per dialect, is declared
+once in ``calendo.sharing.triggers`` (which says what each does), used here and by the test
+that the database at head has them (``tests/sharing/test_triggers.py``).
 """
 
 from collections.abc import Sequence
@@ -23,6 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import calendo.core.types
+from calendo.sharing.triggers import permission_bounds
 
 revision: str = "0002"
 down_revision: str | None = "0001"
@@ -31,97 +30,11 @@ depends_on: str | Sequence[str] | None = None
 
 _COLUMNS = ("event_start_time", "event_series_end", "event_deleted_at")
 
-_SQLITE_UP = (
-    """
-    CREATE TRIGGER trg_permission_copy_event AFTER INSERT ON permission
-    BEGIN
-        UPDATE permission
-        SET (event_start_time, event_series_end, event_deleted_at) =
-            (SELECT start_time, series_end, deleted_at FROM event WHERE event.id = NEW.event_id)
-        WHERE id = NEW.id;
-    END
-    """,
-    """
-    CREATE TRIGGER trg_permission_recopy_event AFTER UPDATE OF event_id ON permission
-    BEGIN
-        UPDATE permission
-        SET (event_start_time, event_series_end, event_deleted_at) =
-            (SELECT start_time, series_end, deleted_at FROM event WHERE event.id = NEW.event_id)
-        WHERE id = NEW.id;
-    END
-    """,
-    """
-    CREATE TRIGGER trg_event_copy_to_permission
-    AFTER UPDATE OF start_time, series_end, deleted_at ON event
-    WHEN OLD.start_time IS NOT NEW.start_time
-        OR OLD.series_end IS NOT NEW.series_end
-        OR OLD.deleted_at IS NOT NEW.deleted_at
-    BEGIN
-        UPDATE permission
-        SET event_start_time = NEW.start_time,
-            event_series_end = NEW.series_end,
-            event_deleted_at = NEW.deleted_at
-        WHERE event_id = NEW.id;
-    END
-    """,
-)
 
-_SQLITE_DOWN = (
-    "DROP TRIGGER IF EXISTS trg_event_copy_to_permission",
-    "DROP TRIGGER IF EXISTS trg_permission_recopy_event",
-    "DROP TRIGGER IF EXISTS trg_permission_copy_event",
-)
-
-_POSTGRES_UP = (
-    """
-    CREATE FUNCTION permission_copy_event() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        SELECT start_time, series_end, deleted_at
-        INTO NEW.event_start_time, NEW.event_series_end, NEW.event_deleted_at
-        FROM event WHERE event.id = NEW.event_id
-        FOR SHARE;
-        RETURN NEW;
-    END
-    $$
-    """,
-    """
-    CREATE TRIGGER trg_permission_copy_event
-    BEFORE INSERT OR UPDATE OF event_id ON permission
-    FOR EACH ROW EXECUTE FUNCTION permission_copy_event()
-    """,
-    """
-    CREATE FUNCTION event_copy_to_permission() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        UPDATE permission
-        SET event_start_time = NEW.start_time,
-            event_series_end = NEW.series_end,
-            event_deleted_at = NEW.deleted_at
-        WHERE event_id = NEW.id;
-        RETURN NULL;
-    END
-    $$
-    """,
-    """
-    CREATE TRIGGER trg_event_copy_to_permission
-    AFTER UPDATE OF start_time, series_end, deleted_at ON event
-    FOR EACH ROW
-    WHEN (OLD.start_time IS DISTINCT FROM NEW.start_time
-        OR OLD.series_end IS DISTINCT FROM NEW.series_end
-        OR OLD.deleted_at IS DISTINCT FROM NEW.deleted_at)
-    EXECUTE FUNCTION event_copy_to_permission()
-    """,
-)
-
-_POSTGRES_DOWN = (
-    "DROP TRIGGER IF EXISTS trg_event_copy_to_permission ON event",
-    "DROP FUNCTION IF EXISTS event_copy_to_permission()",
-    "DROP TRIGGER IF EXISTS trg_permission_copy_event ON permission",
-    "DROP FUNCTION IF EXISTS permission_copy_event()",
-)
-
-
-def _triggers(postgres: tuple[str, ...], sqlite: tuple[str, ...]) -> None:
-    for statement in postgres if op.get_bind().dialect.name == "postgresql" else sqlite:
+def _triggers(create: bool) -> None:
+    """Create (or drop) the triggers, declared once in ``calendo.sharing.triggers``."""
+    triggers = permission_bounds(op.get_bind().dialect.name)
+    for statement in triggers.create if create else triggers.drop:
         op.execute(statement)
 
 
@@ -153,11 +66,11 @@ def upgrade() -> None:
             ["user_id", "event_start_time", "event_id", "event_series_end", "event_deleted_at"],
             unique=False,
         )
-    _triggers(_POSTGRES_UP, _SQLITE_UP)
+    _triggers(create=True)
 
 
 def downgrade() -> None:
-    _triggers(_POSTGRES_DOWN, _SQLITE_DOWN)
+    _triggers(create=False)
     with op.batch_alter_table("permission", schema=None) as batch_op:
         batch_op.drop_index("ix_permission_calendar")
         for name in reversed(_COLUMNS):
