@@ -19,21 +19,26 @@ install: $(SERVE_STAMP)
 
 install-dev: $(DEV_STAMP)
 
-# The venv and the uv in it: the interpreter's own pip fetches uv, uv installs the rest.
+# The venv and the uv in it. The interpreter's own pip installs uv straight into a venv made
+# without pip (ensurepip alone would take seconds); where that pip is missing or too old, the
+# venv gets a pip of its own for the job.
+PIP_INSTALL_UV := install --quiet --disable-pip-version-check -c constraints.txt uv
 venv:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt uv
+	@test -x $(BIN)/uv || { \
+		{ $(PYTHON) -m venv --without-pip $(VENV) && \
+		  $(PYTHON) -m pip --python $(BIN)/python $(PIP_INSTALL_UV); } 2>/dev/null || \
+		{ $(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip $(PIP_INSTALL_UV); }; }
 
 $(SERVE_STAMP): pyproject.toml constraints.txt
 	$(MAKE) --no-print-directory venv
-	$(UV_INSTALL) -e .
+	$(UV_INSTALL) -e . uv
 	rm -f $(VENV)/.installed-serve-* && touch $@
 
 # The dev extras include every runtime dependency, so this also satisfies `make install`.
 $(DEV_STAMP): pyproject.toml constraints.txt
 	$(MAKE) --no-print-directory venv
-	$(UV_INSTALL) -e '.[dev]'
+	$(UV_INSTALL) -e '.[dev]' uv
 	rm -f $(VENV)/.installed-* && touch $@ $(SERVE_STAMP)
 
 run: install
