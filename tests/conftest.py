@@ -27,12 +27,15 @@ from calendo.models import Base
 from tests.helpers import Actor, register
 
 BACKEND = os.environ.get("CALENDO_TEST_BACKEND", "sqlite")
+# ``CALENDO_FAST_PATH=off`` runs the suite on the slow path: every statement through
+# ``Connection.execute``, SQLite on aiosqlite (``core.db.create_engine``).
+FAST_PATH = os.environ.get("CALENDO_FAST_PATH", "on")
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
 
 
 def pytest_report_header() -> str:
     """Say which backend this run uses."""
-    return f"calendo backend: {BACKEND}"
+    return f"calendo backend: {BACKEND}, fast path {FAST_PATH}"
 
 
 def _asyncpg_dsn(url: str) -> str:
@@ -105,7 +108,8 @@ def redis_url() -> Iterator[str | None]:
 
 
 def make_settings(database_url: str, redis_url: str | None, **overrides: object) -> Settings:
-    """Test settings: cheap Argon2, limits off unless a test turns them on."""
+    """Test settings: cheap Argon2, limits off unless a test turns them on, the fast path as
+    ``CALENDO_FAST_PATH`` says."""
     values: dict[str, object] = {
         "env": "test",
         "database_url": database_url,
@@ -114,6 +118,7 @@ def make_settings(database_url: str, redis_url: str | None, **overrides: object)
         "rate_limit_enabled": False,
         "argon2_time_cost": 1,
         "argon2_memory_cost": 64,
+        "fast_path": FAST_PATH,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -12,7 +12,7 @@ from sqlalchemy.exc import OperationalError
 
 from calendo.auth.models import User
 from calendo.core.db import Database, InlineSQLiteReads, PooledReads, create_engine, unit_of_work
-from tests.conftest import BACKEND, make_settings
+from tests.conftest import BACKEND, FAST_PATH, make_settings
 from tests.helpers import Actor
 
 _NAME = select(User.username).where(User.id == bindparam("user_id"))
@@ -44,6 +44,7 @@ async def test_reads_do_not_hold_a_snapshot_while_a_writer_commits(
 
 
 @pytest.mark.skipif(BACKEND != "sqlite", reason="the inline reader is SQLite's")
+@pytest.mark.skipif(FAST_PATH != "on", reason="the inline reader is the fast path's")
 async def test_the_inline_reader_cannot_write(app: FastAPI, owner: Actor) -> None:
     db: Database = app.state.services.db
     assert isinstance(db.reads, InlineSQLiteReads)

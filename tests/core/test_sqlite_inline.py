@@ -14,12 +14,13 @@ from sqlalchemy import select, text, update
 from calendo.auth.models import User
 from calendo.core.db import Database, unit_of_work
 from calendo.core.sqlite_inline import DRIVER
-from tests.conftest import BACKEND
+from tests.conftest import BACKEND, FAST_PATH
 from tests.helpers import Actor
 
 pytestmark = pytest.mark.skipif(BACKEND != "sqlite", reason="SQLite's driver")
 
 
+@pytest.mark.skipif(FAST_PATH != "on", reason="the fast path's driver")
 async def test_statements_run_without_a_helper_thread(app: FastAPI, owner: Actor) -> None:
     db: Database = app.state.services.db
     assert db.engine.dialect.driver == DRIVER
