@@ -69,10 +69,17 @@ def _add_formats(operation: dict[str, Any], path: str, method: str) -> None:
         if status.startswith("2") and "application/json" in content:
             content.setdefault(_MSGPACK, content["application/json"])
         if status == "422":
-            responses[status] = _problem("Validation failed")
+            responses[status] = _problem(
+                "Validation failed: a body field or query parameter that is invalid or unknown"
+            )
     if path.startswith("/api"):
         responses.setdefault("406", _problem("No acceptable response type"))
         responses.setdefault("429", _problem("Rate limit exceeded (see Retry-After)"))
+        # core.routing.StrictQueryRoute: a query parameter the operation does not list is a 422.
+        responses.setdefault(
+            "422",
+            _problem("Validation failed: a query parameter this operation does not list"),
+        )
         responses.setdefault(
             "431", _problem("Request headers over CALENDO_MAX_HEADER_BYTES (16 KiB) in all")
         )

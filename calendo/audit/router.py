@@ -12,8 +12,9 @@ from calendo.auth.dependencies import CurrentUserDep
 from calendo.core.deps import SessionDep
 from calendo.core.errors import problem_responses
 from calendo.core.pagination import CursorParam, Limit, Page
+from calendo.core.routing import StrictQueryRoute
 
-router = APIRouter(tags=["audit"])
+router = APIRouter(tags=["audit"], route_class=StrictQueryRoute)
 
 AUDIT_DESCRIPTION = """The caller's audit trail, newest first: everything the caller did
 (logins, refreshes, logouts, event writes, sharing) and everything that touched the caller's

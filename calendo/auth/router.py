@@ -22,9 +22,10 @@ from calendo.auth.schemas import (
 )
 from calendo.core.deps import ClientIP, ServicesDep, SessionDep, UnqueuedSessionDep
 from calendo.core.errors import problem_responses
+from calendo.core.routing import StrictQueryRoute
 
-router = APIRouter(tags=["auth"])
-users_router = APIRouter(tags=["users"])
+router = APIRouter(tags=["auth"], route_class=StrictQueryRoute)
+users_router = APIRouter(tags=["users"], route_class=StrictQueryRoute)
 
 _LOGIN_BODY: dict[str, Any] = {
     "requestBody": {

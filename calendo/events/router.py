@@ -13,7 +13,7 @@ from calendo.core.errors import problem_responses
 from calendo.core.formats import json_response
 from calendo.core.pagination import CursorParam, Limit, Page
 from calendo.core.querymodel import query_model
-from calendo.core.routing import indexed_validation_route
+from calendo.core.routing import StrictQueryRoute, indexed_validation_route
 from calendo.events import batch, listing, preconditions, service, temporal
 from calendo.events.presenters import event_body
 from calendo.events.schemas import (
@@ -33,7 +33,7 @@ from calendo.events.schemas import (
     WindowTime,
 )
 
-router = APIRouter(tags=["events"])
+router = APIRouter(tags=["events"], route_class=StrictQueryRoute)
 
 
 batch_router = APIRouter(

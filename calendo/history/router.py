@@ -13,6 +13,7 @@ from calendo.core.deps import ClientIP, PathId, ServicesDep, SessionDep
 from calendo.core.errors import problem_responses
 from calendo.core.formats import json_response
 from calendo.core.pagination import CursorParam, Limit, encode_cursor, int_cursor
+from calendo.core.routing import StrictQueryRoute
 from calendo.events import preconditions
 from calendo.events import service as events
 from calendo.events.presenters import event_body
@@ -20,7 +21,7 @@ from calendo.events.schemas import ConflictStrategy, EventWriteResult
 from calendo.history import service
 from calendo.history.schemas import ChangelogPage, DiffRead, VersionPage, VersionRead
 
-router = APIRouter(tags=["history"])
+router = APIRouter(tags=["history"], route_class=StrictQueryRoute)
 _READ_ERRORS = problem_responses(401, 404, 422)
 
 

@@ -10,10 +10,11 @@ from calendo.auth.dependencies import CurrentUserDep
 from calendo.core.deps import PathId, Services, SessionDep
 from calendo.core.errors import problem_responses
 from calendo.core.pagination import CursorParam, Limit, Page, int_cursor
+from calendo.core.routing import StrictQueryRoute
 from calendo.notifications import feed, service
 from calendo.notifications.schemas import NotificationRead
 
-router = APIRouter(tags=["notifications"])
+router = APIRouter(tags=["notifications"], route_class=StrictQueryRoute)
 
 
 @router.get("", response_model=Page[NotificationRead], responses=problem_responses(401, 422))

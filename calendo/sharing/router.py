@@ -9,10 +9,11 @@ from fastapi import APIRouter, Response
 from calendo.auth.dependencies import CurrentUserDep
 from calendo.core.deps import ClientIP, PathId, ServicesDep, SessionDep
 from calendo.core.errors import problem_responses
+from calendo.core.routing import StrictQueryRoute
 from calendo.sharing import access, service
 from calendo.sharing.schemas import PermissionRead, RoleUpdate, ShareRequest
 
-router = APIRouter(tags=["sharing"])
+router = APIRouter(tags=["sharing"], route_class=StrictQueryRoute)
 
 
 @router.post(

@@ -11,10 +11,11 @@ from calendo.core.deps import ServicesDep, SessionDep
 from calendo.core.errors import problem_responses
 from calendo.core.formats import json_response
 from calendo.core.pagination import CursorParam
+from calendo.core.routing import StrictQueryRoute
 from calendo.sync import service
 from calendo.sync.schemas import SyncPage
 
-router = APIRouter(tags=["sync"])
+router = APIRouter(tags=["sync"], route_class=StrictQueryRoute)
 
 SYNC_DESCRIPTION = """Keep a local copy of the caller's calendar up to date.
 

@@ -86,16 +86,21 @@ async def test_invalid_parameters_are_422_problems_naming_each(
     ]
 
 
-async def test_unknown_parameters_are_ignored_and_the_last_repeat_wins(
+async def test_unknown_parameters_are_refused_and_the_last_repeat_wins(
     client: httpx.AsyncClient, make_event: EventFactory, owner: Actor
 ) -> None:
     for day in (1, 2, 3):
         await make_event(
             owner, start_time=f"2026-03-0{day}T10:00:00Z", end_time=f"2026-03-0{day}T11:00:00Z"
         )
-    response = await client.get(
-        "/api/events?limit=1&limit=2&colour=blue&expand=false", headers=owner.headers
-    )
+    # A typo (start for start_time) once silently returned the unfiltered calendar.
+    typo = await client.get("/api/events?start=2026-03-02T00:00:00Z", headers=owner.headers)
+    problem = assert_problem(typo, 422, "validation-error")
+    assert problem["errors"][0]["loc"] == ["query", "start"]
+    assert "start_time" in problem["detail"]
+    unknown = await client.get("/api/events?limit=2&colour=blue", headers=owner.headers)
+    assert assert_problem(unknown, 422)["errors"][0]["loc"] == ["query", "colour"]
+    response = await client.get("/api/events?limit=1&limit=2&expand=false", headers=owner.headers)
     assert response.status_code == 200, response.text
     body = response.json()
     assert [item["start_time"] for item in body["items"]] == [
