@@ -21,6 +21,7 @@ known to the validators of the request (``core.bounded``: a batch is counted aga
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -47,6 +48,7 @@ _FORM_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
 _FORM_PATHS = {"/api/auth/login"}
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 _MSGPACK_ERRORS = (ormsgpack.MsgpackDecodeError, TypeError, ValueError)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _TRAILING = "a MessagePack body must be exactly one object; bytes follow the first one"
 # A JSON \u0000 escape whose backslash is not itself escaped (an odd run of backslashes).
 _JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
@@ -163,7 +165,7 @@ class NegotiationMiddleware:
             return None
         if body and content_type in _MSGPACK_TYPES:
             try:
-                as_json = orjson.dumps(ormsgpack.unpackb(body), default=str)
+                as_json = orjson.dumps(_unpack(body), default=str)
             except _MSGPACK_ERRORS as exc:
                 await send_app_error(send, BadRequest(f"Body is not valid MessagePack: {exc}"))
                 return None
@@ -187,6 +189,57 @@ class NegotiationMiddleware:
         return scope, _replay(body)
 
 
+TIMESTAMP_EXT = -1  # the MessagePack spec's timestamp extension type
+
+
+def timestamp_from_ext(code: int, data: bytes) -> str:
+    """A MessagePack timestamp (extension type -1) as the RFC 3339 UTC string JSON would carry.
+
+    The spec's three layouts: 32-bit seconds; 64-bit with 30 bits of nanoseconds over 34 bits
+    of seconds; 96-bit with 32 bits of nanoseconds and signed 64-bit seconds. Nanoseconds are
+    cut to microseconds (Python's resolution). Any other extension type is refused.
+    """
+    if code != TIMESTAMP_EXT:
+        raise ValueError(f"unsupported extension type {code} (only timestamps, type -1)")
+    if len(data) == 4:
+        seconds, nanoseconds = int.from_bytes(data, "big"), 0
+    elif len(data) == 8:
+        packed = int.from_bytes(data, "big")
+        seconds, nanoseconds = packed & 0x3_FFFF_FFFF, packed >> 34
+    elif len(data) == 12:
+        nanoseconds = int.from_bytes(data[:4], "big")
+        seconds = int.from_bytes(data[4:], "big", signed=True)
+    else:
+        raise ValueError(f"a timestamp extension holds 4, 8 or 12 bytes, not {len(data)}")
+    if nanoseconds > 999_999_999:
+        raise ValueError("a timestamp's nanoseconds must be below one second")
+    try:
+        moment = _EPOCH + timedelta(seconds=seconds, microseconds=nanoseconds // 1000)
+    except OverflowError:
+        raise ValueError(f"timestamp {seconds} s is outside the representable years") from None
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def _unpack(body: bytes | memoryview) -> Any:
+    """Decode MessagePack, timestamps as RFC 3339 strings; a refused extension says why
+    (ormsgpack reports only "ext_hook failed", so the hook keeps its own reason)."""
+    refused: list[str] = []
+
+    def hook(code: int, data: bytes) -> str:
+        try:
+            return timestamp_from_ext(code, data)
+        except ValueError as exc:
+            refused.append(str(exc))
+            raise
+
+    try:
+        return ormsgpack.unpackb(body, ext_hook=hook)
+    except _MSGPACK_ERRORS:
+        if refused:
+            raise ValueError(refused[0]) from None
+        raise
+
+
 def _single_object(body: bytes) -> bool:
     """Whether a MessagePack body that decodes holds nothing after its first object.
 
@@ -196,7 +249,7 @@ def _single_object(body: bytes) -> bool:
     more decode, no copy, and exact whatever encoding the client chose.
     """
     try:
-        ormsgpack.unpackb(memoryview(body)[:-1])
+        _unpack(memoryview(body)[:-1])
     except _MSGPACK_ERRORS:
         return True
     return False
