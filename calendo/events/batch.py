@@ -4,9 +4,8 @@ before it, errors naming the failing item) and the non-writing conflict preview.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendo.core.cooperative import Pacer
@@ -20,11 +19,6 @@ from calendo.events.snapshots import format_instant
 
 # New events written per step: one multi-row INSERT per table, then the loop is handed back.
 WRITE_STEP = 10
-_EVENT = cast(Table, Event.__table__)
-_COLUMNS = tuple(column.key for column in _EVENT.columns if column.key != "id")
-# Core rather than the unit of work's flush, which costs several times as much per row; the
-# new events are plain objects in no session, like those ``Event.from_row`` builds.
-_INSERT_EVENTS = _EVENT.insert().returning(_EVENT.c.id, sort_by_parameter_order=True)
 
 
 class CreateRun:
@@ -76,9 +70,7 @@ class CreateRun:
             exclude_ids=[],
             cache=self.cache,
         )
-        event = service.new_event(self.ctx, content, placed)
-        event.version, event.deleted_at = 1, None  # the column defaults: it is never flushed
-        self.events.append(event)
+        self.events.append(service.new_event(self.ctx, content, placed))
         self.found.append(found)
         self.cache.add(-len(self.events), content["title"], placed)
 
@@ -89,11 +81,8 @@ class CreateRun:
         ``WRITE_STEP`` events per step; conflicts name the new ids."""
         for first in range(0, len(self.events), WRITE_STEP):
             chunk = self.events[first : first + WRITE_STEP]
-            rows = [{name: getattr(event, name) for name in _COLUMNS} for event in chunk]
-            ids = (await self.session.execute(_INSERT_EVENTS, rows)).scalars().all()
-            for position, (event, event_id) in enumerate(zip(chunk, ids, strict=True)):
-                event.id = event_id
-                self.ids[-(first + position + 1)] = event_id
+            await service.insert_events(self.session, chunk)
+            self.ids.update({-(first + i + 1): event.id for i, event in enumerate(chunk)})
             await pacer.tick()
             created = list(zip(chunk, notes[first : first + WRITE_STEP], strict=True))
             await service.record_created(self.session, self.ctx, created, tags=tags)

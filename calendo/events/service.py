@@ -149,19 +149,35 @@ async def create_event(
         exclude_ids=[],
     )
     event = new_event(ctx, content, series)
-    session.add(event)
-    await session.flush()
+    await insert_events(session, [event])
     await record_created(session, ctx, [(event, note or data.note)], tags=tags)
     return Written(event, "owner", scheduling.conflict_dicts(found))
 
 
 def new_event(ctx: WriteContext, content: dict[str, Any], series: recurrence.Series) -> Event:
+    """A new event (every column but the id) for ``insert_events``."""
     now = utcnow()
-    event = Event(owner_id=ctx.actor.id, created_at=now, updated_at=now)
+    event = Event(owner_id=ctx.actor.id, created_at=now, updated_at=now, version=1, deleted_at=None)
     apply_snapshot(event, content)
     for name, value in _series_columns(series).items():
         setattr(event, name, value)
     return event
+
+
+_EVENT = cast(Table, Event.__table__)
+_NEW_COLUMNS = tuple(column.key for column in _EVENT.columns if column.key != "id")
+_INSERT_EVENTS = _EVENT.insert().returning(_EVENT.c.id, sort_by_parameter_order=True)
+
+
+async def insert_events(session: AsyncSession, events: Sequence[Event]) -> None:
+    """INSERT ``new_event`` events in one multi-row statement and give each its id.
+
+    Core rather than the unit of work's flush, which costs several times as much per row: the
+    events stay plain objects in no session, like those ``Event.from_row`` builds."""
+    rows = [{name: getattr(event, name) for name in _NEW_COLUMNS} for event in events]
+    ids = (await session.execute(_INSERT_EVENTS, rows)).scalars().all()
+    for event, event_id in zip(events, ids, strict=True):
+        event.id = event_id
 
 
 # The creator's owner rows, appended like the others (the triggers fill their copies of the
@@ -350,7 +366,6 @@ async def write_content(
     return Written(event, found.role, scheduling.conflict_dicts(conflicts))
 
 
-_EVENT = cast(Table, Event.__table__)
 # Compare-and-set on the version (the mapper's version_id_col rule, written out): 0 rows
 # updated means another writer got there first. SET takes the columns of the call's values.
 _SAVE = (

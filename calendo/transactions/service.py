@@ -1,12 +1,14 @@
 """Atomic transactions: several event operations applied in the request's one transaction.
 
-Each operation calls the very service function of its endpoint (``events.service`` for
-create, update and delete, ``sharing.service.share`` for share), so permissions, validation,
-scheduling conflicts, versions, audit rows, feed rows and notifications are identical. The
-operations share the request's session: a later operation sees what the earlier ones wrote
-(an update of a just-created event, a time conflict with an event created two operations
-before). Nothing here commits or rolls back: a failing operation raises, the error names its
-index, and the unit of work rolls the whole request back (after-commit publishes included).
+Each operation runs the service code of its endpoint (``events.service`` for update and
+delete, ``sharing.service.share`` for share; consecutive creates go through
+``events.batch.CreateRun``, with the validation, conflict check and records of
+``events.service.create_event``), so permissions, validation, scheduling conflicts,
+versions, audit rows, feed rows and notifications are identical. The operations share the
+request's session: a later operation sees what the earlier ones wrote (an update of a
+just-created event, a time conflict with an event created two operations before). Nothing
+here commits or rolls back: a failing operation raises, the error names its index, and the
+unit of work rolls the whole request back (after-commit publishes included).
 """
 
 from __future__ import annotations
