@@ -11,7 +11,6 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from itertools import islice
 
 from calendo.events.recurrence import Occurrence
 
@@ -91,19 +90,6 @@ def find_shift(
     The first candidate occurrence may not start after ``latest_start`` once shifted.
     """
     return next(_free_deltas(candidate, busy, latest_start), None)
-
-
-def suggest_slots(
-    candidate: Sequence[Occurrence],
-    busy: Sequence[Busy],
-    *,
-    latest_start: datetime,
-    count: int = 3,
-) -> list[timedelta]:
-    """Up to ``count`` increasing deltas, each a conflict-free placement as in find_shift."""
-    if count < 1:
-        return []
-    return list(islice(_free_deltas(candidate, busy, latest_start), count))
 
 
 def _free_deltas(

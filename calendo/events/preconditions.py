@@ -28,9 +28,14 @@ class MergeConflict(Conflict):
     title = "Merge conflict"
 
 
+def version_tag(event_id: int, version: int) -> str:
+    """The entity tag of one version of an event: the only place its form is written."""
+    return f'"{event_id}-{version}"'
+
+
 def etag(event: Event) -> str:
-    """The entity tag of an event version."""
-    return f'"{event.id}-{event.version}"'
+    """The entity tag of an event's current version."""
+    return version_tag(event.id, event.version)
 
 
 def none_match_fails(header: str | None, tag: str) -> bool:

@@ -235,7 +235,7 @@ async def get_event(event_id: PathId, request: Request, caller: BearerDep) -> An
             body = await temporal.get_event_as_of(
                 session, user_id=caller.user_id, event_id=event_id, at=query.as_of
             )
-    tag = f'"{body["id"]}-{body["version"]}"'
+    tag = preconditions.version_tag(body["id"], body["version"])
     # Read here, not declared: FastAPI resolves a declared header on every request (~15 µs).
     if preconditions.none_match_fails(request.headers.get("if-none-match"), tag):
         return Response(status_code=304, headers={"ETag": tag})

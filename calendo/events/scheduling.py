@@ -314,7 +314,7 @@ def free_placements(
 ) -> list[timedelta]:
     """The earliest ``count`` shifts that are free, ``fit``, and do not overlap one another.
 
-    ``suggest_slots`` only tries shifts that end where a busy occurrence ends, so with few
+    ``conflicts.find_shift`` only tries shifts that end where a busy occurrence ends, so with few
     events it runs out of answers while the calendar is still mostly free. Each placement
     found here is booked as busy before the next search, so the next one is the earliest slot
     after it, back to back when the time is free. The search is bounded.

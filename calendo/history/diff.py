@@ -62,9 +62,6 @@ DIFF_BUDGET = 300_000
 # Share of what is left that a word-level attempt may use; the rest stays for the line level.
 _WORD_SHARE = 0.75
 
-_FLIPPED_FIELD_OPS = {"added": "removed", "removed": "added", "changed": "changed"}
-_FLIPPED_TEXT_OPS = {"insert": "delete", "delete": "insert", "equal": "equal"}
-
 
 def is_empty(value: Any) -> bool:
     """Return True for the values that count as "no value": None, "" and []."""
@@ -214,49 +211,3 @@ def text_diff(old: str, new: str, budget: Budget) -> tuple[list[dict[str, str]],
             out.append({"op": "equal", "text": text})
     _flush(out, deleted, inserted)
     return out, granularity
-
-
-def apply_changes(
-    snapshot: Mapping[str, Any], changes: Sequence[Mapping[str, Any]]
-) -> dict[str, Any]:
-    """Return a copy of snapshot with every change's new value applied."""
-    # The recorded "old" values are not checked: history rows are trusted,
-    # and rollback must work even if a snapshot was normalised later.
-    result = {key: _copy(value) for key, value in snapshot.items()}
-    for change in changes:
-        result[change["field"]] = _copy(change["new"])
-    return result
-
-
-def _reverse_text_diff(text_diff: Sequence[Mapping[str, str]]) -> list[dict[str, str]]:
-    """Swap inserts and deletes, keeping deletes before inserts in each block."""
-    out: list[dict[str, str]] = []
-    deleted: list[str] = []
-    inserted: list[str] = []
-    for chunk in text_diff:
-        op = _FLIPPED_TEXT_OPS[chunk["op"]]
-        if op == "delete":
-            deleted.append(chunk["text"])
-        elif op == "insert":
-            inserted.append(chunk["text"])
-        else:
-            _flush(out, deleted, inserted)
-            out.append({"op": "equal", "text": chunk["text"]})
-    _flush(out, deleted, inserted)
-    return out
-
-
-def _reverse_change(change: Mapping[str, Any]) -> dict[str, Any]:
-    """Turn one a->b change record into the matching b->a record."""
-    reversed_change = dict(change)
-    reversed_change["op"] = _FLIPPED_FIELD_OPS[change["op"]]
-    reversed_change["old"] = _copy(change["new"])
-    reversed_change["new"] = _copy(change["old"])
-    if "text_diff" in change:
-        reversed_change["text_diff"] = _reverse_text_diff(change["text_diff"])
-    return reversed_change
-
-
-def reverse(changes: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Given the diff from a to b, return the diff from b to a."""
-    return [_reverse_change(change) for change in changes]

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from calendo.events.conflicts import Busy, Conflict, find_conflicts, find_shift, suggest_slots
+from calendo.events.conflicts import Busy, Conflict, find_conflicts, find_shift
 from calendo.events.recurrence import Occurrence
 
 BASE = datetime(2024, 6, 3, tzinfo=UTC)
@@ -144,31 +144,22 @@ def test_empty_candidate_needs_no_shift() -> None:
     assert find_shift([], [busy(1, 9, 10)], latest_start=at(0)) == timedelta(0)
 
 
-# --------------------------------------------------------------------------- suggest_slots
+# --------------------------------------------------------------------------- free placements
 
 
 CROWDED = [busy(1, 9.5, 10.5), busy(2, 10.75, 12), busy(3, 13.5, 14), busy(4, 15, 15.5)]
 
 
-def test_suggest_slots_returns_increasing_free_deltas() -> None:
-    slots = suggest_slots([occ(9, 10)], CROWDED, latest_start=at(20))
-    # Free placements begin where busy events end: 10:30 is too short a gap; 12:00, 14:00
-    # (touching 15:00) and 15:30 fit.
-    assert slots == [hours(3), hours(5), hours(6.5)]
-    for delta in slots:
-        assert find_conflicts([Occurrence(at(9) + delta, at(10) + delta)], CROWDED) == []
+def test_the_first_free_placement_begins_where_a_busy_event_ends() -> None:
+    # 10:30 is too short a gap before 10:45; 12:00 is the first that fits.
+    assert find_shift([occ(9, 10)], CROWDED, latest_start=at(20)) == hours(3)
+    assert find_conflicts([Occurrence(at(12), at(13))], CROWDED) == []
 
 
-def test_suggest_slots_respects_count_and_latest_start() -> None:
-    assert suggest_slots([occ(9, 10)], CROWDED, latest_start=at(20), count=4) == [
-        hours(3),
-        hours(5),
-        hours(6.5),
-    ]
-    assert suggest_slots([occ(9, 10)], CROWDED, latest_start=at(20), count=1) == [hours(3)]
-    assert suggest_slots([occ(9, 10)], CROWDED, latest_start=at(15)) == [hours(3), hours(5)]
-    assert suggest_slots([occ(9, 10)], CROWDED, latest_start=at(20), count=0) == []
-    assert suggest_slots([occ(9, 10)], [], latest_start=at(17)) == [timedelta(0)]
+def test_latest_start_bounds_the_search() -> None:
+    assert find_shift([occ(9, 10)], CROWDED, latest_start=at(12)) == hours(3)
+    assert find_shift([occ(9, 10)], CROWDED, latest_start=at(11.5)) is None
+    assert find_shift([occ(9, 10)], [], latest_start=at(17)) == timedelta(0)
 
 
 # --------------------------------------------------------------------------- properties
@@ -246,4 +237,3 @@ def test_find_shift_is_the_first_free_tried_delta(
     assert brute_conflicts(shifted(candidate, result), calendar) == []
     # No smaller tried delta is conflict-free.
     assert result == free[0]
-    assert suggest_slots(candidate, calendar, latest_start=latest_start) == free[:3]

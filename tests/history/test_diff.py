@@ -1,4 +1,5 @@
-"""Tests for calendo.history.diff: field diffs, word diffs, apply and reverse."""
+"""Tests for calendo.history.diff: field diffs and word diffs, checked with the oracles
+(apply and reverse) of tests/history/oracles.py."""
 
 from __future__ import annotations
 
@@ -13,12 +14,11 @@ from hypothesis import strategies as st
 from calendo.history.diff import (
     CONTENT_FIELDS,
     TEXT_FIELDS,
-    apply_changes,
     changed_fields,
     diff_snapshots,
-    reverse,
     word_diff,
 )
+from tests.history.oracles import apply_changes, reverse
 
 PROPERTY = settings(max_examples=100, deadline=None, database=None)
 

@@ -22,7 +22,6 @@ from calendo.history.diff import (
     DIFF_BUDGET,
     diff_snapshots,
     is_degraded,
-    reverse,
     text_diff,
     word_diff,
 )
@@ -30,6 +29,7 @@ from calendo.history.html import DiffSide, render_diff_html
 from calendo.history.matcher import Budget, Opcode, opcodes
 from tests.events.conftest import EventFactory
 from tests.helpers import Actor, assert_problem
+from tests.history.oracles import reverse
 from tests.history.test_diff import BASE, with_
 
 PROPERTY = settings(max_examples=300, deadline=None, database=None)

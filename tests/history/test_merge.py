@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from calendo.history.diff import CONTENT_FIELDS, apply_changes, changed_fields, diff_snapshots
+from calendo.history.diff import CONTENT_FIELDS, changed_fields, diff_snapshots
 from calendo.history.merge import FieldConflict, MergeResult, three_way_merge
+from tests.history.oracles import apply_changes
 
 PROPERTY = settings(max_examples=100, deadline=None, database=None)
 
