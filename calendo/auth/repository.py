@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from calendo.auth.models import AuthSession, User
 from calendo.core import statements
-from calendo.core.db import Reads
+from calendo.core.db import LIKE_ESCAPE, Reads, like_literal
 
 # Built once: the statement and its cache key are reused by every request.
 _LIVE_USERNAME = (
@@ -78,10 +78,9 @@ async def lock_auth_session(session: AsyncSession, session_id: int) -> AuthSessi
 
 async def search_users(session: AsyncSession, prefix: str, *, limit: int) -> list[User]:
     """Users whose username starts with ``prefix`` (case-insensitive)."""
-    escaped = prefix.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     query = (
         select(User)
-        .where(func.lower(User.username).like(escaped + "%", escape="\\"))
+        .where(func.lower(User.username).like(like_literal(prefix) + "%", escape=LIKE_ESCAPE))
         .order_by(User.username)
         .limit(limit)
     )

@@ -466,6 +466,15 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
+LIKE_ESCAPE = "\\"
+
+
+def like_literal(text: str) -> str:
+    """``text`` lower-cased, with LIKE's wildcards escaped (``ESCAPE LIKE_ESCAPE``), so a search
+    for ``50%_off`` matches those characters literally, on both databases."""
+    return text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def after_commit(session: AsyncSession, hook: AfterCommit) -> None:
     """Run ``hook`` once the unit of work has committed; dropped on rollback."""
     session.info.setdefault(_AFTER_COMMIT_KEY, []).append(hook)

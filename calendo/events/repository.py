@@ -11,6 +11,7 @@ from sqlalchemy import BindParameter, Integer, Select, bindparam, func, or_, sel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendo.auth.repository import LIVE_SESSION, lock_calendar
+from calendo.core.db import LIKE_ESCAPE, like_literal
 from calendo.events.models import Event
 from calendo.sharing.models import Permission
 
@@ -40,17 +41,16 @@ def in_window(
 
 def text_pattern(text: str) -> str:
     """The LIKE pattern (escape character ``\\``) of a case-insensitive substring search."""
-    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+    return f"%{like_literal(text)}%"
 
 
 def matching_text(query: _Query, pattern: str | Bound) -> _Query:
     """Case-insensitive match of a ``text_pattern`` on title, description and location."""
     return query.where(
         or_(
-            func.lower(Event.title).like(pattern, escape="\\"),
-            func.lower(Event.description).like(pattern, escape="\\"),
-            func.lower(Event.location).like(pattern, escape="\\"),
+            func.lower(Event.title).like(pattern, escape=LIKE_ESCAPE),
+            func.lower(Event.description).like(pattern, escape=LIKE_ESCAPE),
+            func.lower(Event.location).like(pattern, escape=LIKE_ESCAPE),
         )
     )
 
