@@ -56,9 +56,9 @@ def matching_text(query: _Query, pattern: str | Bound) -> _Query:
 
 
 # A calendar row's columns, named and ordered as the ``EventRead`` fields they fill
-# (``presenters.calendar_bodies`` zips them into the body, so a renamed field shows up here).
-# ``deleted_at`` is always NULL on the page, and the filters read the permission row's copy
-# of ``series_end``.
+# (``presenters.calendar_bodies`` zips them into the body; tests/events/test_listing.py checks
+# that the two agree). ``deleted_at`` is always NULL on the page, and the filters read the
+# permission row's copy of ``series_end``.
 CALENDAR_COLUMNS = (
     Event.id,
     Event.title,

@@ -535,3 +535,12 @@ async def test_windows_at_the_ends_of_time(
     ]
     assert await titles(client, owner, **wide) == ["Daily"]
     assert await titles(client, owner, start_time="0001-01-01T00:00:00Z") == ["Daily"]
+
+
+def test_calendar_columns_are_the_event_read_fields_in_order() -> None:
+    """Calendar pages are built as dict(zip(columns, row)) without the response model: the
+    columns and EventRead must name the same fields in the same order."""
+    from calendo.events.repository import CALENDAR_COLUMNS
+    from calendo.events.schemas import EventRead
+
+    assert [column.key for column in CALENDAR_COLUMNS] == list(EventRead.model_fields)
