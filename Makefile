@@ -13,7 +13,7 @@ DEV_STAMP := $(VENV)/.installed-dev-$(SUM)
 UV_INSTALL := $(BIN)/uv pip install --quiet --python $(BIN)/python \
 	-c constraints.txt --build-constraints constraints.txt
 
-.PHONY: install install-dev venv run run-cluster migrate test test-sqlite test-postgres crash-test lint format bench clean
+.PHONY: install install-dev venv run run-cluster migrate test test-sqlite test-fast-path-off test-postgres crash-test lint format bench clean
 
 install: $(SERVE_STAMP)
 
@@ -50,10 +50,12 @@ run-cluster: install
 migrate: install
 	$(BIN)/python -m calendo migrate
 
-# The whole suite on SQLite with in-process backends, then again on PostgreSQL + Redis when
-# CALENDO_TEST_POSTGRES_URL and CALENDO_TEST_REDIS_URL are both set.
+# The whole suite on SQLite with in-process backends, once more on SQLite with the fast path
+# off (aiosqlite, every statement through Connection.execute: both paths proven equal), then on
+# PostgreSQL + Redis when CALENDO_TEST_POSTGRES_URL and CALENDO_TEST_REDIS_URL are both set.
 test: install-dev
 	$(MAKE) --no-print-directory test-sqlite
+	$(MAKE) --no-print-directory test-fast-path-off
 	@if [ -n "$$CALENDO_TEST_POSTGRES_URL" ] && [ -n "$$CALENDO_TEST_REDIS_URL" ]; then \
 		$(MAKE) --no-print-directory test-postgres; \
 	else \
@@ -62,6 +64,9 @@ test: install-dev
 
 test-sqlite: install-dev
 	CALENDO_TEST_BACKEND=sqlite $(BIN)/pytest
+
+test-fast-path-off: install-dev
+	CALENDO_TEST_BACKEND=sqlite CALENDO_FAST_PATH=off $(BIN)/pytest
 
 test-postgres: install-dev
 	CALENDO_TEST_BACKEND=postgres $(BIN)/pytest
@@ -75,6 +80,7 @@ lint: install-dev
 	$(BIN)/ruff check calendo tests bench
 	$(BIN)/ruff format --check calendo tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format: install-dev
 	$(BIN)/ruff format calendo tests bench

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from sqlalchemy import BindParameter, Integer, Select, bindparam, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from calendo.auth.repository import LIVE_SESSION, lock_calendar
+from calendo.auth.scopes import LIVE_SESSION, lock_calendar
 from calendo.core.db import LIKE_ESCAPE, like_literal
 from calendo.events.models import Event
 from calendo.sharing.models import Permission
@@ -85,7 +85,7 @@ def calendar_query(
     """The calendar statement for one combination of filters, built once per process.
 
     Values are bound per call: ``user_id`` and ``session_id`` (the caller's login session,
-    which must be live: ``auth.repository.LIVE_SESSION``) always; ``start``, ``end``,
+    which must be live: ``auth.scopes.LIVE_SESSION``) always; ``start``, ``end``,
     ``pattern`` (from ``text_pattern``), ``role`` when filtered; ``after_start`` and
     ``after_id`` (keyset); ``offset`` and ``limit`` when ``paged`` (sorted by start, then id).
 
@@ -154,7 +154,7 @@ async def calendar_candidates(
 async def lock_user(session: AsyncSession, user_id: int) -> None:
     """Serialise calendar writes of one user (the conflict check must not race).
 
-    PostgreSQL takes the user's calendar lock (``auth.repository.lock_calendar``); on SQLite
+    PostgreSQL takes the user's calendar lock (``auth.scopes.lock_calendar``); on SQLite
     the write transaction is already exclusive. The lock lasts until commit, so a batch or
     transaction takes it once, and an event write has taken it already (``lock_event``).
     """

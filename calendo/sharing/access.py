@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, aliased
 
 from calendo.auth.dependencies import INVALID_TOKEN, Bearer, require_live
 from calendo.auth.models import User
-from calendo.auth.repository import LIVE_SESSION, lock_calendar
+from calendo.auth.scopes import LIVE_SESSION, lock_calendar
 from calendo.core import statements
 from calendo.core.db import Reads
 from calendo.core.errors import NotAuthenticated, NotFound, PermissionDenied
