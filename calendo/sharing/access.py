@@ -272,7 +272,3 @@ async def permissions_of(
         result[permission.event_id].append((permission, username))
     return result
 
-
-def grant_owner(session: AsyncSession, *, event_id: int, owner_id: int) -> None:
-    """Give the creator the owner row (one per event)."""
-    session.add(Permission(event_id=event_id, user_id=owner_id, role="owner", granted_by=owner_id))
