@@ -26,6 +26,7 @@ from calendo.api import OPENAPI_TAGS, include_api
 from calendo.core import looplag
 from calendo.core.cache import create_cache, warn_if_redis_evicts
 from calendo.core.config import Settings, get_settings
+from calendo.core.cooperative import share_the_gil
 from calendo.core.db import Database, create_engine
 from calendo.core.deps import Services
 from calendo.core.errors import install_error_handlers
@@ -85,6 +86,7 @@ def _lifespan(settings: Settings, metrics: Metrics, tokens: TokenVerifier):  # t
         # out of the collector's sight, a full collection scans only what requests allocate
         # (~1 ms instead of ~80 ms with the loop held; see docs/architecture.md).
         gc.freeze()
+        share_the_gil()
         try:
             async with looplag.probing(metrics.watch_loop_lag):
                 yield

@@ -3,11 +3,11 @@ and the 409 that tells an editor what changed since the version their edit was b
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from calendo.core.cooperative import off_loop
 from calendo.core.errors import Conflict, PreconditionFailed
 from calendo.events.models import Event
 from calendo.events.presenters import event_body
@@ -80,7 +80,7 @@ async def raise_stale(
     base = await recording.snapshot_at_version(session, event.id, expected)
     current = content_snapshot(event)
     # Bounded by history.diff.DIFF_BUDGET, and off the event loop like the diff endpoint.
-    changes = await asyncio.to_thread(diff_snapshots, base, current) if base else []
+    changes = await off_loop(diff_snapshots, base, current) if base else []
     raise VersionConflict(
         f"Event {event.id} is at version {event.version}; your edit was based on {expected}",
         extra={

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import HTMLResponse
 
 from calendo.auth.dependencies import CurrentUserDep
+from calendo.core.cooperative import off_loop
 from calendo.core.deps import ClientIP, PathId, ServicesDep, SessionDep
 from calendo.core.errors import problem_responses
 from calendo.core.formats import json_response
@@ -95,7 +95,7 @@ async def diff(
     )
     if format == "html":
         # Rendering a long diff is pure CPU: off the event loop (see service.diff).
-        return HTMLResponse(await asyncio.to_thread(service.diff_html, result))
+        return HTMLResponse(await off_loop(service.diff_html, result))
     return result.body
 
 

@@ -7,7 +7,6 @@ their collaborators, so an owner can look before restoring.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from calendo.core.cooperative import Pacer
+from calendo.core.cooperative import Pacer, off_loop
 from calendo.core.errors import NotFound
 from calendo.events import preconditions
 from calendo.events import service as events
@@ -216,7 +215,7 @@ async def diff(
     # Pure CPU, bounded by diff.DIFF_BUDGET (about 0.15 s at most): on a worker thread, so the
     # event loop keeps serving other requests meanwhile (it gets the GIL back every switch
     # interval).
-    changes = await asyncio.to_thread(diff_snapshots, old.snapshot, new.snapshot)
+    changes = await off_loop(diff_snapshots, old.snapshot, new.snapshot)
     body = {
         "event_id": event_id,
         "from_version": first,
