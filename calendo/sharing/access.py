@@ -271,4 +271,3 @@ async def permissions_of(
     for permission, username in rows:
         result[permission.event_id].append((permission, username))
     return result
-
