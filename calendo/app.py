@@ -45,7 +45,16 @@ incremental sync and an audit trail.
 
 Every body is JSON by default; send `Accept: application/msgpack` for MessagePack responses
 and `Content-Type: application/msgpack` for MessagePack request bodies. Errors are always
-`application/problem+json` (RFC 9457), whatever `Accept` says.
+`application/problem+json` (RFC 9457), whatever `Accept` says. Unknown body fields and
+unknown query parameters are both 422.
+
+**Live notifications (WebSocket, not listed below):** `GET /api/notifications/ws?token=<access
+token>` upgrades to a WebSocket (or send `Authorization: Bearer`); add `&since=<notification id>`
+to receive what was missed first. Each message is one notification as JSON, in the shape of
+`GET /api/notifications` items; an idle socket gets `{"type": "ping"}` every
+`CALENDO_WS_HEARTBEAT_SECONDS`. Close codes: 4401 invalid, expired or revoked token (checked
+again at every heartbeat), 4408 the client fell behind (reconnect with `since`), 4429 the user
+already holds `CALENDO_WS_MAX_PER_USER` feeds in this server process.
 """
 
 # Swagger UI and ReDoc are served from here, not from a CDN, so /docs and /redoc work offline:

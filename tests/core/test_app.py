@@ -184,3 +184,10 @@ async def test_swagger_oauth2_redirect_page(client: httpx.AsyncClient) -> None:
     response = await client.get("/docs/oauth2-redirect")
     assert response.status_code == 200
     assert "oauth2" in response.text
+
+
+async def test_the_websocket_feed_is_described_in_openapi(client: httpx.AsyncClient) -> None:
+    """The feed is no HTTP operation, so the API description documents it."""
+    description = (await client.get("/openapi.json")).json()["info"]["description"]
+    for needed in ("/api/notifications/ws", "since=", "4401", "4408", "4429", "ping"):
+        assert needed in description
