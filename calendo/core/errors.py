@@ -62,8 +62,21 @@ class ValidationFailed(AppError):
     slug = "validation-error"
     title = "Validation failed"
 
-    def __init__(self, detail: str, *, loc: Sequence[str | int] = ("body",)) -> None:
-        super().__init__(detail, extra={"errors": [{"loc": list(loc), "msg": detail}]})
+    def __init__(
+        self,
+        detail: str,
+        *,
+        loc: Sequence[str | int] = ("body",),
+        errors: Sequence[dict[str, Any]] | None = None,
+        index: int | None = None,
+    ) -> None:
+        """One error at ``loc`` (its message the detail), or the given ``errors``; ``index``
+        names the failing item of a batch or transaction."""
+        listed = list(errors) if errors is not None else [{"loc": list(loc), "msg": detail}]
+        extra: dict[str, Any] = {"errors": listed}
+        if index is not None:
+            extra["index"] = index
+        super().__init__(detail, extra=extra)
 
 
 class RecurrenceCountUnreachable(ValidationFailed):

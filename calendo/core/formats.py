@@ -353,9 +353,9 @@ def _msgpack_sender(send: Send) -> Send:
 
 async def _send_invalid(send: Send, where: str, detail: str) -> None:
     """A 422 validation problem about the whole body or query string."""
-    error = ValidationFailed(f"{where}: {detail}", loc=(where,))
-    error.extra["errors"][0]["msg"] = detail
-    await send_app_error(send, error)
+    await send_app_error(
+        send, ValidationFailed(f"{where}: {detail}", errors=[{"loc": [where], "msg": detail}])
+    )
 
 
 def encode_json(value: Any) -> bytes:

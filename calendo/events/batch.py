@@ -162,13 +162,11 @@ def invalid_batch_item(errors: Sequence[Any]) -> AppError | None:
     index = min(indexes)
     mine = [e for e in errors if _item_index(e.get("loc", ())) == index]
     first = mine[0]
-    exc = ValidationFailed(f"{'.'.join(map(str, first['loc'][3:]))}: {first['msg']}")
-    exc.detail = f"item {index}: {exc.detail}"
-    exc.extra = {
-        "errors": [{"loc": list(e["loc"]), "msg": str(e["msg"])} for e in mine],
-        "index": index,
-    }
-    return exc
+    return ValidationFailed(
+        f"item {index}: {'.'.join(map(str, first['loc'][3:]))}: {first['msg']}",
+        errors=[{"loc": list(e["loc"]), "msg": str(e["msg"])} for e in mine],
+        index=index,
+    )
 
 
 async def check_conflicts(

@@ -40,14 +40,6 @@ from calendo.transactions.schemas import (
 _BODY_FIELD = {"create": "event", "update": "changes"}
 
 
-class OperationInvalid(AppError):
-    """A request body error inside one operation, named by its index."""
-
-    status = 422
-    slug = "validation-error"
-    title = "Validation failed"
-
-
 async def run_transaction(
     session: AsyncSession, *, ctx: events.WriteContext, operations: Sequence[Operation]
 ) -> list[Any]:
@@ -205,7 +197,7 @@ def _operation_loc(loc: Sequence[Any], index: int, inner: str | None) -> list[An
     return ["body", "operations", index, *rest]
 
 
-def invalid_operation(errors: Sequence[Mapping[str, Any]]) -> OperationInvalid | None:
+def invalid_operation(errors: Sequence[Mapping[str, Any]]) -> ValidationFailed | None:
     """Name the first operation a body validation error points into (None: not in one).
 
     Pydantic locates errors as ``("body", "operations", N, <op tag>, field, ...)``; the tag
@@ -220,7 +212,7 @@ def invalid_operation(errors: Sequence[Mapping[str, Any]]) -> OperationInvalid |
     primary = next(s for (i, _), s in zip(located, shown, strict=True) if i == first)
     where = ".".join(str(p) for p in primary["loc"][3:])
     detail = f"operation {first}: {where + ': ' if where else ''}{primary['msg']}"
-    return OperationInvalid(detail, extra={"errors": shown, "index": first})
+    return ValidationFailed(detail, errors=shown, index=first)
 
 
 def _operation_index(loc: Sequence[Any]) -> int | None:
