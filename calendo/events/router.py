@@ -29,9 +29,9 @@ from calendo.events.schemas import (
     EventWriteResult,
     ExpandedEventRead,
     OccurrencesPage,
-    Role,
     WindowTime,
 )
+from calendo.sharing.policy import Role
 
 router = APIRouter(tags=["events"], route_class=StrictQueryRoute)
 

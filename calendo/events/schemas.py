@@ -18,9 +18,9 @@ from pydantic import (
 from calendo.core.bounded import CountFirst, setting_limit
 from calendo.events import recurrence
 from calendo.events.rrule import HORIZON_YEAR
+from calendo.sharing.policy import Role
 from calendo.sharing.schemas import PermissionRead
 
-Role = Literal["owner", "editor", "viewer"]
 ConflictStrategy = Literal["reject", "allow", "shift"]
 
 MIN_YEAR = 1900

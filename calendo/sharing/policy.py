@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal, TypeGuard
 
+# The one list of roles: schemas, the access check and the role ranking all use it.
 Role = Literal["owner", "editor", "viewer"]
 RANK: dict[str, int] = {"viewer": 1, "editor": 2, "owner": 3}
 

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from calendo.core.bounded import CountFirst
+from calendo.sharing.policy import Role
 
 GrantableRole = Literal["editor", "viewer"]
 MAX_SHARE_TARGETS = 100
@@ -16,7 +17,7 @@ MAX_SHARE_TARGETS = 100
 class PermissionRead(BaseModel):
     user_id: int
     username: str
-    role: Literal["owner", "editor", "viewer"]
+    role: Role
     granted_by: int | None
     granted_at: datetime
 
