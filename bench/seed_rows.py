@@ -1,6 +1,6 @@
 """Table rows that mimic what the application writes for a create, an update and a share.
 
-``events.service.create_event`` writes the event, the owner's permission, version 1 (content
+``events.creation.create_event`` writes the event, the owner's permission, version 1 (content
 snapshot, changed fields, summary), an ``event_created`` audit row and the owner's sync row;
 ``update_event`` a version, an audit row and a sync row per audience member;
 ``sharing.service.share`` the permission, the collaborator's sync row, an

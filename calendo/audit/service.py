@@ -9,10 +9,11 @@ from sqlalchemy import Table, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendo.audit.models import AuditEntry
-from calendo.core.db import Database, Step, run_steps
+from calendo.core.db import Database
 from calendo.core.errors import ValidationFailed
 from calendo.core.pagination import encode_cursor, int_cursor
 from calendo.core.types import MAX_ID, utcnow
+from calendo.core.uow import Step, run_steps
 
 # Ids are 32-bit integer columns on PostgreSQL.
 
@@ -50,7 +51,7 @@ async def record(session: AsyncSession, **fields: Unpack[Fields]) -> None:
 
 
 def entries_step(entries: Sequence[dict[str, Any]]) -> Step:
-    """The INSERT of ``entry`` rows, for ``core.db.run_steps`` (at least one row)."""
+    """The INSERT of ``entry`` rows, for ``core.uow.run_steps`` (at least one row)."""
     return Step(_INSERT, list(entries))
 
 

@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import orjson
@@ -32,13 +31,14 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool, Pool, QueuePool, StaticPool
 
 from calendo.core import statements
 from calendo.core.config import Settings
 from calendo.core.sqlite_inline import DRIVER as INLINE_DRIVER
 from calendo.core.sqlite_inline import inline_url
+from calendo.core.uow import unit_of_work
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -55,8 +55,6 @@ SQLITE_BUSY_SECONDS = 5
 # Connections a PostgreSQL pool may open beyond its size under a burst.
 MAX_OVERFLOW = 10
 
-AfterCommit = Callable[[], Awaitable[None]]
-_AFTER_COMMIT_KEY = "calendo_after_commit"
 _WRITE_OPTION = "calendo_write"
 # In a pooled SQLite connection's info while its write transaction holds the writer queue.
 _HOLDS_QUEUE = "calendo_holds_queue"
@@ -437,35 +435,6 @@ class Database:
         await self.engine.dispose()
 
 
-# SQLSTATEs of a transaction the database aborted for another's sake, safe to run again from
-# the start: serialization_failure and deadlock_detected (PostgreSQL). SQLite's counterpart
-# is SQLITE_BUSY: another process held the write lock past the busy timeout.
-_TRANSIENT_SQLSTATES = frozenset({"40001", "40P01"})
-
-
-class TransientConflict(Exception):
-    """A unit of work the database aborted as a deadlock or serialization failure (or, on
-    SQLite, a write lock held too long by another process), already rolled back: running the
-    request again from the start is safe. ``core.replay`` does, a bounded number of times.
-
-    Deliberately not an ``AppError``: it must travel past the error handlers to the replay."""
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Whether a database error means "try the whole transaction again" (driver errors are
-    recognised by their SQLSTATE or SQLite error name, so that core imports no driver)."""
-    node: BaseException | None = exc
-    for _ in range(4):
-        if node is None:
-            return False
-        if getattr(node, "sqlstate", None) in _TRANSIENT_SQLSTATES:
-            return True
-        if getattr(node, "sqlite_errorname", None) in ("SQLITE_BUSY", "SQLITE_LOCKED"):
-            return True
-        node = getattr(node, "orig", None) or node.__cause__
-    return False
-
-
 LIKE_ESCAPE = "\\"
 
 
@@ -473,69 +442,3 @@ def like_literal(text: str) -> str:
     """``text`` lower-cased, with LIKE's wildcards escaped (``ESCAPE LIKE_ESCAPE``), so a search
     for ``50%_off`` matches those characters literally, on both databases."""
     return text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def after_commit(session: AsyncSession, hook: AfterCommit) -> None:
-    """Run ``hook`` once the unit of work has committed; dropped on rollback."""
-    session.info.setdefault(_AFTER_COMMIT_KEY, []).append(hook)
-
-
-def _finish(session: Session) -> None:
-    session.commit()
-    session.close()
-
-
-def _abandon(session: Session) -> None:
-    try:
-        session.rollback()
-    finally:
-        session.close()
-
-
-@asynccontextmanager
-async def unit_of_work(session: AsyncSession) -> AsyncIterator[AsyncSession]:
-    """Yield the session; commit when the body succeeds, roll back otherwise, then run hooks.
-
-    The commit and the close (or the rollback and the close) run in one pass into
-    SQLAlchemy's greenlet: each pass costs about 10 µs, as much as an indexed SQLite lookup.
-
-    A transaction the database aborted for another's sake (``is_transient``) leaves as
-    ``TransientConflict``, for the request to be replayed.
-    """
-    try:
-        yield session
-        await session.run_sync(_finish)
-    except BaseException as exc:
-        await session.run_sync(_abandon)
-        if isinstance(exc, DBAPIError) and is_transient(exc):
-            raise TransientConflict(str(exc.orig)) from exc
-        raise
-    finally:
-        hooks: list[AfterCommit] = session.info.pop(_AFTER_COMMIT_KEY, [])
-    for hook in hooks:
-        await hook()
-
-
-@dataclass(frozen=True, slots=True)
-class Step:
-    """A Core statement for ``run_steps``: its parameters (a list of them: executemany), and
-    the error to raise if it is an UPDATE that must change a row and changed none."""
-
-    statement: Executable
-    params: Mapping[str, Any] | Sequence[Mapping[str, Any]]
-    unmatched: Exception | None = None
-
-
-async def run_steps(session: AsyncSession, steps: Sequence[Step]) -> None:
-    """Run Core statements in order in the session's transaction, in one pass into SQLAlchemy's
-    greenlet: every ``await session.execute`` is a pass of its own and costs more than a
-    small INSERT. For the rows a write appends (versions, audit, feed), read by no one in it."""
-
-    def run(sync_session: Session) -> None:
-        connection = sync_session.connection()
-        for step in steps:
-            matched = statements.write(connection, step.statement, step.params)
-            if step.unmatched is not None and matched == 0:
-                raise step.unmatched
-
-    await session.run_sync(run)

@@ -13,12 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendo.core.cache import Cache
 from calendo.core.config import Settings
-from calendo.core.db import Database, unit_of_work
+from calendo.core.db import Database
 from calendo.core.observability import Metrics
 from calendo.core.pubsub import Broker
 from calendo.core.ratelimit import RateLimiter
 from calendo.core.security import PasswordHasher, TokenVerifier
 from calendo.core.types import MAX_ID
+from calendo.core.uow import unit_of_work
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from calendo.core.cooperative import Pacer
 from calendo.core.deps import Services
 from calendo.core.errors import AppError, ValidationFailed
-from calendo.events import recurrence, scheduling, service
+from calendo.events import creation, recurrence, scheduling, service
 from calendo.events.conflicts import Conflict
 from calendo.events.models import Event
 from calendo.events.schemas import ConflictCheck, EventCreate
@@ -70,7 +70,7 @@ class CreateRun:
             exclude_ids=[],
             cache=self.cache,
         )
-        self.events.append(service.new_event(self.ctx, content, placed))
+        self.events.append(creation.new_event(self.ctx, content, placed))
         self.found.append(found)
         self.cache.add(-len(self.events), content["title"], placed)
 
@@ -81,11 +81,11 @@ class CreateRun:
         ``WRITE_STEP`` events per step; conflicts name the new ids."""
         for first in range(0, len(self.events), WRITE_STEP):
             chunk = self.events[first : first + WRITE_STEP]
-            await service.insert_events(self.session, chunk)
+            await creation.insert_events(self.session, chunk)
             self.ids.update({-(first + i + 1): event.id for i, event in enumerate(chunk)})
             await pacer.tick()
             created = list(zip(chunk, notes[first : first + WRITE_STEP], strict=True))
-            await service.record_created(self.session, self.ctx, created, tags=tags)
+            await creation.record_created(self.session, self.ctx, created, tags=tags)
             await pacer.tick()
         return [
             service.Written(event, "owner", self.named(scheduling.conflict_dicts(found)))
@@ -108,7 +108,7 @@ async def batch_create(
     prepared = []
     for index, item in enumerate(items):
         try:
-            prepared.append(service.prepare_create(item))
+            prepared.append(creation.prepare_create(item))
         except AppError as exc:
             raise _name_item(exc, index) from exc
         await pacer.tick()

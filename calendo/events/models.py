@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Table, Text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.orm.attributes import manager_of_class, set_committed_value
 
@@ -71,3 +71,5 @@ class Event(Base):
 
 
 _COLUMN_NAMES = tuple(column.key for column in Event.__table__.columns)
+# The event table for Core statements (the writes that bypass the unit of work's flush).
+EVENT_TABLE = cast(Table, Event.__table__)

@@ -14,7 +14,7 @@ from calendo.core.formats import json_response
 from calendo.core.pagination import CursorParam, Limit, Page
 from calendo.core.querymodel import query_model
 from calendo.core.routing import StrictQueryRoute, indexed_validation_route
-from calendo.events import batch, listing, preconditions, service, temporal
+from calendo.events import batch, creation, listing, preconditions, service, temporal
 from calendo.events.presenters import event_body
 from calendo.events.schemas import (
     BatchCreate,
@@ -106,7 +106,7 @@ async def create_event(
 ) -> Response:
     """Create an event; the caller becomes its owner."""
     async with write_unit(request) as write:
-        written = await service.create_event(
+        written = await creation.create_event(
             write.session, ctx=_context(user, write, conflict_strategy), data=data, note=note
         )
         location = str(request.url_for("get_event", event_id=written.event.id))

@@ -5,23 +5,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, bindparam, update
+from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from calendo.audit import service as audit
 from calendo.auth.dependencies import Bearer, CurrentUser
-from calendo.core.db import Step, run_steps
 from calendo.core.deps import Services
 from calendo.core.errors import (
     Conflict,
     ValidationFailed,
 )
 from calendo.core.types import utcnow
+from calendo.core.uow import Step, run_steps
 from calendo.events import recurrence, scheduling
-from calendo.events.models import Event
+from calendo.events.models import EVENT_TABLE, Event
 from calendo.events.preconditions import (
     VersionConflict,
     merge_stale,
@@ -29,10 +29,9 @@ from calendo.events.preconditions import (
     raise_stale,
     require_if_match,
 )
-from calendo.events.schemas import EventCreate, EventUpdate
+from calendo.events.schemas import EventUpdate
 from calendo.events.snapshots import (
     CONTENT_FIELDS,
-    apply_snapshot,
     content_snapshot,
     format_instant,
     snapshot_columns,
@@ -40,7 +39,6 @@ from calendo.events.snapshots import (
 from calendo.history import recording
 from calendo.notifications import service as notifications
 from calendo.sharing import access
-from calendo.sharing.models import Permission
 from calendo.sync import feed
 
 SCHEDULE_FIELDS = frozenset(
@@ -79,7 +77,7 @@ class EventNotDeleted(Conflict):
     title = "Event is not deleted"
 
 
-def _content_value(field: str, value: Any) -> Any:
+def content_value(field: str, value: Any) -> Any:
     """A request value in snapshot form (times as RFC 3339 UTC strings)."""
     if field in ("start_time", "end_time") and value is not None:
         return format_instant(value)
@@ -88,7 +86,7 @@ def _content_value(field: str, value: Any) -> Any:
     return value
 
 
-def _reconcile_recurrence(content: dict[str, Any], sent: set[str]) -> None:
+def reconcile_recurrence(content: dict[str, Any], sent: set[str]) -> None:
     """Keep ``is_recurring``, the pattern and the exceptions consistent, inferring what was not
     sent: ``is_recurring`` false clears the pattern and the exceptions."""
     if "is_recurring" not in sent or content["is_recurring"] is None:
@@ -120,7 +118,7 @@ def _drop_exceptions(content: dict[str, Any], sent: set[str]) -> None:
     content["recurrence_exceptions"] = []
 
 
-def _series_columns(series: recurrence.Series) -> dict[str, Any]:
+def series_columns(series: recurrence.Series) -> dict[str, Any]:
     """The column values of a (possibly shifted) series, with its index bounds."""
     return {
         "start_time": series.start,
@@ -128,117 +126,6 @@ def _series_columns(series: recurrence.Series) -> dict[str, Any]:
         "recurrence_exceptions": [format_instant(x) for x in series.exdates],
         "series_end": scheduling.last_end(series),
     }
-
-
-async def create_event(
-    session: AsyncSession,
-    *,
-    ctx: WriteContext,
-    data: EventCreate,
-    note: str | None = None,
-    tags: Sequence[str] = (),
-) -> Written:
-    """Create an event owned by the actor, after the conflict check."""
-    content, series = prepare_create(data)
-    series, found = await scheduling.resolve(
-        session,
-        settings=ctx.services.settings,
-        user_id=ctx.actor.id,
-        series=series,
-        strategy=ctx.strategy,
-        exclude_ids=[],
-    )
-    event = new_event(ctx, content, series)
-    await insert_events(session, [event])
-    await record_created(session, ctx, [(event, note or data.note)], tags=tags)
-    return Written(event, "owner", scheduling.conflict_dicts(found))
-
-
-def new_event(ctx: WriteContext, content: dict[str, Any], series: recurrence.Series) -> Event:
-    """A new event (every column but the id) for ``insert_events``."""
-    now = utcnow()
-    event = Event(owner_id=ctx.actor.id, created_at=now, updated_at=now, version=1, deleted_at=None)
-    apply_snapshot(event, content)
-    for name, value in _series_columns(series).items():
-        setattr(event, name, value)
-    return event
-
-
-_EVENT = cast(Table, Event.__table__)
-_NEW_COLUMNS = tuple(column.key for column in _EVENT.columns if column.key != "id")
-_INSERT_EVENTS = _EVENT.insert().returning(_EVENT.c.id, sort_by_parameter_order=True)
-
-
-async def insert_events(session: AsyncSession, events: Sequence[Event]) -> None:
-    """INSERT ``new_event`` events in one multi-row statement and give each its id.
-
-    Core rather than the unit of work's flush, which costs several times as much per row: the
-    events stay plain objects in no session, like those ``Event.from_row`` builds."""
-    rows = [{name: getattr(event, name) for name in _NEW_COLUMNS} for event in events]
-    ids = (await session.execute(_INSERT_EVENTS, rows)).scalars().all()
-    for event, event_id in zip(events, ids, strict=True):
-        event.id = event_id
-
-
-# The creator's owner rows, appended like the others (the triggers fill their copies of the
-# event's bounds).
-_GRANT_OWNER = cast(Table, Permission.__table__).insert()
-
-
-async def record_created(
-    session: AsyncSession,
-    ctx: WriteContext,
-    created: Sequence[tuple[Event, str | None]],
-    *,
-    tags: Sequence[str],
-) -> None:
-    """Owner permission, version 1, audit and feed rows of inserted new events, each
-    ``(event, note)``: one INSERT per table, whether one event or a batch of them."""
-    granted_at = utcnow()
-    owners = [
-        {
-            "event_id": event.id,
-            "user_id": ctx.actor.id,
-            "role": "owner",
-            "granted_by": ctx.actor.id,
-            "granted_at": granted_at,
-        }
-        for event, _ in created
-    ]
-    versions = [
-        recording.version_row(
-            event, action="created", author_id=ctx.actor.id, previous=None, note=note, tags=tags
-        )
-        for event, note in created
-    ]
-    entries = [
-        audit.entry(
-            action="event_created",
-            actor_id=ctx.actor.id,
-            subject_user_id=event.owner_id,
-            event_id=event.id,
-            ip=ctx.ip,
-            details={"version": event.version},
-        )
-        for event, _ in created
-    ]
-    pairs = [(ctx.actor.id, event.id) for event, _ in created]
-    await run_steps(
-        session,
-        [
-            Step(_GRANT_OWNER, owners),
-            recording.versions_step(versions),
-            audit.entries_step(entries),
-            *feed.steps(session, pairs, change="upsert"),
-        ],
-    )
-
-
-def prepare_create(data: EventCreate) -> tuple[dict[str, Any], recurrence.Series]:
-    """The content of a new event and its validated series."""
-    content = {f: _content_value(f, getattr(data, f)) for f in CONTENT_FIELDS}
-    _reconcile_recurrence(content, data.model_fields_set)
-    return content, scheduling.series_from_content(content)
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,7 +178,7 @@ async def _update_locked(
     event = found.event
     current = content_snapshot(event)
     data = edit.data
-    changes = {f: _content_value(f, v) for f, v in data.changes().items()}
+    changes = {f: content_value(f, v) for f, v in data.changes().items()}
     header_version = parse_if_match(edit.if_match, event.id)
     expected = header_version if header_version is not None else data.version
     tags: list[str] = []
@@ -304,7 +191,7 @@ async def _update_locked(
         tags.append("merged")
     else:
         content = {**current, **changes}
-    _reconcile_recurrence(content, set(changes))
+    reconcile_recurrence(content, set(changes))
     if content == current:
         return Written(event, found.role, [])
     return await write_content(
@@ -349,7 +236,7 @@ async def write_content(
             strategy=ctx.strategy,
             exclude_ids=[event.id],
         )
-        values.update(_series_columns(series))
+        values.update(series_columns(series))
     values["updated_at"] = utcnow()
     await record_change(
         session,
@@ -369,8 +256,10 @@ async def write_content(
 # Compare-and-set on the version (the mapper's version_id_col rule, written out): 0 rows
 # updated means another writer got there first. SET takes the columns of the call's values.
 _SAVE = (
-    update(_EVENT)
-    .where(_EVENT.c.id == bindparam("event_id"), _EVENT.c.version == bindparam("expected"))
+    update(EVENT_TABLE)
+    .where(
+        EVENT_TABLE.c.id == bindparam("event_id"), EVENT_TABLE.c.version == bindparam("expected")
+    )
     .values(version=bindparam("new_version"))
 )
 
@@ -502,7 +391,7 @@ async def restore_event(
         strategy=ctx.strategy,
         exclude_ids=[event.id],
     )
-    values = {**_series_columns(series), "deleted_at": None, "updated_at": utcnow()}
+    values = {**series_columns(series), "deleted_at": None, "updated_at": utcnow()}
     await record_change(
         session,
         ctx=ctx,

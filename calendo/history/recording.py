@@ -12,7 +12,7 @@ from typing import Any, cast
 from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from calendo.core.db import Step
+from calendo.core.uow import Step
 from calendo.events.models import Event
 from calendo.events.snapshots import content_snapshot
 from calendo.history.diff import changed_fields
@@ -54,7 +54,7 @@ def version_row(
 
 
 def versions_step(rows: Sequence[dict[str, Any]]) -> Step:
-    """The INSERT of ``version_row`` rows, for ``core.db.run_steps`` (at least one row)."""
+    """The INSERT of ``version_row`` rows, for ``core.uow.run_steps`` (at least one row)."""
     return Step(_INSERT, list(rows))
 
 

@@ -15,10 +15,10 @@ import orjson
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from calendo.core.db import after_commit
 from calendo.core.errors import NotFound
 from calendo.core.pagination import Page, encode_cursor
 from calendo.core.types import utcnow
+from calendo.core.uow import after_commit
 from calendo.notifications import repository
 from calendo.notifications.models import Notification
 from calendo.notifications.repository import NotificationRow

@@ -15,8 +15,8 @@ from typing import cast
 from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from calendo.core.db import Step, run_steps
 from calendo.core.types import utcnow
+from calendo.core.uow import Step, run_steps
 from calendo.sync.models import SyncChange
 
 _FEED_LOCK_KEY = 0x43414C44  # "CALD"
@@ -41,7 +41,7 @@ async def record_many(
 
 
 def steps(session: AsyncSession, pairs: Sequence[tuple[int, int]], *, change: str) -> list[Step]:
-    """The statements appending feed rows, for ``core.db.run_steps``: on PostgreSQL the
+    """The statements appending feed rows, for ``core.uow.run_steps``: on PostgreSQL the
     advisory lock first (once per transaction), then one INSERT."""
     if not pairs:
         return []

@@ -3,7 +3,7 @@
 Each operation runs the service code of its endpoint (``events.service`` for update and
 delete, ``sharing.service.share`` for share; consecutive creates go through
 ``events.batch.CreateRun``, with the validation, conflict check and records of
-``events.service.create_event``), so permissions, validation, scheduling conflicts,
+``events.creation.create_event``), so permissions, validation, scheduling conflicts,
 versions, audit rows, feed rows and notifications are identical. The operations share the
 request's session: a later operation sees what the earlier ones wrote (an update of a
 just-created event, a time conflict with an event created two operations before). Nothing
@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendo.core.cooperative import Pacer
 from calendo.core.errors import AppError, ValidationFailed, with_index
+from calendo.events import creation
 from calendo.events import service as events
 from calendo.events.batch import CreateRun
 from calendo.events.presenters import event_body
@@ -105,7 +106,7 @@ async def _create_run(
     failure: tuple[int, AppError] | None = None
     for offset, operation in enumerate(creates):
         try:
-            prepared.append(events.prepare_create(operation.event))
+            prepared.append(creation.prepare_create(operation.event))
         except AppError as exc:
             failure = (first + offset, exc)
             break

@@ -11,7 +11,8 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import OperationalError
 
 from calendo.auth.models import User
-from calendo.core.db import Database, InlineSQLiteReads, PooledReads, create_engine, unit_of_work
+from calendo.core.db import Database, InlineSQLiteReads, PooledReads, create_engine
+from calendo.core.uow import unit_of_work
 from tests.conftest import BACKEND, FAST_PATH, make_settings
 from tests.helpers import Actor
 

@@ -1,4 +1,4 @@
-"""The bounded retry of a write the database aborted (``core.db.TransientConflict``,
+"""The bounded retry of a write the database aborted (``core.uow.TransientConflict``,
 ``core.replay``): replayed whole, nothing of a failed attempt kept, 503 when retries run out."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from calendo.core import replay
-from calendo.core.db import is_transient
+from calendo.core.uow import is_transient
 from calendo.events import service
 from tests.helpers import Actor, assert_problem
 

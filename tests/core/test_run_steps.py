@@ -1,4 +1,4 @@
-"""``core.db.run_steps``: Core statements in order, in the unit of work, in one pass."""
+"""``core.uow.run_steps``: Core statements in order, in the unit of work, in one pass."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from fastapi import FastAPI
 from sqlalchemy import bindparam, select, update
 
 from calendo.auth.models import User
-from calendo.core.db import Database, Step, run_steps
+from calendo.core.db import Database
 from calendo.core.errors import Conflict
+from calendo.core.uow import Step, run_steps
 from tests.helpers import Actor
 
 _RENAME = (

@@ -12,8 +12,9 @@ from fastapi import FastAPI
 from sqlalchemy import select, text, update
 
 from calendo.auth.models import User
-from calendo.core.db import Database, unit_of_work
+from calendo.core.db import Database
 from calendo.core.sqlite_inline import DRIVER
+from calendo.core.uow import unit_of_work
 from tests.conftest import BACKEND, FAST_PATH
 from tests.helpers import Actor
 

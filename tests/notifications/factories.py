@@ -18,9 +18,10 @@ from fastapi import FastAPI
 from httpx_ws import AsyncWebSocketSession, aconnect_ws
 from httpx_ws.transport import ASGIWebSocketTransport
 
-from calendo.core.db import Database, unit_of_work
+from calendo.core.db import Database
 from calendo.core.deps import Services
 from calendo.core.pubsub import redis_channel_prefix
+from calendo.core.uow import unit_of_work
 from calendo.events.models import Event
 from calendo.notifications.service import notify, user_channel
 from tests.helpers import Actor

@@ -21,9 +21,10 @@ import redis.asyncio as aioredis
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from calendo.core.db import Database, create_engine, unit_of_work
+from calendo.core.db import Database, create_engine
 from calendo.core.errors import WS_UNAUTHORIZED
 from calendo.core.pubsub import RedisBroker
+from calendo.core.uow import unit_of_work
 from calendo.notifications.service import notify
 from tests.conftest import BACKEND, make_settings
 from tests.helpers import Actor, register

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from sqlalchemy import delete
 
 from calendo.auth.models import User
-from calendo.core.db import unit_of_work
+from calendo.core.uow import unit_of_work
 from tests.helpers import Actor, assert_problem
 from tests.notifications.factories import create_event, produce, services_of
 

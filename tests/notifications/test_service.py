@@ -10,7 +10,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
-from calendo.core.db import unit_of_work
+from calendo.core.uow import unit_of_work
 from calendo.notifications.models import Notification
 from calendo.notifications.service import notify
 from tests.helpers import Actor

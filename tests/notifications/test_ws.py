@@ -12,8 +12,8 @@ from fastapi import FastAPI
 from httpx_ws import WebSocketDisconnect, aconnect_ws
 
 from calendo.core.config import Settings
-from calendo.core.db import unit_of_work
 from calendo.core.errors import WS_UNAUTHORIZED
+from calendo.core.uow import unit_of_work
 from calendo.notifications.service import notify
 from tests.conftest import BACKEND, make_settings
 from tests.helpers import Actor

@@ -29,7 +29,7 @@ from httpx_ws.transport import ASGIWebSocketTransport
 from sqlalchemy import delete
 
 from calendo.auth.models import User
-from calendo.core.db import unit_of_work
+from calendo.core.uow import unit_of_work
 from calendo.models import Base
 from tests.conftest import SECRET
 
