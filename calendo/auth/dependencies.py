@@ -24,6 +24,9 @@ class CurrentUser:
     id: int
     username: str
     session_id: int
+    # The account's default IANA zone for rendering times (``user_account.timezone``), read
+    # in the statement that checks the login session.
+    timezone: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,19 +56,22 @@ def _token(request: Request) -> str:
     return token
 
 
-async def _live_username(reads: Reads, user_id: int, session_id: int) -> str:
-    """The user's name, or 401 unless the login session is theirs and not revoked."""
-    username = await repository.live_username(reads, user_id=user_id, session_id=session_id)
-    if username is None:
+async def _live_user(reads: Reads, user_id: int, session_id: int) -> tuple[str, str]:
+    """The user's name and default zone, or 401 unless the login session is theirs and not
+    revoked."""
+    found = await repository.live_user(reads, user_id=user_id, session_id=session_id)
+    if found is None:
         raise NotAuthenticated(INVALID_TOKEN)
-    return username
+    return found
 
 
 async def authenticate(tokens: TokenVerifier, reads: Reads, token: str) -> CurrentUser:
     """Resolve an access token to a live user and login session, or raise NotAuthenticated."""
     claims = _claims(tokens, token)
-    username = await _live_username(reads, claims.user_id, claims.session_id)
-    return CurrentUser(id=claims.user_id, username=username, session_id=claims.session_id)
+    username, timezone = await _live_user(reads, claims.user_id, claims.session_id)
+    return CurrentUser(
+        id=claims.user_id, username=username, session_id=claims.session_id, timezone=timezone
+    )
 
 
 async def current_user(request: Request) -> CurrentUser:
@@ -89,7 +95,7 @@ async def bearer(request: Request) -> Bearer:
 
 async def require_live(reads: Reads, caller: Bearer) -> None:
     """401 unless the token's login session is live (``current_user``'s check, on its own)."""
-    await _live_username(reads, caller.user_id, caller.session_id)
+    await _live_user(reads, caller.user_id, caller.session_id)
 
 
 CurrentUserDep = Annotated[CurrentUser, Depends(current_user)]

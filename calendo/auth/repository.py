@@ -10,11 +10,12 @@ from calendo.auth.scopes import LIVE_USERNAME
 from calendo.core.db import LIKE_ESCAPE, Reads, like_literal
 
 
-async def live_username(reads: Reads, *, user_id: int, session_id: int) -> str | None:
-    """The user's name if the login session is theirs and not revoked (one statement per
-    request, outside any transaction: it must see a logout committed a moment ago)."""
+async def live_user(reads: Reads, *, user_id: int, session_id: int) -> tuple[str, str] | None:
+    """The user's name and default time zone if the login session is theirs and not revoked
+    (one statement per request, outside any transaction: it must see a logout committed a
+    moment ago)."""
     rows = await reads.all(LIVE_USERNAME, {"user_id": user_id, "session_id": session_id})
-    return str(rows[0].username) if rows else None
+    return (str(rows[0].username), str(rows[0].timezone)) if rows else None
 
 
 async def find_by_login(session: AsyncSession, identifier: str) -> User | None:

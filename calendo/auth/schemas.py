@@ -16,6 +16,9 @@ class UserRead(BaseModel):
     id: int
     username: str
     email: str
+    timezone: str = Field(
+        description="The account's default time zone (IANA name) for rendering times."
+    )
     created_at: datetime
 
 

@@ -15,7 +15,7 @@ from calendo.core import statements
 
 # Built once: the statement and its cache key are reused by every request.
 LIVE_USERNAME = (
-    select(User.username)
+    select(User.username, User.timezone)
     .join(AuthSession, AuthSession.user_id == User.id)
     .where(
         User.id == bindparam("user_id"),

@@ -40,10 +40,11 @@ class Access:
 @dataclass(frozen=True, slots=True)
 class WriteAccess(Access):
     """An event locked for a write, with everyone who can see it (user id → role), and the
-    caller's username when the lock also checked their login session."""
+    caller's username and default zone when the lock also checked their login session."""
 
     audience: dict[int, str]
     actor_name: str | None = None
+    actor_timezone: str | None = None
 
 
 _EVENT_AND_ROLE = (
@@ -64,10 +65,11 @@ _Everyone = aliased(Permission)
 def _lock_reads(*, live: bool) -> tuple[Select[Any], Select[Any]]:
     """The reads of ``lock_event``: SQLite's and PostgreSQL's (see below). With ``live``,
     each also proves the caller's login session live (bind ``session_id``; no row if it is
-    not) and names the caller (``actor_name``)."""
+    not) and names the caller (``actor_name``, ``actor_timezone``)."""
     columns: list[Any] = [*_LOCK_COLUMNS]
     if live:
         columns.append(User.username.label("actor_name"))
+        columns.append(User.timezone.label("actor_timezone"))
 
     def scoped(query: Select[Any]) -> Select[Any]:
         query = query.join(Permission, Permission.event_id == _EVENT_TABLE.c.id).where(
@@ -177,8 +179,16 @@ async def lock_event(
     first, loaded, audience = await session.run_sync(run)
     found = (loaded, first.role) if first is not None and loaded is not None else None
     event, role = _checked(found, event_id, minimum, include_deleted)
-    actor_name = first.actor_name if live and first is not None else None
-    return WriteAccess(event=event, role=role, audience=audience, actor_name=actor_name)
+    actor_name = actor_timezone = None
+    if live and first is not None:
+        actor_name, actor_timezone = first.actor_name, first.actor_timezone
+    return WriteAccess(
+        event=event,
+        role=role,
+        audience=audience,
+        actor_name=actor_name,
+        actor_timezone=actor_timezone,
+    )
 
 
 # Every event a multi-event write names, locked in ascending id order (the sort runs below
