@@ -14,7 +14,12 @@ from pathlib import Path
 
 import httpx
 
+import calendo
 from tests.conftest import SECRET
+
+# The checkout whose code the tests import: the server runs the same code, wherever the venv's
+# editable install points (a second worktree shares the venv).
+_SOURCE_ROOT = str(Path(calendo.__file__).resolve().parents[1])
 
 
 @dataclass
@@ -46,6 +51,7 @@ def server_env(database_url: str, redis_url: str | None, port: int, **extra: str
     """The environment of a test server: this database and Redis, cheap hashing, no limits."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CALENDO_")}
     env.update(
+        PYTHONPATH=os.pathsep.join(filter(None, (_SOURCE_ROOT, env.get("PYTHONPATH")))),
         CALENDO_DATABASE_URL=database_url,
         CALENDO_SECRET_KEY=SECRET,
         CALENDO_ENV="test",

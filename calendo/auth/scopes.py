@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from calendo.auth.models import AuthSession, User
 from calendo.core import statements
+from calendo.core.uow import transaction_state
 
 # Built once: the statement and its cache key are reused by every request.
 LIVE_USERNAME = (
@@ -39,7 +40,6 @@ LIVE_SESSION = LIVE_USERNAME.exists()
 _CALENDAR_LOCK = (
     select(User.id).where(User.id == bindparam("user_id")).with_for_update(key_share=True)
 )
-_LOCKED_CALENDARS = "calendo_locked_calendars"
 
 
 def lock_calendar(sync_session: Session, user_id: int) -> None:
@@ -48,7 +48,7 @@ def lock_calendar(sync_session: Session, user_id: int) -> None:
     connection = sync_session.connection()
     if connection.dialect.name != "postgresql":
         return
-    locked: set[int] = sync_session.info.setdefault(_LOCKED_CALENDARS, set())
+    locked = transaction_state(sync_session).locked_calendars
     if user_id not in locked:
         statements.rows(connection, _CALENDAR_LOCK, {"user_id": user_id})
         locked.add(user_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Executable
@@ -21,7 +21,32 @@ from sqlalchemy.orm import Session
 from calendo.core import statements
 
 AfterCommit = Callable[[], Awaitable[None]]
-_AFTER_COMMIT_KEY = "calendo_after_commit"
+
+
+@dataclass(slots=True)
+class TransactionState:
+    """What one transaction has done so far, typed: the hooks to run once it commits, and the
+    locks it already holds (taken once each, in the lock order of docs/architecture.md).
+
+    It lives for one transaction: ``unit_of_work`` drops it at commit or rollback, when the
+    locks are released and the hooks have run or been dropped."""
+
+    after_commit: list[AfterCommit] = field(default_factory=list)
+    locked_calendars: set[int] = field(default_factory=set)
+    feed_locked: bool = False
+
+
+# The one entry of ``Session.info`` Calendo uses: the session's current TransactionState.
+_STATE_KEY = "calendo.transaction"
+
+
+def transaction_state(session: AsyncSession | Session) -> TransactionState:
+    """The state of ``session``'s current transaction (made on first use)."""
+    info = session.info
+    state = info.get(_STATE_KEY)
+    if state is None:
+        state = info[_STATE_KEY] = TransactionState()
+    return state
 
 
 # SQLSTATEs of a transaction the database aborted for another's sake, safe to run again from
@@ -55,7 +80,7 @@ def is_transient(exc: BaseException) -> bool:
 
 def after_commit(session: AsyncSession, hook: AfterCommit) -> None:
     """Run ``hook`` once the unit of work has committed; dropped on rollback."""
-    session.info.setdefault(_AFTER_COMMIT_KEY, []).append(hook)
+    transaction_state(session).after_commit.append(hook)
 
 
 def _finish(session: Session) -> None:
@@ -89,8 +114,8 @@ async def unit_of_work(session: AsyncSession) -> AsyncIterator[AsyncSession]:
             raise TransientConflict(str(exc.orig)) from exc
         raise
     finally:
-        hooks: list[AfterCommit] = session.info.pop(_AFTER_COMMIT_KEY, [])
-    for hook in hooks:
+        state: TransactionState | None = session.info.pop(_STATE_KEY, None)
+    for hook in state.after_commit if state is not None else ():
         await hook()
 
 

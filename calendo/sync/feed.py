@@ -16,11 +16,10 @@ from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendo.core.types import utcnow
-from calendo.core.uow import Step, run_steps
+from calendo.core.uow import Step, run_steps, transaction_state
 from calendo.sync.models import SyncChange
 
 _FEED_LOCK_KEY = 0x43414C44  # "CALD"
-_LOCKED = "calendo_feed_locked"
 _ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 # Core, not the unit of work: feed rows are append-only and never read back by their writer.
 _INSERT = cast(Table, SyncChange.__table__).insert()
@@ -46,9 +45,10 @@ def steps(session: AsyncSession, pairs: Sequence[tuple[int, int]], *, change: st
     if not pairs:
         return []
     result = []
-    if session.get_bind().dialect.name == "postgresql" and not session.info.get(_LOCKED):
+    state = transaction_state(session)
+    if session.get_bind().dialect.name == "postgresql" and not state.feed_locked:
         result.append(Step(_ADVISORY_LOCK, {"key": _FEED_LOCK_KEY}))
-        session.info[_LOCKED] = True
+        state.feed_locked = True
     created_at = utcnow()
     rows = [
         {"user_id": uid, "event_id": eid, "change": change, "created_at": created_at}
