@@ -6,6 +6,11 @@ value right), changed words highlighted with ``<del class="diff-del">`` and
 ``<ins class="diff-ins">``, and the unchanged fields folded into a
 ``<details>`` element.
 
+Times are shown on the wall clock of their version's own ``timezone`` (the old
+column in the old version's zone, the new column and the header of each
+version in theirs), each followed by the zone's name; the ``datetime``
+attribute keeps the stored instant.
+
 Safety: every user-supplied string goes through ``html.escape(quote=True)``;
 links with a scheme other than http(s) are dropped; and the page carries a
 Content-Security-Policy that forbids scripts and any external resource, so
@@ -22,7 +27,7 @@ from typing import Any
 
 from calendo.history.diff import CONTENT_FIELDS, DIFF_BUDGET, TEXT_FIELDS, is_empty, text_diff
 from calendo.history.matcher import Budget
-from calendo.history.summary import describe_instant, describe_rule, parse_instant
+from calendo.history.summary import describe_instant, describe_rule, parse_instant, zone_name
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
@@ -45,6 +50,7 @@ _GRANULARITY_NOTES = {
     "line": "Too many changes to compare word by word: changed lines are highlighted.",
     "field": "Too many changes to compare word by word: the whole text is highlighted.",
 }
+_ZONE_CHANGE_NOTE = "Times in each column are shown in that version's time zone."
 _ACTION_LABELS = {
     "created": "Created",
     "updated": "Edited",
@@ -169,10 +175,11 @@ def _label(field: str) -> str:
     return _FIELD_LABELS.get(field, field.replace("_", " ").capitalize())
 
 
-def _time(value: str) -> str:
-    """Render an RFC 3339 time as a readable <time>, or as plain text if invalid."""
+def _time(value: str, zone: str) -> str:
+    """Render an RFC 3339 time as a readable <time> on the wall clock of ``zone``, or as plain
+    text if invalid."""
     try:
-        readable = describe_instant(parse_instant(value))
+        readable = describe_instant(parse_instant(value), zone)
     except (TypeError, ValueError):
         return _e(value)
     return f'<time datetime="{_e(value)}">{_e(readable)}</time>'
@@ -184,12 +191,12 @@ def _empty(value: Any) -> str:
     return f'<span class="diff-empty">{text}</span>'
 
 
-def _item(field: str, value: Any) -> str:
-    """Render one scalar value of a field."""
+def _item(field: str, value: Any, zone: str) -> str:
+    """Render one scalar value of a field (times in ``zone``)."""
     if isinstance(value, bool):
         return "yes" if value else "no"
     if field in _TIME_FIELDS and isinstance(value, str):
-        return _time(value)
+        return _time(value, zone)
     if field == "recurrence_pattern" and isinstance(value, str):
         hint = _e(describe_rule(value))
         return f'<code>{_e(value)}</code><br><span class="diff-hint">{hint}</span>'
@@ -199,25 +206,29 @@ def _item(field: str, value: Any) -> str:
 
 
 def _list(
-    field: str, values: Sequence[Any], marked: frozenset[Any] = frozenset(), tag: str = "del"
+    field: str,
+    values: Sequence[Any],
+    zone: str,
+    marked: frozenset[Any] = frozenset(),
+    tag: str = "del",
 ) -> str:
     """Render a list as <ul>, wrapping the items in `marked` in a <del> or <ins> `tag`."""
     items = []
     for value in values:
-        body = _item(field, value)
+        body = _item(field, value, zone)
         if value in marked:
             body = f'<{tag} class="diff-{tag}">{body}</{tag}>'
         items.append(f"<li>{body}</li>")
     return f'<ul class="diff-list">{"".join(items)}</ul>'
 
 
-def _value(field: str, value: Any) -> str:
-    """Render a whole field value without highlighting."""
+def _value(field: str, value: Any, zone: str) -> str:
+    """Render a whole field value without highlighting (times in ``zone``)."""
     if is_empty(value):
         return _empty(value)
     if isinstance(value, list):
-        return _list(field, value)
-    return _item(field, value)
+        return _list(field, value, zone)
+    return _item(field, value, zone)
 
 
 def _text_side(text_diff: Sequence[Mapping[str, str]], side_op: str, tag: str) -> str:
@@ -251,38 +262,50 @@ def _text_cells(change: Mapping[str, Any]) -> tuple[str, str]:
     return left, right
 
 
-def _list_cells(field: str, old: Any, new: Any) -> tuple[str, str]:
+def _list_cells(field: str, old: Any, new: Any, zones: tuple[str, str]) -> tuple[str, str]:
     """Render a list change, marking removed items left and added items right."""
     before, after = list(old or []), list(new or [])
     removed, added = frozenset(before) - set(after), frozenset(after) - set(before)
-    left = _list(field, before, removed, "del") if before else _empty(old)
-    right = _list(field, after, added, "ins") if after else _empty(new)
+    left = _list(field, before, zones[0], removed, "del") if before else _empty(old)
+    right = _list(field, after, zones[1], added, "ins") if after else _empty(new)
     return left, right
 
 
-def _whole_value_cells(field: str, old: Any, new: Any) -> tuple[str, str]:
+def _whole_value_cells(field: str, old: Any, new: Any, zones: tuple[str, str]) -> tuple[str, str]:
     """Render a change of a non-text value, highlighting each side as a whole."""
-    left = _empty(old) if is_empty(old) else f'<del class="diff-del">{_value(field, old)}</del>'
-    right = _empty(new) if is_empty(new) else f'<ins class="diff-ins">{_value(field, new)}</ins>'
+    left = (
+        _empty(old)
+        if is_empty(old)
+        else f'<del class="diff-del">{_value(field, old, zones[0])}</del>'
+    )
+    right = (
+        _empty(new)
+        if is_empty(new)
+        else f'<ins class="diff-ins">{_value(field, new, zones[1])}</ins>'
+    )
     return left, right
 
 
-def _cells(change: Mapping[str, Any]) -> tuple[str, str]:
-    """Render the old and new cells of one changed field."""
+def _cells(change: Mapping[str, Any], zones: tuple[str, str]) -> tuple[str, str]:
+    """Render the old and new cells of one changed field (each side's times in its zone)."""
     field, old, new = str(change["field"]), change.get("old"), change.get("new")
     if field in TEXT_FIELDS:
         return _text_cells(change)
     if isinstance(old, list) or isinstance(new, list):
-        return _list_cells(field, old, new)
-    return _whole_value_cells(field, old, new)
+        return _list_cells(field, old, new, zones)
+    return _whole_value_cells(field, old, new, zones)
 
 
-def _change_rows(change: Mapping[str, Any], old: DiffSide, new: DiffSide) -> str:
+def _change_rows(
+    change: Mapping[str, Any], old: DiffSide, new: DiffSide, zones: tuple[str, str]
+) -> str:
     """Render the row group (field heading plus old/new cells) of one change."""
     field = str(change["field"])
-    left, right = _cells(change)
+    left, right = _cells(change, zones)
     op = str(change.get("op", "changed"))
     note = _GRANULARITY_NOTES.get(str(change.get("granularity")))
+    if field == "timezone":
+        note = _ZONE_CHANGE_NOTE
     hint = f'<br><span class="diff-hint diff-degraded">{_e(note)}</span>' if note else ""
     return (
         "<tbody>"
@@ -294,13 +317,17 @@ def _change_rows(change: Mapping[str, Any], old: DiffSide, new: DiffSide) -> str
     )
 
 
-def _changes_table(changes: Sequence[Mapping[str, Any]], old: DiffSide, new: DiffSide) -> str:
+def _changes_table(
+    changes: Sequence[Mapping[str, Any]], old: DiffSide, new: DiffSide, zones: tuple[str, str]
+) -> str:
     """Render the two-column table of changed fields, or a note when there are none."""
     if not changes:
         return '<p class="diff-nochange">No content changes between these versions.</p>'
     # Text diffs missing from the changes share one budget, like a diff_snapshots call.
     budget = Budget(DIFF_BUDGET)
-    rows = "\n".join(_change_rows(_with_text_diff(change, budget), old, new) for change in changes)
+    rows = "\n".join(
+        _change_rows(_with_text_diff(change, budget), old, new, zones) for change in changes
+    )
     return (
         '<table class="diff">\n'
         '<caption class="visually-hidden">Changed fields</caption>\n'
@@ -319,7 +346,10 @@ def _unchanged(changes: Sequence[Mapping[str, Any]], snapshot: Mapping[str, Any]
     if not fields:
         return ""
     noun = "field" if len(fields) == 1 else "fields"
-    items = "".join(f"<dt>{_e(_label(f))}</dt><dd>{_value(f, snapshot[f])}</dd>" for f in fields)
+    zone = zone_name(snapshot)
+    items = "".join(
+        f"<dt>{_e(_label(f))}</dt><dd>{_value(f, snapshot[f], zone)}</dd>" for f in fields
+    )
     return (
         f'<details class="diff-unchanged"><summary>{len(fields)} unchanged {noun}</summary>'
         f"<dl>{items}</dl></details>"
@@ -334,15 +364,16 @@ def _nav_link(href: str | None, rel: str, text: str) -> str:
     return f'<p class="diff-nav"><a href="{_e(safe)}" rel="{rel}">{text}</a></p>'
 
 
-def _side(side: DiffSide, css: str, nav: str) -> str:
-    """Render the header block describing one version."""
+def _side(side: DiffSide, css: str, nav: str, zone: str) -> str:
+    """Render the header block describing one version (its time in that version's zone)."""
     action = _ACTION_LABELS.get(side.action, side.action.replace("_", " ").capitalize())
     note = f'<p class="diff-note"><strong>Note:</strong> {_e(side.note)}</p>' if side.note else ""
     summary = f'<p class="diff-summary">{_e(side.summary)}</p>' if side.summary else ""
     return (
         f'<section class="diff-side {css}">'
         f'<h2>Version {_e(side.version)}<span class="diff-badge">{_e(action)}</span></h2>'
-        f'<p class="diff-meta">by <strong>{_e(side.author)}</strong> · {_time(side.created_at)}</p>'
+        f'<p class="diff-meta">by <strong>{_e(side.author)}</strong> · '
+        f"{_time(side.created_at, zone)}</p>"
         f"{summary}{note}{nav}</section>"
     )
 
@@ -360,12 +391,13 @@ def render_diff_html(
     next_href: str | None,
 ) -> str:
     """Render a complete HTML5 page comparing two versions of an event."""
-    # old_snapshot is accepted for symmetry with new_snapshot but not needed:
-    # the changes carry every old value, and unchanged fields are equal anyway.
+    # The changes carry every old value; old_snapshot gives the old version's time zone.
     title = _e(event_title)
+    zones = (zone_name(old_snapshot), zone_name(new_snapshot))
     prev_link = _nav_link(prev_href, "prev", "← Previous change")
     next_link = _nav_link(next_href, "next", "Next change →")
-    sides = _side(old, "diff-side-old", prev_link) + _side(new, "diff-side-new", next_link)
+    sides = _side(old, "diff-side-old", prev_link, zones[0])
+    sides += _side(new, "diff-side-new", next_link, zones[1])
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -384,7 +416,7 @@ def render_diff_html(
 <h1>Changes to “{title}”</h1>
 <p class="diff-sub">Event {_e(event_id)} · version {_e(old.version)} → version {_e(new.version)}</p>
 <div class="diff-sides">{sides}</div>
-{_changes_table(changes, old, new)}
+{_changes_table(changes, old, new, zones)}
 {_unchanged(changes, new_snapshot)}
 </main>
 </body>

@@ -7,16 +7,25 @@ Summaries read like Wikipedia edit summaries, e.g.::
     rolled back to version 3; no longer repeats
 
 Phrases follow ``CONTENT_FIELDS`` order and are joined with "; ".  Times are
-compared as UTC instants and shown in UTC.  Names of days and months are
-fixed English abbreviations, independent of the process locale.
+shown on the wall clock of the version's own ``timezone`` ("18:00–19:30
+Europe/Berlin"; a span across a clock change names both offsets), and moves
+are measured on that clock, so a weekly 18:00 moved by a week across a DST
+change is "7 days later", not "6 days 23 h".  When the zone itself changed,
+moves are measured between the instants and the new wall-clock times are
+named.  Names of days and months are fixed English abbreviations,
+independent of the process locale.
+
+Summaries are rendered when a history is read (``history.service``), from the
+snapshots, so versions stored before zones were spoken speak theirs too.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from calendo.history.diff import changed_fields, is_empty
 
@@ -54,24 +63,62 @@ def parse_instant(value: str) -> datetime:
     return parsed.astimezone(UTC)
 
 
+def zone_name(snapshot: Mapping[str, Any]) -> str:
+    """The IANA zone a snapshot's times are spoken in ("UTC" when it names none)."""
+    name = snapshot.get("timezone")
+    return name if isinstance(name, str) and name else "UTC"
+
+
+def _zone(name: str) -> tzinfo:
+    """The zone of an IANA name; UTC for a name this system does not know (a snapshot's zone
+    was validated when it was written, so this only guards a tz database that lost one)."""
+    if name == "UTC":
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
+def _label(name: str) -> str:
+    """How a zone is named after a time: its IANA name, or "UTC" for an unknown one."""
+    return name if _zone(name) is not UTC else "UTC"
+
+
+def _offset(moment: datetime) -> str:
+    """A local time's offset from UTC, like "UTC+01:00" or "UTC-03:30"."""
+    minutes = round((moment.utcoffset() or timedelta(0)).total_seconds() / 60)
+    sign, minutes = ("-" if minutes < 0 else "+"), abs(minutes)
+    return f"UTC{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
 def format_date(day: date) -> str:
     """Format a date like "Fri 20 Mar 2026"."""
     return f"{_WEEKDAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]} {day.year}"
 
 
-def describe_instant(moment: datetime) -> str:
-    """Format a UTC instant like "Fri 20 Mar 2026, 10:00 UTC"."""
-    moment = moment.astimezone(UTC)
-    return f"{format_date(moment.date())}, {moment:%H:%M} UTC"
+def describe_instant(moment: datetime, zone: str = "UTC") -> str:
+    """Format an instant on the wall clock of ``zone``, like "Fri 20 Mar 2026, 10:00 UTC" or
+    "Thu 12 Mar 2026, 18:00 Europe/Berlin"."""
+    local = moment.astimezone(_zone(zone))
+    return f"{format_date(local.date())}, {local:%H:%M} {_label(zone)}"
 
 
-def format_span(start: datetime, end: datetime) -> str:
-    """Format a time range, naming the day once when both ends share it."""
-    start, end = start.astimezone(UTC), end.astimezone(UTC)
+def format_span(start: datetime, end: datetime, zone: str = "UTC") -> str:
+    """Format a time range on the wall clock of ``zone``, naming the day once when both ends
+    share it, and each end's offset when the clocks change in between (DST)."""
+    start, end = start.astimezone(_zone(zone)), end.astimezone(_zone(zone))
+    label = _label(zone)
+    if start.utcoffset() != end.utcoffset():
+        first = f"{format_date(start.date())}, {start:%H:%M} ({_offset(start)})"
+        last = f"{end:%H:%M} ({_offset(end)})"
+        if start.date() != end.date():
+            last = f"{format_date(end.date())}, {last}"
+        return f"{first} – {last} {label}"
     if start.date() == end.date():
-        return f"{format_date(start.date())}, {start:%H:%M}–{end:%H:%M} UTC"
+        return f"{format_date(start.date())}, {start:%H:%M}–{end:%H:%M} {label}"
     first, last = format_date(start.date()), format_date(end.date())
-    return f"{first}, {start:%H:%M} – {last}, {end:%H:%M} UTC"
+    return f"{first}, {start:%H:%M} – {last}, {end:%H:%M} {label}"
 
 
 def format_duration(delta: timedelta) -> str:
@@ -260,17 +307,47 @@ def _description_phrases(old: Mapping[str, Any], new: Mapping[str, Any]) -> list
     return ["edited the description"]
 
 
-def _time_phrases(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
-    """Describe how the event moved or changed length."""
+def _times(snapshot: Mapping[str, Any]) -> tuple[datetime, datetime]:
+    """A snapshot's start and end instants (KeyError, TypeError or ValueError if invalid)."""
+    return parse_instant(snapshot["start_time"]), parse_instant(snapshot["end_time"])
+
+
+def _span(snapshot: Mapping[str, Any]) -> str | None:
+    """A snapshot's time range in its own zone, or None if its times are not valid."""
     try:
-        start0, end0 = parse_instant(old["start_time"]), parse_instant(old["end_time"])
-        start1, end1 = parse_instant(new["start_time"]), parse_instant(new["end_time"])
+        start, end = _times(snapshot)
+    except (KeyError, TypeError, ValueError):
+        return None
+    return format_span(start, end, zone_name(snapshot))
+
+
+def _wall(moment: datetime, zone: str) -> datetime:
+    """An instant as a naive wall-clock time of ``zone``: differences are then calendar
+    differences (a week is 7 days even across a DST change)."""
+    return moment.astimezone(_zone(zone)).replace(tzinfo=None)
+
+
+def _time_phrases(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """Describe how the event moved or changed length.
+
+    Moves are measured on the event's wall clock when both versions share a zone, and
+    between the instants when the zone changed (``_timezone_phrases`` names the new times).
+    Lengths are always elapsed time.
+    """
+    try:
+        start0, end0 = _times(old)
+        start1, end1 = _times(new)
     except (KeyError, TypeError, ValueError):
         # Not valid RFC 3339: fall back to a plain statement.
         same = all(old.get(f) == new.get(f) for f in ("start_time", "end_time"))
         return [] if same else ["changed the time"]
-    shift, end_shift = start1 - start0, end1 - end0
     length0, length1 = end0 - start0, end1 - start1
+    if zone_name(old) == zone_name(new):
+        zone = zone_name(new)
+        shift = _wall(start1, zone) - _wall(start0, zone)
+        end_shift = _wall(end1, zone) - _wall(end0, zone)
+    else:
+        shift, end_shift = start1 - start0, end1 - end0
     if not shift and not end_shift:
         return []
     if not shift:
@@ -284,9 +361,15 @@ def _time_phrases(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
 
 
 def _timezone_phrases(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
-    """Describe a time zone change."""
-    after = new.get("timezone")
-    return [] if old.get("timezone") == after else [f"time zone changed to {after}"]
+    """Describe a time zone change, with the times as the new zone reads them."""
+    before, after = old.get("timezone"), new.get("timezone")
+    if before == after:
+        return []
+    phrase = (
+        f"time zone changed from {before} to {after}" if before else f"time zone set to {after}"
+    )
+    span = _span(new)
+    return [phrase if span is None else f"{phrase} (now {span})"]
 
 
 def _location_phrases(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
@@ -364,11 +447,9 @@ def _created_sentence(new: Mapping[str, Any]) -> str:
     """Describe a newly created event: title, time and recurrence."""
     title = new.get("title") or ""
     sentence = f"created {_quote(title)}" if title else "created an untitled event"
-    try:
-        span = format_span(parse_instant(new["start_time"]), parse_instant(new["end_time"]))
+    span = _span(new)
+    if span is not None:  # without valid times the title alone still says what happened
         sentence += f" on {span}"
-    except (KeyError, TypeError, ValueError):
-        pass  # Without valid times the title alone still says what happened.
     rule = _effective_rule(new)
     if rule is not None:
         sentence += f", {describe_rule(rule)}"

@@ -228,3 +228,68 @@ def test_attribute_values_cannot_break_out() -> None:
     page = render(new={**OLD, "start_time": '"><b onclick=x>'}, old=OLD)
     assert "<b onclick" not in page
     assert "&quot;&gt;&lt;b onclick=x&gt;" in page
+
+
+# --- times in the event's own zone -------------------------------------------------------
+
+# An 18:00 Berlin rehearsal (CET, UTC+1) moved to 19:00; stored instants are UTC.
+BERLIN_OLD: dict[str, Any] = {
+    **OLD,
+    "title": "Rehearsal",
+    "start_time": "2026-03-12T17:00:00Z",
+    "end_time": "2026-03-12T18:30:00Z",
+    "timezone": "Europe/Berlin",
+}
+BERLIN_NEW: dict[str, Any] = {
+    **BERLIN_OLD,
+    "start_time": "2026-03-12T18:00:00Z",
+    "end_time": "2026-03-12T19:30:00Z",
+}
+
+
+def test_times_speak_the_events_own_zone() -> None:
+    page = render(BERLIN_OLD, BERLIN_NEW, event_title="Rehearsal")
+    assert (
+        '<del class="diff-del"><time datetime="2026-03-12T17:00:00Z">'
+        "Thu 12 Mar 2026, 18:00 Europe/Berlin</time></del>"
+    ) in page
+    assert (
+        '<ins class="diff-ins"><time datetime="2026-03-12T18:00:00Z">'
+        "Thu 12 Mar 2026, 19:00 Europe/Berlin</time></ins>"
+    ) in page
+    # The version headers are on the same clock (08:00 UTC is 09:00 in Berlin).
+    assert (
+        '<time datetime="2026-03-19T08:00:00Z">Thu 19 Mar 2026, 09:00 Europe/Berlin</time>' in page
+    )
+    assert " UTC<" not in page
+
+
+def test_summer_time_keeps_the_wall_clock() -> None:
+    # 29 Mar 2026 Berlin moves to CEST (UTC+2): the same 18:00 is now 16:00 UTC.
+    summer = {
+        **BERLIN_OLD,
+        "start_time": "2026-04-02T16:00:00Z",
+        "end_time": "2026-04-02T17:30:00Z",
+    }
+    page = render(BERLIN_OLD, summer, event_title="Rehearsal")
+    assert (
+        '<time datetime="2026-04-02T16:00:00Z">Thu 2 Apr 2026, 18:00 Europe/Berlin</time>' in page
+    )
+    assert (
+        '<time datetime="2026-03-12T17:00:00Z">Thu 12 Mar 2026, 18:00 Europe/Berlin</time>' in page
+    )
+
+
+def test_an_old_version_in_another_zone_speaks_its_zone() -> None:
+    # Version 2 was in New York (EDT, UTC-4): the same instant reads 13:00 there.
+    new_york = {**BERLIN_OLD, "timezone": "America/New_York"}
+    page = render(new_york, BERLIN_NEW, event_title="Rehearsal")
+    old_cells = re.findall(r'<td class="diff-old"[^>]*>(.*?)</td>', page)
+    new_cells = re.findall(r'<td class="diff-new"[^>]*>(.*?)</td>', page)
+    assert any("Thu 12 Mar 2026, 13:00 America/New_York" in cell for cell in old_cells)
+    assert any("Thu 12 Mar 2026, 19:00 Europe/Berlin" in cell for cell in new_cells)
+    assert not any("Europe/Berlin</time>" in cell for cell in old_cells)
+    # Each header on its version's clock, and the zone change says how to read the columns.
+    assert "Thu 19 Mar 2026, 04:00 America/New_York</time>" in page
+    assert "Thu 19 Mar 2026, 09:00 Europe/Berlin</time>" in page
+    assert "Times in each column are shown in that version&#x27;s time zone." in page

@@ -182,8 +182,84 @@ def test_location(before: str | None, after: str | None, expected: str) -> None:
     assert summarize(with_(location=before), with_(location=after), action="updated") == expected
 
 
-def test_timezone() -> None:
-    assert updated(timezone="Europe/Berlin") == "time zone changed to Europe/Berlin"
+def test_timezone_change_names_both_zones_and_the_new_wall_clock() -> None:
+    assert updated(timezone="Europe/Berlin") == (
+        "time zone changed from UTC to Europe/Berlin (now Fri 20 Mar 2026, 11:00–11:30 "
+        "Europe/Berlin)"
+    )
+
+
+# --- the event's own zone ------------------------------------------------------------
+
+# An 18:00 Berlin rehearsal in winter (CET, UTC+1): 17:00–18:30 UTC.
+REHEARSAL = with_(
+    title="Rehearsal",
+    start_time="2026-03-12T17:00:00Z",
+    end_time="2026-03-12T18:30:00Z",
+    timezone="Europe/Berlin",
+)
+
+
+def test_created_speaks_the_events_own_zone() -> None:
+    assert (
+        summarize(None, REHEARSAL, action="created")
+        == "created “Rehearsal” on Thu 12 Mar 2026, 18:00–19:30 Europe/Berlin"
+    )
+
+
+def test_created_in_summer_time_reads_the_same_wall_clock() -> None:
+    # CEST (UTC+2): 16:00 UTC is still 18:00 in Berlin.
+    summer = {**REHEARSAL, "start_time": "2026-07-09T16:00:00Z", "end_time": "2026-07-09T17:30:00Z"}
+    assert summarize(None, summer, action="created").endswith(
+        "Thu 9 Jul 2026, 18:00–19:30 Europe/Berlin"
+    )
+
+
+def test_a_span_across_the_clock_change_names_both_offsets() -> None:
+    # Berlin springs forward at 02:00 on 29 Mar 2026: 01:30 CET to 03:30 CEST is one hour.
+    night = {**REHEARSAL, "start_time": "2026-03-29T00:30:00Z", "end_time": "2026-03-29T01:30:00Z"}
+    assert summarize(None, night, action="created").endswith(
+        "Sun 29 Mar 2026, 01:30 (UTC+01:00) – 03:30 (UTC+02:00) Europe/Berlin"
+    )
+
+
+def test_a_move_across_dst_is_measured_on_the_events_wall_clock() -> None:
+    # Three weeks on, after the change to CEST on 29 Mar: 18:00 Berlin is 16:00 UTC, 20 days
+    # 23 h of elapsed time but "21 days later" on the rehearsal's clock.
+    later = {**REHEARSAL, "start_time": "2026-04-02T16:00:00Z", "end_time": "2026-04-02T17:30:00Z"}
+    assert summarize(REHEARSAL, later, action="updated") == "moved 21 days later, same length"
+
+
+def test_an_old_version_in_another_zone_speaks_its_own_zone() -> None:
+    # Version 1 was planned in New York (EDT from 8 Mar 2026: 13:00 is 17:00 UTC); version 2
+    # moved the zone to Berlin without moving the instant.
+    new_york = {**REHEARSAL, "timezone": "America/New_York"}
+    assert summarize(None, new_york, action="created").endswith(
+        "Thu 12 Mar 2026, 13:00–14:30 America/New_York"
+    )
+    assert summarize(new_york, REHEARSAL, action="updated") == (
+        "time zone changed from America/New_York to Europe/Berlin "
+        "(now Thu 12 Mar 2026, 18:00–19:30 Europe/Berlin)"
+    )
+
+
+def test_a_zone_change_that_keeps_the_wall_clock_is_a_move_of_the_instant() -> None:
+    # 18:00 New York kept as 18:00 Berlin: the instant moved 5 hours earlier.
+    new_york = {
+        **REHEARSAL,
+        "start_time": "2026-03-12T22:00:00Z",
+        "end_time": "2026-03-12T23:30:00Z",
+        "timezone": "America/New_York",
+    }
+    assert summarize(new_york, REHEARSAL, action="updated") == (
+        "moved 5 h earlier, same length; time zone changed from America/New_York to "
+        "Europe/Berlin (now Thu 12 Mar 2026, 18:00–19:30 Europe/Berlin)"
+    )
+
+
+def test_an_unknown_zone_in_a_stored_snapshot_falls_back_to_utc() -> None:
+    lost = {**REHEARSAL, "timezone": "Atlantis/Capital"}
+    assert summarize(None, lost, action="created").endswith("17:00–18:30 UTC")
 
 
 # --- recurrence --------------------------------------------------------------------------
