@@ -9,7 +9,7 @@ import orjson
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from calendo.auth.dependencies import Bearer, require_live
+from calendo.auth.caller import Bearer, require_live
 from calendo.core.config import Settings
 from calendo.core.cooperative import Pacer
 from calendo.core.db import Reads

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from calendo.auth.dependencies import BearerDep, CurrentUser, CurrentUserDep, require_live
+from calendo.auth.caller import CurrentUser, require_live
+from calendo.auth.dependencies import BearerDep, CurrentUserDep
 from calendo.core.deps import PathId, ServicesDep, SessionDep, Write, services_of, write_unit
 from calendo.core.errors import problem_responses
 from calendo.core.formats import json_response

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from calendo.audit import service as audit
-from calendo.auth.dependencies import Bearer, CurrentUser
+from calendo.auth.caller import Bearer, CurrentUser
 from calendo.core.deps import Services
 from calendo.core.errors import (
     Conflict,

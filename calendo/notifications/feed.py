@@ -14,7 +14,7 @@ import anyio
 import orjson
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDisconnected
 
-from calendo.auth.dependencies import CurrentUser, authenticate
+from calendo.auth.caller import CurrentUser, authenticate
 from calendo.core.deps import Services
 from calendo.core.errors import WS_LAGGING, WS_TOO_MANY, WS_UNAUTHORIZED, NotAuthenticated
 from calendo.core.pubsub import SubscriberLagging, Subscription

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, aliased
 
-from calendo.auth.dependencies import INVALID_TOKEN, Bearer, require_live
+from calendo.auth.caller import INVALID_TOKEN, Bearer, require_live
 from calendo.auth.models import User
 from calendo.auth.scopes import LIVE_SESSION, lock_calendar
 from calendo.core import statements

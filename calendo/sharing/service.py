@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendo.audit import service as audit
 from calendo.auth import service as auth
-from calendo.auth.dependencies import CurrentUser
+from calendo.auth.caller import CurrentUser
 from calendo.core.deps import Services
 from calendo.core.errors import NotFound, ValidationFailed
 from calendo.events.models import Event
