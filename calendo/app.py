@@ -33,6 +33,7 @@ from calendo.core.errors import install_error_handlers
 from calendo.core.formats import NegotiationMiddleware
 from calendo.core.guards import GuardMiddleware
 from calendo.core.observability import Metrics, RequestContextMiddleware, configure_logging
+from calendo.core.proxy import TrustedProxyMiddleware
 from calendo.core.pubsub import create_broker
 from calendo.core.ratelimit import RateLimiter, RateLimitMiddleware
 from calendo.core.replay import ReplayMiddleware
@@ -133,9 +134,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _add_operational_routes(app)
     _add_docs_routes(app)
     install_openapi(app)
-    # Outermost first: request id + metrics, the header cap and body deadline (core/guards.py),
-    # CORS, rate limits, format negotiation, then the replay of a write the database aborted
-    # (core/replay.py).
+    # Outermost first: the client behind trusted proxies (core/proxy.py), request id + metrics,
+    # the header cap and body deadline (core/guards.py), CORS, rate limits, format negotiation,
+    # then the replay of a write the database aborted (core/replay.py).
     app.add_middleware(ReplayMiddleware)
     app.add_middleware(NegotiationMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(RateLimitMiddleware, limiter=app.state.limiter, tokens=tokens)
@@ -159,6 +160,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         body_timeout=settings.body_read_timeout_seconds,
     )
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    if settings.trusted_proxies:
+        app.add_middleware(TrustedProxyMiddleware, trusted=settings.trusted_proxies)
     return app
 
 

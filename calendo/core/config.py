@@ -9,10 +9,12 @@ from __future__ import annotations
 import secrets
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from calendo.core.proxy import parse_trusted_proxies
 
 _SECRET_FILE = Path(".calendo-secret")
 _MIN_SECRET_LENGTH = 32
@@ -44,6 +46,11 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     workers: int = Field(1, ge=1)
+    # On SIGTERM: how long in-flight requests may take before they are cancelled.
+    graceful_timeout_seconds: int = Field(20, ge=1)
+    # Proxies whose X-Forwarded-For/-Proto are believed: addresses or networks, comma-separated
+    # (core/proxy.py). None by default: the peer address is the client.
+    trusted_proxies: Annotated[list[str], NoDecode] = []
     cors_origins: list[str] = []
     rate_limit_enabled: bool = True
     rate_limit_auth: str = "5/minute"
@@ -75,6 +82,15 @@ class Settings(BaseSettings):
     # goes through SQLAlchemy's ``Connection.execute`` (and fires its events), SQLite on
     # aiosqlite; slower, for instrumentation and to prove both paths equal (CI runs both).
     fast_path: Literal["on", "off"] = "on"
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _parse_trusted_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, list | tuple):
+            return parse_trusted_proxies(str(item) for item in value)
+        return value
 
     @model_validator(mode="after")
     def _require_secret_outside_development(self) -> Settings:

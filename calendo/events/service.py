@@ -337,6 +337,7 @@ async def record_change(
         recipient_ids=list(audience),
         type=notify_type,
         event_id=event.id,
+        event_title=event.title,  # as this change leaves it (_save_step set the new values)
         actor_id=ctx.actor.id,
         actor_username=ctx.actor.username,
         changed_fields=version["changed_fields"],
