@@ -18,6 +18,7 @@ from alembic.config import Config
 
 from calendo.core.config import Settings
 from calendo.core.observability import MULTIPROC_ENV
+from calendo.core.serving import WS_PROTOCOL
 
 ROOT = Path(__file__).resolve().parent
 
@@ -90,10 +91,16 @@ def _run_uvicorn(settings: Settings, *, workers: int, reload: bool) -> None:
         reload=reload,
         loop="uvloop",
         http="httptools",
+        # Open WebSockets are closed with 1001 (going away) on SIGTERM: core/serving.py.
+        ws=WS_PROTOCOL,
+        # SIGTERM: stop listening, let in-flight requests finish for this long, then cancel.
+        timeout_graceful_shutdown=settings.graceful_timeout_seconds,
         log_level="info",
         # Access logs would record WebSocket URLs, whose ?token= is a bearer credential.
         access_log=False,
         log_config=log_config,
+        # Forwarded headers are read inside the app, from CALENDO_TRUSTED_PROXIES only
+        # (core/proxy.py); uvicorn's own reading (FORWARDED_ALLOW_IPS) stays off.
         proxy_headers=False,
     )
 
