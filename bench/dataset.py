@@ -171,8 +171,9 @@ class Dataset:
     def _write(self, spec: EventSpec) -> None:
         self._builder.add_event(spec.event_id, spec.owner, spec.revisions, spec.created_at)
         shared_at = spec.created_at + timedelta(hours=len(spec.revisions))
+        title = spec.revisions[-1]["title"]
         for user_id, role in spec.shares:
-            self._builder.share(spec.event_id, spec.owner, user_id, role, shared_at)
+            self._builder.share(spec.event_id, spec.owner, user_id, role, shared_at, title=title)
         self._record(spec)
 
     def _record(self, spec: EventSpec) -> None:

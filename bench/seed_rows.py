@@ -94,8 +94,11 @@ class RowBuilder:
         for number, content in enumerate(revisions, start=1):
             previous = self._version(event_id, owner_id, number, previous, content, at)
 
-    def share(self, event_id: int, owner_id: int, user_id: int, role: str, at: datetime) -> None:
-        """Share with a collaborator, as ``sharing.service.share`` records it."""
+    def share(
+        self, event_id: int, owner_id: int, user_id: int, role: str, at: datetime, *, title: str
+    ) -> None:
+        """Share with a collaborator, as ``sharing.service.share`` records it (``title``: the
+        event's current title, which the notification carries)."""
         self._grant(event_id, user_id, role, owner_id, at)
         self._sync(user_id, event_id, at)
         self._rows["notification"].append(
@@ -103,6 +106,7 @@ class RowBuilder:
                 "user_id": user_id,
                 "type": "event_shared",
                 "event_id": event_id,
+                "event_title": title,
                 "actor_id": owner_id,
                 "changed_fields": [],
                 "version": 1,

@@ -19,6 +19,9 @@ class Notification(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
     type: Mapped[str] = mapped_column(String(32))
     event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"))
+    # The event's title when the row was written (for a rename, the new title): a later
+    # rename leaves it, and it names the event even once the recipient can no longer see it.
+    event_title: Mapped[str] = mapped_column(String(200))
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
     changed_fields: Mapped[list[str]] = mapped_column(JSONType, default=list)
     version: Mapped[int | None] = mapped_column(Integer, default=None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal, get_args
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 NotificationType = Literal[
     "event_updated",
@@ -32,6 +32,11 @@ class NotificationRead(BaseModel):
     id: int
     type: NotificationType
     event_id: int
+    event_title: str = Field(
+        description="The event's title when the notification was written (for a rename, the "
+        "new title). A later rename does not change it, so it still names the event after "
+        "`permission_revoked` or `event_deleted`, when the event can no longer be read."
+    )
     actor: NotificationActor | None
     changed_fields: list[str]
     version: int | None

@@ -61,6 +61,7 @@ def to_read(
             "id": get("id"),
             "type": get("type"),
             "event_id": get("event_id"),
+            "event_title": get("event_title"),
             "actor": actor,
             "changed_fields": get("changed_fields"),
             "version": get("version"),
@@ -82,6 +83,7 @@ async def notify(
     recipient_ids: Collection[int],
     type: str,  # the contract's field name, shadowing the builtin on purpose
     event_id: int,
+    event_title: str,
     actor_id: int,
     actor_username: str,
     changed_fields: Sequence[str] = (),
@@ -89,9 +91,10 @@ async def notify(
 ) -> None:
     """Record a notification for each recipient but the actor; publish after commit.
 
-    Call it inside the transaction of the change it describes. Nothing is published if that
-    transaction rolls back; a failed publish is logged, not raised (the rows are committed and
-    clients catch up with ``?since=``).
+    ``event_title`` is the title as the change leaves it (a rename's new title); the rows keep
+    it whatever happens to the event later. Call it inside the transaction of the change it
+    describes. Nothing is published if that transaction rolls back; a failed publish is
+    logged, not raised (the rows are committed and clients catch up with ``?since=``).
     """
     if type not in NOTIFICATION_TYPES:
         raise ValueError(f"unknown notification type {type!r}")
@@ -104,6 +107,7 @@ async def notify(
             "user_id": user_id,
             "type": type,
             "event_id": event_id,
+            "event_title": event_title,
             "actor_id": actor_id,
             "changed_fields": list(changed_fields),
             "version": version,

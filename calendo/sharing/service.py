@@ -149,6 +149,7 @@ async def _notify_one(
         recipient_ids=[user_id],
         type=kind,
         event_id=event.id,
+        event_title=event.title,
         actor_id=actor.id,
         actor_username=actor.username,
         version=event.version,

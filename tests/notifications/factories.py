@@ -61,6 +61,7 @@ async def produce(
     kind: str = "event_updated",
     changed_fields: Sequence[str] = ("title",),
     version: int | None = 2,
+    title: str = "Standup",
 ) -> None:
     """Call ``notify()`` in its own committed unit of work, as a write request would."""
     services = services_of(app)
@@ -71,6 +72,7 @@ async def produce(
             recipient_ids=[r.id for r in recipients],
             type=kind,
             event_id=event_id,
+            event_title=title,
             actor_id=actor.id,
             actor_username=actor.username,
             changed_fields=changed_fields,

@@ -70,6 +70,7 @@ class Producer:
                 recipient_ids=[recipient.id],
                 type="event_updated",
                 event_id=event_id,
+                event_title="Standup",
                 actor_id=actor.id,
                 actor_username=actor.username,
                 changed_fields=["title"],

@@ -51,6 +51,7 @@ async def test_list_newest_first_with_actor(
         "id": items[0]["id"],
         "type": "event_updated",
         "event_id": event_id,
+        "event_title": "Standup",
         "actor": {"id": editor.id, "username": "editor"},
         "changed_fields": ["title"],
         "version": 3,

@@ -49,6 +49,7 @@ async def _notify(
             recipient_ids=recipients,
             type="event_updated",
             event_id=event_id,
+            event_title="Standup",
             actor_id=actor.id,
             actor_username=actor.username,
             changed_fields=["title", "location"],
@@ -93,6 +94,7 @@ async def test_message_is_the_read_schema(app: FastAPI, owner: Actor, editor: Ac
         "id": row.id,
         "type": "event_updated",
         "event_id": event_id,
+        "event_title": "Standup",
         "actor": {"id": editor.id, "username": "editor"},
         "changed_fields": ["title", "location"],
         "version": 3,
@@ -114,6 +116,7 @@ async def test_publish_waits_for_the_commit(app: FastAPI, owner: Actor, editor: 
             recipient_ids=[owner.id],
             type="event_deleted",
             event_id=event_id,
+            event_title="Standup",
             actor_id=editor.id,
             actor_username=editor.username,
         )
@@ -136,6 +139,7 @@ async def test_rollback_publishes_nothing(app: FastAPI, owner: Actor, editor: Ac
                     recipient_ids=[owner.id],
                     type="event_shared",
                     event_id=event_id,
+                    event_title="Standup",
                     actor_id=editor.id,
                     actor_username=editor.username,
                 )
@@ -167,6 +171,7 @@ async def test_unknown_type_is_a_programming_error(app: FastAPI, owner: Actor) -
                 recipient_ids=[2],
                 type="event_exploded",
                 event_id=event_id,
+                event_title="Standup",
                 actor_id=owner.id,
                 actor_username=owner.username,
             )

@@ -111,6 +111,7 @@ async def test_rolled_back_notification_never_reaches_the_socket(
                     recipient_ids=[owner.id],
                     type="event_deleted",
                     event_id=event_id,
+                    event_title="Standup",
                     actor_id=editor.id,
                     actor_username=editor.username,
                 )
@@ -176,6 +177,7 @@ async def test_smaller_id_committed_after_the_replay_is_still_delivered(
             recipient_ids=[owner.id],
             type="event_restored",
             event_id=event_id,
+            event_title="Standup",
             actor_id=editor.id,
             actor_username=editor.username,
         )  # id N, not committed yet
