@@ -7,12 +7,25 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import BindParameter, Integer, Select, bindparam, func, or_, select, tuple_
+from sqlalchemy import (
+    BindParameter,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+    tuple_,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
+from calendo.auth.models import User
 from calendo.auth.scopes import LIVE_SESSION, lock_calendar
 from calendo.core.db import LIKE_ESCAPE, like_literal
 from calendo.events.models import Event
+from calendo.history.models import EventVersion
 from calendo.sharing.models import Permission
 
 Bound = BindParameter[Any]
@@ -129,6 +142,57 @@ def calendar_query(
             .limit(bindparam("limit"))
         )
     return query
+
+
+# An alias: ``LIVE_SESSION``'s subquery names ``User`` too, and would correlate to the
+# unaliased table (the deleter's row instead of the caller's).
+_Deleter = aliased(User)
+
+
+@functools.cache
+def trash_query(*, roles: tuple[str, ...], after: bool) -> Select[*tuple[Any, ...]]:
+    """The caller's deleted events on which they hold one of ``roles``, newest deletion
+    first (then id), built once per process.
+
+    Bind ``user_id``, ``session_id`` (the login session must be live:
+    ``auth.scopes.LIVE_SESSION``), ``limit``, and with ``after`` the keyset
+    ``after_deleted`` / ``after_id``. Rows have the ``CALENDAR_COLUMNS``, then
+    ``deleted_at`` and who deleted the event (``deleted_by_id``, ``deleted_by_name``: the
+    author of the version that deleted it, which is the current version while it is deleted;
+    NULL once that account is gone). Filtered and sorted on the permission row's copy of
+    ``deleted_at``, under the index's ``user_id`` prefix.
+    """
+    deletion = and_(
+        EventVersion.event_id == Event.id,
+        EventVersion.version == Event.version,
+        EventVersion.action == "deleted",
+    )
+    query = (
+        select(
+            *CALENDAR_COLUMNS,
+            Event.deleted_at,
+            EventVersion.author_id.label("deleted_by_id"),
+            _Deleter.username.label("deleted_by_name"),
+        )
+        .select_from(Permission)
+        .join(Event, Event.id == Permission.event_id)
+        .outerjoin(EventVersion, deletion)
+        .outerjoin(_Deleter, _Deleter.id == EventVersion.author_id)
+        .where(
+            Permission.user_id == bindparam("user_id"),
+            Permission.event_deleted_at.is_not(None),
+            Permission.role.in_(roles),
+            LIVE_SESSION,
+        )
+    )
+    if after:
+        after_deleted = bindparam("after_deleted", type_=Permission.event_deleted_at.type)
+        query = query.where(
+            tuple_(Permission.event_deleted_at, Permission.event_id)
+            < tuple_(after_deleted, bindparam("after_id", type_=Integer()))
+        )
+    newest_first = (Permission.event_deleted_at.desc(), Permission.event_id.desc())
+    return query.order_by(*newest_first).limit(bindparam("limit"))
 
 
 async def fetch(session: AsyncSession, query: Select[Event, str]) -> list[tuple[Event, str]]:

@@ -15,7 +15,7 @@ from calendo.core.formats import json_response
 from calendo.core.pagination import CursorParam, Limit, Page
 from calendo.core.querymodel import query_model
 from calendo.core.routing import StrictQueryRoute, indexed_validation_route
-from calendo.events import batch, creation, listing, preconditions, service, temporal
+from calendo.events import batch, creation, listing, preconditions, service, temporal, trash
 from calendo.events.presenters import event_body
 from calendo.events.schemas import (
     BatchCreate,
@@ -171,6 +171,29 @@ async def list_events(request: Request, caller: BearerDep) -> Any:
             reads, caller=caller, settings=services.settings, **filters
         )
     page = await listing.list_events(reads, caller=caller, skip=query.skip, **filters)
+    return json_response(page)
+
+
+# Declared before ``/{event_id}``: routes match in order, and that one would take "trash" for
+# an id (and answer 422).
+@router.get(
+    "/trash",
+    response_model=Page[trash.TrashedEventRead],
+    responses=problem_responses(401, 422),
+)
+async def list_trash(
+    request: Request, caller: BearerDep, limit: Limit = 50, cursor: CursorParam = None
+) -> Any:
+    """Deleted events the caller may restore (their owner), newest deletion first.
+
+    Each item is the event as it was deleted, with `deleted_at` and `deleted_by`. An event
+    leaves the trash when it is restored (`POST /api/events/{id}/restore`); an editor or a
+    viewer of a deleted event sees it here only if the restore rule lets them restore it
+    (today it does not: only the owner may). Paginated like the other lists.
+    """
+    page = await trash.list_trash(
+        services_of(request).db.reads, caller=caller, limit=limit, cursor=cursor
+    )
     return json_response(page)
 
 

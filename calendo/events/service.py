@@ -39,6 +39,7 @@ from calendo.events.snapshots import (
 from calendo.history import recording
 from calendo.notifications import service as notifications
 from calendo.sharing import access
+from calendo.sharing.policy import Role
 from calendo.sync import feed
 
 SCHEDULE_FIELDS = frozenset(
@@ -375,15 +376,21 @@ async def delete_event(
     )
 
 
+# Who may restore a deleted event (the contract: its owner). The trash lists exactly the
+# deleted events the caller holds this role on (``events.trash``).
+RESTORE_ROLE: Role = "owner"
+
+
 async def restore_event(
     session: AsyncSession, *, ctx: WriteContext, event_id: int, note: str | None = None
 ) -> Written:
-    """Bring back a deleted event (owner only) as a new version, conflict-checked."""
+    """Bring back a deleted event (``RESTORE_ROLE``: owner only) as a new version,
+    conflict-checked."""
     found = await access.lock_event(
         session,
         user_id=ctx.actor.id,
         event_id=event_id,
-        minimum="owner",
+        minimum=RESTORE_ROLE,
         include_deleted=True,
     )
     event = found.event
