@@ -25,7 +25,12 @@ async def list_notifications(
     limit: Limit = 50,
     cursor: CursorParam = None,
 ) -> Page[NotificationRead]:
-    """The caller's notifications, newest first."""
+    """The caller's notifications, newest first.
+
+    Each names its event by id and by `event_title`, the title when the notification was
+    written (a rename's new title): it stays as written whatever happens to the event later,
+    so a `permission_revoked` or `event_deleted` still says which event it was.
+    """
     return await service.list_notifications(
         session, user_id=user.id, unread_only=unread, before_id=int_cursor(cursor), limit=limit
     )
@@ -52,6 +57,9 @@ async def notification_feed(
     since: Annotated[int | None, Query(ge=0)] = None,
 ) -> None:
     """Live notifications: those after ``since`` first, then each new one as it commits.
+
+    Each message is a notification exactly as ``GET /api/notifications`` lists it, with its
+    ``event_title`` as written.
 
     Authenticate with ``?token=<access token>`` or ``Authorization: Bearer``; a bad token, or
     one whose login is revoked or has expired later, closes the socket with code 4401. An idle
