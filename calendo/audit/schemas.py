@@ -14,7 +14,8 @@ class AuditEntryRead(BaseModel):
     id: int
     action: str = Field(
         description="register, login, login_failed, token_refresh, logout, "
-        "refresh_reuse_detected, event_created, event_updated, event_deleted, event_restored, "
+        "refresh_reuse_detected, password_check_failed, password_changed, account_updated, "
+        "account_deleted, event_created, event_updated, event_deleted, event_restored, "
         "event_rolled_back, shared, permission_changed, unshared"
     )
     actor_id: int | None = Field(description="Who did it; null for anonymous login attempts.")

@@ -12,6 +12,11 @@ from calendo.core.types import UTCDateTime, utcnow
 
 
 class User(Base):
+    """An account. A deleted account keeps its row as a tombstone (``deleted_at`` set, the
+    email and password hash scrubbed, the username retired): the history, notifications and
+    audit entries that name it keep pointing at it, and at no one else (docs/api-notes.md,
+    "Deleting an account")."""
+
     __tablename__ = "user_account"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -21,6 +26,7 @@ class User(Base):
     # The account's default zone (an IANA name) for rendering times; instants stay UTC.
     timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
 class AuthSession(Base):

@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from calendo.auth import service
+from calendo.auth.account_routes import account_router
 from calendo.auth.dependencies import CurrentUserDep
 from calendo.auth.schemas import (
     LoginRequest,
@@ -142,6 +143,10 @@ async def me(user: CurrentUserDep, session: SessionDep) -> UserRead:
     """The authenticated user."""
     users = await service.get_users(session, {user.id})
     return UserRead.model_validate(users[user.id])
+
+
+# PATCH and DELETE /me, POST /me/password (auth/account_routes.py).
+router.include_router(account_router)
 
 
 @users_router.get("", response_model=UserSearchResult, responses=problem_responses(401, 422))

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
+from calendo.events.schemas import Timezone
+
 USERNAME_PATTERN = r"^[A-Za-z0-9_.-]{3,32}$"
+# A password being set (registration, a change); one being checked is only bounded in length.
+NewPassword = Annotated[str, Field(min_length=8, max_length=256)]
+CheckedPassword = Annotated[str, Field(max_length=256)]
 
 
 class UserRead(BaseModel):
@@ -38,7 +43,7 @@ class RegisterRequest(BaseModel):
 
     username: str = Field(pattern=USERNAME_PATTERN, description="3–32 of `A-Z a-z 0-9 _ . -`")
     email: EmailStr
-    password: str = Field(min_length=8, max_length=256)
+    password: NewPassword
 
 
 class LoginRequest(BaseModel):
@@ -48,7 +53,7 @@ class LoginRequest(BaseModel):
 
     username: str | None = Field(None, max_length=320)
     email: str | None = Field(None, max_length=320)
-    password: str = Field(max_length=256)
+    password: CheckedPassword
 
     @model_validator(mode="after")
     def _one_identifier(self) -> LoginRequest:
@@ -80,3 +85,37 @@ class TokenResponse(BaseModel):
     refresh_token: str
     token_type: Literal["bearer"] = "bearer"
     expires_in: int = Field(description="Lifetime of the access token in seconds.")
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: CheckedPassword
+    new_password: NewPassword = Field(description="At least 8 characters, as at registration.")
+
+
+class AccountUpdate(BaseModel):
+    """The fields to change; a field left out keeps its value."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: EmailStr | None = Field(None, description="Needs `current_password`.")
+    timezone: Timezone | None = Field(
+        None, description="IANA zone name (`Europe/Berlin`) times are rendered in by default."
+    )
+    current_password: CheckedPassword | None = Field(
+        None, description="The account's password; required when `email` changes."
+    )
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> AccountUpdate:
+        for name in ("email", "timezone"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null; leave it out to keep it")
+        return self
+
+
+class AccountDeletion(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    password: CheckedPassword = Field(description="The account's password.")

@@ -1,0 +1,133 @@
+"""Deleting an account, through the event and sharing use cases every other delete uses.
+
+The one auth module above the events and sharing domains (only ``auth.router`` imports it).
+What deletion does, and why, is in docs/api-notes.md, "Deleting an account": the owned events
+are deleted as ``DELETE /api/events/{id}`` deletes them, the account leaves the events shared
+with it as ``DELETE /permissions/{me}`` leaves them, every login ends, and the account row
+stays as a tombstone whose username is retired and whose email is released.
+
+Its SQL on other domains' tables lives here, not in ``auth.repository``: the statement every
+request's authentication runs (``auth.caller``) must not pull those domains in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+import structlog
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from calendo.auth import repository
+from calendo.auth.accounts import check_password, lock_account, record_own
+from calendo.auth.caller import CurrentUser
+from calendo.core.db import Database
+from calendo.core.deps import Services
+from calendo.core.types import utcnow
+from calendo.core.uow import after_commit
+from calendo.events import service as events
+from calendo.notifications.models import Notification
+from calendo.sharing import access
+from calendo.sharing import service as sharing
+from calendo.sharing.models import Permission
+from calendo.sync.models import SyncChange
+
+# The history note of each owned event's "deleted" version: why it went.
+OWNER_DELETED_NOTE = "The owner deleted their account"
+
+log = structlog.get_logger("calendo.auth")
+
+
+@dataclass(frozen=True, slots=True)
+class Memberships:
+    """The live events an account owns and the live events shared with it, by ascending id."""
+
+    owned: list[int]
+    shared: list[int]
+
+
+async def _memberships(session: AsyncSession, user_id: int) -> Memberships:
+    query = (
+        select(Permission.event_id, Permission.role)
+        .where(Permission.user_id == user_id, Permission.event_deleted_at.is_(None))
+        .order_by(Permission.event_id)
+    )
+    live = list(await session.execute(query))
+    return Memberships(
+        owned=[event_id for event_id, role in live if role == "owner"],
+        shared=[event_id for event_id, role in live if role != "owner"],
+    )
+
+
+async def _erase_personal_rows(session: AsyncSession, user_id: int) -> None:
+    """Delete what only the account could read: its notifications, its sync feed and its
+    remaining collaborator roles (on deleted events; its owner rows stay, naming the owner of
+    its events): the rows an ON DELETE CASCADE would take if the account row went away."""
+    await session.execute(delete(Notification).where(Notification.user_id == user_id))
+    await session.execute(delete(SyncChange).where(SyncChange.user_id == user_id))
+    await session.execute(
+        delete(Permission).where(Permission.user_id == user_id, Permission.role != "owner")
+    )
+
+
+def tombstone_email(user_id: int) -> str:
+    """The unique placeholder a deleted account's email becomes: not an address (no ``@``),
+    so no registration, change or login can ever match it."""
+    return f"deleted:{user_id}"
+
+
+async def _release_email(db: Database, user_id: int) -> None:
+    """Free a deleted account's email, once the deletion has committed, in a transaction of
+    its own: the email is a key column (a unique index), so PostgreSQL's UPDATE of it takes
+    ``FOR UPDATE`` on the account row, which a transaction must not hold while it waits for
+    the feed lock, as the deletion's event writes do (docs/architecture.md, "Lock order")."""
+    try:
+        async with db.write_sessions() as session, session.begin():
+            await repository.release_email(session, user_id, tombstone_email(user_id))
+    except Exception:  # the account is deleted all the same; only its email stays taken
+        log.exception("account_email_not_released", user_id=user_id)
+
+
+async def delete_account(
+    session: AsyncSession,
+    *,
+    services: Services,
+    user: CurrentUser,
+    password: str,
+    ip: str | None,
+) -> None:
+    """Delete the caller's account (with its password): see the module docstring."""
+    checked = await check_password(
+        services.db, services.hasher, user=user, password=password, ip=ip, purpose="deletion"
+    )
+    held = await _memberships(session, user.id)
+    # The lock order of any multi-event write: the calendar (the account row, FOR NO KEY
+    # UPDATE, which lock_account then finds held), then the events by ascending id.
+    await access.lock_events(session, user_id=user.id, event_ids=held.owned + held.shared)
+    account = await lock_account(session, user, checked)
+    ctx = events.WriteContext(actor=user, services=services, ip=ip)
+    for event_id in held.owned:
+        await events.delete_event(session, ctx=ctx, event_id=event_id, note=OWNER_DELETED_NOTE)
+    for event_id in held.shared:
+        await sharing.revoke(
+            session, actor=user, services=services, ip=ip, event_id=event_id, user_id=user.id
+        )
+    now = utcnow()
+    revoked = await repository.revoke_sessions(session, user.id, now=now)
+    await _erase_personal_rows(session, user.id)
+    account.password_hash = ""  # never an Argon2 hash: nothing verifies against it
+    account.deleted_at = now
+    after_commit(session, partial(_release_email, services.db, user.id))
+    await record_own(
+        session,
+        user,
+        action="account_deleted",
+        ip=ip,
+        details={
+            "username": user.username,
+            "events_deleted": len(held.owned),
+            "shares_left": len(held.shared),
+            "revoked_sessions": revoked,
+        },
+    )
