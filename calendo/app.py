@@ -49,6 +49,12 @@ and `Content-Type: application/msgpack` for MessagePack request bodies. Errors a
 `application/problem+json` (RFC 9457), whatever `Accept` says. Unknown body fields and
 unknown query parameters are both 422.
 
+**Rate limits:** over a limit, `429` with `Retry-After` (seconds). Each counted response
+carries `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` (seconds until there is
+room for one more than `Remaining`) for the bucket of its route: `CALENDO_RATE_LIMIT_DEFAULT`
+per user on `/api`; on login, register and refresh, the per-IP budget their descriptions name
+(failed logins, successes, refreshes). A 404 or 405 under `/api/auth` counts nowhere.
+
 **Live notifications (WebSocket, not listed below):** `GET /api/notifications/ws?token=<access
 token>` upgrades to a WebSocket (or send `Authorization: Bearer`); add `&since=<notification id>`
 to receive what was missed first. Each message is one notification as JSON, in the shape of

@@ -21,12 +21,25 @@ from calendo.auth.schemas import (
     UserRead,
     UserSearchResult,
 )
+from calendo.core import auth_limits
+from calendo.core.auth_limits import documented_limits
 from calendo.core.deps import ClientIP, ServicesDep, SessionDep, UnqueuedSessionDep
 from calendo.core.errors import problem_responses
 from calendo.core.routing import StrictQueryRoute
 
 router = APIRouter(tags=["auth"], route_class=StrictQueryRoute)
 users_router = APIRouter(tags=["users"], route_class=StrictQueryRoute)
+
+# What the RateLimit-* headers of each anonymous auth route describe (core/auth_limits.py).
+_FAILURE_BUCKET = (
+    "the failed-login budget of the client IP (CALENDO_RATE_LIMIT_AUTH; on a 429 of the "
+    "success budget, CALENDO_RATE_LIMIT_AUTH_SUCCESS)"
+)
+_SUCCESS_BUCKET = (
+    "the client IP's budget of registrations and successful logins "
+    "(CALENDO_RATE_LIMIT_AUTH_SUCCESS)"
+)
+_REFRESH_BUCKET = "the client IP's refresh budget (CALENDO_RATE_LIMIT_REFRESH)"
 
 _LOGIN_BODY: dict[str, Any] = {
     "requestBody": {
@@ -75,12 +88,23 @@ async def _read_login(request: Request) -> LoginRequest:
     "/register",
     status_code=201,
     response_model=TokenResponse,
-    responses=problem_responses(409, 422, 429),
+    responses=documented_limits(problem_responses(409, 422, 429), _SUCCESS_BUCKET, 201, 409, 429),
 )
 async def register(
-    data: RegisterRequest, session: UnqueuedSessionDep, services: ServicesDep, ip: ClientIP
+    request: Request,
+    data: RegisterRequest,
+    session: UnqueuedSessionDep,
+    services: ServicesDep,
+    ip: ClientIP,
 ) -> TokenResponse:
-    """Create an account; returns the user and a token pair."""
+    """Create an account; returns the user and a token pair.
+
+    Every registration with a valid body counts against `CALENDO_RATE_LIMIT_AUTH_SUCCESS`
+    (30/minute) per client IP, shared with successful logins, whatever its outcome (a 409
+    tells whether a name is taken); over it, 429 with `Retry-After`. The `RateLimit-*`
+    headers describe that budget.
+    """
+    await auth_limits.count_registration(request)
     return await service.register(
         session, settings=services.settings, hasher=services.hasher, data=data, ip=ip
     )
@@ -90,29 +114,62 @@ async def register(
     "/login",
     response_model=TokenResponse,
     openapi_extra=_LOGIN_BODY,
-    responses=problem_responses(401, 415, 422, 429),
+    responses=documented_limits(
+        problem_responses(401, 415, 422, 429), _FAILURE_BUCKET, 200, 401, 429
+    ),
 )
 async def login(
     request: Request, session: UnqueuedSessionDep, services: ServicesDep, ip: ClientIP
 ) -> TokenResponse:
-    """Log in with a username or email and password (JSON, MessagePack or OAuth2 form)."""
+    """Log in with a username or email and password (JSON, MessagePack or OAuth2 form).
+
+    Limits (docs/api-notes.md, "Rate limits on the auth routes"), checked before the password:
+    failed logins per client IP (`CALENDO_RATE_LIMIT_AUTH`, 5/minute): once spent, every
+    login from that IP is 429, even with the right password, until `Retry-After`. Failures
+    also slow the account name, known or not: after `CALENDO_LOGIN_BACKOFF_AFTER` (3)
+    failures from one IP, or `CALENDO_LOGIN_BACKOFF_ACCOUNT_AFTER` (10) from all IPs (the IPs
+    the account logged in from in the last 30 days are spared that one), each attempt opens a
+    wait that doubles from `CALENDO_LOGIN_BACKOFF_BASE_SECONDS` up to
+    `CALENDO_LOGIN_BACKOFF_MAX_SECONDS` (60); an attempt during it is 429 with `Retry-After`.
+    A success clears the account's failures and counts against
+    `CALENDO_RATE_LIMIT_AUTH_SUCCESS` (30/minute per IP, shared with registrations; while it is
+    spent, logins from the IP are 429). The `RateLimit-*` headers describe the failed-login
+    budget of the client IP, except on a 429 of the success budget, which describes that one.
+    """
     data = await _read_login(request)
-    return await service.login(
-        session,
-        settings=services.settings,
-        hasher=services.hasher,
-        db=services.db,
-        identifier=data.identifier,
-        password=data.password,
-        ip=ip,
-    )
+    async with auth_limits.login_attempt(request, data.identifier) as attempt:
+        tokens = await service.login(
+            session,
+            settings=services.settings,
+            hasher=services.hasher,
+            db=services.db,
+            identifier=data.identifier,
+            password=data.password,
+            ip=ip,
+        )
+        await attempt.succeeded(tokens.user.username, tokens.user.email)
+    return tokens
 
 
-@router.post("/refresh", response_model=TokenResponse, responses=problem_responses(401, 422, 429))
+@router.post(
+    "/refresh",
+    response_model=TokenResponse,
+    responses=documented_limits(problem_responses(401, 422, 429), _REFRESH_BUCKET, 200, 401, 429),
+)
 async def refresh(
-    data: RefreshRequest, session: UnqueuedSessionDep, services: ServicesDep, ip: ClientIP
+    request: Request,
+    data: RefreshRequest,
+    session: UnqueuedSessionDep,
+    services: ServicesDep,
+    ip: ClientIP,
 ) -> TokenResponse:
-    """Exchange a refresh token for a new pair; the old refresh token stops working."""
+    """Exchange a refresh token for a new pair; the old refresh token stops working.
+
+    Every refresh with a valid body counts against `CALENDO_RATE_LIMIT_REFRESH` (60/minute)
+    per client IP, a budget of its own; over it, 429 with `Retry-After`. The `RateLimit-*`
+    headers describe that budget.
+    """
+    await auth_limits.count_refresh(request)
     return await service.refresh(
         session, settings=services.settings, db=services.db, token=data.refresh_token, ip=ip
     )

@@ -53,7 +53,15 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[list[str], NoDecode] = []
     cors_origins: list[str] = []
     rate_limit_enabled: bool = True
+    # The auth routes, per client IP (core/auth_limits.py): failed logins, successful logins
+    # with registrations, refreshes; and the per-account backoff of failed logins.
     rate_limit_auth: str = "5/minute"
+    rate_limit_auth_success: str = "30/minute"
+    rate_limit_refresh: str = "60/minute"
+    login_backoff_after: int = Field(3, ge=1)
+    login_backoff_account_after: int = Field(10, ge=1)
+    login_backoff_base_seconds: int = Field(1, ge=1)
+    login_backoff_max_seconds: int = Field(60, ge=1)
     rate_limit_default: str = "100/minute"
     batch_max: int = Field(100, ge=1, le=10_000)
     shift_horizon_days: int = Field(14, ge=1)
