@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     sync_page_size: int = Field(200, ge=1, le=1000)
     ws_heartbeat_seconds: float = Field(20.0, gt=0)
     db_pool_size: int = Field(10, ge=1)
+    # ``pgbouncer``: the database URL names a PgBouncer in transaction mode, so no statement is
+    # prepared under a name on a server connection (core/db.py, docs/operations.md).
+    database_pooler: Literal["none", "pgbouncer"] = "none"
     cache_ttl_seconds: int = Field(300, ge=1)
     # The occurrence cache, per process: its whole size and its largest entry, in bytes.
     cache_max_bytes: int = Field(64 * 1024 * 1024, ge=64 * 1024)

@@ -60,6 +60,21 @@ _WRITE_OPTION = "calendo_write"
 _HOLDS_QUEUE = "calendo_holds_queue"
 # Each SQLite engine's writer queue, by pool (shared by the engine and its option engines).
 _WRITER_QUEUES: weakref.WeakKeyDictionary[Pool, WriterQueue] = weakref.WeakKeyDictionary()
+# The driver arguments each engine was made with, for the engines made beside it (reads).
+_CONNECT_ARGS: weakref.WeakKeyDictionary[Engine, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+# asyncpg behind PgBouncer in transaction mode (``CALENDO_DATABASE_POOLER=pgbouncer``). Each
+# transaction may run on another server connection, and PgBouncer 1.18 does not carry named
+# prepared statements across them, so none may be named: asyncpg's statement cache and
+# SQLAlchemy's prepared statement cache are off, and asyncpg then sends each statement as an
+# unnamed one, parsed again in the same message sequence as its execution (Parse, Bind,
+# Execute, Sync), so nothing outlives the Sync that hands the server connection back. No
+# ``prepared_statement_name_func``: unique names would only leave named statements behind on
+# the server connections. See docs/operations.md.
+PGBOUNCER_CONNECT_ARGS: dict[str, Any] = {
+    "statement_cache_size": 0,
+    "prepared_statement_cache_size": 0,
+}
 
 
 class WriterQueue:
@@ -187,6 +202,7 @@ def _async_engine(url: URL, **kwargs: Any) -> AsyncEngine:
     engine = create_async_engine(
         url, json_serializer=_dump_json, json_deserializer=orjson.loads, **kwargs
     )
+    _CONNECT_ARGS[engine.sync_engine] = dict(kwargs.get("connect_args", {}))
     _check_local_liveness(engine)
     return engine
 
@@ -214,6 +230,8 @@ def create_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
             max_overflow=MAX_OVERFLOW,
             pool_pre_ping=url.get_driver_name() != "asyncpg",
         )
+    if settings.database_pooler == "pgbouncer" and url.get_driver_name() == "asyncpg":
+        kwargs["connect_args"] = dict(PGBOUNCER_CONNECT_ARGS)
     engine = _async_engine(url, **kwargs)
     if settings.is_sqlite:
         _configure_sqlite(engine)
@@ -265,9 +283,14 @@ class PooledReads:
             kwargs = {"pool_size": pool.size(), "max_overflow": MAX_OVERFLOW}
         # The main engine's options (``statements.FAST_PATH_OPTION``) hold for its reads too.
         options = dict(engine.get_execution_options())
+        connect_args = _CONNECT_ARGS.get(engine.sync_engine, {})
         return cls(
             _async_engine(
-                engine.url, isolation_level="AUTOCOMMIT", execution_options=options, **kwargs
+                engine.url,
+                isolation_level="AUTOCOMMIT",
+                execution_options=options,
+                connect_args=connect_args,
+                **kwargs,
             ),
             own=True,
         )

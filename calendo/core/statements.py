@@ -33,6 +33,12 @@ fire none; ``observing`` sees them (the statement-count tests use it, so they co
 production path). Driver errors are wrapped as SQLAlchemy's (an ``IntegrityError`` stays
 one), and a connection the driver reports lost is invalidated.
 
+The per-connection cache holds client-side forms only (SQL text, processors, row classes):
+nothing of it lives on the server, so it stays on behind PgBouncer in transaction mode, where
+a pooled connection's transactions run on different server connections. What would not
+survive that, a statement prepared under a name, is the driver's to make, and
+``CALENDO_DATABASE_POOLER=pgbouncer`` turns it off (``core.db.PGBOUNCER_CONNECT_ARGS``).
+
 Both functions take the synchronous ``Connection`` (inside ``AsyncSession.run_sync`` or
 ``AsyncConnection.run_sync``, or a sync engine's): on asyncpg the driver calls then run in
 SQLAlchemy's greenlet like any other.
