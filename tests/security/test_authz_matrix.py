@@ -69,6 +69,8 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("GET", "/api/auth/me"): Rule("user", 200),
     ("GET", "/api/users"): Rule("user", 200),
     ("GET", "/api/events"): Rule("user", 200),
+    # Any user: it lists only what the caller may restore (tests/events/test_trash.py).
+    ("GET", "/api/events/trash"): Rule("user", 200),
     ("POST", "/api/events"): Rule("user", 201),
     ("POST", "/api/events/batch"): Rule("user", 201),
     ("POST", "/api/events/conflicts"): Rule("user", 200),
