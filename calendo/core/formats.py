@@ -50,6 +50,9 @@ _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 _MSGPACK_ERRORS = (ormsgpack.MsgpackDecodeError, TypeError, ValueError)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _TRAILING = "a MessagePack body must be exactly one object; bytes follow the first one"
+# The decoder's own reasons ("invalid type Reserved") name its internals: one plain sentence.
+_NOT_MSGPACK = "The request body is not valid MessagePack"
+_SEND_MSGPACK = "send one complete MessagePack value whose map keys are strings"
 # A JSON \u0000 escape whose backslash is not itself escaped (an odd run of backslashes).
 _JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
@@ -167,7 +170,7 @@ class NegotiationMiddleware:
             try:
                 as_json = orjson.dumps(_unpack(body), default=str)
             except _MSGPACK_ERRORS as exc:
-                await send_app_error(send, BadRequest(f"Body is not valid MessagePack: {exc}"))
+                await send_app_error(send, BadRequest(_not_msgpack(exc)))
                 return None
             if not _single_object(body):
                 # Like a JSON body with data after its value: a 422 validation problem.
@@ -220,6 +223,15 @@ def timestamp_from_ext(code: int, data: bytes) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
+class ExtensionRefused(ValueError):
+    """A MessagePack extension this service does not read; str(exc) says why, plainly."""
+
+
+def _not_msgpack(exc: Exception) -> str:
+    reason = str(exc) if isinstance(exc, ExtensionRefused) else _SEND_MSGPACK
+    return f"{_NOT_MSGPACK}: {reason}"
+
+
 def _unpack(body: bytes | memoryview) -> Any:
     """Decode MessagePack, timestamps as RFC 3339 strings; a refused extension says why
     (ormsgpack reports only "ext_hook failed", so the hook keeps its own reason)."""
@@ -236,7 +248,7 @@ def _unpack(body: bytes | memoryview) -> Any:
         return ormsgpack.unpackb(body, ext_hook=hook)
     except _MSGPACK_ERRORS:
         if refused:
-            raise ValueError(refused[0]) from None
+            raise ExtensionRefused(refused[0]) from None
         raise
 
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
+from alembic import command
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
+from calendo.__main__ import alembic_config, migrate
 from calendo.audit.models import AuditEntry
 from calendo.auth.caller import authenticate
 from calendo.auth.models import AuthSession, User
@@ -18,6 +22,8 @@ from calendo.sharing.models import Permission
 from calendo.sync.models import SyncChange
 from tests.events.conftest import EventFactory
 from tests.helpers import Actor, assert_problem
+from tests.notifications.test_migration import AT, USERS, _connect, _read
+from tests.notifications.test_migration import scratch_url as scratch_url  # the fixture
 
 PASSWORD = "s3cret-pass"  # tests.helpers.register's default
 
@@ -134,6 +140,33 @@ async def test_unknown_zone_is_a_plain_sentence(client: httpx.AsyncClient, owner
     )
     body = assert_problem(response, 422, "validation-error")
     assert "Mars/Olympus_Mons" in body["detail"] and "time zone" in body["detail"]
+
+
+async def _seed_account(url: str) -> None:
+    async with _connect(url) as conn:
+        row = {"id": 1, "username": "old", "email": "old@example.com", "password_hash": "x"}
+        await conn.execute(USERS.insert(), [row | {"created_at": AT}])
+        await conn.execute(
+            sa.text(
+                "INSERT INTO auth_session (user_id, refresh_jti, created_at) VALUES (1, 'jti', :at)"
+            ),
+            {"at": AT},
+        )
+
+
+def test_migration_0003_gives_existing_accounts_utc_and_keeps_rows_down(
+    scratch_url: str,
+) -> None:
+    migrate(scratch_url, "0002")
+    asyncio.run(_seed_account(scratch_url))
+    migrate(scratch_url, "0003")
+    rows = asyncio.run(_read(scratch_url, "SELECT id, timezone, deleted_at FROM user_account"))
+    assert rows == [{"id": 1, "timezone": "UTC", "deleted_at": None}]
+    command.downgrade(alembic_config(scratch_url), "0002")
+    [row] = asyncio.run(_read(scratch_url, "SELECT * FROM user_account"))
+    assert row["username"] == "old" and "timezone" not in row and "deleted_at" not in row
+    # Dropped in place: the sessions that reference the account are still there.
+    assert asyncio.run(_read(scratch_url, "SELECT user_id FROM auth_session")) == [{"user_id": 1}]
 
 
 # --------------------------------------------------------------------------- email
