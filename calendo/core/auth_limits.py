@@ -66,7 +66,7 @@ def account_key(identifier: str) -> str:
     return hashlib.sha256(name.encode()).hexdigest()[:32]
 
 
-def _seconds_until(previous: int, current: int, elapsed: float, window: int, target: int) -> int:
+def seconds_until(previous: int, current: int, elapsed: float, window: int, target: int) -> int:
     """Seconds until the weighted count ``previous × (window − elapsed) / window + current``
     is at most ``target``, if nothing more is counted."""
     if previous * (window - elapsed) / window + current <= target:
@@ -117,7 +117,7 @@ class SlidingBudget:
         remaining = max(0, math.floor(limit - weighted))
         reset = 0
         if remaining < limit:
-            reset = _seconds_until(earlier, count, elapsed, self.window, limit - remaining - 1)
+            reset = seconds_until(earlier, count, elapsed, self.window, limit - remaining - 1)
         return Quota(limit, remaining, reset)
 
 
