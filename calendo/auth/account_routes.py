@@ -3,11 +3,16 @@ account. Mounted on ``auth.router`` (under ``/api/auth``)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, Request, Response
 
 from calendo.auth import accounts, deletion
+from calendo.auth.caller import CurrentUser
 from calendo.auth.dependencies import CurrentUserDep
 from calendo.auth.schemas import AccountDeletion, AccountUpdate, PasswordChange, UserRead
+from calendo.core import auth_limits
 from calendo.core.deps import ClientIP, ServicesDep, UnqueuedSessionDep
 from calendo.core.errors import problem_responses
 from calendo.core.routing import StrictQueryRoute
@@ -17,10 +22,26 @@ from calendo.core.routing import StrictQueryRoute
 account_router = APIRouter(route_class=StrictQueryRoute)
 
 
+@asynccontextmanager
+async def _password_attempt(request: Request, user: CurrentUser) -> AsyncIterator[None]:
+    """Count the block's password check as a login of the caller's username: 429 before it
+    while the limits say so; ``WrongPassword`` out of it is a failed login, anything else
+    (a success included) gives the held unit back."""
+    async with auth_limits.login_attempt(request, user.username) as attempt:
+        try:
+            yield
+        except accounts.WrongPassword:
+            await attempt.failed()
+            raise
+
+
 @account_router.patch(
-    "/me", response_model=UserRead, responses=problem_responses(401, 403, 409, 422)
+    "/me",
+    response_model=UserRead,
+    responses=problem_responses(401, 403, 409, 422, 429),
 )
 async def update_me(
+    request: Request,
     user: CurrentUserDep,
     data: AccountUpdate,
     session: UnqueuedSessionDep,
@@ -33,18 +54,30 @@ async def update_me(
     `wrong-password` when it is wrong, which is audited as `password_check_failed`); an email
     another account has is 409. `timezone` is an IANA name (`Europe/Berlin`; an unknown one is
     422); it is the zone the account's times are rendered in when a read names none. A change
-    is audited as `account_updated` with its `changed_fields`.
+    is audited as `account_updated` with its `changed_fields`. With `current_password`:
+
+    The password check is a login attempt to the auth limits: 429 with `Retry-After` before
+    it while the client IP's failed logins (`CALENDO_RATE_LIMIT_AUTH`) are spent or the
+    account's backoff runs; a wrong password counts as a failed login of the username
+    (docs/api-notes.md, "Rate limits on the auth routes").
     """
-    account = await accounts.update_account(
-        session, db=services.db, hasher=services.hasher, user=user, data=data, ip=ip
-    )
+    if data.current_password is None:
+        account = await accounts.update_account(
+            session, db=services.db, hasher=services.hasher, user=user, data=data, ip=ip
+        )
+    else:
+        async with _password_attempt(request, user):
+            account = await accounts.update_account(
+                session, db=services.db, hasher=services.hasher, user=user, data=data, ip=ip
+            )
     return UserRead.model_validate(account)
 
 
 @account_router.post(
-    "/me/password", status_code=204, responses=problem_responses(401, 403, 409, 422)
+    "/me/password", status_code=204, responses=problem_responses(401, 403, 409, 422, 429)
 )
 async def change_password(
+    request: Request,
     user: CurrentUserDep,
     data: PasswordChange,
     session: UnqueuedSessionDep,
@@ -58,15 +91,22 @@ async def change_password(
     characters). The login making the request stays valid, access and refresh token alike;
     the access and refresh tokens of every other login are refused from then on. Audited as
     `password_changed` with the number of `revoked_sessions`.
+
+    The password check is a login attempt to the auth limits: 429 with `Retry-After` before
+    it while the client IP's failed logins (`CALENDO_RATE_LIMIT_AUTH`) are spent or the
+    account's backoff runs; a wrong password counts as a failed login of the username
+    (docs/api-notes.md, "Rate limits on the auth routes").
     """
-    await accounts.change_password(
-        session, db=services.db, hasher=services.hasher, user=user, data=data, ip=ip
-    )
+    async with _password_attempt(request, user):
+        await accounts.change_password(
+            session, db=services.db, hasher=services.hasher, user=user, data=data, ip=ip
+        )
     return Response(status_code=204)
 
 
-@account_router.delete("/me", status_code=204, responses=problem_responses(401, 403, 409, 422))
+@account_router.delete("/me", status_code=204, responses=problem_responses(401, 403, 409, 422, 429))
 async def delete_me(
+    request: Request,
     user: CurrentUserDep,
     data: AccountDeletion,
     session: UnqueuedSessionDep,
@@ -83,8 +123,14 @@ async def delete_me(
     notifications and audit entries that name it keep its id and username: the username stays
     retired (registering it again is 409), while the email is released for a new account.
     Audited as `account_deleted`. See docs/api-notes.md, "Deleting an account".
+
+    The password check is a login attempt to the auth limits: 429 with `Retry-After` before
+    it while the client IP's failed logins (`CALENDO_RATE_LIMIT_AUTH`) are spent or the
+    account's backoff runs; a wrong password counts as a failed login of the username
+    (docs/api-notes.md, "Rate limits on the auth routes").
     """
-    await deletion.delete_account(
-        session, services=services, user=user, password=data.password, ip=ip
-    )
+    async with _password_attempt(request, user):
+        await deletion.delete_account(
+            session, services=services, user=user, password=data.password, ip=ip
+        )
     return Response(status_code=204)

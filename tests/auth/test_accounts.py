@@ -20,8 +20,9 @@ from calendo.auth.models import AuthSession, User
 from calendo.notifications.models import Notification
 from calendo.sharing.models import Permission
 from calendo.sync.models import SyncChange
+from tests.auth.test_rate_limits import client_at, limited_app, login, retry_after
 from tests.events.conftest import EventFactory
-from tests.helpers import Actor, assert_problem
+from tests.helpers import Actor, assert_problem, register
 from tests.notifications.test_migration import AT, USERS, _connect, _read
 from tests.notifications.test_migration import scratch_url as scratch_url  # the fixture
 
@@ -303,6 +304,35 @@ async def test_bad_password_changes_are_422(
     assert_problem(response, 422, "validation-error")
     login = await client.post("/api/auth/login", json={"username": "owner", "password": PASSWORD})
     assert login.status_code == 200
+
+
+async def test_wrong_passwords_are_failed_logins_to_the_limits(
+    database_url: str, redis_url: str | None
+) -> None:
+    async with (
+        limited_app(database_url, redis_url, rate_limit_auth="2/minute") as app,
+        client_at(app, "10.7.7.7") as client,
+    ):
+        owner = await register(client, "owner")
+        wrong = {"current_password": "not-the-password", "new_password": "a-new-long-secret"}
+        for path, method, body in (
+            ("/api/auth/me/password", "POST", wrong),
+            ("/api/auth/me", "DELETE", {"password": "not-the-password"}),
+        ):
+            response = await client.request(method, path, json=body, headers=owner.headers)
+            assert_problem(response, 403, "wrong-password")
+        # The address's failed-login budget is spent: the right password is refused before
+        # it is checked, and so is a login from there.
+        right = {"current_password": PASSWORD, "new_password": "a-new-long-secret"}
+        refused = await client.post("/api/auth/me/password", json=right, headers=owner.headers)
+        assert retry_after(refused) > 0
+        assert retry_after(await login(client, "owner", PASSWORD)) > 0
+        assert (await _user(app, owner.id)).deleted_at is None
+        # A time zone change needs no password, and no budget.
+        zone = {"timezone": "Europe/Paris"}
+        assert (await client.patch("/api/auth/me", json=zone, headers=owner.headers)).is_success
+        async with client_at(app, "10.8.8.8") as elsewhere:
+            assert (await login(elsewhere, "owner", PASSWORD)).status_code == 200
 
 
 # --------------------------------------------------------------------------- unauthenticated
