@@ -1,14 +1,17 @@
 """Error hierarchy and the one problem+json (RFC 9457) renderer every error goes through.
 
 Domain code raises ``AppError`` subclasses that carry their status; validation errors, HTTP
-errors from routing (404, 405) and unexpected exceptions are rendered the same way. An
-unexpected exception is logged with the request id and answered without internals. A value
-the database cannot take (``refused_value``) is a 422, not a 500, whichever backend refuses it.
+errors from routing (404, 405) and unexpected exceptions are rendered the same way, every
+message a plain sentence (``core.error_texts``); ``ItemList`` names the failing item of a
+batch or transaction, with all of its errors. An unexpected exception is logged with the
+request id and answered without internals. A value the database cannot take
+(``refused_value``) is a 422, not a 500, whichever backend refuses it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, ClassVar
 
@@ -20,6 +23,8 @@ from sqlalchemy.exc import StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import Send
+
+from calendo.core.error_texts import plain_message, summary
 
 PROBLEM_TYPE_BASE = "https://calendo.dev/problems/"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -270,11 +275,13 @@ async def send_app_error(send: Send, exc: AppError) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
-    return [
-        {"loc": [str(part) for part in err.get("loc", ())], "msg": str(err.get("msg", ""))}
-        for err in exc.errors()
-    ]
+def _plain_errors(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Pydantic's errors as the problem's ``errors``: ``loc`` as given, ``msg`` in plain words."""
+    plain = []
+    for error in errors:
+        loc = error.get("loc", ())
+        plain.append({"loc": [str(part) for part in loc], "msg": plain_message(error, loc=loc)})
+    return plain
 
 
 async def _handle_app_error(_request: Request, exc: Exception) -> Response:
@@ -284,8 +291,8 @@ async def _handle_app_error(_request: Request, exc: Exception) -> Response:
 
 async def _handle_validation(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    errors = _validation_errors(exc)
-    detail = "; ".join(f"{'.'.join(e['loc'])}: {e['msg']}" for e in errors[:5])
+    errors = _plain_errors(exc.errors())
+    detail = summary([e["msg"] for e in errors])
     return problem_response(
         422,
         "validation-error",
@@ -379,12 +386,58 @@ def _describe(status: int) -> str:
     return known.title if known else HTTPStatus(status).phrase
 
 
-def with_index(exc: AppError, index: int, *, label: str) -> AppError:
-    """Name the failing item of a batch or transaction in an error (``item 3: ...``)."""
-    exc.detail = f"{label} {index}: {exc.detail}"
-    exc.extra = {**exc.extra, "index": index}
-    if "errors" in exc.extra:
-        exc.extra["errors"] = [
-            {**e, "loc": [*e["loc"][:1], index, *e["loc"][1:]]} for e in exc.extra["errors"]
-        ]
-    return exc
+@dataclass(frozen=True, slots=True)
+class ItemList:
+    """A list body whose every item must pass (a batch's ``events``, a transaction's
+    ``operations``): a problem about one of its items names it (``item 3: ...`` and ``index:
+    3``) and carries every error of that item, each ``loc`` pointing into it. One rule for both
+    lists, whichever check fails: body validation (``invalid_item``) or the service (``name``).
+    """
+
+    field: str  # the list's field in the body
+    label: str  # what a problem calls one item
+    tags: frozenset[str] = frozenset()  # tags of a discriminated union, which pydantic puts in loc
+
+    def index_of(self, loc: Sequence[Any]) -> int | None:
+        """The item an error location points into, if any."""
+        inside = len(loc) > 2 and loc[0] == "body" and loc[1] == self.field
+        return loc[2] if inside and isinstance(loc[2], int) else None
+
+    def invalid_item(self, errors: Sequence[Mapping[str, Any]]) -> ValidationFailed | None:
+        """Body validation errors as the problem naming the first invalid item, with every
+        error of that item (None: no error points into an item)."""
+        indexes = [i for e in errors if (i := self.index_of(e.get("loc", ()))) is not None]
+        if not indexes:
+            return None
+        index = min(indexes)
+        plain: list[dict[str, Any]] = []
+        for error in errors:
+            if self.index_of(error.get("loc", ())) == index:
+                loc = self._json_path(error["loc"])
+                msg = plain_message(error, loc=loc, item=(self.field, self.label))
+                plain.append({"loc": loc, "msg": msg})
+        detail = f"{self.label} {index}: {summary([e['msg'] for e in plain])}"
+        return ValidationFailed(detail, errors=plain, index=index)
+
+    def name(self, exc: AppError, index: int, *, within: str | None = None) -> AppError:
+        """``exc``, raised while checking or applying item ``index``, naming that item: each
+        body ``loc`` moves into the item (under its field ``within``, where the item holds the
+        checked object in a field: a transaction's ``event`` or ``changes``)."""
+        exc.detail = f"{self.label} {index}: {exc.detail}"
+        exc.extra = {**exc.extra, "index": index}
+        if "errors" in exc.extra:
+            inner = [within] if within is not None else []
+            exc.extra["errors"] = [
+                {**e, "loc": ["body", self.field, index, *inner, *e["loc"][1:]]}
+                if list(e["loc"][:1]) == ["body"]
+                else e
+                for e in exc.extra["errors"]
+            ]
+        return exc
+
+    def _json_path(self, loc: Sequence[Any]) -> list[Any]:
+        """``loc`` without the union tag pydantic inserts after the index: the JSON path."""
+        path = list(loc)
+        if len(path) > 3 and path[3] in self.tags:
+            del path[3]
+        return path

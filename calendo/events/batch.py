@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendo.core.cooperative import Pacer
 from calendo.core.deps import Services
-from calendo.core.errors import AppError, ValidationFailed
+from calendo.core.errors import AppError, ItemList, ValidationFailed
 from calendo.events import creation, recurrence, scheduling, service
 from calendo.events.conflicts import Conflict
 from calendo.events.models import Event
@@ -19,6 +19,8 @@ from calendo.events.snapshots import format_instant
 
 # New events written per step: one multi-row INSERT per table, then the loop is handed back.
 WRITE_STEP = 10
+# A batch's problems name the failing item: ``item 3: ...``.
+ITEMS = ItemList(field="events", label="item")
 
 
 class CreateRun:
@@ -110,14 +112,14 @@ async def batch_create(
         try:
             prepared.append(creation.prepare_create(item))
         except AppError as exc:
-            raise _name_item(exc, index) from exc
+            raise ITEMS.name(exc, index) from exc
         await pacer.tick()
     run = await CreateRun.open(session, ctx=ctx, series=[s for _, s in prepared], pacer=pacer)
     for index, (content, series) in enumerate(prepared):
         try:
             await run.place(content, series)
         except AppError as exc:
-            raise _name_item(_name_batch_refs(exc), index) from exc
+            raise ITEMS.name(_name_batch_refs(exc), index) from exc
         await pacer.tick()
     return await run.write([item.note for item in items], tags=("batch",), pacer=pacer)
 
@@ -132,41 +134,15 @@ def _name_batch_refs(exc: AppError) -> AppError:
     return exc
 
 
-def _name_item(exc: AppError, index: int) -> AppError:
-    """Name batch item ``index`` in an error: ``item 3: ...``, ``index``, and each ``loc``."""
-    exc.detail = f"item {index}: {exc.detail}"
-    exc.extra = {**exc.extra, "index": index}
-    if "errors" in exc.extra:
-        exc.extra["errors"] = [
-            {**e, "loc": ["body", "events", index, *e["loc"][1:]]} for e in exc.extra["errors"]
-        ]
-    return exc
-
-
-def _item_index(loc: Sequence[Any]) -> int | None:
-    if len(loc) > 2 and tuple(loc[:2]) == ("body", "events") and isinstance(loc[2], int):
-        return loc[2]
-    return None
-
-
 def invalid_batch_item(errors: Sequence[Any]) -> AppError | None:
-    """The body validation errors of the first invalid batch item, as a problem naming it;
-    too many items (counted before any is validated) as the problem naming the limit."""
+    """The body validation errors of the first invalid batch item, every one of them, as a
+    problem naming it; too many items (counted before any is validated) as the problem naming
+    the limit."""
     for error in errors:
         if error.get("type") == "too_long" and tuple(error.get("loc", ())) == ("body", "events"):
             limit = error["ctx"]["max_length"]
             return ValidationFailed(f"a batch holds at most {limit} events", loc=("body", "events"))
-    indexes = [i for e in errors if (i := _item_index(e.get("loc", ()))) is not None]
-    if not indexes:
-        return None
-    index = min(indexes)
-    mine = [e for e in errors if _item_index(e.get("loc", ())) == index]
-    first = mine[0]
-    return ValidationFailed(
-        f"item {index}: {'.'.join(map(str, first['loc'][3:]))}: {first['msg']}",
-        errors=[{"loc": list(e["loc"]), "msg": str(e["msg"])} for e in mine],
-        index=index,
-    )
+    return ITEMS.invalid_item(errors)
 
 
 async def check_conflicts(

@@ -14,6 +14,8 @@ from typing import Any, Final, Literal
 
 from dateutil import rrule as du
 
+from calendo.core.error_texts import show as show  # re-exported: recurrence quotes values with it
+
 MAX_COUNT: Final = 5000
 
 
@@ -118,12 +120,6 @@ class Rule:
     count: int | None = None
     until: datetime | None = None
     wkst: int = 0
-
-
-def show(value: object) -> str:
-    """Quote a user-supplied value for an error message, shortened."""
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
 
 
 @lru_cache(maxsize=1024)
@@ -261,7 +257,7 @@ def _parse_freq(value: str | None) -> str:
     if freq in _TOO_DENSE_FREQS:
         raise RecurrenceError(f"too dense: FREQ={freq} repeats more often than hourly")
     if freq not in FREQS:
-        raise RecurrenceError(f"unknown FREQ {show(value)}")
+        raise RecurrenceError(f"unknown FREQ {show(value)}; expected one of: {', '.join(FREQS)}")
     return freq
 
 

@@ -12,6 +12,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ValidationInfo,
     field_validator,
 )
 
@@ -148,10 +149,10 @@ class EventUpdate(EventContent):
 
     @field_validator("title", "start_time", "end_time", "timezone", mode="before")
     @classmethod
-    def _not_null(cls, value: Any) -> Any:
+    def _not_null(cls, value: Any, info: ValidationInfo) -> Any:
         # These columns always have a value: omit a field to keep it, never send null.
         if value is None:
-            raise ValueError("may be omitted but not null")
+            raise ValueError(f"{info.field_name} cannot be null; omit it to keep its value")
         return value
 
     def changes(self) -> dict[str, Any]:

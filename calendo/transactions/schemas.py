@@ -41,7 +41,7 @@ class TargetedOperation(BaseModel):
     @model_validator(mode="after")
     def _one_target(self) -> TargetedOperation:
         if (self.event_id is None) == (self.event_ref is None):
-            raise ValueError("name the event by exactly one of event_id or event_ref")
+            raise ValueError("name the event with exactly one of event_id or event_ref")
         return self
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendo.core.cooperative import Pacer
-from calendo.core.errors import AppError, ValidationFailed, with_index
+from calendo.core.errors import AppError, ItemList, ValidationFailed
 from calendo.events import creation
 from calendo.events import service as events
 from calendo.events.batch import CreateRun
@@ -37,8 +37,8 @@ from calendo.transactions.schemas import (
     UpdateOperation,
 )
 
-# Where an operation's service-level validation errors point inside the operation.
-_BODY_FIELD = {"create": "event", "update": "changes"}
+# A transaction's problems name the failing operation: ``operation 3: ...``.
+OPERATIONS = ItemList(field="operations", label="operation", tags=OPERATION_KINDS)
 
 
 async def run_transaction(
@@ -72,10 +72,17 @@ async def run_transaction(
             index += len(creates)
             continue
         operation = operations[index]
+        assert isinstance(operation, TargetedOperation)
         try:
-            results.append(await _apply(session, ctx, operation, created))
+            event_id = _target(operation, created)
         except AppError as exc:
-            raise _name_operation(exc, index, operation.op) from exc
+            raise OPERATIONS.name(exc, index) from exc
+        try:
+            results.append(await _apply(session, ctx, operation, event_id))
+        except AppError as exc:
+            # An update's service-level errors are about its changes.
+            within = "changes" if isinstance(operation, UpdateOperation) else None
+            raise OPERATIONS.name(exc, index, within=within) from exc
         index += 1
     return results
 
@@ -113,7 +120,7 @@ async def _create_run(
         await pacer.tick()
     if not prepared:
         assert failure is not None
-        raise _name_operation(failure[1], failure[0], "create") from failure[1]
+        raise OPERATIONS.name(failure[1], failure[0], within="event") from failure[1]
     run = await CreateRun.open(session, ctx=ctx, series=[s for _, s in prepared], pacer=pacer)
     for offset, (content, series) in enumerate(prepared):
         try:
@@ -128,19 +135,18 @@ async def _create_run(
         index, error = failure
         if "conflicts" in error.extra:
             error.extra["conflicts"] = run.named(error.extra["conflicts"])
-        raise _name_operation(error, index, "create") from error
+        raise OPERATIONS.name(error, index, within="event") from error
     return written
 
 
 async def _apply(
     session: AsyncSession,
     ctx: events.WriteContext,
-    operation: Operation,
-    created: Mapping[int, int],
+    operation: TargetedOperation,
+    event_id: int,
 ) -> Any:
-    """An update, delete or share, through its endpoint's service function."""
-    assert isinstance(operation, TargetedOperation)
-    event_id = _target(operation, created)
+    """An update, delete or share of event ``event_id``, through its endpoint's service
+    function."""
     if isinstance(operation, UpdateOperation):
         edit = events.Edit(event_id=event_id, data=operation.changes, merge=operation.merge)
         written = await events.update_event(session, ctx=ctx, edit=edit)
@@ -176,54 +182,8 @@ def _target(operation: TargetedOperation, created: Mapping[int, int]) -> int:
     return created[ref]
 
 
-def _name_operation(exc: AppError, index: int, kind: str) -> AppError:
-    """``operation N: ...`` with ``index: N``; 422 locations point into ``operations[N]``."""
-    named = with_index(exc, index, label="operation")
-    errors = named.extra.get("errors")
-    if errors:
-        inner = _BODY_FIELD.get(kind)
-        named.extra["errors"] = [
-            {**e, "loc": _operation_loc(e["loc"], index, inner)} for e in errors
-        ]
-    return named
-
-
-def _operation_loc(loc: Sequence[Any], index: int, inner: str | None) -> list[Any]:
-    """``["body", N, field]`` (from ``with_index``) as ``["body", "operations", N, ...]``."""
-    if not loc or loc[0] != "body":
-        return list(loc)
-    rest = list(loc[2:]) if len(loc) >= 2 and loc[1] == index else list(loc[1:])
-    if inner is not None and rest and rest[0] != "event_ref":
-        rest = [inner, *rest]
-    return ["body", "operations", index, *rest]
-
-
 def invalid_operation(errors: Sequence[Mapping[str, Any]]) -> ValidationFailed | None:
-    """Name the first operation a body validation error points into (None: not in one).
-
-    Pydantic locates errors as ``("body", "operations", N, <op tag>, field, ...)``; the tag
-    of the discriminated union is dropped so ``loc`` is the JSON path of the bad value.
-    """
-    located = [(_operation_index(e["loc"]), e) for e in errors]
-    indexes = [index for index, _ in located if index is not None]
-    if not indexes:
-        return None
-    first = min(indexes)
-    shown = [{"loc": _json_path(e["loc"]), "msg": str(e.get("msg", ""))} for _, e in located]
-    primary = next(s for (i, _), s in zip(located, shown, strict=True) if i == first)
-    where = ".".join(str(p) for p in primary["loc"][3:])
-    detail = f"operation {first}: {where + ': ' if where else ''}{primary['msg']}"
-    return ValidationFailed(detail, errors=shown, index=first)
-
-
-def _operation_index(loc: Sequence[Any]) -> int | None:
-    if len(loc) >= 3 and tuple(loc[:2]) == ("body", "operations") and isinstance(loc[2], int):
-        return loc[2]
-    return None
-
-
-def _json_path(loc: Sequence[Any]) -> list[Any]:
-    path = list(loc)
-    if _operation_index(path) is not None and len(path) > 3 and path[3] in OPERATION_KINDS:
-        del path[3]
-    return path
+    """The body validation errors of the first invalid operation, every one of them, as a
+    problem naming it (None: no error points into an operation). ``loc`` is the JSON path of
+    the bad value: the tag pydantic adds for the discriminated union is dropped."""
+    return OPERATIONS.invalid_item(errors)
