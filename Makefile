@@ -13,7 +13,7 @@ DEV_STAMP := $(VENV)/.installed-dev-$(SUM)
 UV_INSTALL := $(BIN)/uv pip install --quiet --python $(BIN)/python \
 	-c constraints.txt --build-constraints constraints.txt
 
-.PHONY: install install-dev venv run run-cluster migrate test test-sqlite test-fast-path-off test-postgres crash-test lint format bench clean
+.PHONY: install install-dev venv run run-cluster migrate test test-sqlite test-fast-path-off test-postgres crash-test lint format bench check-deploy clean
 
 install: $(SERVE_STAMP)
 
@@ -85,6 +85,11 @@ lint: install-dev
 format: install-dev
 	$(BIN)/ruff format calendo tests bench
 	$(BIN)/ruff check --fix calendo tests bench
+
+# The Dockerfile, deploy/compose.yaml, deploy/nginx.conf and deploy/k8s/, checked offline
+# (hadolint, yamllint, the compose-spec and Kubernetes schemas, nginx -t, tests/deploy).
+check-deploy: install-dev
+	BIN=$(BIN) bash deploy/check.sh
 
 bench: install-dev
 	$(BIN)/python -m bench

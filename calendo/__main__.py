@@ -1,4 +1,4 @@
-"""Command line: ``python -m calendo serve|migrate``."""
+"""Command line: ``python -m calendo serve|migrate|healthcheck``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import os
 import shutil
 import sys
 import tempfile
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -105,6 +106,25 @@ def _run_uvicorn(settings: Settings, *, workers: int, reload: bool) -> None:
     )
 
 
+# The addresses that mean "every interface": a health check asks the loopback one.
+_WILDCARDS = {"", "0.0.0.0", "::"}  # noqa: S104 (compared with, not bound)
+
+
+def healthcheck(settings: Settings) -> int:
+    """0 when the server on this host answers ``/health`` with 200, else 1 (the container
+    image's HEALTHCHECK: no curl in a slim image, and the port is the configured one)."""
+    host = "127.0.0.1" if settings.host in _WILDCARDS else settings.host
+    if ":" in host:
+        host = f"[{host}]"
+    url = f"http://{host}:{settings.port}/health"
+    try:
+        with urllib.request.urlopen(url, timeout=3) as response:
+            return 0 if response.status == 200 else 1
+    except OSError as exc:  # refused, timed out, or an HTTPError (503 degraded)
+        print(f"unhealthy: {url}: {exc}", file=sys.stderr)
+        return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     parser = argparse.ArgumentParser(prog="calendo")
@@ -114,11 +134,14 @@ def main(argv: list[str] | None = None) -> int:
     serve_parser.add_argument("--reload", action="store_true")
     migrate_parser = sub.add_parser("migrate", help="apply database migrations")
     migrate_parser.add_argument("revision", nargs="?", default="head")
+    sub.add_parser("healthcheck", help="exit 0 if this host's server answers /health")
     args = parser.parse_args(argv)
     settings = Settings()
     if args.command == "migrate":
         migrate(settings.database_url, args.revision)
         return 0
+    if args.command == "healthcheck":
+        return healthcheck(settings)
     if not args.no_migrate:
         migrate(settings.database_url)
     serve(settings, reload=args.reload)

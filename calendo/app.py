@@ -61,7 +61,8 @@ to receive what was missed first. Each message is one notification as JSON, in t
 `GET /api/notifications` items; an idle socket gets `{"type": "ping"}` every
 `CALENDO_WS_HEARTBEAT_SECONDS`. Close codes: 4401 invalid, expired or revoked token (checked
 again at every heartbeat), 4408 the client fell behind (reconnect with `since`), 4429 the user
-already holds `CALENDO_WS_MAX_PER_USER` feeds in this server process.
+already holds `CALENDO_WS_MAX_PER_USER` feeds in this server process, 1001 the server process is
+shutting down (reconnect with `since`: the load balancer picks another process).
 """
 
 # Swagger UI and ReDoc are served from here, not from a CDN, so /docs and /redoc work offline:
@@ -210,6 +211,14 @@ def _add_docs_routes(app: FastAPI) -> None:
 
 
 def _add_operational_routes(app: FastAPI) -> None:
+    @app.get("/health/live", tags=["operations"])
+    async def liveness() -> JSONResponse:
+        """Liveness: the process answers (no dependency is checked; restart it if it does not).
+
+        For a liveness probe: a database or Redis outage makes ``/health`` 503, which should
+        take the process out of the load balancer (readiness), not restart it."""
+        return JSONResponse({"status": "ok"})
+
     @app.get("/health", tags=["operations"], responses={503: {"description": "Database down"}})
     async def health(request: Request) -> Response:
         """Liveness and dependencies: 503 when the database is unreachable."""

@@ -67,7 +67,8 @@ async def notification_feed(
     ignore it. A client that falls so far behind that its live queue fills is closed with code
     4408 rather than silently losing messages: reconnect with ``?since=<last id received>``.
     One user may hold ``CALENDO_WS_MAX_PER_USER`` (20) feeds in each server process; one more
-    is closed with code 4429 (close another first).
+    is closed with code 4429 (close another first). When the server process stops (a deploy),
+    the socket is closed with code 1001, going away: reconnect with ``since``.
     """
     services: Services = websocket.app.state.services
     await feed.serve(websocket, services, token=feed.bearer_token(websocket, token), since=since)
