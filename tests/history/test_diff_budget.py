@@ -290,8 +290,8 @@ def test_multi_line_text_degrades_to_changed_lines() -> None:
 
 
 def test_when_even_lines_are_over_budget_the_whole_field_is_replaced() -> None:
-    old = "\n".join(random_words(seed, 3) for seed in range(2500))
-    new = "\n".join(random_words(5000 + seed, 3) for seed in range(2500))
+    old = "\n".join(random_words(seed, 3, vocabulary=20) for seed in range(2500))
+    new = "\n".join(random_words(5000 + seed, 3, vocabulary=20) for seed in range(2500))
     changes, budget = counted_diff(with_(description=old), with_(description=new))
     [change] = changes
     assert change["granularity"] == "field"
