@@ -531,3 +531,36 @@ async def test_deleted_username_is_retired_and_email_released(
             headers=stranger.headers,
         )
         assert_problem(share, 404, "user-not-found")
+
+
+async def test_deletion_beside_collaborators_writes_answers_no_5xx(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    make_event: EventFactory,
+    owner: Actor,
+    editor: Actor,
+    stranger: Actor,
+    shared_event: dict[str, Any],
+) -> None:
+    """The deletion locks what it touches in the global order (docs/architecture.md, "Lock
+    order"): writes of the events it deletes and leaves, run at the same time, wait or fail
+    cleanly, never deadlock into a 5xx."""
+    theirs = await make_event(stranger, title="Stranger's")
+    share = {"users": [{"user_id": owner.id, "role": "editor"}]}
+    await client.post(f"/api/events/{theirs['id']}/share", json=share, headers=stranger.headers)
+    another = await make_event(stranger, title="Another")
+    responses = await asyncio.gather(
+        _delete(client, owner, PASSWORD),
+        client.patch(
+            f"/api/events/{shared_event['id']}", json={"title": "Renamed"}, headers=editor.headers
+        ),
+        client.patch(
+            f"/api/events/{theirs['id']}", json={"title": "Renamed"}, headers=stranger.headers
+        ),
+        client.post(f"/api/events/{another['id']}/share", json=share, headers=stranger.headers),
+    )
+    assert [r.status_code for r in responses if r.status_code >= 500] == []
+    assert responses[0].status_code == 204
+    assert (await _user(app, owner.id)).deleted_at is not None
+    gone = await client.get(f"/api/events/{shared_event['id']}", headers=editor.headers)
+    assert_problem(gone, 404, "event-not-found")
