@@ -13,7 +13,7 @@ DEV_STAMP := $(VENV)/.installed-dev-$(SUM)
 UV_INSTALL := $(BIN)/uv pip install --quiet --python $(BIN)/python \
 	-c constraints.txt --build-constraints constraints.txt
 
-.PHONY: install install-dev venv run run-cluster migrate test test-sqlite test-fast-path-off test-postgres crash-test lint format bench check-deploy clean
+.PHONY: install install-dev venv run run-cluster migrate test test-sqlite test-fast-path-off test-postgres crash-test rehearsal lint format bench check-deploy clean
 
 install: $(SERVE_STAMP)
 
@@ -75,6 +75,14 @@ test-postgres: install-dev
 # lost (also run, briefly, by the suite). Pass ARGS="--database-url postgresql+asyncpg://..."
 crash-test: install-dev
 	$(BIN)/python scripts/crash_test.py $(ARGS)
+
+# Three servers behind nginx (deploy/nginx.conf) on PostgreSQL + Redis, one SIGKILLed and one
+# SIGTERMed under write load and WebSocket feeds; prints the figures (docs/operations.md).
+REHEARSAL_DATABASE_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/calendo_rehearsal
+REHEARSAL_REDIS_URL ?= redis://127.0.0.1:6379/14
+rehearsal: install-dev
+	$(BIN)/python scripts/rehearsal.py --database-url $(REHEARSAL_DATABASE_URL) \
+		--redis-url $(REHEARSAL_REDIS_URL) $(ARGS)
 
 lint: install-dev
 	$(BIN)/ruff check calendo tests bench
