@@ -208,3 +208,15 @@ async def test_an_event_id_route_is_not_shadowed(
     response = await client.get(f"/api/events/{created['id']}", headers=owner.headers)
     assert response.status_code == 200
     assert "deleted_at" not in response.json()
+
+
+async def test_openapi_documents_the_trash(client: httpx.AsyncClient) -> None:
+    document = (await client.get("/openapi.json")).json()
+    operation = document["paths"][TRASH]["get"]
+    assert operation["summary"].startswith("Deleted events the caller may restore")
+    assert "restore" in operation["description"]
+    assert {p["name"] for p in operation["parameters"]} == {"limit", "cursor"}
+    assert {"200", "401", "422"} <= operation["responses"].keys()
+    item = document["components"]["schemas"]["TrashedEventRead"]
+    assert {"deleted_at", "deleted_by", "title", "version"} <= item["properties"].keys()
+    assert {"deleted_at", "deleted_by"} <= set(item["required"])

@@ -155,9 +155,15 @@ async def test_without_token_is_401(client: httpx.AsyncClient, method: str, path
 
 
 async def test_openapi_documents_the_routes(client: httpx.AsyncClient) -> None:
-    paths = (await client.get("/openapi.json")).json()["paths"]
+    document = (await client.get("/openapi.json")).json()
+    paths = document["paths"]
     listing = paths[URL]["get"]
-    assert listing["description"] == "The caller's notifications, newest first."
+    assert listing["summary"] == "The caller's notifications, newest first."
+    assert "`event_title`" in listing["description"]
+    title = document["components"]["schemas"]["NotificationRead"]["properties"]["event_title"]
+    assert title["type"] == "string"
+    assert "when the notification was written" in title["description"]
+    assert "event_title" in document["components"]["schemas"]["NotificationRead"]["required"]
     assert {"200", "401", "422"} <= listing["responses"].keys()
     assert {"204", "401", "404"} <= paths[f"{URL}/{{notification_id}}/read"]["post"][
         "responses"
