@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 from importlib.resources import files
 from pathlib import Path
 
-import redis.asyncio as aioredis
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import (
@@ -36,6 +35,7 @@ from calendo.core.observability import Metrics, RequestContextMiddleware, config
 from calendo.core.proxy import TrustedProxyMiddleware
 from calendo.core.pubsub import create_broker
 from calendo.core.ratelimit import RateLimiter, RateLimitMiddleware
+from calendo.core.redis_client import close_redis, connect_redis
 from calendo.core.replay import ReplayMiddleware
 from calendo.core.security import PasswordHasher, TokenVerifier
 from calendo.openapi import install_openapi
@@ -74,10 +74,8 @@ DOCS_ASSETS_URL = "/static/docs"
 def _lifespan(settings: Settings, metrics: Metrics, tokens: TokenVerifier):  # type: ignore[no-untyped-def]
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        redis_client = aioredis.from_url(settings.redis_url) if settings.redis_url else None
-        cache_redis = (
-            aioredis.from_url(settings.cache_redis_url) if settings.cache_redis_url else None
-        )
+        redis_client = connect_redis(settings.redis_url) if settings.redis_url else None
+        cache_redis = connect_redis(settings.cache_redis_url) if settings.cache_redis_url else None
         if redis_client is not None:
             await warn_if_redis_evicts(redis_client)
         db = Database(create_engine(settings))
@@ -111,9 +109,9 @@ def _lifespan(settings: Settings, metrics: Metrics, tokens: TokenVerifier):  # t
             await broker.close()
             await db.dispose()
             if redis_client is not None:
-                await redis_client.aclose()
+                await close_redis(redis_client)
             if cache_redis is not None:
-                await cache_redis.aclose()
+                await close_redis(cache_redis)
 
     return lifespan
 

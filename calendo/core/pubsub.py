@@ -4,6 +4,14 @@ Both backends deliver through a local ``Hub`` of per-subscriber queues. The Redi
 one pub/sub connection per process, subscribes a channel while at least one local socket
 listens to it, and fans incoming messages out to the local queues, so a thousand sockets cost
 one Redis connection, not a thousand.
+
+Redis pub/sub keeps nothing for a subscriber that is away: what is published while the
+connection is down (a restart, a failover, a network cut, ``CLIENT KILL``) is gone. redis-py
+reconnects and subscribes again by itself, silently; the broker notices the reconnect, and
+once Redis confirms a channel's new subscription it tells that channel's subscribers, through
+their queues (``SubscriptionResumed``), that messages may be missing up to that point. From
+there on everything published is queued again, so a subscriber that then reads what it missed
+from the database (the notification feed does) has every message.
 """
 
 from __future__ import annotations
@@ -25,6 +33,15 @@ class SubscriberLagging(Exception):
     """The subscriber fell so far behind that its queue filled: it must resynchronise."""
 
 
+class SubscriptionResumed(Exception):
+    """The broker lost its connection and subscribed again: what was published meanwhile is
+    missing from the queue (everything after this is in it). Catch up, then read on."""
+
+
+# Queued in place of a message where the broker's subscription resumed; never sent by anyone.
+_RESUMED = b"\x00calendo:resumed"
+
+
 class Subscription:
     """One subscriber's bounded queue of messages."""
 
@@ -33,10 +50,14 @@ class Subscription:
         self.lagging = False
 
     async def get(self) -> bytes:
-        """Wait for the next message; SubscriberLagging once a message could not be queued."""
+        """Wait for the next message; SubscriberLagging once a message could not be queued,
+        SubscriptionResumed where the broker's subscription came back after a drop."""
         if self.lagging:
             raise SubscriberLagging
-        return await self.queue.get()
+        message = await self.queue.get()
+        if message is _RESUMED:
+            raise SubscriptionResumed
+        return message
 
 
 class Broker(Protocol):
@@ -44,6 +65,8 @@ class Broker(Protocol):
 
     name: str
     hub: Hub
+    # Whether its subscriptions can raise SubscriptionResumed (lose messages to a reconnect).
+    resumes: bool
 
     async def publish(self, channel: str, message: bytes) -> None: ...
 
@@ -73,6 +96,15 @@ class Hub:
                 continue
             sub.queue.put_nowait(message)
 
+    def resume(self, channel: str) -> None:
+        """Tell the channel's subscribers, in order with its messages, that the broker's
+        subscription came back after a drop (a full queue makes its subscriber lagging)."""
+        self.deliver(channel, _RESUMED)
+
+    def channels(self) -> list[str]:
+        """The channels with at least one local subscriber."""
+        return list(self._subscribers)
+
     def subscribers(self, channel: str) -> int:
         """How many local subscribers the channel has in this process."""
         return len(self._subscribers.get(channel, ()))
@@ -100,6 +132,7 @@ class MemoryBroker:
     """Single-process broker."""
 
     name = "memory"
+    resumes = False
 
     def __init__(self) -> None:
         self.hub = Hub()
@@ -129,6 +162,7 @@ class RedisBroker:
     """Redis pub/sub with one connection per process and local fan-out."""
 
     name = "redis"
+    resumes = True
 
     def __init__(self, client: aioredis.Redis) -> None:
         self.client = client
@@ -136,9 +170,15 @@ class RedisBroker:
         # Pub/sub channels are global to a Redis server, whatever database the URL names:
         # the prefix keeps deployments (and test runs) that share a server apart.
         self.prefix = redis_channel_prefix(client)
-        self._pubsub = client.pubsub(ignore_subscribe_messages=True)
+        # Subscribe confirmations are read too: after a reconnect they mark where each
+        # channel's messages flow again (``_read``).
+        self._pubsub = client.pubsub()
         self._lock = asyncio.Lock()
         self._reader: asyncio.Task[None] | None = None
+        # Channels redis-py subscribed again after a reconnect, not yet confirmed by Redis.
+        self._resuming: set[str] = set()
+        self._watched: object | None = None  # the pub/sub connection _on_reconnect watches
+        self.reconnects = 0
 
     async def publish(self, channel: str, message: bytes) -> None:
         """Publish to every process."""
@@ -151,6 +191,7 @@ class RedisBroker:
             sub, first = self.hub.add(channel)
             if first:
                 await self._pubsub.subscribe(self.prefix + channel)
+                self._watch_reconnects()
                 await self._confirmed(self.prefix + channel)
             if self._reader is None or self._reader.done():
                 self._reader = asyncio.create_task(self._read())
@@ -159,7 +200,22 @@ class RedisBroker:
         finally:
             async with self._lock:
                 if self.hub.remove(channel, sub):
+                    self._resuming.discard(self.prefix + channel)
                     await self._pubsub.unsubscribe(self.prefix + channel)
+
+    def _watch_reconnects(self) -> None:
+        """Have the pub/sub connection call ``_on_reconnect`` each time it connects again.
+
+        redis-py's own callback, registered first, has sent the SUBSCRIBEs by then."""
+        connection = self._pubsub.connection
+        if connection is not None and connection is not self._watched:
+            connection.register_connect_callback(self._on_reconnect)
+            self._watched = connection
+
+    def _on_reconnect(self, _connection: object) -> None:
+        self.reconnects += 1
+        self._resuming = {self.prefix + channel for channel in self.hub.channels()}
+        log.warning("redis_pubsub_reconnected", channels=len(self._resuming))
 
     async def _confirmed(self, channel: str) -> None:
         """Wait until Redis lists our subscription, so no publish falls in the gap."""
@@ -184,7 +240,12 @@ class RedisBroker:
                 continue
             channel = message["channel"]
             name = channel.decode() if isinstance(channel, bytes) else str(channel)
-            self.hub.deliver(name.removeprefix(self.prefix), message["data"])
+            if message["type"] == "message":
+                self.hub.deliver(name.removeprefix(self.prefix), message["data"])
+            elif message["type"] == "subscribe" and name in self._resuming:
+                # Redis has the channel again: whatever follows reaches the queues.
+                self._resuming.discard(name)
+                self.hub.resume(name.removeprefix(self.prefix))
 
     async def ping(self) -> bool:
         """Whether Redis answers."""

@@ -87,9 +87,11 @@ class RateLimiter:
     def bind(self, redis_client: aioredis.Redis | None) -> None:
         """Choose the storage at startup: the app's Redis pool when configured, else memory."""
         if redis_client is not None and self.settings.redis_url:
-            uri = self.settings.redis_url.replace("redis://", "async+redis://", 1)
+            # The scheme only picks limits' async Redis storage; it counts over the app's own
+            # pool, whatever URL made it: a server, or a Sentinel-managed master that a
+            # failover moves (core/redis_client.py).
             self.storage = storage_from_string(
-                uri,
+                "async+redis://",
                 implementation="redispy",
                 connection_pool=redis_client.connection_pool,  # type: ignore[arg-type]
             )

@@ -6,9 +6,16 @@ copies already replayed are dropped by id. (Dropping by id rather than by "id <=
 matters: ids are assigned at insert, not at commit, so a smaller id can commit later and must
 still be delivered.) No database session outlives one short read: authentication, each replay
 batch and each heartbeat's re-check open and close their own.
+
+A Redis broker can lose a stretch of messages to a reconnect (core/pubsub.py); the
+subscription then says so (``SubscriptionResumed``) and the feed replays from the database
+what it has not sent, as a ``since`` reconnect would, before it reads on. To know where that
+replay starts, a feed without ``since`` on such a broker reads the user's latest id once.
 """
 
 from __future__ import annotations
+
+from collections import deque
 
 import anyio
 import orjson
@@ -17,12 +24,14 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDiscon
 from calendo.auth.caller import CurrentUser, authenticate
 from calendo.core.deps import Services
 from calendo.core.errors import WS_LAGGING, WS_TOO_MANY, WS_UNAUTHORIZED, NotAuthenticated
-from calendo.core.pubsub import SubscriberLagging, Subscription
+from calendo.core.pubsub import SubscriberLagging, Subscription, SubscriptionResumed
 from calendo.core.security import bearer_credentials
 from calendo.notifications import service
 
 PING = '{"type":"ping"}'
 REPLAY_BATCH = 200
+# Sent ids remembered against duplicates; a replay after a broker gap starts below them.
+REMEMBERED = 1000
 _UNAUTHORIZED_REASON = "Invalid or expired access token"
 _TOO_MANY_REASON = "Too many live feeds open for this user"
 
@@ -71,6 +80,33 @@ async def serve(
             services.metrics.ws_connections.dec()
 
 
+class Delivered:
+    """The notification ids this feed sent, so that neither a replay nor a live copy sends one
+    twice, and where a replay starts (``floor``: every id at or below it is behind us).
+
+    The floor trails the highest id sent by ``REMEMBERED`` sends: ids are taken at insert,
+    not at commit, so a smaller id can still commit (and be missed live) after a larger one
+    was sent; the replay after a gap looks back that far and skips what was sent.
+    """
+
+    def __init__(self, floor: int) -> None:
+        self.floor = floor
+        self._order: deque[int] = deque()
+        self._ids: set[int] = set()
+
+    def __contains__(self, notification_id: object) -> bool:
+        return notification_id in self._ids
+
+    def add(self, notification_id: int) -> None:
+        """Remember a sent id (the oldest remembered one moves the floor up)."""
+        self._order.append(notification_id)
+        self._ids.add(notification_id)
+        if len(self._order) > REMEMBERED:
+            oldest = self._order.popleft()
+            self._ids.discard(oldest)
+            self.floor = max(self.floor, oldest)
+
+
 async def _run(
     websocket: WebSocket,
     services: Services,
@@ -80,13 +116,28 @@ async def _run(
     token: str,
     since: int | None,
 ) -> None:
-    replayed: set[int] = set()
     if since is not None:
-        replayed = await _replay(websocket, services, user_id=user.id, since=since)
+        delivered = Delivered(since)
+        await _replay(websocket, services, user_id=user.id, delivered=delivered)
+    elif services.broker.resumes:
+        delivered = Delivered(await _latest_id(services, user_id=user.id))
+    else:
+        delivered = Delivered(0)  # never replays: the broker loses nothing
     async with anyio.create_task_group() as group:
         group.start_soon(_watch_client, websocket, group.cancel_scope)
-        await _forward(websocket, services, subscription, token=token, replayed=replayed)
+        await _forward(
+            websocket, services, subscription, token=token, user_id=user.id, delivered=delivered
+        )
         group.cancel_scope.cancel()
+
+
+async def _latest_id(services: Services, *, user_id: int) -> int:
+    """The user's newest notification id (0 for none): a gap replay starts above it."""
+    async with services.db.read_sessions() as session:
+        page = await service.list_notifications(
+            session, user_id=user_id, unread_only=False, before_id=None, limit=1
+        )
+    return page.items[0].id if page.items else 0
 
 
 async def _send(websocket: WebSocket, services: Services, text: str) -> None:
@@ -95,21 +146,21 @@ async def _send(websocket: WebSocket, services: Services, text: str) -> None:
 
 
 async def _replay(
-    websocket: WebSocket, services: Services, *, user_id: int, since: int
-) -> set[int]:
-    """Send every stored notification after ``since``, oldest first; return their ids."""
-    replayed: set[int] = set()
-    cursor = since
+    websocket: WebSocket, services: Services, *, user_id: int, delivered: Delivered
+) -> None:
+    """Send every stored notification above the floor not sent yet, oldest first."""
+    cursor = delivered.floor
     while True:
         async with services.db.read_sessions() as session:
             batch = await service.replay_since(
                 session, user_id=user_id, since_id=cursor, limit=REPLAY_BATCH
             )
         for notification in batch:
-            await _send(websocket, services, service.encode(notification).decode())
-            replayed.add(notification.id)
+            if notification.id not in delivered:
+                await _send(websocket, services, service.encode(notification).decode())
+                delivered.add(notification.id)
         if len(batch) < REPLAY_BATCH:
-            return replayed
+            return
         cursor = batch[-1].id
 
 
@@ -126,15 +177,20 @@ async def _forward(
     subscription: Subscription,
     *,
     token: str,
-    replayed: set[int],
+    user_id: int,
+    delivered: Delivered,
 ) -> None:
     """Forward live messages; every heartbeat re-check the token, and ping if idle."""
     interval = services.settings.ws_heartbeat_seconds
     while True:
         try:
             sent = await _forward_until(
-                websocket, services, subscription, anyio.current_time() + interval, replayed
+                websocket, services, subscription, anyio.current_time() + interval, delivered
             )
+        except SubscriptionResumed:
+            # The broker's connection dropped and came back: what it lost is in the database.
+            await _replay(websocket, services, user_id=user_id, delivered=delivered)
+            continue
         except SubscriberLagging:
             # The live queue overflowed: rather than drop messages silently, end the feed;
             # the client reconnects with ?since= and the replay fills the gap from the database.
@@ -156,14 +212,18 @@ async def _forward_until(
     services: Services,
     subscription: Subscription,
     deadline: float,
-    replayed: set[int],
+    delivered: Delivered,
 ) -> bool:
-    """Send live messages until ``deadline``; whether any was sent."""
+    """Send live messages until ``deadline``, each id once; whether any was sent."""
     sent = False
     while (message := await _next_message(subscription, deadline)) is not None:
-        if not _already_replayed(message, replayed):
-            await _send(websocket, services, message.decode())
-            sent = True
+        notification_id = orjson.loads(message).get("id")
+        if notification_id in delivered:
+            continue  # a replay sent it already
+        await _send(websocket, services, message.decode())
+        if isinstance(notification_id, int):
+            delivered.add(notification_id)
+        sent = True
     return sent
 
 
@@ -175,14 +235,3 @@ async def _next_message(subscription: Subscription, deadline: float) -> bytes | 
     with anyio.move_on_after(remaining):
         return await subscription.get()
     return None
-
-
-def _already_replayed(message: bytes, replayed: set[int]) -> bool:
-    """Whether the replay already sent this notification (each id is published once)."""
-    if not replayed:
-        return False
-    notification_id = orjson.loads(message).get("id")
-    if notification_id in replayed:
-        replayed.discard(notification_id)
-        return True
-    return False

@@ -81,3 +81,30 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def start_redis(binary: str, workdir: Path, port: int, *args: str) -> subprocess.Popen[bytes]:
+    """A throwaway ``redis-server`` (or ``redis-sentinel`` with a config file as ``args``) on
+    127.0.0.1:``port``, logging to ``workdir``; it answers once this returns."""
+    log = workdir / f"redis-{port}.log"
+    if Path(binary).name == "redis-sentinel":
+        command = [binary, *args]
+    else:
+        command = [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+            *args,
+        ]
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+    wait_for_port(port, process, log)
+    return process
