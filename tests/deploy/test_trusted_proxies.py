@@ -72,26 +72,22 @@ async def _failed_login(client: httpx.AsyncClient, forwarded_for: str) -> int:
     return response.status_code
 
 
-async def test_audit_rows_carry_the_client_a_trusted_proxy_forwards(peer: Peer) -> None:
-    async with peer(PROXY) as client:
-        client.headers["X-Forwarded-For"] = CLIENT
+@pytest.mark.parametrize(
+    ("peer_address", "forwarded_for", "audited"),
+    [
+        pytest.param(PROXY, CLIENT, CLIENT, id="trusted proxy: the client it forwards"),
+        # The client sent "X-Forwarded-For: 1.2.3.4"; our proxy appended the address it saw.
+        pytest.param(PROXY, f"1.2.3.4, {CLIENT}", CLIENT, id="trusted proxy: a forged hop"),
+        pytest.param(STRANGER, CLIENT, STRANGER, id="untrusted peer: header ignored"),
+    ],
+)
+async def test_audit_rows_carry_the_client_only_a_trusted_proxy_names(
+    peer: Peer, peer_address: str, forwarded_for: str, audited: str
+) -> None:
+    async with peer(peer_address) as client:
+        client.headers["X-Forwarded-For"] = forwarded_for
         alice = await register(client, "alice")
-        assert await _audit_ips(client, alice) == {"register": CLIENT}
-
-
-async def test_a_forged_hop_before_the_proxy_is_not_the_client(peer: Peer) -> None:
-    # The client sent "X-Forwarded-For: 1.2.3.4"; our proxy appended the address it saw.
-    async with peer(PROXY) as client:
-        client.headers["X-Forwarded-For"] = f"1.2.3.4, {CLIENT}"
-        alice = await register(client, "alice")
-        assert await _audit_ips(client, alice) == {"register": CLIENT}
-
-
-async def test_an_untrusted_peer_cannot_choose_its_audit_address(peer: Peer) -> None:
-    async with peer(STRANGER) as client:
-        client.headers["X-Forwarded-For"] = CLIENT
-        alice = await register(client, "alice")
-        assert await _audit_ips(client, alice) == {"register": STRANGER}
+        assert await _audit_ips(client, alice) == {"register": audited}
 
 
 async def test_each_client_behind_the_proxy_has_its_own_auth_budget(peer: Peer) -> None:
