@@ -10,8 +10,9 @@ Debian's nginx (run in the foreground, with a configuration generated into a tem
 directory). Writer clients create events and update shared ones with ``If-Match``, and
 WebSocket subscribers follow their users' feeds, all through the load balancer. Mid-load one
 process gets SIGKILL and is restarted, then another gets SIGTERM (graceful: requests finish,
-feeds get 1001) and is restarted. Subscribers reconnect with ``?since=<last id>`` after every
-drop. Then it checks:
+feeds get 1001) and is restarted; then every Redis pub/sub connection of the brokers is cut
+(``CLIENT KILL``), so that what is published until they resubscribe reaches no socket live.
+Subscribers reconnect with ``?since=<last id>`` after every drop. Then it checks:
 
 * every write answered 2xx is in the database (event row, version row with the content sent,
   audit row) and served by the API; every event's versions are contiguous
@@ -55,6 +56,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import redis.asyncio as aioredis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from websockets.asyncio.client import connect
@@ -80,6 +82,7 @@ PASSWORD = "rehearsal-pw-0123"
 # Seconds a process may take to answer /health: a server imports for about a second alone,
 # far longer on a machine busy with other work.
 START_TIMEOUT = 180.0
+LOAD_AFTER_LAST_DISRUPTION = 3.0
 # Limits that the load never reaches (the limiter still counts every request in Redis); the
 # per-user one is lowered for the rate-limit phase only.
 LOAD_LIMITS = {
@@ -109,6 +112,7 @@ class Figures:
     events: dict[str, float] = field(default_factory=dict)
     subscribers: list[Subscriber] = field(default_factory=list)
     notifications_stored: int = 0
+    pubsub_dropped: int = 0
     rate_limit: dict[str, Any] = field(default_factory=dict)
     revocation: dict[str, Any] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
@@ -129,11 +133,18 @@ class Cluster:
     def _start(self, slot: int, limits: dict[str, str]) -> Server:
         self.starts += 1
         env = server_env(self.database_url, self.redis_url, self.ports[slot], **limits)
+        # Bytecode cached in the temporary directory, even where PYTHONDONTWRITEBYTECODE is
+        # set: only the first start compiles the app and its libraries (seconds of CPU).
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(self.workdir / "pycache")
         return start_server(f"{'abc'[slot]}-{self.starts}", self.workdir, env)
 
     async def start_all(self, limits: dict[str, str]) -> None:
-        self.servers = [self._start(slot, limits) for slot in range(3)]
-        for server in self.servers:
+        """One process first (it fills the bytecode cache), then the other two together."""
+        self.servers = [self._start(0, limits)]
+        await asyncio.to_thread(wait_healthy, self.servers[0], START_TIMEOUT)
+        self.servers += [self._start(slot, limits) for slot in (1, 2)]
+        for server in self.servers[1:]:
             await asyncio.to_thread(wait_healthy, server, START_TIMEOUT)
 
     async def restart(self, slot: int, limits: dict[str, str]) -> None:
@@ -454,7 +465,9 @@ async def load_phase(
         for n in range(args.writers)
     ]
     await _disrupt(args, cluster, figures, started)
-    await asyncio.sleep(max(0.0, args.duration - (time.monotonic() - started)))
+    # The load outlasts the last disruption, however long the restarts took.
+    elapsed = time.monotonic() - started
+    await asyncio.sleep(max(args.duration - elapsed, LOAD_AFTER_LAST_DISRUPTION))
     stop.set()
     await asyncio.wait_for(asyncio.gather(*writers), timeout=60)
     figures.events["load_seconds"] = round(time.monotonic() - started, 1)
@@ -486,6 +499,26 @@ async def _disrupt(
     if leaving.process.returncode not in (0, -15):
         figures.problems.append(f"SIGTERM: exit status {leaving.process.returncode}")
     await cluster.restart(1, LOAD_LIMITS)
+    if args.drop_pubsub_at >= 0:
+        await asyncio.sleep(max(0.0, args.drop_pubsub_at - (time.monotonic() - started)))
+        figures.events["pubsub_dropped_at_s"] = round(time.monotonic() - started, 1)
+        figures.pubsub_dropped = await drop_pubsub(args.redis_url)
+
+
+async def drop_pubsub(redis_url: str) -> int:
+    """Cut every pub/sub connection to this Redis database, as a Redis restart or a network
+    cut would: the brokers reconnect, and what was published meanwhile reaches no socket
+    live. The feeds must read it from the database. Other databases' clients are left alone."""
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        database = int(client.connection_pool.connection_kwargs.get("db", 0))
+        killed = 0
+        for entry in await client.client_list(_type="pubsub"):
+            if int(entry.get("db", -1)) == database:
+                killed += await client.client_kill_filter(_id=entry["id"])
+        return killed
+    finally:
+        await client.aclose()
 
 
 async def _drain(
@@ -671,6 +704,7 @@ def summary(args: argparse.Namespace, figures: Figures) -> dict[str, Any]:
             len(s.received) - len(set(s.received)) for s in subscribers
         ),
         "reconnects": sum(s.reconnects for s in subscribers),
+        "pubsub_connections_cut": figures.pubsub_dropped,
         "feed_close_codes": dict(codes),
         "latency_ms": {
             "p50": _percentile(figures.latencies, 0.5),
@@ -697,6 +731,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=30.0, help="seconds of load (30)")
     parser.add_argument("--kill-at", type=float, default=8.0, help="SIGKILL after (8 s)")
     parser.add_argument("--term-at", type=float, default=18.0, help="SIGTERM after (18 s)")
+    parser.add_argument(
+        "--drop-pubsub-at",
+        type=float,
+        default=24.0,
+        help="cut Redis pub/sub after (24 s; -1: never)",
+    )
     parser.add_argument("--settle", type=float, default=20.0, help="feeds' catch-up bound (20 s)")
     parser.add_argument("--rate-limit", type=int, default=12, help="per-user limit per minute")
     parser.add_argument("--nginx", default=shutil.which("nginx") or "/usr/sbin/nginx")

@@ -23,7 +23,6 @@ from calendo.history import repository
 from calendo.history.diff import diff_snapshots, is_degraded
 from calendo.history.html import DiffSide, render_diff_html
 from calendo.history.models import EventVersion
-from calendo.history.summary import summarize
 from calendo.sharing import access
 
 VERSION_STEP = 60
@@ -41,20 +40,6 @@ def reverted_versions(rows: Sequence[EventVersion]) -> set[int]:
         if row.action == "rolled_back" and row.target_version is not None:
             undone.update(range(row.target_version + 1, row.version))
     return undone
-
-
-def rendered_summary(row: EventVersion, previous: EventVersion | None) -> str:
-    """A version's summary, rendered when read from its snapshot and its predecessor's.
-
-    Read time, not the stored ``summary`` column: the text then speaks the version's own
-    zone for versions written before summaries did, and a wording fix reaches every version.
-    """
-    return summarize(
-        previous.snapshot if previous is not None else None,
-        row.snapshot,
-        action=row.action,
-        target_version=row.target_version,
-    )
 
 
 def _size(row: EventVersion) -> int:
@@ -84,7 +69,7 @@ def _entry(
         "created_at": row.created_at,
         "note": row.note,
         "changed_fields": row.changed_fields,
-        "summary": rendered_summary(row, previous),
+        "summary": row.summary,
         "tags": tags,
         "size": sizes[row.version],
         "size_change": sizes[row.version] - (sizes[previous.version] if previous else 0),
@@ -207,7 +192,6 @@ class DiffResult:
     new: EventVersion
     names: dict[int, str]
     latest: int
-    summaries: dict[int, str]  # version number → its rendered summary
 
 
 async def diff(
@@ -217,11 +201,9 @@ async def diff(
     found = await access.require_event(
         session, user_id=user_id, event_id=event_id, include_deleted=True
     )
-    # Only the two versions compared (and their predecessors, for their summaries) are
-    # loaded, however long the history.
-    wanted = {first, second, first - 1, second - 1}
+    # Only the two versions compared are loaded, however long the history.
     by_number = {
-        r.version: r for r in await repository.versions_numbered(session, event_id, wanted)
+        r.version: r for r in await repository.versions_numbered(session, event_id, {first, second})
     }
     for number in (first, second):
         if number not in by_number:
@@ -241,10 +223,7 @@ async def diff(
         "changes": changes,
         "degraded": is_degraded(changes),
     }
-    summaries = {
-        row.version: rendered_summary(row, by_number.get(row.version - 1)) for row in (old, new)
-    }
-    return DiffResult(body, old, new, names, found.event.version, summaries)
+    return DiffResult(body, old, new, names, found.event.version)
 
 
 def diff_html(result: DiffResult) -> str:
@@ -258,7 +237,7 @@ def diff_html(result: DiffResult) -> str:
             version=row.version,
             author=names.get(row.author_id or 0, "(deleted user)"),
             created_at=row.created_at.isoformat().replace("+00:00", "Z"),
-            summary=result.summaries[row.version],
+            summary=row.summary,
             note=row.note,
             action=row.action,
         )

@@ -1,6 +1,7 @@
 """The multi-host rehearsal, short: ``scripts/rehearsal.py`` with three real processes behind
 Debian's nginx (deploy/nginx.conf) on PostgreSQL + Redis, one SIGKILLed and one SIGTERMed
-under write load, WebSocket feeds reconnecting with ``since``.
+under write load, WebSocket feeds reconnecting with ``since``, the brokers' Redis pub/sub
+connections cut.
 
 PostgreSQL + Redis run only (SQLite is one host's file). Without nginx the test skips, except
 when ``CALENDO_TEST_REQUIRE_DEPLOY_TOOLS=1`` (``.ci/run``), where a missing nginx fails it.
@@ -45,8 +46,9 @@ def figures(database_url: str, redis_url: str | None, tmp_path: Path) -> dict[st
     command = [
         sys.executable, str(SCRIPT), "--database-url", database_url, "--redis-url", redis_url,
         "--nginx", nginx, "--json", str(output), "--writers", "4", "--users", "3",
-        "--subscribers", str(FEEDS_PER_USER), "--duration", "8", "--kill-at", "2",
-        "--term-at", "4", "--settle", "20", "--rate-limit", str(RATE_LIMIT),
+        "--subscribers", str(FEEDS_PER_USER), "--duration", "10", "--kill-at", "2",
+        "--term-at", "4", "--drop-pubsub-at", "6", "--settle", "20",
+        "--rate-limit", str(RATE_LIMIT),
     ]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
     assert output.exists(), result.stdout + result.stderr
@@ -61,7 +63,13 @@ def test_three_processes_behind_nginx_survive_a_kill_and_a_graceful_stop(
     """One test, one rehearsal: starting the processes is most of its cost."""
     assert figures["problems"] == []
     assert figures["processes"] == 3
-    assert {"sigkill_at_s", "sigterm_at_s", "sigterm_exit_after_s"} <= set(figures["timeline"])
+    timeline = set(figures["timeline"])
+    assert {
+        "sigkill_at_s",
+        "sigterm_at_s",
+        "sigterm_exit_after_s",
+        "pubsub_dropped_at_s",
+    } <= timeline
     # Writes: acknowledged ones all stored and served (the script's checks), and none from
     # the application answered 5xx; nginx's 502 only for a write in flight on a dead process.
     assert figures["creates_acknowledged"] > 0 and figures["updates_acknowledged"] > 0
@@ -72,10 +80,12 @@ def test_three_processes_behind_nginx_survive_a_kill_and_a_graceful_stop(
         "PUT update (connection failed)",
     }  # fmt: skip
     # Feeds: the killed process's sockets dropped without a close frame, the stopped one's
-    # got 1001, every feed reconnected with since and holds every stored notification.
+    # got 1001, every feed reconnected with since; the brokers' Redis pub/sub connections
+    # were cut under load; every feed holds every stored notification all the same.
     codes = figures["feed_close_codes"]
     assert "1001" in codes and any(code.startswith("1006") for code in codes), codes
     assert figures["reconnects"] >= 2
+    assert figures["pubsub_connections_cut"] >= 1
     assert figures["notifications_stored"] > 0
     assert figures["notifications_delivered"] == FEEDS_PER_USER * figures["notifications_stored"]
     # A logout through the load balancer holds on each process, asked directly; a low
