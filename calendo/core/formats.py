@@ -16,13 +16,20 @@ A MessagePack body is exactly one object: bytes after it are a 422, as data afte
 value is (invalid MessagePack is a 400). The middleware also makes the serving app's settings
 known to the validators of the request (``core.bounded``: a batch is counted against
 ``CALENDO_BATCH_MAX`` before any item is validated).
+
+Times in JSON bodies are written in one place, ``encode_json``: in UTC with ``Z`` by default,
+or with the offset of the zone a read asks for. A MessagePack response is converted from that
+JSON, so it carries the same RFC 3339 strings (never the timestamp extension, which has no
+offset).
 """
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 import ormsgpack
@@ -370,14 +377,54 @@ async def _send_invalid(send: Send, where: str, detail: str) -> None:
     )
 
 
-def encode_json(value: Any) -> bytes:
-    """orjson with the options every response uses."""
-    return orjson.dumps(value, option=orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS)
+def _in_zone(zone: tzinfo) -> Callable[[Any], str]:
+    """orjson's ``default`` for ``OPT_PASSTHROUGH_DATETIME``: an instant as RFC 3339 with
+    ``zone``'s offset at that instant. An offset RFC 3339 cannot write (whole seconds, as in
+    some zones' local mean time before 1940) is rendered in UTC instead: same instant."""
+
+    def render(value: Any) -> str:
+        if not isinstance(value, datetime):
+            raise TypeError(f"{type(value).__name__} is not JSON serializable")
+        instant = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        local = instant.astimezone(zone)
+        offset = local.utcoffset()
+        if offset is not None and offset.total_seconds() % 60:
+            return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return local.isoformat()
+
+    return render
+
+
+def encode_json(value: Any, *, zone: str = "UTC") -> bytes:
+    """orjson with the options every response uses: the one place times are written.
+
+    Every ``datetime`` in ``value`` is written as RFC 3339: in UTC with ``Z`` by default
+    (``zone="UTC"``, bytes as they always were), or, for any other IANA ``zone`` (validated
+    by the caller), with that zone's offset at that instant (``2026-03-12T18:00:00+01:00``),
+    the same instant. Times must reach this as ``datetime``s, not strings, to be rendered.
+    """
+    if zone == "UTC":
+        return orjson.dumps(value, option=orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS)
+    try:
+        local = ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):  # a zone the tz database no longer knows
+        return encode_json(value)
+    return orjson.dumps(
+        value,
+        default=_in_zone(local),
+        option=orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS,
+    )
 
 
 def json_response(
-    body: Any, *, status_code: int = 200, headers: dict[str, str] | None = None
+    body: Any,
+    *,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+    zone: str = "UTC",
 ) -> Response:
     """A JSON response serialised once with orjson, for hot read paths whose bodies are
-    built from trusted rows (FastAPI would otherwise validate them again against the model)."""
-    return Response(encode_json(body), status_code=status_code, media_type=JSON, headers=headers)
+    built from trusted rows (FastAPI would otherwise validate them again against the model);
+    its times are rendered in ``zone`` (``encode_json``)."""
+    content = encode_json(body, zone=zone)
+    return Response(content, status_code=status_code, media_type=JSON, headers=headers)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import orjson
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,6 +14,7 @@ from calendo.core.cooperative import Pacer
 from calendo.core.db import Reads
 from calendo.core.deps import Services
 from calendo.core.errors import ValidationFailed
+from calendo.core.formats import encode_json
 from calendo.core.pagination import decode_cursor, encode_cursor
 from calendo.events import recurrence, repository, scheduling
 from calendo.events.presenters import calendar_bodies, event_body, permission_body
@@ -26,15 +26,29 @@ _CHUNK = 100
 EXPAND_STEP = 200  # occurrences per step of a paced expansion
 
 
-async def get_event(reads: Reads, *, caller: Bearer, event_id: int) -> dict[str, Any]:
+# A read's body, and the caller's account zone its statement read along (the zone its times
+# are rendered in when the request names no ``tz``).
+WithZone = tuple[dict[str, Any], str]
+
+
+async def get_event(reads: Reads, *, caller: Bearer, event_id: int) -> WithZone:
     """The event with the caller's role and the permission list (one statement, which also
-    proves the caller's login session live)."""
+    proves the caller's login session live and reads the caller's default zone)."""
     event, role, perms = await access.require_event_with_permissions(
         reads, caller=caller, event_id=event_id
     )
     body = event_body(event, role)
     body["permissions"] = [permission_body(p, p.username) for p in perms]
-    return body
+    return body, event.user_timezone
+
+
+def _page_bodies(rows: list[Row[Any]]) -> tuple[list[dict[str, Any]], str]:
+    """Calendar rows as bodies, and the caller's default zone they carry (no rows, no times
+    to render: UTC)."""
+    bodies = calendar_bodies(rows)
+    for body in bodies:
+        del body["caller_timezone"]  # a column of the statement, not a field of the body
+    return bodies, rows[0].caller_timezone if rows else "UTC"
 
 
 # Every event starts after 1900 (schemas.MIN_YEAR), so window starts before this floor can be
@@ -116,7 +130,7 @@ async def list_events(
     limit: int,
     cursor: str | None,
     skip: int | None,
-) -> dict[str, Any]:
+) -> WithZone:
     """A page of the caller's calendar, sorted by start then id (keyset pagination)."""
     validate_window(start, end)
     start = _floored(start)
@@ -149,7 +163,8 @@ async def list_events(
     if len(items) > limit:
         last = page[-1]
         next_cursor = encode_cursor(format_instant(last.start_time), last.id)
-    return {"items": calendar_bodies(page), "next_cursor": next_cursor}
+    bodies, zone = _page_bodies(page)
+    return {"items": bodies, "next_cursor": next_cursor}, zone
 
 
 async def list_expanded(
@@ -163,7 +178,7 @@ async def list_expanded(
     limit: int,
     cursor: str | None,
     settings: Settings,
-) -> dict[str, Any]:
+) -> WithZone:
     """One item per occurrence in the window, sorted by occurrence start then id."""
     if start is None or end is None:
         raise ValidationFailed("expand=true needs start_time and end_time", loc=("query", "expand"))
@@ -191,7 +206,7 @@ async def list_expanded(
     rows.sort(key=lambda r: (r[0], r[1]))
     page = rows[:limit]
     await pacer.tick()
-    bodies = calendar_bodies([event for _, _, _, event in page])
+    bodies, zone = _page_bodies([event for _, _, _, event in page])
     items = await pacer.map(
         lambda pair: {**pair[0], "occurrence_start": pair[1][0], "occurrence_end": pair[1][2]},
         zip(bodies, page, strict=True),
@@ -199,7 +214,7 @@ async def list_expanded(
     next_cursor = None
     if len(rows) > limit:
         next_cursor = encode_cursor(format_instant(page[-1][0]), page[-1][1])
-    return {"items": items, "next_cursor": next_cursor}
+    return {"items": items, "next_cursor": next_cursor}, zone
 
 
 async def occurrences(
@@ -211,11 +226,14 @@ async def occurrences(
     start: datetime | None,
     end: datetime | None,
     limit: int,
-) -> dict[str, Any]:
-    """The series expanded in a window (default: from its start, one year or to its end).
+    zone: str = "UTC",
+) -> bytes:
+    """The series expanded in a window (default: from its start, one year or to its end), as
+    the JSON body with its times rendered in ``zone``.
 
-    Cached per event version and window: a write bumps the version, so stale entries are
-    never read; access is checked on every call before the cache is consulted.
+    Cached per event version, window and zone: a write bumps the version, so stale entries
+    are never read, and a rendering in one zone is never served to a caller reading in
+    another; access is checked on every call before the cache is consulted.
     """
     found = await access.require_event(session, user_id=user_id, event_id=event_id)
     event = found.event
@@ -223,24 +241,22 @@ async def occurrences(
     validate_window(start, end)
     start, end = _default_window(series, _floored(start), end)
     if end <= start:  # a defaulted bound fell on the other side: nothing to expand
-        return {"event_id": event.id, "items": [], "truncated": False}
-    key = f"occ:{event.id}:{event.version}:{start.timestamp()}:{end.timestamp()}:{limit}"
+        return encode_json({"event_id": event.id, "items": [], "truncated": False})
+    window = f"{start.timestamp()}:{end.timestamp()}:{limit}"
+    key = f"occ:{event.id}:{event.version}:{window}:{zone}"
     cached = await services.cache.get(key)
     if cached is not None:
-        body: dict[str, Any] = orjson.loads(cached)
-        return body
+        return cached
     pacer = Pacer()
     expansion = await expand_paced(series, start, end, limit=limit, pacer=pacer)
     items = await pacer.map(
-        lambda o: {
-            "occurrence_start": format_instant(o.start),
-            "occurrence_end": format_instant(o.end),
-        },
+        lambda o: {"occurrence_start": o.start, "occurrence_end": o.end},
         expansion.occurrences,
     )
     body = {"event_id": event.id, "items": items, "truncated": expansion.truncated}
-    await services.cache.set(key, orjson.dumps(body), ttl=services.settings.cache_ttl_seconds)
-    return body
+    encoded = encode_json(body, zone=zone)
+    await services.cache.set(key, encoded, ttl=services.settings.cache_ttl_seconds)
+    return encoded
 
 
 async def expand_paced(

@@ -28,9 +28,15 @@ class MergeConflict(Conflict):
     title = "Merge conflict"
 
 
-def version_tag(event_id: int, version: int) -> str:
-    """The entity tag of one version of an event: the only place its form is written."""
-    return f'"{event_id}-{version}"'
+def version_tag(event_id: int, version: int, zone: str = "UTC") -> str:
+    """The entity tag of one version of an event: the only place its form is written.
+
+    A read rendered in another zone than UTC is another representation of the version, so
+    its tag names the zone (``"7-3@Europe/Berlin"``): a copy rendered in one zone is never
+    confirmed (304) to a caller reading in another. ``If-Match`` reads either form.
+    """
+    suffix = "" if zone == "UTC" else f"@{zone}"
+    return f'"{event_id}-{version}{suffix}"'
 
 
 def etag(event: Event) -> str:
@@ -50,10 +56,11 @@ def none_match_fails(header: str | None, tag: str) -> bool:
 
 
 def parse_if_match(header: str | None, event_id: int) -> int | None:
-    """The version an ``If-Match`` tag names (``"<id>-<version>"``); None for ``*`` or absent."""
+    """The version an ``If-Match`` tag names (``"<id>-<version>"``, or a zoned read's
+    ``"<id>-<version>@<zone>"``); None for ``*`` or absent."""
     if header is None or header.strip() == "*":
         return None
-    tag = header.strip().removeprefix("W/").strip('"')
+    tag = header.strip().removeprefix("W/").strip('"').partition("@")[0]
     prefix, _, version = tag.rpartition("-")
     if prefix != str(event_id) or not version.isdigit():
         return 0  # names another event or is malformed: can never match

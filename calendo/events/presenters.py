@@ -1,15 +1,88 @@
-"""Events as response bodies."""
+"""Events as response bodies, and the zone their times are rendered in.
+
+Bodies carry every instant as a ``datetime`` (stored instants kept as strings, the
+recurrence exceptions and a version's snapshot times, are read back into ``datetime``s
+here), so that ``core.formats.encode_json``, the one place times are written, renders them
+all: in UTC with ``Z`` by default, or with the offset of the zone a read asks for
+(``tz``, else the caller's account default).
+"""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Annotated, Any
 
+from fastapi import Query
+from pydantic import AfterValidator
+from pydantic_core import PydanticCustomError
 from sqlalchemy import Row
 
+from calendo.events import recurrence
 from calendo.events.models import Event
+from calendo.events.snapshots import parse_instant
 from calendo.sharing.models import Permission
+
+TZ_DESCRIPTION = (
+    "Render the response's times with this IANA zone's offset at each instant (`Europe/Berlin`"
+    ": `2026-03-12T18:00:00+01:00` where UTC reads `2026-03-12T17:00:00Z`); the instants are "
+    "the same. Without it, the caller's account default zone applies (`UTC` unless set: "
+    "times end in `Z`). An unknown zone is a 422."
+)
+
+
+def _known_zone(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            recurrence.load_zone(value)
+        except recurrence.RecurrenceError:
+            raise PydanticCustomError(
+                "unknown_time_zone",
+                "{zone} is not a time zone this server knows; use an IANA name such as "
+                "Europe/Berlin or UTC",
+                {"zone": repr(value)},
+            ) from None
+    return value
+
+
+# The ``tz`` query parameter of event and history reads.
+RenderZone = Annotated[
+    str | None, Query(max_length=64, description=TZ_DESCRIPTION), AfterValidator(_known_zone)
+]
+
+
+def rendering_zone(tz: str | None, account_default: str = "UTC") -> str:
+    """The zone a read renders its times in: ``tz`` if given, else the account's default."""
+    return tz if tz is not None else account_default
+
+
+def instants(values: Iterable[str]) -> list[datetime]:
+    """Stored RFC 3339 instants (``snapshots.format_instant``) as ``datetime``s."""
+    return [parse_instant(value) for value in values]
+
+
+def snapshot_body(snapshot: Mapping[str, Any]) -> dict[str, Any]:
+    """A version's content snapshot with its times as ``datetime``s (to be rendered in the
+    read's zone); a value that is not an RFC 3339 instant is left as stored."""
+    body = dict(snapshot)
+    for field in ("start_time", "end_time"):
+        value = body.get(field)
+        if isinstance(value, str):
+            body[field] = _instant_or_text(value)
+    exceptions = body.get("recurrence_exceptions")
+    if isinstance(exceptions, list):
+        body["recurrence_exceptions"] = [
+            _instant_or_text(v) if isinstance(v, str) else v for v in exceptions
+        ]
+    return body
+
+
+def _instant_or_text(value: str) -> datetime | str:
+    try:
+        return parse_instant(value)
+    except ValueError:
+        return value
 
 
 def _getter(item: Any) -> Callable[[str], Any]:
@@ -34,7 +107,7 @@ def event_body(event: Event | Row[Any], role: str) -> dict[str, Any]:
         "location": get("location"),
         "is_recurring": get("is_recurring"),
         "recurrence_pattern": get("recurrence_pattern"),
-        "recurrence_exceptions": list(get("recurrence_exceptions") or []),
+        "recurrence_exceptions": instants(get("recurrence_exceptions") or ()),
         "owner_id": get("owner_id"),
         "my_role": role,
         "version": get("version"),
@@ -52,7 +125,11 @@ def calendar_bodies(rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
     if not rows:
         return []
     names = rows[0]._fields
-    return [dict(zip(names, row, strict=True)) for row in rows]
+    bodies = [dict(zip(names, row, strict=True)) for row in rows]
+    for body in bodies:
+        if body["recurrence_exceptions"]:
+            body["recurrence_exceptions"] = instants(body["recurrence_exceptions"])
+    return bodies
 
 
 def permission_body(permission: Permission | Row[Any], username: str) -> dict[str, Any]:

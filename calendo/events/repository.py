@@ -91,6 +91,16 @@ CALENDAR_COLUMNS = (
 )
 
 
+# The caller's default zone, read by the calendar statement itself (no statement of its own):
+# uncorrelated, so the database evaluates it once per statement.
+CALLER_TIMEZONE = (
+    select(User.timezone)
+    .where(User.id == bindparam("user_id"))
+    .scalar_subquery()
+    .label("caller_timezone")
+)
+
+
 @functools.cache
 def calendar_query(
     *, start: bool, end: bool, text: bool, role: bool, after: bool, paged: bool
@@ -102,12 +112,14 @@ def calendar_query(
     ``pattern`` (from ``text_pattern``), ``role`` when filtered; ``after_start`` and
     ``after_id`` (keyset); ``offset`` and ``limit`` when ``paged`` (sorted by start, then id).
 
-    Rows have the ``CALENDAR_COLUMNS``. Every filter and the sort read the permission row's
-    copies of the event's bounds, so the statement walks ``ix_permission_calendar`` in page
-    order and stops after ``limit`` rows; only the rows on the page read their event.
+    Rows have the ``CALENDAR_COLUMNS``, then ``caller_timezone`` (the caller's account zone,
+    which the page's times are rendered in when the read names no ``tz``). Every filter and
+    the sort read the permission row's copies of the event's bounds, so the statement walks
+    ``ix_permission_calendar`` in page order and stops after ``limit`` rows; only the rows on
+    the page read their event.
     """
     query = (
-        select(*CALENDAR_COLUMNS)
+        select(*CALENDAR_COLUMNS, CALLER_TIMEZONE)
         .select_from(Permission)
         .join(Event, Event.id == Permission.event_id)
         .where(

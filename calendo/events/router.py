@@ -7,16 +7,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from calendo.auth.caller import CurrentUser, require_live
-from calendo.auth.dependencies import BearerDep, CurrentUserDep
+from calendo.auth.caller import CurrentUser
+from calendo.auth.dependencies import BearerDep, CurrentUserDep, current_user
 from calendo.core.deps import PathId, ServicesDep, SessionDep, Write, services_of, write_unit
 from calendo.core.errors import problem_responses
-from calendo.core.formats import json_response
+from calendo.core.formats import JSON, json_response
 from calendo.core.pagination import CursorParam, Limit, Page
 from calendo.core.querymodel import query_model
 from calendo.core.routing import StrictQueryRoute, indexed_validation_route
 from calendo.events import batch, creation, listing, preconditions, service, temporal, trash
-from calendo.events.presenters import event_body
+from calendo.events.presenters import RenderZone, event_body, rendering_zone
 from calendo.events.schemas import (
     BatchCreate,
     BatchResult,
@@ -117,7 +117,7 @@ async def create_event(
 class ListEventsQuery(BaseModel):
     """The query of ``GET /api/events``, validated in one call (``core.querymodel``).
 
-    Documented as nine query parameters, exactly as if the route declared them one by one.
+    Documented as ten query parameters, exactly as if the route declared them one by one.
     """
 
     start_time: WindowStart = None
@@ -131,6 +131,7 @@ class ListEventsQuery(BaseModel):
     cursor: CursorParam = None
     skip: Annotated[int | None, Query(ge=0, le=100_000, description="Legacy offset")] = None
     as_of: ListAsOf = None
+    tz: RenderZone = None
 
 
 _list_query, _LIST_QUERY_DOCS = query_model(ListEventsQuery)
@@ -156,9 +157,9 @@ async def list_events(request: Request, caller: BearerDep) -> Any:
     }
     reads = services.db.reads
     if query.as_of is not None:
-        await require_live(reads, caller)
+        account = await current_user(request)  # the live-session check, with the account zone
         async with services.db.read_session() as session:
-            return await temporal.list_events_as_of(
+            page = await temporal.list_events_as_of(
                 session,
                 user_id=caller.user_id,
                 at=query.as_of,
@@ -166,12 +167,16 @@ async def list_events(request: Request, caller: BearerDep) -> Any:
                 expand=query.expand,
                 **filters,
             )
-    if query.expand:
-        return await listing.list_expanded(
+        default_zone = account.timezone
+    elif query.expand:
+        page, default_zone = await listing.list_expanded(
             reads, caller=caller, settings=services.settings, **filters
         )
-    page = await listing.list_events(reads, caller=caller, skip=query.skip, **filters)
-    return json_response(page)
+    else:
+        page, default_zone = await listing.list_events(
+            reads, caller=caller, skip=query.skip, **filters
+        )
+    return json_response(page, zone=rendering_zone(query.tz, default_zone))
 
 
 # Declared before ``/{event_id}``: routes match in order, and that one would take "trash" for
@@ -230,6 +235,7 @@ class EventReadQuery(BaseModel):
     """The query of ``GET /api/events/{id}``, validated in one call (``core.querymodel``)."""
 
     as_of: AsOf = None
+    tz: RenderZone = None
 
 
 class ConditionalRead(BaseModel):
@@ -252,18 +258,23 @@ async def get_event(event_id: PathId, request: Request, caller: BearerDep) -> An
     query = _event_read_query(request)
     services = services_of(request)
     if query.as_of is None:
-        body = await listing.get_event(services.db.reads, caller=caller, event_id=event_id)
+        body, default_zone = await listing.get_event(
+            services.db.reads, caller=caller, event_id=event_id
+        )
     else:
-        await require_live(services.db.reads, caller)
+        account = await current_user(request)  # the live-session check, with the account zone
+        default_zone = account.timezone
         async with services.db.read_session() as session:
             body = await temporal.get_event_as_of(
                 session, user_id=caller.user_id, event_id=event_id, at=query.as_of
             )
-    tag = preconditions.version_tag(body["id"], body["version"])
+    zone = rendering_zone(query.tz, default_zone)
+    # The tag names the zone too: a copy rendered in one zone is never a 304 in another.
+    tag = preconditions.version_tag(body["id"], body["version"], zone)
     # Read here, not declared: FastAPI resolves a declared header on every request (~15 µs).
     if preconditions.none_match_fails(request.headers.get("if-none-match"), tag):
         return Response(status_code=304, headers={"ETag": tag})
-    return json_response(body, headers={"ETag": tag})
+    return json_response(body, headers={"ETag": tag}, zone=zone)
 
 
 _UPDATE_ERRORS = problem_responses(401, 403, 404, 409, 412, 422)
@@ -391,9 +402,11 @@ async def list_occurrences(
     start_time: WindowStart = None,
     end_time: WindowEnd = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
+    tz: RenderZone = None,
 ) -> Response:
     """The series expanded in a window; `truncated` says when `limit` cut it short."""
-    # Serialised once: up to 5,000 items built from the series, not validated again.
+    # Serialised once (and cached so, per zone): up to 5,000 items built from the series,
+    # not validated again.
     body = await listing.occurrences(
         session,
         services=services,
@@ -402,5 +415,6 @@ async def list_occurrences(
         start=start_time,
         end=end_time,
         limit=limit,
+        zone=rendering_zone(tz, user.timezone),
     )
-    return json_response(body)
+    return Response(body, media_type=JSON)

@@ -16,7 +16,7 @@ from calendo.core.pagination import CursorParam, Limit, encode_cursor, int_curso
 from calendo.core.routing import StrictQueryRoute
 from calendo.events import preconditions
 from calendo.events import service as events
-from calendo.events.presenters import event_body
+from calendo.events.presenters import RenderZone, event_body, rendering_zone
 from calendo.events.schemas import ConflictStrategy, EventWriteResult
 from calendo.history import service
 from calendo.history.schemas import ChangelogPage, DiffRead, VersionPage, VersionRead
@@ -25,12 +25,13 @@ router = APIRouter(tags=["history"], route_class=StrictQueryRoute)
 _READ_ERRORS = problem_responses(401, 404, 422)
 
 
-def _paged(body: dict[str, Any]) -> Response:
+def _paged(body: dict[str, Any], zone: str) -> Response:
     """The page with its cursor encoded, serialised once (up to 200 entries built from rows
-    just read: validating them again against the model would hold the loop a few ms more)."""
+    just read: validating them again against the model would hold the loop a few ms more),
+    its times rendered in ``zone``."""
     cursor = body["next_cursor"]
     return json_response(
-        {**body, "next_cursor": encode_cursor(cursor) if cursor is not None else None}
+        {**body, "next_cursor": encode_cursor(cursor) if cursor is not None else None}, zone=zone
     )
 
 
@@ -41,21 +42,28 @@ async def list_history(
     session: SessionDep,
     limit: Limit = 50,
     cursor: CursorParam = None,
+    tz: RenderZone = None,
 ) -> Response:
     """Version summaries, newest first (viewer or more)."""
     return _paged(
         await service.list_history(
             session, user_id=user.id, event_id=event_id, limit=limit, before=int_cursor(cursor)
-        )
+        ),
+        rendering_zone(tz, user.timezone),
     )
 
 
 @router.get("/{event_id}/history/{version_id}", response_model=VersionRead, responses=_READ_ERRORS)
 async def get_version(
-    event_id: PathId, version_id: PathId, user: CurrentUserDep, session: SessionDep
-) -> dict[str, Any]:
+    event_id: PathId,
+    version_id: PathId,
+    user: CurrentUserDep,
+    session: SessionDep,
+    tz: RenderZone = None,
+) -> Response:
     """One version (by its number, 1, 2, 3 …) with the full event content as it was."""
-    return await service.get_version(session, user_id=user.id, event_id=event_id, number=version_id)
+    body = await service.get_version(session, user_id=user.id, event_id=event_id, number=version_id)
+    return json_response(body, zone=rendering_zone(tz, user.timezone))
 
 
 @router.get("/{event_id}/changelog", response_model=ChangelogPage, responses=_READ_ERRORS)
@@ -65,12 +73,14 @@ async def changelog(
     session: SessionDep,
     limit: Limit = 50,
     cursor: CursorParam = None,
+    tz: RenderZone = None,
 ) -> Response:
     """Every change, oldest first, with summaries, tags and sharing changes."""
     return _paged(
         await service.changelog(
             session, user_id=user.id, event_id=event_id, limit=limit, offset=int_cursor(cursor) or 0
-        )
+        ),
+        rendering_zone(tz, user.timezone),
     )
 
 

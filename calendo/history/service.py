@@ -18,11 +18,13 @@ from calendo.core.cooperative import Pacer, off_loop
 from calendo.core.errors import NotFound
 from calendo.events import preconditions
 from calendo.events import service as events
+from calendo.events.presenters import snapshot_body
 from calendo.events.snapshots import content_snapshot, ordered
 from calendo.history import repository
 from calendo.history.diff import diff_snapshots, is_degraded
 from calendo.history.html import DiffSide, render_diff_html
 from calendo.history.models import EventVersion
+from calendo.history.summary import summarize
 from calendo.sharing import access
 
 VERSION_STEP = 60
@@ -40,6 +42,20 @@ def reverted_versions(rows: Sequence[EventVersion]) -> set[int]:
         if row.action == "rolled_back" and row.target_version is not None:
             undone.update(range(row.target_version + 1, row.version))
     return undone
+
+
+def rendered_summary(row: EventVersion, previous: EventVersion | None) -> str:
+    """A version's summary, rendered when read from its snapshot and its predecessor's.
+
+    Read time, not the stored ``summary`` column: the text then speaks the version's own
+    zone for versions written before summaries did, and a wording fix reaches every version.
+    """
+    return summarize(
+        previous.snapshot if previous is not None else None,
+        row.snapshot,
+        action=row.action,
+        target_version=row.target_version,
+    )
 
 
 def _size(row: EventVersion) -> int:
@@ -69,7 +85,7 @@ def _entry(
         "created_at": row.created_at,
         "note": row.note,
         "changed_fields": row.changed_fields,
-        "summary": row.summary,
+        "summary": rendered_summary(row, previous),
         "tags": tags,
         "size": sizes[row.version],
         "size_change": sizes[row.version] - (sizes[previous.version] if previous else 0),
@@ -137,7 +153,8 @@ async def get_version(
     row = next((r for r in rows if r.version == number), None)
     if row is None:
         raise VersionNotFound(f"Event {event_id} has no version {number}")
-    return {**entries[number], "event_id": event_id, "snapshot": ordered(row.snapshot)}
+    snapshot = snapshot_body(ordered(row.snapshot))  # its times rendered in the read's zone
+    return {**entries[number], "event_id": event_id, "snapshot": snapshot}
 
 
 async def changelog(
@@ -192,6 +209,7 @@ class DiffResult:
     new: EventVersion
     names: dict[int, str]
     latest: int
+    summaries: dict[int, str]  # version number → its rendered summary
 
 
 async def diff(
@@ -201,9 +219,11 @@ async def diff(
     found = await access.require_event(
         session, user_id=user_id, event_id=event_id, include_deleted=True
     )
-    # Only the two versions compared are loaded, however long the history.
+    # Only the two versions compared (and their predecessors, for their summaries) are
+    # loaded, however long the history.
+    wanted = {first, second, first - 1, second - 1}
     by_number = {
-        r.version: r for r in await repository.versions_numbered(session, event_id, {first, second})
+        r.version: r for r in await repository.versions_numbered(session, event_id, wanted)
     }
     for number in (first, second):
         if number not in by_number:
@@ -223,7 +243,10 @@ async def diff(
         "changes": changes,
         "degraded": is_degraded(changes),
     }
-    return DiffResult(body, old, new, names, found.event.version)
+    summaries = {
+        row.version: rendered_summary(row, by_number.get(row.version - 1)) for row in (old, new)
+    }
+    return DiffResult(body, old, new, names, found.event.version, summaries)
 
 
 def diff_html(result: DiffResult) -> str:
@@ -237,7 +260,7 @@ def diff_html(result: DiffResult) -> str:
             version=row.version,
             author=names.get(row.author_id or 0, "(deleted user)"),
             created_at=row.created_at.isoformat().replace("+00:00", "Z"),
-            summary=row.summary,
+            summary=result.summaries[row.version],
             note=row.note,
             action=row.action,
         )

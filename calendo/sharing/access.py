@@ -235,6 +235,7 @@ _EVENT_WITH_PERMISSIONS = (
         Permission.granted_by,
         Permission.granted_at,
         User.username,
+        User.timezone.label("user_timezone"),
     )
     .join(Permission, Permission.event_id == Event.id)
     .join(User, User.id == Permission.user_id)
@@ -250,7 +251,9 @@ async def require_event_with_permissions(
     that also proves the caller's login session live (nothing found: 401 if it is not).
 
     Returns the event's row (its columns by name), the caller's role, and one row per
-    permission (``user_id``, ``role``, ``granted_by``, ``granted_at``, ``username``), owner first.
+    permission (``user_id``, ``role``, ``granted_by``, ``granted_at``, ``username``,
+    ``user_timezone``: that user's account zone), owner first. The event's row is the
+    caller's own permission row, so its ``user_timezone`` is the caller's default zone.
     """
     params = {"event_id": event_id, "user_id": caller.user_id, "session_id": caller.session_id}
     rows = await reads.all(_EVENT_WITH_PERMISSIONS, params)

@@ -1,5 +1,5 @@
 """``GET /api/events`` parses its query string as one model (``core.querymodel``); the public
-contract is that of nine separately declared query parameters."""
+contract is that of ten separately declared query parameters."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import httpx
 from fastapi import FastAPI, Query
 
 from calendo.core.pagination import CursorParam, Limit
+from calendo.events.presenters import RenderZone
 from calendo.events.router import ListAsOf, WindowEnd, WindowStart
 from calendo.events.schemas import Role
 from tests.events.conftest import EventFactory
@@ -32,6 +33,7 @@ def _declared_one_by_one() -> list[dict[str, Any]]:
         cursor: CursorParam = None,
         skip: Annotated[int | None, Query(ge=0, le=100_000, description="Legacy offset")] = None,
         as_of: ListAsOf = None,
+        tz: RenderZone = None,
     ) -> None:
         """Reference only."""
 
@@ -54,6 +56,7 @@ async def test_openapi_documents_each_parameter_as_before(client: httpx.AsyncCli
         "cursor",
         "skip",
         "as_of",
+        "tz",
     ]
     assert parameters == _declared_one_by_one()
     limit = next(p for p in parameters if p["name"] == "limit")
