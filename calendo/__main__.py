@@ -96,6 +96,9 @@ def _run_uvicorn(settings: Settings, *, workers: int, reload: bool) -> None:
         ws=WS_PROTOCOL,
         # SIGTERM: stop listening, let in-flight requests finish for this long, then cancel.
         timeout_graceful_shutdown=settings.graceful_timeout_seconds,
+        # A worker must answer the supervisor's ping within this long or be restarted: uvicorn's
+        # 5 s default kills workers that are still importing on a loaded host, forever.
+        timeout_worker_healthcheck=30,
         log_level="info",
         # Access logs would record WebSocket URLs, whose ?token= is a bearer credential.
         access_log=False,

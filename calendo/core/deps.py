@@ -49,7 +49,8 @@ UnqueuedSessionDep = Annotated[AsyncSession, Depends(_unqueued_unit_of_work, sco
 
 
 async def client_ip(request: Request) -> str | None:
-    """The peer address of the request (no proxy headers are trusted)."""
+    """The client's address: the peer, or the client a trusted proxy forwarded
+    (``CALENDO_TRUSTED_PROXIES``; ``core.proxy`` rewrites the peer before any route runs)."""
     return request.client.host if request.client else None
 
 
