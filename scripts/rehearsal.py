@@ -256,7 +256,9 @@ async def call(
     return response
 
 
-async def set_up(http: httpx.AsyncClient, tag: str, users: int, per_user: int) -> tuple:
+async def set_up(
+    http: httpx.AsyncClient, tag: str, users: int, per_user: int
+) -> tuple[list[Actor], list[int]]:
     """Users, and events each one owns and shares with all the others as editors."""
     people = [await register(http, f"r{tag}u{n}", PASSWORD) for n in range(users)]
     shared: list[int] = []
@@ -750,7 +752,7 @@ def main(argv: list[str] | None = None) -> int:
         print("the rehearsal needs PostgreSQL: SQLite is one host's file", file=sys.stderr)
         return 2
     if not Path(args.nginx).exists():
-        print(f"nginx not found ({args.nginx}): apt-get install nginx-light", file=sys.stderr)
+        print(f"nginx not found ({args.nginx}): apt-get install nginx", file=sys.stderr)
         return 2
     try:
         asyncio.run(create_database(args.database_url))
@@ -761,7 +763,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="calendo-rehearsal-") as tmp:
         try:
             figures = asyncio.run(rehearse(args, Path(tmp)))
-        except (RuntimeError, AssertionError) as exc:
+        except (RuntimeError, AssertionError, httpx.HTTPError) as exc:
             print(f"rehearsal could not run: {exc}", file=sys.stderr)
             return 2
     result = summary(args, figures)
