@@ -169,10 +169,11 @@ def trash_query(*, roles: tuple[str, ...], after: bool) -> Select[*tuple[Any, ..
     Bind ``user_id``, ``session_id`` (the login session must be live:
     ``auth.scopes.LIVE_SESSION``), ``limit``, and with ``after`` the keyset
     ``after_deleted`` / ``after_id``. Rows have the ``CALENDAR_COLUMNS``, then
-    ``deleted_at`` and who deleted the event (``deleted_by_id``, ``deleted_by_name``: the
+    ``deleted_at``, who deleted the event (``deleted_by_id``, ``deleted_by_name``: the
     author of the version that deleted it, which is the current version while it is deleted;
-    NULL once that account is gone). Filtered and sorted on the permission row's copy of
-    ``deleted_at``, under the index's ``user_id`` prefix.
+    NULL once that account is gone) and ``caller_timezone`` (as in ``calendar_query``).
+    Filtered and sorted on the permission row's copy of ``deleted_at``, under the index's
+    ``user_id`` prefix.
     """
     deletion = and_(
         EventVersion.event_id == Event.id,
@@ -185,6 +186,7 @@ def trash_query(*, roles: tuple[str, ...], after: bool) -> Select[*tuple[Any, ..
             Event.deleted_at,
             EventVersion.author_id.label("deleted_by_id"),
             _Deleter.username.label("deleted_by_name"),
+            CALLER_TIMEZONE,
         )
         .select_from(Permission)
         .join(Event, Event.id == Permission.event_id)

@@ -187,19 +187,24 @@ async def list_events(request: Request, caller: BearerDep) -> Any:
     responses=problem_responses(401, 422),
 )
 async def list_trash(
-    request: Request, caller: BearerDep, limit: Limit = 50, cursor: CursorParam = None
+    request: Request,
+    caller: BearerDep,
+    limit: Limit = 50,
+    cursor: CursorParam = None,
+    tz: RenderZone = None,
 ) -> Any:
     """Deleted events the caller may restore (their owner), newest deletion first.
 
     Each item is the event as it was deleted, with `deleted_at` and `deleted_by`. An event
     leaves the trash when it is restored (`POST /api/events/{id}/restore`); an editor or a
     viewer of a deleted event sees it here only if the restore rule lets them restore it
-    (today it does not: only the owner may). Paginated like the other lists.
+    (today it does not: only the owner may). Paginated like the other lists; times rendered
+    as the calendar's (`tz`, else the account's zone).
     """
-    page = await trash.list_trash(
+    page, default_zone = await trash.list_trash(
         services_of(request).db.reads, caller=caller, limit=limit, cursor=cursor
     )
-    return json_response(page)
+    return json_response(page, zone=rendering_zone(tz, default_zone))
 
 
 @batch_router.post(

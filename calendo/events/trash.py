@@ -42,6 +42,7 @@ class TrashedEventRead(EventRead):
 def _bodies(rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
     bodies = calendar_bodies(rows)
     for body in bodies:
+        del body["caller_timezone"]  # a column of the statement, not a field of the body
         deleter_id, deleter_name = body.pop("deleted_by_id"), body.pop("deleted_by_name")
         has_deleter = deleter_id is not None and deleter_name is not None
         body["deleted_by"] = {"id": deleter_id, "username": deleter_name} if has_deleter else None
@@ -50,9 +51,10 @@ def _bodies(rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
 
 async def list_trash(
     reads: Reads, *, caller: Bearer, limit: int, cursor: str | None
-) -> dict[str, Any]:
-    """A page of the caller's trash (one statement, which also proves the login session
-    live; an empty page checks the session once more, to answer 401 rather than nothing)."""
+) -> tuple[dict[str, Any], str]:
+    """A page of the caller's trash, and the caller's account zone (one statement, which also
+    proves the login session live; an empty page checks the session once more, to answer 401
+    rather than nothing, and has no times to render: UTC)."""
     after = cursor_position(cursor)  # (deleted_at, id)
     params: dict[str, Any] = {
         "user_id": caller.user_id,
@@ -70,4 +72,5 @@ async def list_trash(
     if len(rows) > limit:
         last = page[-1]
         next_cursor = encode_cursor(format_instant(last.deleted_at), last.id)
-    return {"items": _bodies(page), "next_cursor": next_cursor}
+    zone = rows[0].caller_timezone if rows else "UTC"
+    return {"items": _bodies(page), "next_cursor": next_cursor}, zone

@@ -6,6 +6,7 @@ the restore route agrees, so the trash never offers what restore refuses.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -182,6 +183,7 @@ async def test_one_statement_per_page(
         {"cursor": "x" * 513},
         {"page": 2},
         {"start_time": "2026-01-01T00:00:00Z"},
+        {"tz": "Mars/Olympus_Mons"},
     ],
 )
 async def test_bad_query_is_422(
@@ -215,8 +217,33 @@ async def test_openapi_documents_the_trash(client: httpx.AsyncClient) -> None:
     operation = document["paths"][TRASH]["get"]
     assert operation["summary"].startswith("Deleted events the caller may restore")
     assert "restore" in operation["description"]
-    assert {p["name"] for p in operation["parameters"]} == {"limit", "cursor"}
+    assert {p["name"] for p in operation["parameters"]} == {"limit", "cursor", "tz"}
     assert {"200", "401", "422"} <= operation["responses"].keys()
     item = document["components"]["schemas"]["TrashedEventRead"]
     assert {"deleted_at", "deleted_by", "title", "version"} <= item["properties"].keys()
     assert {"deleted_at", "deleted_by"} <= set(item["required"])
+
+
+async def test_times_render_in_the_zone_asked_or_the_accounts(
+    client: httpx.AsyncClient, make_event: EventFactory, owner: Actor
+) -> None:
+    """The same instants as the UTC page, with Berlin's offset (March: +01:00)."""
+    created = await make_event(
+        owner, start_time="2026-03-12T17:00:00Z", end_time="2026-03-12T18:30:00Z"
+    )
+    await _delete(client, owner, created["id"])
+    [utc] = (await _trash(client, owner))["items"]
+    [zoned] = (await _trash(client, owner, tz="Europe/Berlin"))["items"]
+    assert zoned["start_time"] == "2026-03-12T18:00:00+01:00"
+    for field in ("start_time", "end_time", "created_at", "updated_at", "deleted_at"):
+        assert utc[field].endswith("Z")
+        assert not zoned[field].endswith("Z")
+        assert datetime.fromisoformat(zoned[field]) == datetime.fromisoformat(utc[field])
+
+    account = {"timezone": "Europe/Berlin"}
+    patched = await client.patch("/api/auth/me", json=account, headers=owner.headers)
+    assert patched.status_code == 200, patched.text
+    [default] = (await _trash(client, owner))["items"]
+    assert default == zoned
+    [asked] = (await _trash(client, owner, tz="UTC"))["items"]
+    assert asked == utc
