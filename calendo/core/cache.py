@@ -13,7 +13,9 @@ recomputed on each request, which its own limits already bound).
 Redis is used only when ``CALENDO_CACHE_REDIS_URL`` names an instance for the cache alone,
 run with ``maxmemory`` and ``maxmemory-policy allkeys-lru``. The main Redis
 (``CALENDO_REDIS_URL``) holds rate-limit windows and token revocations, which must never be
-evicted, so it runs ``noeviction`` and holds no cache entries (see docs/deployment.md).
+evicted, so it runs ``noeviction`` and holds no cache entries (see docs/operations.md).
+Either URL may name a Sentinel-managed master (``redis+sentinel://``, core/redis_client.py):
+the cache then follows a failover as the broker and the limiter do.
 """
 
 from __future__ import annotations
