@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from calendo.app import create_app
 from calendo.core.deps import Services
 from calendo.core.uow import unit_of_work
+from calendo.notifications.feed import REMEMBERED, Delivered
 from calendo.notifications.service import notify, replay_since
 from tests.conftest import make_settings
 from tests.deploy.tools import daemon_dir, require_tool, start_redis, stop
@@ -143,3 +144,17 @@ async def test_a_drop_in_the_middle_of_a_stream_loses_and_repeats_nothing(
                 await produce(app, recipients=[owner], actor=editor, event_id=event_id)
     assert received == await _ids_in_db(app, owner)
     assert len(set(received)) == NOTIFICATIONS
+
+
+def test_delivered_remembers_the_last_ids_and_trails_the_floor_behind_them() -> None:
+    """A gap replay starts below the last ``REMEMBERED`` ids sent, not at the highest, and
+    skips those: a smaller id that commits late is still replayed, none is sent twice."""
+    delivered = Delivered(floor=7)
+    for notification_id in (20, 9, 21):  # 9 committed after 20 went out
+        delivered.add(notification_id)
+    assert delivered.floor == 7
+    assert all(n in delivered for n in (9, 20, 21)) and 8 not in delivered
+    for notification_id in range(100, 100 + REMEMBERED):
+        delivered.add(notification_id)
+    assert delivered.floor == 21  # the three oldest were forgotten, the floor rose to them
+    assert 21 not in delivered and 100 in delivered
