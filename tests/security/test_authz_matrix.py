@@ -56,7 +56,8 @@ class Rule:
     success: int | str
     # Contract exceptions for one caller (e.g. a collaborator may remove themself).
     overrides: Mapping[str, int] = field(default_factory=dict)
-    # Setup the route needs: "deleted" (restore needs a deleted event).
+    # Setup the route needs: "deleted" (restore needs a deleted event), "account" (the caller is
+    # a fresh account of its own: the account routes change or delete the caller).
     setup: str = ""
 
 
@@ -67,6 +68,9 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("POST", "/api/auth/refresh"): Rule("public", 200),
     ("POST", "/api/auth/logout"): Rule("user", 204),
     ("GET", "/api/auth/me"): Rule("user", 200),
+    ("PATCH", "/api/auth/me"): Rule("user", 200, setup="account"),
+    ("POST", "/api/auth/me/password"): Rule("user", 204, setup="account"),
+    ("DELETE", "/api/auth/me"): Rule("user", 204, setup="account"),
     ("GET", "/api/users"): Rule("user", 200),
     ("GET", "/api/events"): Rule("user", 200),
     # Any user: it lists only what the caller may restore (tests/events/test_trash.py).
@@ -252,6 +256,7 @@ def _event_payload() -> dict[str, Any]:
 def _body(scene: Scene, method: str, path: str) -> Any:
     """A valid body for the route, or None."""
     owner = scene.actors["owner"]
+    account = scene.sessions.get("account", owner)
     n = next(DAYS)
     bodies: dict[tuple[str, str], Any] = {
         ("POST", "/api/auth/register"): {
@@ -277,6 +282,12 @@ def _body(scene: Scene, method: str, path: str) -> Any:
             "users": [{"user_id": scene.actors["stranger"].id, "role": "viewer"}]
         },
         ("PUT", "/api/events/{event_id}/permissions/{user_id}"): {"role": "editor"},
+        ("PATCH", "/api/auth/me"): {"timezone": "Europe/Berlin"},
+        ("POST", "/api/auth/me/password"): {
+            "current_password": account.password,
+            "new_password": "an0ther-s3cret",
+        },
+        ("DELETE", "/api/auth/me"): {"password": account.password},
     }
     return bodies.get((method, path))
 
@@ -312,6 +323,9 @@ async def _prepare(scene: Scene, route: tuple[str, str], caller: str) -> None:
         scene.sessions["refresh"] = await _login(scene.client, scene.actors["owner"])
         if caller in scene.actors:
             scene.sessions[caller] = await _login(scene.client, scene.actors[caller])
+    if TABLE[route].setup == "account" and caller in scene.actors:
+        account = await register(scene.client, f"account{next(DAYS)}")
+        scene.sessions["account"] = scene.sessions[caller] = account
     if TABLE[route].setup == "deleted":
         deleted = await scene.client.delete(
             f"/api/events/{scene.event_id}", headers=scene.headers("owner")
