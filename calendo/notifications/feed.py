@@ -11,6 +11,11 @@ A Redis broker can lose a stretch of messages to a reconnect (core/pubsub.py); t
 subscription then says so (``SubscriptionResumed``) and the feed replays from the database
 what it has not sent, as a ``since`` reconnect would, before it reads on. To know where that
 replay starts, a feed without ``since`` on such a broker reads the user's latest id once.
+
+A notification can also be committed and never published at all: its process was killed
+between the commit and the publish. So on such a broker every heartbeat also reads the ids
+above the replay floor (an index-only read) and replays if one was never sent: nothing stays
+missing longer than one heartbeat (``CALENDO_WS_HEARTBEAT_SECONDS``).
 """
 
 from __future__ import annotations
@@ -164,6 +169,17 @@ async def _replay(
         cursor = batch[-1].id
 
 
+async def _missed(services: Services, *, user_id: int, delivered: Delivered) -> bool:
+    """Whether a notification above the floor was never sent (committed, never published)."""
+    limit = REMEMBERED + REPLAY_BATCH
+    with anyio.CancelScope(shield=True):  # as the heartbeat's re-check, for the same reason
+        async with services.db.read_sessions() as session:
+            ids = await service.ids_since(
+                session, user_id=user_id, since_id=delivered.floor, limit=limit
+            )
+    return len(ids) == limit or any(i not in delivered for i in ids)
+
+
 async def _watch_client(websocket: WebSocket, scope: anyio.CancelScope) -> None:
     """Read (and ignore) what the client sends; stop the feed when it disconnects."""
     while (await websocket.receive())["type"] != "websocket.disconnect":
@@ -203,6 +219,11 @@ async def _forward(
         if user is None:
             await websocket.close(WS_UNAUTHORIZED, _UNAUTHORIZED_REASON)
             return
+        if services.broker.resumes and await _missed(
+            services, user_id=user_id, delivered=delivered
+        ):
+            await _replay(websocket, services, user_id=user_id, delivered=delivered)
+            sent = True
         if not sent:
             await websocket.send_text(PING)
 

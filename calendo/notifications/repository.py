@@ -66,6 +66,18 @@ async def list_after(
     return [(notification, username) for notification, username in rows]
 
 
+async def ids_after(session: AsyncSession, *, user_id: int, after_id: int, limit: int) -> list[int]:
+    """The ids of the user's notifications above ``after_id``, oldest first (an index-only
+    read of ``ix_notification_user_id``)."""
+    query = (
+        select(Notification.id)
+        .where(Notification.user_id == user_id, Notification.id > after_id)
+        .order_by(Notification.id)
+        .limit(limit)
+    )
+    return list((await session.execute(query)).scalars())
+
+
 async def mark_all_read(session: AsyncSession, *, user_id: int, read_at: datetime) -> int:
     """Stamp every unread notification of the user; returns how many changed."""
     statement = (

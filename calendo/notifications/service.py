@@ -168,3 +168,8 @@ async def replay_since(
     """The user's notifications after ``since_id``, oldest first, at most ``limit``."""
     rows = await repository.list_after(session, user_id=user_id, after_id=since_id, limit=limit)
     return [to_read(row, username) for row, username in rows]
+
+
+async def ids_since(session: AsyncSession, *, user_id: int, since_id: int, limit: int) -> list[int]:
+    """The ids of the user's notifications after ``since_id``, oldest first, at most ``limit``."""
+    return await repository.ids_after(session, user_id=user_id, after_id=since_id, limit=limit)

@@ -146,6 +146,29 @@ async def test_a_drop_in_the_middle_of_a_stream_loses_and_repeats_nothing(
     assert len(set(received)) == NOTIFICATIONS
 
 
+async def test_a_notification_committed_but_never_published_arrives_by_the_next_heartbeat(
+    database_url: str, own_redis: str
+) -> None:
+    """A process killed between its commit and its publish: no broker message ever comes, no
+    reconnect happens. The heartbeat sees the id above its floor that it never sent and
+    replays it from the database, once; then the feed reads on live."""
+    application = create_app(make_settings(database_url, own_redis, ws_heartbeat_seconds=0.2))
+    async with LifespanManager(application):
+        owner, editor, event_id = await _actors_and_event(application)
+        async with feed(application, owner) as ws:
+            await produce(application, recipients=[owner], actor=editor, event_id=event_id)
+            first = await next_message(ws)
+            await _produce_unseen(application, owner, editor, event_id)
+            unseen = await next_message(ws, within=5)
+            await produce(application, recipients=[owner], actor=editor, event_id=event_id)
+            received = [first["id"], unseen["id"], (await next_message(ws))["id"]]
+            with anyio.move_on_after(0.7):  # three more heartbeats: nothing sent twice
+                extra = await next_message(ws, within=5)
+                pytest.fail(f"duplicate or stray message {extra}")
+        assert received == await _ids_in_db(application, owner)
+        assert _services(application).broker.reconnects == 0  # type: ignore[attr-defined]
+
+
 def test_delivered_remembers_the_last_ids_and_trails_the_floor_behind_them() -> None:
     """A gap replay starts below the last ``REMEMBERED`` ids sent, not at the highest, and
     skips those: a smaller id that commits late is still replayed, none is sent twice."""
