@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bench.config import RANGE_START, RANGE_WEEKS
-from calendo.events import recurrence
+from calendo.calendar import recurrence
 
 TITLES = (
     "Team sync",

@@ -8,11 +8,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from calendo.calendar import recurrence
+from calendo.calendar.conflicts import Conflict
 from calendo.core.cooperative import Pacer
 from calendo.core.deps import Services
 from calendo.core.errors import AppError, ItemList, ValidationFailed
-from calendo.events import creation, recurrence, scheduling, service
-from calendo.events.conflicts import Conflict
+from calendo.events import creation, scheduling, service
 from calendo.events.models import Event
 from calendo.events.schemas import ConflictCheck, EventCreate
 from calendo.events.snapshots import format_instant

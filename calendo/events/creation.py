@@ -15,9 +15,10 @@ from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendo.audit import service as audit
+from calendo.calendar import recurrence
 from calendo.core.types import utcnow
 from calendo.core.uow import Step, run_steps
-from calendo.events import recurrence, scheduling
+from calendo.events import scheduling
 from calendo.events.models import EVENT_TABLE, Event
 from calendo.events.schemas import EventCreate
 from calendo.events.service import (

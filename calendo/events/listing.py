@@ -9,6 +9,7 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendo.auth.caller import Bearer, require_live
+from calendo.calendar import recurrence
 from calendo.core.config import Settings
 from calendo.core.cooperative import Pacer
 from calendo.core.db import Reads
@@ -16,7 +17,7 @@ from calendo.core.deps import Services
 from calendo.core.errors import ValidationFailed
 from calendo.core.formats import encode_json
 from calendo.core.pagination import decode_cursor, encode_cursor
-from calendo.events import recurrence, repository, scheduling
+from calendo.events import repository, scheduling
 from calendo.events.presenters import calendar_bodies, event_body, permission_body
 from calendo.events.schemas import MIN_YEAR
 from calendo.events.snapshots import format_instant, parse_instant

@@ -19,7 +19,7 @@ from pydantic import AfterValidator
 from pydantic_core import PydanticCustomError
 from sqlalchemy import Row
 
-from calendo.events import recurrence
+from calendo.calendar import recurrence
 from calendo.events.models import Event
 from calendo.events.snapshots import parse_instant
 from calendo.sharing.models import Permission

@@ -17,13 +17,14 @@ from typing import Any
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from calendo.calendar import conflicts as pure
+from calendo.calendar import recurrence
+from calendo.calendar.recurrence import Occurrence, Series
 from calendo.core.config import Settings
 from calendo.core.cooperative import Pacer
 from calendo.core.errors import Conflict, ValidationFailed
-from calendo.events import conflicts as pure
-from calendo.events import recurrence, repository
+from calendo.events import repository
 from calendo.events.models import Event
-from calendo.events.recurrence import Occurrence, Series
 from calendo.events.snapshots import format_instant, parse_instant
 
 _MAX_PLACEMENT_TRIES = 12

@@ -16,9 +16,9 @@ from pydantic import (
     field_validator,
 )
 
+from calendo.calendar import recurrence
+from calendo.calendar.rrule import HORIZON_YEAR
 from calendo.core.bounded import CountFirst, setting_limit
-from calendo.events import recurrence
-from calendo.events.rrule import HORIZON_YEAR
 from calendo.sharing.policy import Role
 from calendo.sharing.schemas import PermissionRead
 

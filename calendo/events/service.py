@@ -13,6 +13,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from calendo.audit import service as audit
 from calendo.auth.caller import Bearer, CurrentUser
+from calendo.calendar import recurrence
 from calendo.core.deps import Services
 from calendo.core.errors import (
     Conflict,
@@ -20,7 +21,7 @@ from calendo.core.errors import (
 )
 from calendo.core.types import utcnow
 from calendo.core.uow import Step, run_steps
-from calendo.events import recurrence, scheduling
+from calendo.events import scheduling
 from calendo.events.models import EVENT_TABLE, Event
 from calendo.events.preconditions import (
     VersionConflict,

@@ -21,10 +21,11 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from calendo.calendar import recurrence
 from calendo.core.cooperative import Pacer
 from calendo.core.errors import ValidationFailed
 from calendo.core.pagination import encode_cursor
-from calendo.events import listing, recurrence, scheduling
+from calendo.events import listing, scheduling
 from calendo.events.models import Event
 from calendo.events.presenters import event_body, permission_body
 from calendo.events.snapshots import apply_snapshot, format_instant, snapshot_columns

@@ -27,6 +27,7 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from calendo.calendar.rrule import RecurrenceError, split_text
 from calendo.history.diff import changed_fields, is_empty
 
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -150,16 +151,12 @@ def _direction(delta: timedelta) -> str:
 
 
 def _parse_rule(rule: str) -> dict[str, str]:
-    """Split an RRULE string ("FREQ=WEEKLY;BYDAY=TU") into upper-cased keys and values."""
-    text = rule.strip()
-    if text.upper().startswith("RRULE:"):
-        text = text[len("RRULE:") :]
-    parts: dict[str, str] = {}
-    for part in text.split(";"):
-        key, sep, value = part.partition("=")
-        if sep:
-            parts[key.strip().upper()] = value.strip().upper()
-    return parts
+    """The rule's parts ("FREQ=WEEKLY;BYDAY=TU"), upper-cased, split as ``calendar.rrule``
+    splits every rule; empty for text that is no rule (a stored rule always is one)."""
+    try:
+        return {key: value.upper() for key, value in split_text(rule).items()}
+    except RecurrenceError:
+        return {}
 
 
 def _to_int(value: str | None) -> int | None:

@@ -18,13 +18,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from calendo.calendar.recurrence import Series
 from calendo.core.cooperative import Pacer
 from calendo.core.errors import AppError, ItemList, ValidationFailed
 from calendo.events import creation
 from calendo.events import service as events
 from calendo.events.batch import CreateRun
 from calendo.events.presenters import event_body
-from calendo.events.recurrence import Series
 from calendo.sharing import access
 from calendo.sharing import service as sharing
 from calendo.transactions.schemas import (

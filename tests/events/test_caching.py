@@ -8,7 +8,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from calendo.events import recurrence
+from calendo.calendar import recurrence
 from tests.events.conftest import EventFactory
 from tests.helpers import Actor, assert_problem
 

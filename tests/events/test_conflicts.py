@@ -1,12 +1,12 @@
-"""Tests for calendo.events.conflicts: overlap detection and free-slot search."""
+"""Tests for calendo.calendar.conflicts: overlap detection and free-slot search."""
 
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from calendo.events.conflicts import Busy, Conflict, find_conflicts, find_shift
-from calendo.events.recurrence import Occurrence
+from calendo.calendar.conflicts import Busy, Conflict, find_conflicts, find_shift
+from calendo.calendar.recurrence import Occurrence
 
 BASE = datetime(2024, 6, 3, tzinfo=UTC)
 PROPERTY = settings(max_examples=100, deadline=None)

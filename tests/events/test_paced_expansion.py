@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from calendo.calendar import recurrence
 from calendo.core.cooperative import Pacer
-from calendo.events import listing, recurrence
+from calendo.events import listing
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 SERIES = [

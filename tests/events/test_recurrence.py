@@ -1,4 +1,4 @@
-"""Tests for calendo.events.recurrence: rule canonicalisation, zones and series expansion."""
+"""Tests for calendo.calendar.recurrence: rule canonicalisation, zones and series expansion."""
 
 import time as clock
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -10,7 +10,7 @@ from dateutil.rrule import rrulestr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from calendo.events.recurrence import (
+from calendo.calendar.recurrence import (
     MAX_COUNT,
     Occurrence,
     RecurrenceError,

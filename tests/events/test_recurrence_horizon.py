@@ -24,9 +24,10 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import update
 
+from calendo.calendar import recurrence
 from calendo.core.cooperative import Pacer
 from calendo.core.errors import RecurrenceCountUnreachable
-from calendo.events import listing, recurrence
+from calendo.events import listing
 from calendo.events.models import Event
 from calendo.events.schemas import MAX_YEAR
 from tests.events.support import event_row

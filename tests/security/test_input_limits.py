@@ -4,7 +4,7 @@ zones, out-of-range dates, unicode edge cases, SQL and HTML injection.
 Every answer is a 4xx problem or a bounded success, never a 500 and never a hang: each
 request runs under ``guarded`` (``asyncio.wait_for`` plus a SIGALRM backstop for CPU-bound
 work). Defences: ``core/formats.py`` (body size, MessagePack/JSON decoding),
-``events/schemas.py`` (field lengths, year range 1900–2200, zones), ``events/recurrence.py``
+``events/schemas.py`` (field lengths, year range 1900–2200, zones), ``calendar/recurrence.py``
 (rule limits, empty-rule detection, ``CALENDO_MAX_OCCURRENCES``), parameterised SQL and
 escaped LIKE patterns in the repositories, ``history/html.py`` (escaping + CSP).
 """

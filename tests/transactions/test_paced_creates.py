@@ -16,9 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
+from calendo.calendar import recurrence
 from calendo.core.config import Settings
 from calendo.core.cooperative import Pacer
-from calendo.events import recurrence, repository
+from calendo.events import repository
 from calendo.events.scheduling import BusyCache
 from tests.conftest import make_settings
 from tests.helpers import Actor, assert_problem

@@ -1,7 +1,7 @@
 """Conflict detection and free-slot search for a candidate event against a user's calendar.
 
 This module owns the overlap arithmetic behind "this collides with ..." and "move it by ...":
-pure functions over already-expanded occurrences (see ``calendo.events.recurrence.expand``).
+pure functions over already-expanded occurrences (see ``calendo.calendar.recurrence.expand``).
 Intervals are half-open, ``[start, end)``: an event ending at 10:00 does not collide with one
 starting at 10:00. All datetimes must be timezone-aware. Callers moving an existing event
 should leave that event's own occurrences out of ``busy``.
@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from calendo.events.recurrence import Occurrence
+from calendo.calendar.recurrence import Occurrence
 
 _ZERO = timedelta(0)
 

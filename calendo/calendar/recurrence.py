@@ -40,8 +40,7 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from dateutil import rrule as du
 
-from calendo.core.errors import RecurrenceCountUnreachable
-from calendo.events.rrule import (
+from calendo.calendar.rrule import (
     FREQS,
     HORIZON_YEAR,
     MAX_COUNT,
@@ -56,7 +55,7 @@ from calendo.events.rrule import (
     show,
     structured_parts,
 )
-from calendo.events.walks import (
+from calendo.calendar.walks import (
     HORIZON,
     coarse_walk,
     fine_walk,
@@ -65,6 +64,7 @@ from calendo.events.walks import (
     shifted_start,
     walk_stats,
 )
+from calendo.core.errors import RecurrenceCountUnreachable
 
 __all__ = [
     "HORIZON_YEAR",

@@ -125,10 +125,10 @@ class Rule:
 @lru_cache(maxsize=1024)
 def parse_text(text: str) -> Rule:
     """Parse an RRULE string (cached: stored rules are parsed on every expansion)."""
-    return parse_parts(_split_text(text))
+    return parse_parts(split_text(text))
 
 
-def _split_text(text: str) -> dict[str, str]:
+def split_text(text: str) -> dict[str, str]:
     """Split 'RRULE:KEY=VALUE;...' into upper-cased keys and stripped values."""
     if len(text) > _MAX_INPUT_LENGTH:
         raise RecurrenceError(f"the rule is too long (more than {_MAX_INPUT_LENGTH} characters)")

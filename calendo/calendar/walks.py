@@ -17,7 +17,7 @@ from typing import Final
 
 from dateutil import rrule as du
 
-from calendo.events.rrule import FREQS, HORIZON_YEAR, RecurrenceError, Rule
+from calendo.calendar.rrule import FREQS, HORIZON_YEAR, RecurrenceError, Rule
 
 # Occurrences start before this wall-clock instant (naive: compared in the series' zone).
 HORIZON: Final = datetime(HORIZON_YEAR + 1, 1, 1)
