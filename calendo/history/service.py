@@ -62,6 +62,19 @@ def _size(row: EventVersion) -> int:
     return len(orjson.dumps(row.snapshot))
 
 
+def _summarized(
+    entries: list[dict[str, Any]], rows: Sequence[EventVersion]
+) -> list[dict[str, Any]]:
+    """``entries`` (a page) with the summaries of their versions rendered: only the page's,
+    never the whole history's (each is a diff of two snapshots)."""
+    position = {row.version: index for index, row in enumerate(rows)}
+    for entry in entries:
+        if entry["version"] is not None:
+            index = position[entry["version"]]
+            entry["summary"] = rendered_summary(rows[index], rows[index - 1] if index else None)
+    return entries
+
+
 def _author(author_id: int | None, names: dict[int, str]) -> dict[str, Any] | None:
     if author_id is None:
         return None
@@ -85,7 +98,7 @@ def _entry(
         "created_at": row.created_at,
         "note": row.note,
         "changed_fields": row.changed_fields,
-        "summary": rendered_summary(row, previous),
+        "summary": None,  # rendered for the entries a read returns (``_summarized``)
         "tags": tags,
         "size": sizes[row.version],
         "size_change": sizes[row.version] - (sizes[previous.version] if previous else 0),
@@ -139,7 +152,7 @@ async def list_history(
     entries = [
         e for e in reversed(await _entries(rows, names)) if before is None or e["version"] < before
     ]
-    page = entries[:limit]
+    page = _summarized(entries[:limit], rows)
     more = len(entries) > limit
     return {"items": page, "next_cursor": page[-1]["version"] if more and page else None}
 
@@ -154,7 +167,8 @@ async def get_version(
     if row is None:
         raise VersionNotFound(f"Event {event_id} has no version {number}")
     snapshot = snapshot_body(ordered(row.snapshot))  # its times rendered in the read's zone
-    return {**entries[number], "event_id": event_id, "snapshot": snapshot}
+    [entry] = _summarized([entries[number]], rows)
+    return {**entry, "event_id": event_id, "snapshot": snapshot}
 
 
 async def changelog(
@@ -170,7 +184,7 @@ async def changelog(
     )
     merged = await _entries(rows, names) + [_sharing_entry(e, names) for e in sharing]
     merged.sort(key=lambda e: (e["created_at"], e["version"] or 0))
-    page = merged[offset : offset + limit]
+    page = _summarized(merged[offset : offset + limit], rows)
     more = offset + limit < len(merged)
     return {"items": page, "next_cursor": offset + limit if more else None}
 
