@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Executable
+from sqlalchemy import Executable, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -33,8 +33,12 @@ class TransactionState:
 
     after_commit: list[AfterCommit] = field(default_factory=list)
     locked_calendars: set[int] = field(default_factory=set)
-    feed_locked: bool = False
+    commit_order_locked: bool = False
 
+
+# The transaction-scoped advisory lock of ``commit_order_steps`` ("CALD").
+_COMMIT_ORDER_KEY = 0x43414C44
+_COMMIT_ORDER_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 
 # The one entry of ``Session.info`` Calendo uses: the session's current TransactionState.
 _STATE_KEY = "calendo.transaction"
@@ -142,3 +146,18 @@ async def run_steps(session: AsyncSession, steps: Sequence[Step]) -> None:
                 raise step.unmatched
 
     await session.run_sync(run)
+
+
+def commit_order_steps(session: AsyncSession | Session) -> list[Step]:
+    """What a transaction runs before it takes a sync-feed sequence number or a notification
+    id, so that those commit in the order they were taken: readers that page by them ("after
+    seq 10", ``since=118``) would otherwise skip one that commits after a larger one.
+
+    SQLite has one writer at a time already: nothing. On PostgreSQL, a transaction-scoped
+    advisory lock, held to commit, taken once per transaction and as late as the writers
+    can (it serialises only the last part of each writing transaction)."""
+    state = transaction_state(session)
+    if state.commit_order_locked or session.get_bind().dialect.name != "postgresql":
+        return []
+    state.commit_order_locked = True
+    return [Step(_COMMIT_ORDER_LOCK, {"key": _COMMIT_ORDER_KEY})]

@@ -2,20 +2,28 @@
 
 The socket subscribes to ``user:{id}`` *before* it reads the replay from the database, so a
 notification committed meanwhile is in the replay, in the subscription queue, or in both; the
-copies already replayed are dropped by id. (Dropping by id rather than by "id <= last replayed"
-matters: ids are assigned at insert, not at commit, so a smaller id can commit later and must
-still be delivered.) No database session outlives one short read: authentication, each replay
-batch and each heartbeat's re-check open and close their own.
+copies already replayed are dropped by id (by id, not by "id <= last sent": that would hold
+only as long as every writer keeps ids in commit order, below). No database session outlives
+one short read: authentication, each replay batch and each re-check open and close their own.
 
 A Redis broker can lose a stretch of messages to a reconnect (core/pubsub.py); the
 subscription then says so (``SubscriptionResumed``) and the feed replays from the database
 what it has not sent, as a ``since`` reconnect would, before it reads on. To know where that
 replay starts, a feed without ``since`` on such a broker reads the user's latest id once.
 
-A notification can also be committed and never published at all: its process was killed
-between the commit and the publish. So on such a broker every heartbeat also reads the ids
-above the replay floor (an index-only read) and replays if one was never sent: nothing stays
-missing longer than one heartbeat (``CALENDO_WS_HEARTBEAT_SECONDS``).
+Across processes, publish order is not commit order: process A commits notification 118,
+process B commits 119 and publishes first (or A dies before it publishes). A client that saw
+119 and then reconnects with ``since=119`` would never get 118. So the feed keeps what it has
+sent a prefix, in id order, of the user's committed notifications: on such a broker, a live
+id above the highest sent is forwarded only after an index-only read has shown no unsent id
+below it, else the replay sends the missing ones first. That read is sound because a
+notification's id is taken under the change feed's lock (``sync.feed``), held to commit:
+notification ids commit in id order (SQLite has one writer at a time).
+
+A notification can also be committed and never published at all, with nothing published
+after it: every heartbeat also reads the ids above the replay floor (an index-only read) and
+replays if one was never sent, so nothing stays missing longer than one heartbeat
+(``CALENDO_WS_HEARTBEAT_SECONDS``).
 """
 
 from __future__ import annotations
@@ -89,13 +97,15 @@ class Delivered:
     """The notification ids this feed sent, so that neither a replay nor a live copy sends one
     twice, and where a replay starts (``floor``: every id at or below it is behind us).
 
-    The floor trails the highest id sent by ``REMEMBERED`` sends: ids are taken at insert,
-    not at commit, so a smaller id can still commit (and be missed live) after a larger one
-    was sent; the replay after a gap looks back that far and skips what was sent.
+    The floor trails the highest id sent (``high``) by ``REMEMBERED`` sends: a replay after a
+    broker gap looks back that far and skips what was sent, so it would still find a smaller
+    id committed after a larger one was sent, should a writer ever take its ids outside the
+    feed lock. ``high`` is where the live order check reads from.
     """
 
     def __init__(self, floor: int) -> None:
         self.floor = floor
+        self.high = floor  # the highest id sent (or the client's ``since``)
         self._order: deque[int] = deque()
         self._ids: set[int] = set()
 
@@ -106,6 +116,7 @@ class Delivered:
         """Remember a sent id (the oldest remembered one moves the floor up)."""
         self._order.append(notification_id)
         self._ids.add(notification_id)
+        self.high = max(self.high, notification_id)
         if len(self._order) > REMEMBERED:
             oldest = self._order.popleft()
             self._ids.discard(oldest)
@@ -151,10 +162,16 @@ async def _send(websocket: WebSocket, services: Services, text: str) -> None:
 
 
 async def _replay(
-    websocket: WebSocket, services: Services, *, user_id: int, delivered: Delivered
+    websocket: WebSocket,
+    services: Services,
+    *,
+    user_id: int,
+    delivered: Delivered,
+    start: int | None = None,
 ) -> None:
-    """Send every stored notification above the floor not sent yet, oldest first."""
-    cursor = delivered.floor
+    """Send every stored notification above ``start`` (the floor by default) not sent yet,
+    oldest first."""
+    cursor = delivered.floor if start is None else start
     while True:
         async with services.db.read_sessions() as session:
             batch = await service.replay_since(
@@ -180,6 +197,19 @@ async def _missed(services: Services, *, user_id: int, delivered: Delivered) -> 
     return len(ids) == limit or any(i not in delivered for i in ids)
 
 
+async def _unsent_below(
+    services: Services, *, user_id: int, delivered: Delivered, notification_id: int
+) -> bool:
+    """Whether a committed notification between the highest id sent and ``notification_id``
+    was never sent (published late by its process, or never): a one-row index-only read."""
+    with anyio.CancelScope(shield=True):  # as the heartbeat's re-check, for the same reason
+        async with services.db.read_sessions() as session:
+            ids = await service.ids_since(
+                session, user_id=user_id, since_id=delivered.high, limit=1
+            )
+    return bool(ids) and ids[0] < notification_id
+
+
 async def _watch_client(websocket: WebSocket, scope: anyio.CancelScope) -> None:
     """Read (and ignore) what the client sends; stop the feed when it disconnects."""
     while (await websocket.receive())["type"] != "websocket.disconnect":
@@ -201,7 +231,12 @@ async def _forward(
     while True:
         try:
             sent = await _forward_until(
-                websocket, services, subscription, anyio.current_time() + interval, delivered
+                websocket,
+                services,
+                subscription,
+                anyio.current_time() + interval,
+                user_id=user_id,
+                delivered=delivered,
             )
         except SubscriptionResumed:
             # The broker's connection dropped and came back: what it lost is in the database.
@@ -233,14 +268,32 @@ async def _forward_until(
     services: Services,
     subscription: Subscription,
     deadline: float,
+    *,
+    user_id: int,
     delivered: Delivered,
 ) -> bool:
-    """Send live messages until ``deadline``, each id once; whether any was sent."""
+    """Send live messages until ``deadline``, each id once and none before an unsent smaller
+    one (see the module's docstring); whether any was sent."""
     sent = False
     while (message := await _next_message(subscription, deadline)) is not None:
         notification_id = orjson.loads(message).get("id")
         if notification_id in delivered:
             continue  # a replay sent it already
+        if (
+            services.broker.resumes
+            and isinstance(notification_id, int)
+            and notification_id > delivered.high
+            and await _unsent_below(
+                services, user_id=user_id, delivered=delivered, notification_id=notification_id
+            )
+        ):
+            # Committed before this one, not published yet: the replay sends them in id
+            # order, this one too (it is committed), so the live copy is skipped below.
+            start = delivered.high
+            await _replay(websocket, services, user_id=user_id, delivered=delivered, start=start)
+            sent = True
+            if notification_id in delivered:
+                continue
         await _send(websocket, services, message.decode())
         if isinstance(notification_id, int):
             delivered.add(notification_id)

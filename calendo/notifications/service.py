@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from calendo.core.errors import NotFound
 from calendo.core.pagination import Page, encode_cursor
 from calendo.core.types import utcnow
-from calendo.core.uow import after_commit
+from calendo.core.uow import after_commit, commit_order_steps, run_steps
 from calendo.notifications import repository
 from calendo.notifications.models import Notification
 from calendo.notifications.repository import NotificationRow
@@ -116,6 +116,8 @@ async def notify(
         }
         for user_id in recipients
     ]
+    # Ids taken in commit order: the live feed's order check relies on it (notifications/feed).
+    await run_steps(session, commit_order_steps(session))
     for row, row_id in zip(rows, await repository.add_notifications(session, rows), strict=True):
         row["id"] = row_id
     messages = [

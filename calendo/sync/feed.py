@@ -1,10 +1,7 @@
 """Writing the change feed (public module; every event and sharing write calls ``record``).
 
 The sequence must be gap-free in commit order, or a client could read seq 11 before seq 10
-commits and skip 10 for ever. SQLite serialises writers already; on PostgreSQL a
-transaction-scoped advisory lock, taken just before the feed rows are written and held to
-commit, gives the same order. The lock is taken late, so it serialises only the last part of
-each writing transaction.
+commits and skip 10 for ever: the rows are appended after ``core.uow.commit_order_steps``.
 """
 
 from __future__ import annotations
@@ -12,15 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import cast
 
-from sqlalchemy import Table, text
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendo.core.types import utcnow
-from calendo.core.uow import Step, run_steps, transaction_state
+from calendo.core.uow import Step, commit_order_steps, run_steps
 from calendo.sync.models import SyncChange
 
-_FEED_LOCK_KEY = 0x43414C44  # "CALD"
-_ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 # Core, not the unit of work: feed rows are append-only and never read back by their writer.
 _INSERT = cast(Table, SyncChange.__table__).insert()
 
@@ -40,15 +35,11 @@ async def record_many(
 
 
 def steps(session: AsyncSession, pairs: Sequence[tuple[int, int]], *, change: str) -> list[Step]:
-    """The statements appending feed rows, for ``core.uow.run_steps``: on PostgreSQL the
-    advisory lock first (once per transaction), then one INSERT."""
+    """The statements appending feed rows, for ``core.uow.run_steps``: the commit-order lock
+    first (on PostgreSQL, once per transaction), then one INSERT."""
     if not pairs:
         return []
-    result = []
-    state = transaction_state(session)
-    if session.get_bind().dialect.name == "postgresql" and not state.feed_locked:
-        result.append(Step(_ADVISORY_LOCK, {"key": _FEED_LOCK_KEY}))
-        state.feed_locked = True
+    result = commit_order_steps(session)
     created_at = utcnow()
     rows = [
         {"user_id": uid, "event_id": eid, "change": change, "created_at": created_at}

@@ -20,14 +20,18 @@ async def test_hooks_run_once_after_commit_and_the_state_is_dropped(app: FastAPI
         after_commit(session, hook)
         state = transaction_state(session)
         state.locked_calendars.add(7)
-        state.feed_locked = True
+        state.commit_order_locked = True
         assert transaction_state(session) is state
         assert ran == []
     assert ran == ["published"]
     # The next transaction on the same session starts with nothing held and nothing queued.
     fresh = transaction_state(session)
     assert fresh is not state
-    assert fresh.after_commit == [] and fresh.locked_calendars == set() and not fresh.feed_locked
+    assert (
+        fresh.after_commit == []
+        and fresh.locked_calendars == set()
+        and not fresh.commit_order_locked
+    )
 
 
 async def test_a_rolled_back_transaction_drops_its_hooks(app: FastAPI) -> None:

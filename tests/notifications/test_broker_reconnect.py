@@ -16,10 +16,11 @@ import pytest
 import redis.asyncio as aioredis
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendo.app import create_app
 from calendo.core.deps import Services
-from calendo.core.uow import unit_of_work
+from calendo.core.uow import transaction_state, unit_of_work
 from calendo.notifications.feed import REMEMBERED, Delivered
 from calendo.notifications.service import notify, replay_since
 from tests.conftest import make_settings
@@ -64,20 +65,25 @@ class _Lost:
         del channel, message
 
 
+async def _notify_unseen(session: AsyncSession, owner: Actor, editor: Actor, event_id: int) -> None:
+    """Write a notification for ``owner`` in ``session``, its publish lost."""
+    await notify(
+        session,
+        _Lost(),
+        recipient_ids=[owner.id],
+        type="event_updated",
+        event_id=event_id,
+        event_title="Standup",
+        actor_id=editor.id,
+        actor_username=editor.username,
+        changed_fields=["title"],
+        version=2,
+    )
+
+
 async def _produce_unseen(app: FastAPI, owner: Actor, editor: Actor, event_id: int) -> None:
     async with unit_of_work(_services(app).db.write_sessions()) as session:
-        await notify(
-            session,
-            _Lost(),
-            recipient_ids=[owner.id],
-            type="event_updated",
-            event_id=event_id,
-            event_title="Standup",
-            actor_id=editor.id,
-            actor_username=editor.username,
-            changed_fields=["title"],
-            version=2,
-        )
+        await _notify_unseen(session, owner, editor, event_id)
 
 
 async def _kill_pubsub(url: str) -> int:
@@ -169,13 +175,44 @@ async def test_a_notification_committed_but_never_published_arrives_by_the_next_
         assert _services(application).broker.reconnects == 0  # type: ignore[attr-defined]
 
 
+async def test_a_live_notification_waits_for_a_smaller_one_committed_first(
+    database_url: str, own_redis: str
+) -> None:
+    """Publish order is not commit order across processes: one committed first and published
+    late (or never, its process killed) must still go out before a larger id the client sees,
+    or a reconnect with ``since=<the larger>`` would skip it for ever. With a heartbeat far
+    off, the feed sends both, in id order, as soon as the larger one arrives."""
+    application = create_app(make_settings(database_url, own_redis, ws_heartbeat_seconds=60))
+    async with LifespanManager(application):
+        owner, editor, event_id = await _actors_and_event(application)
+        async with feed(application, owner) as ws:
+            await _produce_unseen(application, owner, editor, event_id)
+            await produce(application, recipients=[owner], actor=editor, event_id=event_id)
+            received = [(await next_message(ws, within=5))["id"] for _ in range(2)]
+            with anyio.move_on_after(0.5):
+                extra = await next_message(ws, within=5)
+                pytest.fail(f"duplicate or stray message {extra}")
+        assert received == await _ids_in_db(application, owner)
+        assert len(received) == 2
+
+
+async def test_notify_takes_its_ids_in_commit_order(app: FastAPI) -> None:
+    """A notification written by a transaction that wrote no feed rows still takes the
+    commit-order lock first (on PostgreSQL; SQLite has one writer and needs none)."""
+    owner, editor, event_id = await _actors_and_event(app)
+    async with unit_of_work(_services(app).db.write_sessions()) as session:
+        await _notify_unseen(session, owner, editor, event_id)
+        postgres = session.get_bind().dialect.name == "postgresql"
+        assert transaction_state(session).commit_order_locked is postgres
+
+
 def test_delivered_remembers_the_last_ids_and_trails_the_floor_behind_them() -> None:
     """A gap replay starts below the last ``REMEMBERED`` ids sent, not at the highest, and
     skips those: a smaller id that commits late is still replayed, none is sent twice."""
     delivered = Delivered(floor=7)
     for notification_id in (20, 9, 21):  # 9 committed after 20 went out
         delivered.add(notification_id)
-    assert delivered.floor == 7
+    assert delivered.floor == 7 and delivered.high == 21
     assert all(n in delivered for n in (9, 20, 21)) and 8 not in delivered
     for notification_id in range(100, 100 + REMEMBERED):
         delivered.add(notification_id)

@@ -162,11 +162,20 @@ async def test_live_copy_of_a_replayed_notification_is_dropped(
 
 
 @pytest.mark.skipif(BACKEND != "postgres", reason="SQLite serialises writers: ids commit in order")
-async def test_smaller_id_committed_after_the_replay_is_still_delivered(
+async def test_notification_ids_commit_in_the_order_they_are_taken(
     app: FastAPI, owner: Actor, editor: Actor
 ) -> None:
+    """A writer that took notification id N holds the commit-order lock to its commit: a
+    second writer waits for it, then takes N+1. So no id commits after a larger one, and a
+    client's ``since=<largest seen>`` skips nothing (notifications/feed.py)."""
     services = services_of(app)
     event_id = await create_event(app, owner.id)
+    second_done = anyio.Event()
+
+    async def second_writer() -> None:
+        await produce(app, recipients=[owner], actor=editor, event_id=event_id)
+        second_done.set()
+
     async with AsyncExitStack() as slow_transaction:
         slow = await slow_transaction.enter_async_context(
             unit_of_work(services.db.write_sessions())
@@ -181,12 +190,18 @@ async def test_smaller_id_committed_after_the_replay_is_still_delivered(
             actor_id=editor.id,
             actor_username=editor.username,
         )  # id N, not committed yet
-        await produce(app, recipients=[owner], actor=editor, event_id=event_id)  # id N+1
-        async with feed(app, owner, since=0) as ws:
-            assert (await next_message(ws))["type"] == "event_updated"
-            await slow_transaction.aclose()  # commit N, then publish it
-            late = await next_message(ws)
-    assert late["type"] == "event_restored"
+        async with anyio.create_task_group() as group:
+            group.start_soon(second_writer)
+            with anyio.move_on_after(0.5):
+                await second_done.wait()
+            assert not second_done.is_set()  # waiting for the lock, no id taken yet
+            await slow_transaction.aclose()  # commit N: the second writer goes on
+            with anyio.fail_after(10):
+                await second_done.wait()
+    async with feed(app, owner, since=0) as ws:
+        received = [await next_message(ws) for _ in range(2)]
+    assert [m["type"] for m in received] == ["event_restored", "event_updated"]
+    assert received[0]["id"] < received[1]["id"]
 
 
 async def test_idle_socket_gets_pings(app: FastAPI, owner: Actor) -> None:
