@@ -57,11 +57,13 @@ from calendo.calendar.rrule import (
 )
 from calendo.calendar.walks import (
     HORIZON,
+    UNIT_SECONDS,
     coarse_walk,
     fine_walk,
     has_day_filter,
     safe_iter,
     shifted_start,
+    steps_can_hit,
     walk_stats,
 )
 from calendo.core.errors import RecurrenceCountUnreachable
@@ -87,6 +89,10 @@ __all__ = [
 # Wall-clock time and UTC never differ by more than ~16 hours; two days of slack around a window
 # keeps every relevant occurrence inside the iterated range whatever the zone.
 _MARGIN: Final = timedelta(days=2)
+# Dense rules (several occurrences an hour) start and stop their walks by the zone's own
+# offsets around the window, sampled this often, instead of by _MARGIN (two days of them).
+_OFFSET_SAMPLE: Final = timedelta(hours=1)
+_OFFSET_SAMPLES: Final = range(-48, 49)
 # A 400-year Gregorian cycle ending at dateutil's MAXYEAR: probing there bounds the search.
 _PROBE_START: Final = datetime(datetime.max.year - 399, 1, 1)
 
@@ -201,6 +207,8 @@ def _satisfiable(rule: Rule) -> bool:
             wkst=rule.wkst,
             bymonth=rule.by_month or None,
             bymonthday=rule.by_month_day or None,
+            byyearday=rule.by_year_day or None,
+            byweekno=rule.by_week_no or None,
             # Fine-grained rules have no ordinals; BYSETPOS there was checked in _check_set_pos.
             byweekday=[du.weekday(wd, None if fine else n) for n, wd in rule.by_day] or None,
             bysetpos=None if fine else rule.by_set_pos or None,
@@ -231,6 +239,8 @@ def _never_fires_from(rule: Rule, anchor: datetime) -> bool:
     if rule.freq in ("MONTHLY", "YEARLY") and rule.by_month and not has_day_filter(rule):
         # Without day filters the start's day of month is used; BYMONTH may not have it.
         return not any(day_fits(anchor.day, month) for month in rule.by_month)
+    if rule.freq in UNIT_SECONDS:
+        return not steps_can_hit(rule, anchor.replace(tzinfo=None))
     return False
 
 
@@ -264,7 +274,7 @@ def _walk(prep: _Prepared, rule: Rule, dtstart: datetime) -> Iterator[datetime]:
     if rule.until is not None:
         # No wall-clock time more than two days after UNTIL's UTC reading can be before it.
         stop = min(stop, _naive_utc(rule.until, _MARGIN))
-    if rule.freq in ("DAILY", "HOURLY"):
+    if rule.freq in UNIT_SECONDS:
         walker = fine_walk(rule, wall, stop)
     else:
         walker = coarse_walk(rule, wall, prep.local_start, stop)
@@ -437,10 +447,10 @@ def _expand_rule(
     prep: _Prepared, rule: Rule, start: datetime, end: datetime, limit: int
 ) -> Expansion:
     """Walk the rule from just before the window until past it (or past ``limit``)."""
-    dtstart = shifted_start(rule, prep.local_start, _naive_utc(start - prep.duration, -_MARGIN))
+    dtstart = shifted_start(rule, prep.local_start, _wall_floor(prep, rule, start - prep.duration))
     # Generation follows wall-clock order, which stays within hours of UTC order, so stopping
     # a margin after the window end cannot miss an overlapping occurrence.
-    stop = _add_clamped(end, _MARGIN)
+    stop = _add_clamped(end, _reorder(prep, rule, end))
     found: dict[datetime, Occurrence] = {}
     capped = False
     for occ in _occurrences(prep, rule, dtstart):
@@ -450,9 +460,47 @@ def _expand_rule(
             found.setdefault(occ.start, occ)
         if len(found) > limit and not capped:
             # Keep going a little: gap/fold resolution can reorder instants slightly.
-            capped, stop = True, min(stop, _add_clamped(occ.start, _MARGIN))
+            capped, stop = True, min(stop, _add_clamped(occ.start, _reorder(prep, rule, occ.start)))
     ordered = sorted(found.values(), key=lambda occ: occ.start)
     return Expansion(ordered[:limit], len(ordered) > limit)
+
+
+def _dense(rule: Rule) -> bool:
+    """Whether the rule may fire several times an hour, so that two days of margin around a
+    window could hold hundreds of thousands of occurrences."""
+    return rule.freq in ("MINUTELY", "SECONDLY") or len(rule.by_minute) * len(rule.by_second) > 1
+
+
+def _wall_floor(prep: _Prepared, rule: Rule, instant: datetime) -> datetime:
+    """A naive wall-clock time before that of every occurrence starting after ``instant``."""
+    if not _dense(rule):
+        return _naive_utc(instant, -_MARGIN)
+    # An occurrence after ``instant`` reads ``its instant + its offset`` on the wall clock (the
+    # offset before a gap for a time in it); beyond the sampled days it reads later anyway.
+    least, _ = _offsets_near(prep.zone, instant)
+    return _naive_utc(instant, least)
+
+
+def _reorder(prep: _Prepared, rule: Rule, instant: datetime) -> timedelta:
+    """How far past ``instant`` an occurrence generated later (in wall-clock order) may still
+    start before it: at most the offset change of the zone's transitions around it."""
+    if not _dense(rule):
+        return _MARGIN
+    least, greatest = _offsets_near(prep.zone, instant)
+    return greatest - least
+
+
+def _offsets_near(zone: ZoneInfo, instant: datetime) -> tuple[timedelta, timedelta]:
+    """The least and the greatest UTC offset ``zone`` has from two days before ``instant`` to
+    two days after it, sampled hourly (each zone keeps an offset for hours at least)."""
+    try:
+        offsets = [
+            (instant + k * _OFFSET_SAMPLE).astimezone(zone).utcoffset() or timedelta(0)
+            for k in _OFFSET_SAMPLES
+        ]
+    except OverflowError:  # at the ends of datetime's range: the generic margin
+        return -_MARGIN, _MARGIN
+    return min(offsets), max(offsets)
 
 
 def _add_clamped(value: datetime, delta: timedelta) -> datetime:

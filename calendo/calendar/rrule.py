@@ -48,19 +48,21 @@ FREQS: Final[dict[str, _Freq]] = {
     "WEEKLY": du.WEEKLY,
     "DAILY": du.DAILY,
     "HOURLY": du.HOURLY,
+    "MINUTELY": du.MINUTELY,
+    "SECONDLY": du.SECONDLY,
 }
 
 
-_TOO_DENSE_FREQS: Final = frozenset({"MINUTELY", "SECONDLY"})
-
-
-# Canonical output order; also the set of accepted rule parts. BYYEARDAY/BYWEEKNO are not
-# supported: nothing in Calendo produces them and they multiply the ways a rule can be empty.
+# Canonical output order; also the set of accepted rule parts: the whole RFC 5545 grammar.
+# How often a rule fires is no reason to refuse it: expansion is bounded by the occurrences in
+# the window asked (the cap) and by the work walked (``walks``), not by the frequency.
 _KEY_ORDER: Final = (
     "FREQ",
     "INTERVAL",
     "BYDAY",
     "BYMONTHDAY",
+    "BYYEARDAY",
+    "BYWEEKNO",
     "BYMONTH",
     "BYSETPOS",
     "BYHOUR",
@@ -112,6 +114,8 @@ class Rule:
     interval: int = 1
     by_day: tuple[tuple[int | None, int], ...] = ()
     by_month_day: tuple[int, ...] = ()
+    by_year_day: tuple[int, ...] = ()
+    by_week_no: tuple[int, ...] = ()
     by_month: tuple[int, ...] = ()
     by_set_pos: tuple[int, ...] = ()
     by_hour: tuple[int, ...] = ()
@@ -236,6 +240,8 @@ def parse_parts(parts: Mapping[str, str]) -> Rule:
         interval=_parse_bounded(parts, "INTERVAL", 1, MAX_INTERVAL) or 1,
         by_day=_parse_by_day(parts.get("BYDAY"), freq),
         by_month_day=_parse_int_list(parts, "BYMONTHDAY", 31, signed=True),
+        by_year_day=_parse_int_list(parts, "BYYEARDAY", 366, signed=True),
+        by_week_no=_parse_int_list(parts, "BYWEEKNO", 53, signed=True),
         by_month=_parse_int_list(parts, "BYMONTH", 12),
         by_set_pos=_parse_int_list(parts, "BYSETPOS", 366, signed=True),
         by_hour=_parse_int_list(parts, "BYHOUR", 23, low=0),
@@ -250,12 +256,10 @@ def parse_parts(parts: Mapping[str, str]) -> Rule:
 
 
 def _parse_freq(value: str | None) -> str:
-    """Check FREQ: required, known, and at most hourly."""
+    """Check FREQ: required and known."""
     if not value:
         raise RecurrenceError("the rule needs a FREQ")
     freq = value.upper()
-    if freq in _TOO_DENSE_FREQS:
-        raise RecurrenceError(f"too dense: FREQ={freq} repeats more often than hourly")
     if freq not in FREQS:
         raise RecurrenceError(f"unknown FREQ {show(value)}; expected one of: {', '.join(FREQS)}")
     return freq
@@ -359,15 +363,17 @@ def _parse_wkst(text: str | None) -> int:
 
 
 def _check_combination(rule: Rule) -> None:
-    """Cross-part checks: exclusive parts, density, RFC 5545 applicability, BYSETPOS reach."""
+    """Cross-part checks: exclusive parts, RFC 5545 applicability, BYSETPOS reach."""
     if rule.count is not None and rule.until is not None:
         raise RecurrenceError("COUNT and UNTIL cannot both be set")
-    for key, values in (("BYMINUTE", rule.by_minute), ("BYSECOND", rule.by_second)):
-        # Two minutes (or seconds) would put occurrences less than an hour apart.
-        if len(values) > 1:
-            raise RecurrenceError(f"too dense: {key} may list only one value")
     if rule.freq == "WEEKLY" and rule.by_month_day:
         raise RecurrenceError("BYMONTHDAY cannot be used with FREQ=WEEKLY")
+    if rule.by_year_day and rule.freq in ("DAILY", "WEEKLY", "MONTHLY"):
+        raise RecurrenceError(f"BYYEARDAY cannot be used with FREQ={rule.freq}")
+    if rule.by_week_no and rule.freq != "YEARLY":
+        raise RecurrenceError("BYWEEKNO can only be used with FREQ=YEARLY")
+    if rule.by_week_no and any(n is not None for n, _ in rule.by_day):
+        raise RecurrenceError("numbered BYDAY values cannot be used with BYWEEKNO")
     if rule.by_month_day:
         _check_month_days(rule)
     if rule.by_set_pos:
@@ -386,17 +392,24 @@ def _check_set_pos(rule: Rule) -> None:
     if not (
         rule.by_day
         or rule.by_month_day
+        or rule.by_year_day
+        or rule.by_week_no
         or rule.by_month
         or rule.by_hour
         or rule.by_minute
         or rule.by_second
     ):
         raise RecurrenceError("BYSETPOS needs another BYxxx rule part")
-    # Hours, days and weeks hold a fixed maximum number of candidates (BYMINUTE/BYSECOND have
-    # one value at most); monthly and yearly rules are covered by the probe in _satisfiable.
-    times = len(rule.by_hour) or 1
+    # Seconds, minutes, hours, days and weeks hold a fixed maximum number of candidates (the
+    # finer BY parts expand each period); monthly and yearly rules are covered by the probe in
+    # recurrence._satisfiable.
+    seconds = len(rule.by_second) or 1
+    minutes = (len(rule.by_minute) or 1) * seconds
+    times = (len(rule.by_hour) or 1) * minutes
     period, size = {
-        "HOURLY": ("hour", 1),
+        "SECONDLY": ("second", 1),
+        "MINUTELY": ("minute", seconds),
+        "HOURLY": ("hour", minutes),
         "DAILY": ("day", times),
         "WEEKLY": ("week", (len(rule.by_day) or 1) * times),
     }.get(rule.freq, ("", 0))
@@ -413,6 +426,8 @@ def format_rule(rule: Rule) -> str:
         values["BYDAY"] = ",".join(f"{n or ''}{WEEKDAYS[wd]}" for n, wd in rule.by_day)
     for key, ints in (
         ("BYMONTHDAY", rule.by_month_day),
+        ("BYYEARDAY", rule.by_year_day),
+        ("BYWEEKNO", rule.by_week_no),
         ("BYMONTH", rule.by_month),
         ("BYSETPOS", rule.by_set_pos),
         ("BYHOUR", rule.by_hour),

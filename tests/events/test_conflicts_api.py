@@ -326,7 +326,7 @@ async def test_preview_validates_its_body(client: httpx.AsyncClient, owner: Acto
         {
             "start_time": "2026-03-20T10:00:00Z",
             "end_time": "2026-03-20T11:00:00Z",
-            "recurrence_pattern": "FREQ=MINUTELY",
+            "recurrence_pattern": "FREQ=MINUTELY;BYSECOND=60",
         },
         {"start_time": "2026-03-20T10:00:00Z", "end_time": "2026-03-20T11:00:00Z", "x": 1},
     ):

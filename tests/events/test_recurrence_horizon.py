@@ -30,6 +30,7 @@ from calendo.core.errors import RecurrenceCountUnreachable
 from calendo.events import listing
 from calendo.events.models import Event
 from calendo.events.schemas import MAX_YEAR
+from tests.calendar.support import Walked
 from tests.events.support import event_row
 from tests.helpers import Actor, assert_problem
 
@@ -49,20 +50,6 @@ def series(rule: str | None, *, start: datetime = START, zone: str = "UTC") -> r
     """A one-hour series; ``rule`` is normalised as the API would."""
     pattern = recurrence.normalize_rule(rule) if rule is not None else None
     return recurrence.Series(start, start + timedelta(hours=1), zone, pattern)
-
-
-class Walked:
-    """Candidates walked while the context is open."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def __enter__(self) -> Walked:
-        self._before = recurrence.walk_stats.candidates
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.count = recurrence.walk_stats.candidates - self._before
 
 
 def body(rule: str, **extra: Any) -> dict[str, Any]:

@@ -31,8 +31,8 @@ INVALID: dict[str, dict[str, Any]] = {
     "empty timezone": {"timezone": ""},
     "host alias timezone": {"timezone": "localtime"},
     "bad FREQ": {"recurrence_pattern": "FREQ=FORTNIGHTLY"},
-    "MINUTELY too dense": {"recurrence_pattern": "FREQ=MINUTELY"},
-    "SECONDLY too dense": {"recurrence_pattern": "FREQ=SECONDLY;COUNT=3"},
+    "BYWEEKNO outside YEARLY": {"recurrence_pattern": "FREQ=MONTHLY;BYWEEKNO=20"},
+    "BYYEARDAY with DAILY": {"recurrence_pattern": "FREQ=DAILY;BYYEARDAY=1;COUNT=3"},
     "COUNT and UNTIL": {"recurrence_pattern": "FREQ=DAILY;COUNT=3;UNTIL=20260401T000000Z"},
     "garbage rule": {"recurrence_pattern": "every other tuesday"},
     "empty rule": {"recurrence_pattern": ""},
@@ -94,7 +94,7 @@ FIELD_ERRORS: list[tuple[dict[str, Any], str]] = [
     ({"description": "d" * 10_001}, "description"),
     ({"end_time": "2026-03-20T09:00:00Z"}, "end_time"),
     ({"timezone": "Nowhere/City"}, "timezone"),
-    ({"recurrence_pattern": "FREQ=MINUTELY"}, "recurrence_pattern"),
+    ({"recurrence_pattern": "FREQ=MINUTELY;BYSECOND=60"}, "recurrence_pattern"),
     ({"is_recurring": True}, "recurrence_pattern"),
 ]
 
@@ -110,7 +110,7 @@ async def test_errors_name_the_field(client: httpx.AsyncClient, owner: Actor) ->
 
 async def test_rule_problems_are_named(client: httpx.AsyncClient, owner: Actor) -> None:
     cases = {
-        "FREQ=MINUTELY": "dense",
+        "FREQ=MONTHLY;BYWEEKNO=20": "BYWEEKNO can only be used with FREQ=YEARLY",
         "FREQ=DAILY;COUNT=2;UNTIL=20260401T000000Z": "COUNT and UNTIL",
         "FREQ=FORTNIGHTLY": "FREQ",
     }
