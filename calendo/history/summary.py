@@ -214,16 +214,34 @@ def _by_day(value: str) -> str:
 
 def _by_month_day(value: str) -> str:
     """Describe BYMONTHDAY, e.g. "on day 31", "on days 1, 15 and the last day"."""
+    days = _numbered(value, "day")
+    return f"on {days}" if days else ""
+
+
+def _numbered(value: str, unit: str) -> str:
+    """Numbers of days or weeks, e.g. "day 31", "weeks 1, 15 and the second-to-last week"."""
     numbers = [n for n in (_to_int(item) for item in value.split(",")) if n]
     positive = [str(n) for n in numbers if n > 0]
-    items = []
-    if positive:
-        items.append(("day " if len(positive) == 1 else "days ") + ", ".join(positive))
-    items.extend(f"the {_nth(n)} day" for n in numbers if n < 0)
-    if not items:
-        return ""
-    head, last = items[:-1], items[-1]
-    return "on " + (f"{', '.join(head)} and {last}" if head else last)
+    items = [f"{unit}{'' if len(positive) == 1 else 's'} {', '.join(positive)}"] if positive else []
+    items.extend(f"the {_nth(n)} {unit}" for n in numbers if n < 0)
+    return _listed(items)
+
+
+def _listed(items: list[str]) -> str:
+    """Join phrases as "a", "a and b", "a, b and c"."""
+    return f"{', '.join(items[:-1])} and {items[-1]}" if len(items) > 1 else "".join(items)
+
+
+def _by_year_day(value: str) -> str:
+    """Describe BYYEARDAY, e.g. "on the first, 100th and 200th day of the year"."""
+    numbers = [n for n in (_to_int(item) for item in value.split(",")) if n]
+    return f"on the {_listed([_nth(n) for n in numbers])} day of the year" if numbers else ""
+
+
+def _by_week_no(value: str) -> str:
+    """Describe BYWEEKNO, e.g. "in week 20", "in weeks 1, 20 and the last week"."""
+    weeks = _numbered(value, "week")
+    return f"in {weeks}" if weeks else ""
 
 
 def _until(value: str) -> str:
@@ -256,6 +274,8 @@ def describe_rule(rule: str) -> str:
         ("BYMONTH", _by_month),
         ("BYDAY", _by_day),
         ("BYMONTHDAY", _by_month_day),
+        ("BYYEARDAY", _by_year_day),
+        ("BYWEEKNO", _by_week_no),
     )
     words.extend(describe(parts[key]) for key, describe in describers if key in parts)
     clauses = [" ".join(word for word in words if word)]

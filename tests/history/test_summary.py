@@ -308,6 +308,18 @@ def test_exceptions_added_and_removed() -> None:
         ("FREQ=WEEKLY;UNTIL=20260601T000000Z", "repeats weekly, until 1 Jun 2026"),
         ("FREQ=DAILY;COUNT=1", "repeats daily, once"),
         ("freq=weekly;byday=fr", "repeats weekly on Fri"),
+        # The whole RFC 5545 grammar reads sensibly: minutes, seconds, year days, week numbers.
+        ("FREQ=MINUTELY;INTERVAL=15;COUNT=6", "repeats every 15 minutes, 6 times"),
+        ("FREQ=MINUTELY;INTERVAL=90;COUNT=4", "repeats every 90 minutes, 4 times"),
+        ("FREQ=SECONDLY", "repeats every second"),
+        (
+            "FREQ=YEARLY;INTERVAL=3;COUNT=10;BYYEARDAY=1,100,200",
+            "repeats every 3 years on the first, 100th and 200th day of the year, 10 times",
+        ),
+        ("FREQ=HOURLY;BYYEARDAY=-1", "repeats hourly on the last day of the year"),
+        ("FREQ=YEARLY;BYWEEKNO=20;BYDAY=MO", "repeats yearly on Mon in week 20"),
+        ("FREQ=YEARLY;BYWEEKNO=1,-1", "repeats yearly in week 1 and the last week"),
+        ("FREQ=YEARLY;BYWEEKNO=1,2,-2", "repeats yearly in weeks 1, 2 and the second-to-last week"),
     ],
 )
 def test_describe_rule(rule: str, expected: str) -> None:
