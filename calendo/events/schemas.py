@@ -87,7 +87,9 @@ RulePattern = Annotated[
     Field(
         description="RFC 5545 RRULE (`FREQ=WEEKLY;BYDAY=MO`), `RRULE:` prefix accepted, or the "
         "structured form `{frequency, interval, by_weekday, by_month_day, count, until}`; "
-        "always returned as the canonical RRULE string."
+        "always returned as the canonical RRULE string. The whole RFC 5545 grammar is accepted "
+        "(SECONDLY to YEARLY, every BYxxx part with lists, WKST); a rule is never refused for "
+        "firing often: a window with more occurrences than the cap answers `truncated`."
     ),
 ]
 Title = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_title)]
