@@ -50,7 +50,7 @@ async def test_an_unknown_frequency_says_which_frequencies_exist(
     body = event_payload(recurrence_pattern="FREQ=FORTNIGHTLY")
     response = await client.post("/api/events", json=body, headers=owner.headers)
     problem = assert_problem(response, 422, "validation-error")
-    msg = "unknown FREQ 'FORTNIGHTLY'; expected one of: YEARLY, MONTHLY, WEEKLY, DAILY, HOURLY"
+    msg = "unknown FREQ 'FORTNIGHTLY'; expected one of: YEARLY, MONTHLY, WEEKLY, DAILY, HOURLY, MINUTELY, SECONDLY"
     assert problem["errors"] == [{"loc": ["body", "recurrence_pattern"], "msg": msg}]
     assert problem["detail"] == msg
     assert await _written(app) == (0, 0)
