@@ -3,7 +3,7 @@
 ``events.creation.create_event`` writes the event, the owner's permission, version 1 (content
 snapshot, changed fields, summary), an ``event_created`` audit row and the owner's sync row;
 ``update_event`` a version, an audit row and a sync row per audience member;
-``sharing.service.share`` the permission, the collaborator's sync row, an
+``events.sharing.share`` the permission, the collaborator's sync row, an
 ``event_shared`` notification and a ``shared`` audit row. ``RowBuilder`` does the same with
 plain dicts, to be inserted in bulk.
 
@@ -97,7 +97,7 @@ class RowBuilder:
     def share(
         self, event_id: int, owner_id: int, user_id: int, role: str, at: datetime, *, title: str
     ) -> None:
-        """Share with a collaborator, as ``sharing.service.share`` records it (``title``: the
+        """Share with a collaborator, as ``events.sharing.share`` records it (``title``: the
         event's current title, which the notification carries)."""
         self._grant(event_id, user_id, role, owner_id, at)
         self._sync(user_id, event_id, at)

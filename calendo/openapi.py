@@ -10,8 +10,8 @@ from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import iter_route_contexts
 
+from calendo.api.auth import login_schemas
 from calendo.auth.dependencies import BEARER, bearer, current_user
-from calendo.auth.router import login_schemas
 from calendo.core.errors import PROBLEM_MEDIA_TYPE
 
 PROBLEM_SCHEMA: dict[str, Any] = {

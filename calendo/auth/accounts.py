@@ -7,8 +7,10 @@ Each one that needs the account's password checks it first, outside any transact
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from typing import Any
 
+import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,6 +23,9 @@ from calendo.core.db import Database
 from calendo.core.errors import Conflict, NotAuthenticated, PermissionDenied, ValidationFailed
 from calendo.core.security import PasswordHasher, same_secret
 from calendo.core.types import utcnow
+from calendo.core.uow import after_commit
+
+log = structlog.get_logger("calendo.auth")
 
 EMAIL_TAKEN = "That email is already registered"
 
@@ -149,3 +154,33 @@ async def update_account(
         session, user, action="account_updated", ip=ip, details={"changed_fields": changed}
     )
     return account
+
+
+def tombstone_email(user_id: int) -> str:
+    """The unique placeholder a deleted account's email becomes: not an address (no ``@``),
+    so no registration, change or login can ever match it."""
+    return f"deleted:{user_id}"
+
+
+async def _release_email(db: Database, user_id: int) -> None:
+    """Free a deleted account's email, once the deletion has committed, in a transaction of
+    its own: the email is a key column (a unique index), so PostgreSQL's UPDATE of it takes
+    ``FOR UPDATE`` on the account row, which a transaction must not hold while it waits for
+    the feed lock, as the deletion's event writes do (docs/architecture.md, "Lock order")."""
+    try:
+        async with db.write_sessions() as session, session.begin():
+            await repository.release_email(session, user_id, tombstone_email(user_id))
+    except Exception:  # the account is deleted all the same; only its email stays taken
+        log.exception("account_email_not_released", user_id=user_id)
+
+
+async def close_account(session: AsyncSession, db: Database, account: User) -> int:
+    """The auth side of deleting an account (``accounts.deletion``): every login revoked, the
+    password blanked, the account marked deleted, its email freed after commit. Returns how
+    many login sessions were revoked."""
+    now = utcnow()
+    revoked = await repository.revoke_sessions(session, account.id, now=now)
+    account.password_hash = ""  # never an Argon2 hash: nothing verifies against it
+    account.deleted_at = now
+    after_commit(session, partial(_release_email, db, account.id))
+    return revoked

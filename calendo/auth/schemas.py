@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
-from calendo.events.schemas import Timezone
+from calendo.calendar.fields import Timezone
 
 USERNAME_PATTERN = r"^[A-Za-z0-9_.-]{3,32}$"
 # A password being set (registration, a change); one being checked is only bounded in length.

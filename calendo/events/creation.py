@@ -28,7 +28,7 @@ from calendo.events.service import (
     reconcile_recurrence,
     series_columns,
 )
-from calendo.events.snapshots import CONTENT_FIELDS, apply_snapshot
+from calendo.events.snapshots import CONTENT_FIELDS, apply_snapshot, content_snapshot
 from calendo.history import recording
 from calendo.sharing.models import Permission
 from calendo.sync import feed
@@ -110,7 +110,15 @@ async def record_created(
     ]
     versions = [
         recording.version_row(
-            event, action="created", author_id=ctx.actor.id, previous=None, note=note, tags=tags
+            content_snapshot(event),
+            event_id=event.id,
+            version=event.version,
+            created_at=event.updated_at,
+            action="created",
+            author_id=ctx.actor.id,
+            previous=None,
+            note=note,
+            tags=tags,
         )
         for event, note in created
     ]

@@ -17,11 +17,10 @@ from calendo.core.deps import Services
 from calendo.core.errors import ValidationFailed
 from calendo.core.formats import encode_json
 from calendo.core.pagination import decode_cursor, encode_cursor
-from calendo.events import repository, scheduling
+from calendo.events import access, repository, scheduling
 from calendo.events.presenters import calendar_bodies, event_body, permission_body
 from calendo.events.schemas import MIN_YEAR
 from calendo.events.snapshots import format_instant, parse_instant
-from calendo.sharing import access
 
 _CHUNK = 100
 EXPAND_STEP = 200  # occurrences per step of a paced expansion

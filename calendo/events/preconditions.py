@@ -9,13 +9,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendo.core.cooperative import off_loop
 from calendo.core.errors import Conflict, PreconditionFailed
+from calendo.events import access
 from calendo.events.models import Event
 from calendo.events.presenters import event_body
 from calendo.events.snapshots import content_snapshot
 from calendo.history import recording
 from calendo.history.diff import diff_snapshots, is_degraded
 from calendo.history.merge import three_way_merge
-from calendo.sharing import access
 
 
 class VersionConflict(Conflict):

@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from calendo.calendar import recurrence
+from calendo.calendar.fields import Timezone
 from calendo.calendar.rrule import HORIZON_YEAR
 from calendo.core.bounded import CountFirst, setting_limit
 from calendo.sharing.policy import Role
@@ -53,14 +54,6 @@ def _utc_representable(value: datetime) -> datetime:
     return value
 
 
-def _zone(value: str) -> str:
-    try:
-        recurrence.load_zone(value)
-    except recurrence.RecurrenceError as exc:
-        raise ValueError(str(exc)) from exc
-    return value
-
-
 def _rule(value: Any) -> Any:
     if value is None:
         return None
@@ -80,7 +73,6 @@ def _title(value: str) -> str:
 
 Time = Annotated[AwareDatetime, BeforeValidator(_rfc3339), AfterValidator(_in_range)]
 WindowTime = Annotated[AwareDatetime, AfterValidator(_utc_representable)]
-Timezone = Annotated[str, Field(max_length=64), AfterValidator(_zone)]
 RulePattern = Annotated[
     str | None,
     BeforeValidator(_rule),

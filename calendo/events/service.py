@@ -21,7 +21,7 @@ from calendo.core.errors import (
 )
 from calendo.core.types import utcnow
 from calendo.core.uow import Step, run_steps
-from calendo.events import scheduling
+from calendo.events import access, scheduling
 from calendo.events.models import EVENT_TABLE, Event
 from calendo.events.preconditions import (
     VersionConflict,
@@ -39,7 +39,6 @@ from calendo.events.snapshots import (
 )
 from calendo.history import recording
 from calendo.notifications import service as notifications
-from calendo.sharing import access
 from calendo.sharing.policy import Role
 from calendo.sync import feed
 
@@ -307,7 +306,10 @@ async def record_change(
     event, audience = found.event, found.audience
     save = _save_step(event, values)
     version = recording.version_row(
-        event,
+        content_snapshot(event),
+        event_id=event.id,
+        version=event.version,
+        created_at=event.updated_at,
         action=action,
         author_id=ctx.actor.id,
         previous=previous,

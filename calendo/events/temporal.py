@@ -25,12 +25,11 @@ from calendo.calendar import recurrence
 from calendo.core.cooperative import Pacer
 from calendo.core.errors import ValidationFailed
 from calendo.core.pagination import encode_cursor
-from calendo.events import listing, scheduling
+from calendo.events import access, listing, scheduling
 from calendo.events.models import Event
 from calendo.events.presenters import event_body, permission_body
 from calendo.events.snapshots import apply_snapshot, format_instant, snapshot_columns
 from calendo.history.models import EventVersion
-from calendo.sharing import access
 from calendo.sharing.models import Permission
 
 _TEXT_FIELDS = ("title", "description", "location")

@@ -1,20 +1,21 @@
 """Writing versions: one append-only row per content change, in the change's transaction.
 
-Imported by the events service (which owns every content write); reading, diffing and
-rollback live in ``history.service``.
+A pure row builder over plain values (the event's content snapshot, id, version and change
+time), imported by the events domain, which owns every content write; reading a version is
+``history.store``, and the history use cases (listing, diffs, rollback) are
+``events.versions``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendo.core.uow import Step
-from calendo.events.models import Event
-from calendo.events.snapshots import content_snapshot
 from calendo.history.diff import changed_fields
 from calendo.history.models import EventVersion
 from calendo.history.summary import summarize
@@ -25,8 +26,11 @@ _INSERT = cast(Table, EventVersion.__table__).insert()
 
 
 def version_row(
-    event: Event,
+    snapshot: dict[str, Any],
     *,
+    event_id: int,
+    version: int,
+    created_at: datetime,
     action: str,
     author_id: int,
     previous: dict[str, Any] | None,
@@ -34,13 +38,12 @@ def version_row(
     tags: Sequence[str] = (),
     target_version: int | None = None,
 ) -> dict[str, Any]:
-    """The row recording ``event`` as it is now as version ``event.version``.
+    """The row recording the content ``snapshot`` of event ``event_id`` as its ``version``.
 
-    It is stamped with the event's own ``updated_at``, so ``as_of=<updated_at>`` sees it."""
-    snapshot = content_snapshot(event)
+    ``created_at`` is the event's own ``updated_at``, so ``as_of=<updated_at>`` sees it."""
     return {
-        "event_id": event.id,
-        "version": event.version,
+        "event_id": event_id,
+        "version": version,
         "action": action,
         "snapshot": snapshot,
         "changed_fields": changed_fields(previous, snapshot),
@@ -49,7 +52,7 @@ def version_row(
         "note": note,
         "author_id": author_id,
         "target_version": target_version,
-        "created_at": event.updated_at,
+        "created_at": created_at,
     }
 
 

@@ -1,1 +1,3 @@
-"""Sharing: roles on events, the one access check every event read and write goes through."""
+"""Sharing, below events: the permission table (with its database triggers), the role policy
+and the share bodies. The access check is ``events.access``; the share use cases are
+``events.sharing``."""

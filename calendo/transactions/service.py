@@ -1,7 +1,7 @@
 """Atomic transactions: several event operations applied in the request's one transaction.
 
 Each operation runs the service code of its endpoint (``events.service`` for update and
-delete, ``sharing.service.share`` for share; consecutive creates go through
+delete, ``events.sharing.share`` for share; consecutive creates go through
 ``events.batch.CreateRun``, with the validation, conflict check and records of
 ``events.creation.create_event``), so permissions, validation, scheduling conflicts,
 versions, audit rows, feed rows and notifications are identical. The operations share the
@@ -21,12 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from calendo.calendar.recurrence import Series
 from calendo.core.cooperative import Pacer
 from calendo.core.errors import AppError, ItemList, ValidationFailed
-from calendo.events import creation
+from calendo.events import access, creation, sharing
 from calendo.events import service as events
 from calendo.events.batch import CreateRun
 from calendo.events.presenters import event_body
-from calendo.sharing import access
-from calendo.sharing import service as sharing
 from calendo.transactions.schemas import (
     OPERATION_KINDS,
     CreateOperation,
@@ -46,7 +44,7 @@ async def run_transaction(
 ) -> list[Any]:
     """Apply every operation in order and return their results; the first error aborts all.
 
-    The locks come first, in the global order (``sharing.access.lock_events``): two
+    The locks come first, in the global order (``events.access.lock_events``): two
     transactions naming the same events in opposite orders then queue instead of deadlocking.
     Consecutive creates run as the batch does (``_create_run``): one read of the calendar, the
     writes grouped. Between steps the loop is handed back (``core.cooperative``): on SQLite,

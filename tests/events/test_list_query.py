@@ -8,9 +8,9 @@ from typing import Annotated, Any
 import httpx
 from fastapi import FastAPI, Query
 
+from calendo.api.events import ListAsOf, WindowEnd, WindowStart
 from calendo.core.pagination import CursorParam, Limit
 from calendo.events.presenters import RenderZone
-from calendo.events.router import ListAsOf, WindowEnd, WindowStart
 from calendo.events.schemas import Role
 from tests.events.conftest import EventFactory
 from tests.helpers import Actor, assert_problem

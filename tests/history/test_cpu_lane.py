@@ -13,7 +13,8 @@ import pytest
 from fastapi import FastAPI
 
 from calendo.core import cooperative
-from calendo.history import diff, service
+from calendo.events import versions as service
+from calendo.history import diff
 from tests.events.conftest import EventFactory
 from tests.helpers import Actor
 

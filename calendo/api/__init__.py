@@ -1,19 +1,23 @@
-"""All domain routers under ``/api``."""
+"""The HTTP layer: every route of ``/api``, one module per domain, assembled here.
+
+Routers sit above every domain (they read the caller from the request through
+``auth.dependencies`` and call one use case), so no domain package imports another's
+routes and the package graph stays one-way (docs/architecture.md, "Layers")."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from calendo.audit.router import router as audit_router
-from calendo.auth.router import router as auth_router
-from calendo.auth.router import users_router
-from calendo.events.router import batch_router
-from calendo.events.router import router as events_router
-from calendo.history.router import router as history_router
-from calendo.notifications.router import router as notifications_router
-from calendo.sharing.router import router as sharing_router
-from calendo.sync.router import router as sync_router
-from calendo.transactions.router import router as transactions_router
+from calendo.api.audit import router as audit_router
+from calendo.api.auth import router as auth_router
+from calendo.api.auth import users_router
+from calendo.api.events import batch_router
+from calendo.api.events import router as events_router
+from calendo.api.history import router as history_router
+from calendo.api.notifications import router as notifications_router
+from calendo.api.sharing import router as sharing_router
+from calendo.api.sync import router as sync_router
+from calendo.api.transactions import router as transactions_router
 
 # Hot paths first: a request walks this list until a route matches, and each router included
 # under another is matched once more per level, so every router sits directly on the app.

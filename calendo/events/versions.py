@@ -16,16 +16,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendo.core.cooperative import Pacer, off_loop
 from calendo.core.errors import NotFound
-from calendo.events import preconditions
+from calendo.events import access, preconditions
 from calendo.events import service as events
 from calendo.events.presenters import snapshot_body
 from calendo.events.snapshots import content_snapshot, ordered
-from calendo.history import repository
+from calendo.history import store as repository
 from calendo.history.diff import diff_snapshots, is_degraded
 from calendo.history.html import DiffSide, render_diff_html
 from calendo.history.models import EventVersion
 from calendo.history.summary import summarize
-from calendo.sharing import access
 
 VERSION_STEP = 60
 

@@ -10,7 +10,8 @@ from calendo.auth.dependencies import CurrentUserDep
 from calendo.core.deps import ClientIP, PathId, ServicesDep, SessionDep
 from calendo.core.errors import problem_responses
 from calendo.core.routing import StrictQueryRoute
-from calendo.sharing import access, service
+from calendo.events import access
+from calendo.events import sharing as service
 from calendo.sharing.schemas import PermissionRead, RoleUpdate, ShareRequest
 
 router = APIRouter(tags=["sharing"], route_class=StrictQueryRoute)

@@ -1,8 +1,7 @@
-"""SQL of the sync domain: the caller's feed rows and the events they can see now.
+"""The sync reads: the caller's feed rows, and the events they can see now.
 
-The visibility rule is the one of ``events.repository.visible_events`` (a permission row for
-the user, the event not deleted); it is restated here because a domain never imports another
-domain's repository. Both queries are keyed by indexes: ``(user_id, seq)`` on the feed and
+Visibility is ``events.repository.visible_events``, the one "events this user can see" rule of
+the calendar's reads. Both queries are keyed by indexes: ``(user_id, seq)`` on the feed and
 ``(user_id, event_id)`` on permissions.
 """
 
@@ -10,24 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendo.core.cooperative import Pacer
 from calendo.events.models import Event
-from calendo.sharing.models import Permission
+from calendo.events.repository import visible_events
 from calendo.sync.models import SyncChange
 
 STEP = 25
-
-
-def _visible(user_id: int) -> Select[Event, str]:
-    """Events the user can see now (not deleted), with the user's role."""
-    return (
-        select(Event, Permission.role)
-        .join(Permission, Permission.event_id == Event.id)
-        .where(Permission.user_id == user_id, Event.deleted_at.is_(None))
-    )
 
 
 async def newest_seq(session: AsyncSession, user_id: int) -> int:
@@ -55,7 +45,7 @@ async def visible_by_id(
     """Those of ``event_ids`` the user can see now, with the user's role."""
     if not event_ids:
         return {}
-    query = _visible(user_id).where(Event.id.in_(event_ids))
+    query = visible_events(user_id).where(Event.id.in_(event_ids))
     rows = (await session.execute(query)).all()
     return {event.id: (event, role) for event, role in rows}
 
@@ -70,7 +60,7 @@ async def visible_page(
     found: list[tuple[Event, str]] = []
     while len(found) < limit:
         want = min(STEP, limit - len(found))
-        query = _visible(user_id).where(Event.id > after_id).order_by(Event.id).limit(want)
+        query = visible_events(user_id).where(Event.id > after_id).order_by(Event.id).limit(want)
         rows = [(event, role) for event, role in (await session.execute(query)).all()]
         found += rows
         if len(rows) < want:

@@ -1,4 +1,4 @@
-"""``sharing.access.lock_event``: the locked event, its caller's role and its audience."""
+"""``events.access.lock_event``: the locked event, its caller's role and its audience."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from sqlalchemy.orm import object_session
 
 from calendo.core.db import Database
 from calendo.core.errors import NotAuthenticated
+from calendo.events import access
 from calendo.events.models import Event
-from calendo.sharing import access
 from tests.events.conftest import EventFactory
 from tests.helpers import Actor
 

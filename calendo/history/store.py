@@ -1,4 +1,4 @@
-"""SQL of the history domain."""
+"""The version store: reads of the history tables, public to the events domain's history reads."""
 
 from __future__ import annotations
 

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
+from calendo.api.accounts import account_router
 from calendo.auth import service
-from calendo.auth.account_routes import account_router
 from calendo.auth.dependencies import CurrentUserDep
 from calendo.auth.schemas import (
     LoginRequest,
@@ -202,7 +202,7 @@ async def me(user: CurrentUserDep, session: SessionDep) -> UserRead:
     return UserRead.model_validate(users[user.id])
 
 
-# PATCH and DELETE /me, POST /me/password (auth/account_routes.py).
+# PATCH and DELETE /me, POST /me/password (api/accounts.py).
 router.include_router(account_router)
 
 

@@ -1,6 +1,7 @@
 """Deleting an account, through the event and sharing use cases every other delete uses.
 
-The one auth module above the events and sharing domains (only ``auth.router`` imports it).
+Above the events domain, in a package of its own so auth stays below events (only
+``api.accounts`` imports it).
 What deletion does, and why, is in docs/api-notes.md, "Deleting an account": the owned events
 are deleted as ``DELETE /api/events/{id}`` deletes them, the account leaves the events shared
 with it as ``DELETE /permissions/{me}`` leaves them, every login ends, and the account row
@@ -13,30 +14,21 @@ request's authentication runs (``auth.caller``) must not pull those domains in.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 
-import structlog
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from calendo.auth import repository
-from calendo.auth.accounts import check_password, lock_account, record_own
+from calendo.auth.accounts import check_password, close_account, lock_account, record_own
 from calendo.auth.caller import CurrentUser
-from calendo.core.db import Database
 from calendo.core.deps import Services
-from calendo.core.types import utcnow
-from calendo.core.uow import after_commit
+from calendo.events import access, sharing
 from calendo.events import service as events
 from calendo.notifications.models import Notification
-from calendo.sharing import access
-from calendo.sharing import service as sharing
 from calendo.sharing.models import Permission
 from calendo.sync.models import SyncChange
 
 # The history note of each owned event's "deleted" version: why it went.
 OWNER_DELETED_NOTE = "The owner deleted their account"
-
-log = structlog.get_logger("calendo.auth")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,24 +63,6 @@ async def _erase_personal_rows(session: AsyncSession, user_id: int) -> None:
     )
 
 
-def tombstone_email(user_id: int) -> str:
-    """The unique placeholder a deleted account's email becomes: not an address (no ``@``),
-    so no registration, change or login can ever match it."""
-    return f"deleted:{user_id}"
-
-
-async def _release_email(db: Database, user_id: int) -> None:
-    """Free a deleted account's email, once the deletion has committed, in a transaction of
-    its own: the email is a key column (a unique index), so PostgreSQL's UPDATE of it takes
-    ``FOR UPDATE`` on the account row, which a transaction must not hold while it waits for
-    the feed lock, as the deletion's event writes do (docs/architecture.md, "Lock order")."""
-    try:
-        async with db.write_sessions() as session, session.begin():
-            await repository.release_email(session, user_id, tombstone_email(user_id))
-    except Exception:  # the account is deleted all the same; only its email stays taken
-        log.exception("account_email_not_released", user_id=user_id)
-
-
 async def delete_account(
     session: AsyncSession,
     *,
@@ -113,12 +87,8 @@ async def delete_account(
         await sharing.revoke(
             session, actor=user, services=services, ip=ip, event_id=event_id, user_id=user.id
         )
-    now = utcnow()
-    revoked = await repository.revoke_sessions(session, user.id, now=now)
     await _erase_personal_rows(session, user.id)
-    account.password_hash = ""  # never an Argon2 hash: nothing verifies against it
-    account.deleted_at = now
-    after_commit(session, partial(_release_email, services.db, user.id))
+    revoked = await close_account(session, services.db, account)
     await record_own(
         session,
         user,

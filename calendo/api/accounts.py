@@ -1,5 +1,5 @@
 """Account endpoints: change the password, the email or the default time zone; delete the
-account. Mounted on ``auth.router`` (under ``/api/auth``)."""
+account. Mounted on ``api.auth``'s router (under ``/api/auth``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, Request, Response
 
-from calendo.auth import accounts, deletion
+from calendo.accounts import deletion
+from calendo.auth import accounts
 from calendo.auth.caller import CurrentUser
 from calendo.auth.dependencies import CurrentUserDep
 from calendo.auth.schemas import AccountDeletion, AccountUpdate, PasswordChange, UserRead

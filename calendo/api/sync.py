@@ -12,8 +12,8 @@ from calendo.core.errors import problem_responses
 from calendo.core.formats import json_response
 from calendo.core.pagination import CursorParam
 from calendo.core.routing import StrictQueryRoute
-from calendo.sync import service
-from calendo.sync.schemas import SyncPage
+from calendo.events import sync as service
+from calendo.events.sync_schemas import SyncPage
 
 router = APIRouter(tags=["sync"], route_class=StrictQueryRoute)
 

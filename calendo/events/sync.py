@@ -23,8 +23,8 @@ from calendo.core.cooperative import Pacer
 from calendo.core.errors import Gone, ValidationFailed
 from calendo.core.pagination import decode_cursor, encode_cursor
 from calendo.core.types import MAX_ID
+from calendo.events import sync_reads as repository
 from calendo.events.presenters import event_body
-from calendo.sync import repository
 from calendo.sync.models import SyncChange
 
 START_OVER = "discard the local copy and sync again without a cursor"

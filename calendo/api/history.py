@@ -16,9 +16,9 @@ from calendo.core.pagination import CursorParam, Limit, encode_cursor, int_curso
 from calendo.core.routing import StrictQueryRoute
 from calendo.events import preconditions
 from calendo.events import service as events
+from calendo.events import versions as service
 from calendo.events.presenters import RenderZone, event_body, rendering_zone
 from calendo.events.schemas import ConflictStrategy, EventWriteResult
-from calendo.history import service
 from calendo.history.schemas import ChangelogPage, DiffRead, VersionPage, VersionRead
 
 router = APIRouter(tags=["history"], route_class=StrictQueryRoute)

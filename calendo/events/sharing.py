@@ -13,10 +13,10 @@ from calendo.auth import service as auth
 from calendo.auth.caller import CurrentUser
 from calendo.core.deps import Services
 from calendo.core.errors import NotFound, ValidationFailed
+from calendo.events import access
 from calendo.events.models import Event
 from calendo.events.presenters import permission_body
 from calendo.notifications import service as notifications
-from calendo.sharing import access
 from calendo.sharing.models import Permission
 from calendo.sharing.policy import Role
 from calendo.sharing.schemas import ShareTarget
