@@ -23,7 +23,7 @@ from calendo.auth.schemas import (
 )
 from calendo.core import auth_limits
 from calendo.core.auth_limits import documented_limits
-from calendo.core.deps import ClientIP, ServicesDep, SessionDep, UnqueuedSessionDep
+from calendo.core.deps import ClientIP, ServicesDep, SessionDep, UnqueuedSessionDep, write_unit
 from calendo.core.errors import problem_responses
 from calendo.core.routing import StrictQueryRoute
 
@@ -178,20 +178,19 @@ async def refresh(
 @router.post("/logout", status_code=204, responses=problem_responses(401, 422))
 async def logout(
     user: CurrentUserDep,
-    session: SessionDep,
-    services: ServicesDep,
-    ip: ClientIP,
+    request: Request,
     data: LogoutRequest | None = None,
 ) -> Response:
     """Revoke this login: its access and refresh tokens stop working at once."""
-    await service.logout(
-        session,
-        settings=services.settings,
-        user_id=user.id,
-        session_id=user.session_id,
-        refresh_token=data.refresh_token if data else None,
-        ip=ip,
-    )
+    async with write_unit(request) as write:
+        await service.logout(
+            write.session,
+            settings=write.services.settings,
+            user_id=user.id,
+            session_id=user.session_id,
+            refresh_token=data.refresh_token if data else None,
+            ip=write.ip,
+        )
     return Response(status_code=204)
 
 

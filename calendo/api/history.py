@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
 from calendo.auth.dependencies import CurrentUserDep
 from calendo.core.cooperative import off_loop
-from calendo.core.deps import ClientIP, PathId, ServicesDep, SessionDep
+from calendo.core.deps import PathId, SessionDep, write_unit
 from calendo.core.errors import problem_responses
 from calendo.core.formats import json_response
 from calendo.core.pagination import CursorParam, Limit, encode_cursor, int_cursor
@@ -119,17 +119,23 @@ async def rollback(
     version_id: PathId,
     response: Response,
     user: CurrentUserDep,
-    session: SessionDep,
-    services: ServicesDep,
-    ip: ClientIP,
+    request: Request,
     if_match: Annotated[str | None, Header()] = None,
     conflict_strategy: Annotated[ConflictStrategy, Query()] = "reject",
     note: Annotated[str | None, Query(max_length=500)] = None,
 ) -> dict[str, Any]:
     """Restore an earlier version's content as a new version tagged `rollback` (editor+)."""
-    ctx = events.WriteContext(actor=user, services=services, ip=ip, strategy=conflict_strategy)
-    written = await service.rollback(
-        session, ctx=ctx, event_id=event_id, number=version_id, if_match=if_match, note=note
-    )
+    async with write_unit(request) as write:
+        ctx = events.WriteContext(
+            actor=user, services=write.services, ip=write.ip, strategy=conflict_strategy
+        )
+        written = await service.rollback(
+            write.session,
+            ctx=ctx,
+            event_id=event_id,
+            number=version_id,
+            if_match=if_match,
+            note=note,
+        )
     response.headers["ETag"] = preconditions.etag(written.event)
     return {**event_body(written.event, written.role), "conflicts": written.conflicts}

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, WebSocket
+from fastapi import APIRouter, Query, Request, Response, WebSocket
 
 from calendo.auth.dependencies import CurrentUserDep
-from calendo.core.deps import PathId, Services, SessionDep
+from calendo.core.deps import PathId, Services, SessionDep, write_unit
 from calendo.core.errors import problem_responses
 from calendo.core.pagination import CursorParam, Limit, Page, int_cursor
 from calendo.core.routing import StrictQueryRoute
@@ -37,16 +37,18 @@ async def list_notifications(
 
 
 @router.post("/read", status_code=204, responses=problem_responses(401))
-async def mark_all_read(user: CurrentUserDep, session: SessionDep) -> Response:
+async def mark_all_read(user: CurrentUserDep, request: Request) -> Response:
     """Mark every notification of the caller read."""
-    await service.mark_all_read(session, user_id=user.id)
+    async with write_unit(request) as write:
+        await service.mark_all_read(write.session, user_id=user.id)
     return Response(status_code=204)
 
 
 @router.post("/{notification_id}/read", status_code=204, responses=problem_responses(401, 404, 422))
-async def mark_read(user: CurrentUserDep, session: SessionDep, notification_id: PathId) -> Response:
+async def mark_read(user: CurrentUserDep, request: Request, notification_id: PathId) -> Response:
     """Mark one of the caller's notifications read (404 for anyone else's)."""
-    await service.mark_read(session, user_id=user.id, notification_id=notification_id)
+    async with write_unit(request) as write:
+        await service.mark_read(write.session, user_id=user.id, notification_id=notification_id)
     return Response(status_code=204)
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from calendo.auth.dependencies import CurrentUserDep
-from calendo.core.deps import ClientIP, PathId, ServicesDep, SessionDep
+from calendo.core.deps import PathId, SessionDep, write_unit
 from calendo.core.errors import problem_responses
 from calendo.core.routing import StrictQueryRoute
 from calendo.events import access
@@ -26,14 +26,18 @@ async def share_event(
     event_id: PathId,
     data: ShareRequest,
     user: CurrentUserDep,
-    session: SessionDep,
-    services: ServicesDep,
-    ip: ClientIP,
+    request: Request,
 ) -> list[dict[str, Any]]:
     """Share with users by `user_id` or `username` as editor or viewer (owner only)."""
-    return await service.share(
-        session, actor=user, services=services, ip=ip, event_id=event_id, targets=data.users
-    )
+    async with write_unit(request) as write:
+        return await service.share(
+            write.session,
+            actor=user,
+            services=write.services,
+            ip=write.ip,
+            event_id=event_id,
+            targets=data.users,
+        )
 
 
 @router.get(
@@ -59,20 +63,19 @@ async def update_permission(
     user_id: PathId,
     data: RoleUpdate,
     user: CurrentUserDep,
-    session: SessionDep,
-    services: ServicesDep,
-    ip: ClientIP,
+    request: Request,
 ) -> dict[str, Any]:
     """Change a collaborator's role (owner only)."""
-    return await service.update_permission(
-        session,
-        actor=user,
-        services=services,
-        ip=ip,
-        event_id=event_id,
-        user_id=user_id,
-        role=data.role,
-    )
+    async with write_unit(request) as write:
+        return await service.update_permission(
+            write.session,
+            actor=user,
+            services=write.services,
+            ip=write.ip,
+            event_id=event_id,
+            user_id=user_id,
+            role=data.role,
+        )
 
 
 @router.delete(
@@ -84,12 +87,16 @@ async def revoke_permission(
     event_id: PathId,
     user_id: PathId,
     user: CurrentUserDep,
-    session: SessionDep,
-    services: ServicesDep,
-    ip: ClientIP,
+    request: Request,
 ) -> Response:
     """Remove a collaborator (owner), or leave the event (the collaborator themself)."""
-    await service.revoke(
-        session, actor=user, services=services, ip=ip, event_id=event_id, user_id=user_id
-    )
+    async with write_unit(request) as write:
+        await service.revoke(
+            write.session,
+            actor=user,
+            services=write.services,
+            ip=write.ip,
+            event_id=event_id,
+            user_id=user_id,
+        )
     return Response(status_code=204)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from calendo.auth.dependencies import CurrentUserDep
-from calendo.core.deps import ClientIP, ServicesDep, SessionDep
+from calendo.core.deps import write_unit
 from calendo.core.errors import problem_responses
 from calendo.core.routing import indexed_validation_route
 from calendo.events.schemas import ConflictStrategy
@@ -45,14 +45,15 @@ nothing is applied, and the problem has the failing operation's status, `detail`
 async def run_transaction(
     data: TransactionRequest,
     user: CurrentUserDep,
-    session: SessionDep,
-    services: ServicesDep,
-    ip: ClientIP,
+    request: Request,
     conflict_strategy: Annotated[
         ConflictStrategy, Query(description="reject, allow or shift, for every operation.")
     ] = "reject",
 ) -> dict[str, Any]:
     """Apply event operations atomically; a failure names the operation's index."""
-    ctx = WriteContext(actor=user, services=services, ip=ip, strategy=conflict_strategy)
-    results = await service.run_transaction(session, ctx=ctx, operations=data.operations)
+    async with write_unit(request) as write:
+        ctx = WriteContext(
+            actor=user, services=write.services, ip=write.ip, strategy=conflict_strategy
+        )
+        results = await service.run_transaction(write.session, ctx=ctx, operations=data.operations)
     return {"results": results}
