@@ -12,20 +12,37 @@ connection fails, so after a failover every new connection, the pub/sub one incl
 the promoted replica. redis-py has no URL form for this; ``limits`` has one of its own, but
 the rate limiter is handed this client's pool instead (``RateLimiter.bind``), so the broker,
 the limiter and the cache all follow a failover the same way.
+
+While the sentinels promote a replica they may, for a moment, name no healthy master: the old
+one is down and the new one not yet announced, or just announced and, before the sentinel has
+reached it, flagged down again for a few hundred milliseconds (seen with Debian's Redis 7
+sentinel and ``down-after-milliseconds 500``). redis-py then raises ``MasterNotFoundError``
+(a ``ConnectionError``) at once, to a publish, a rate-limited request or the cache. So the
+master lookup waits for a master, up to ``MASTER_LOOKUP_GRACE_SECONDS`` from the first lookup
+that found none; past that, lookups fail at once, as a refused connection to a single server
+does, until the sentinels name a master again. What fails after the grace is handled as any
+lost Redis connection is (a publish is logged, the pub/sub reader retries, a rate-limited
+request fails: docs/operations.md).
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import redis.asyncio as aioredis
-from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
+from redis.asyncio.sentinel import MasterNotFoundError, Sentinel, SentinelConnectionPool
 
 SENTINEL_SCHEMES = {"redis+sentinel": False, "rediss+sentinel": True}
 DEFAULT_SENTINEL_PORT = 26379
 # A sentinel that does not answer within this is skipped for the next one.
 SENTINEL_TIMEOUT_SECONDS = 1.0
+# How long the sentinels may name no master before a lookup gives up (a promotion window);
+# and how often a waiting lookup asks again.
+MASTER_LOOKUP_GRACE_SECONDS = 2.0
+MASTER_LOOKUP_POLL_SECONDS = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +101,40 @@ def _host_port(item: str) -> tuple[str, int]:
     return host, int(port) if port else DEFAULT_SENTINEL_PORT
 
 
+class PatientSentinel(Sentinel):
+    """A ``Sentinel`` whose master lookup waits out a promotion window (module docstring).
+
+    The grace is counted from the first lookup that found no master, for every lookup
+    alike: in a longer outage only the lookups of its first ``grace`` seconds wait, the rest
+    fail at once, so no request waits more than ``grace`` for an answer the sentinels lack."""
+
+    def __init__(self, *args: object, grace: float = MASTER_LOOKUP_GRACE_SECONDS, **kwargs: object):
+        super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
+        self.grace = grace
+        self._masterless_since: float | None = None
+        self.lookups_waited = 0  # lookups that found no master at first and then one (tests)
+
+    async def discover_master(self, service_name: str) -> tuple[str, int]:
+        """The master's address; MasterNotFoundError once the sentinels named none for
+        ``grace`` seconds."""
+        waited = False
+        while True:
+            try:
+                address: tuple[str, int] = await super().discover_master(service_name)
+            except MasterNotFoundError:
+                now = time.monotonic()
+                if self._masterless_since is None:
+                    self._masterless_since = now
+                if now - self._masterless_since >= self.grace:
+                    raise
+                waited = True
+                await asyncio.sleep(MASTER_LOOKUP_POLL_SECONDS)
+                continue
+            self._masterless_since = None
+            self.lookups_waited += waited
+            return address
+
+
 def connect_redis(url: str) -> aioredis.Redis:
     """A client for the URL: redis-py's own for a server, a Sentinel-managed master otherwise.
     Nothing connects until the first command."""
@@ -96,7 +147,7 @@ def connect_redis(url: str) -> aioredis.Redis:
     }
     if target.sentinel_password:
         sentinel_kwargs["password"] = target.sentinel_password
-    sentinel = Sentinel(list(target.sentinels), sentinel_kwargs=sentinel_kwargs)  # type: ignore[no-untyped-call]
+    sentinel = PatientSentinel(list(target.sentinels), sentinel_kwargs=sentinel_kwargs)
     client: aioredis.Redis = sentinel.master_for(
         target.service,
         db=target.db,

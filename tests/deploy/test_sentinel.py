@@ -5,7 +5,9 @@ loopback ports, runs the app on ``redis+sentinel://`` URLs, writes through all t
 the master and waits for the sentinel to promote the replica. Then the same three keep
 working on the new master: the limiter's counts and the cached value carried over by
 replication, and the live feed gets every notification, the ones published while Redis was
-away from the database (notifications/feed.py).
+away from the database (notifications/feed.py). The promotion is over when a command through
+the app's own Sentinel-managed pool succeeds, not when the sentinel first names the replica:
+for a moment after that it may name no master (core/redis_client.py).
 """
 
 from __future__ import annotations
@@ -20,12 +22,14 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
+import redis.asyncio as aioredis
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+from redis.asyncio.sentinel import MasterNotFoundError, Sentinel
 
 from calendo.app import create_app
 from calendo.core.deps import Services
-from calendo.core.redis_client import connect_redis, parse_sentinel_url
+from calendo.core.redis_client import PatientSentinel, connect_redis, parse_sentinel_url
 from calendo.notifications.service import replay_since
 from tests.conftest import make_settings
 from tests.deploy.tools import daemon_dir, require_tool, start_redis, stop
@@ -35,6 +39,7 @@ from tests.servers import free_port
 
 SERVICE = "calendo"
 LIMIT = 12
+HEARTBEAT = 5.0
 
 
 @dataclass
@@ -121,6 +126,9 @@ async def app(database_url: str, sentinelled: Sentinelled) -> AsyncIterator[Fast
         cache_redis_url=sentinelled.url(1),
         rate_limit_enabled=True,
         rate_limit_default=f"{LIMIT}/minute",
+        # A publish that fails in the failover is delivered by the next heartbeat's catch-up
+        # (notifications/feed.py): one heartbeat must fit in the test's wait for a message.
+        ws_heartbeat_seconds=HEARTBEAT,
     )
     application = create_app(settings)
     async with LifespanManager(application):
@@ -134,6 +142,51 @@ def test_the_url_form() -> None:
     assert (target.service, target.db, target.password) == ("mymaster", 3, "pw")
     with pytest.raises(ValueError, match="redis\\+sentinel://host:port"):
         connect_redis("redis+sentinel://a:26379/")
+
+
+async def _reachable_through_sentinel(
+    client: aioredis.Redis, port: int, seconds: float = 15
+) -> None:
+    """Wait until a PING through the client's Sentinel-managed pool reaches ``port``."""
+    pool = client.connection_pool
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if await client.ping() and pool.master_address[1] == port:  # type: ignore[attr-defined]
+                return
+        except redis.RedisError:
+            pass
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no PING through the Sentinel pool to {port} after {seconds} s")
+
+
+async def test_a_master_lookup_waits_out_a_promotion_window(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No master named for a moment: the lookup waits for one. Named none for the whole grace:
+    it fails, and lookups in the same outage fail at once until a master is named again."""
+    answers: list[tuple[str, int] | None] = [None, None, None, ("127.0.0.1", 7001)]
+
+    async def discover(_self: Sentinel, service_name: str) -> tuple[str, int]:
+        answer = answers.pop(0) if answers else None
+        if answer is None:
+            raise MasterNotFoundError(f"No master found for {service_name!r}")
+        return answer
+
+    monkeypatch.setattr(Sentinel, "discover_master", discover)
+    sentinel = PatientSentinel([("127.0.0.1", 1)], grace=0.5)
+    assert await sentinel.discover_master(SERVICE) == ("127.0.0.1", 7001)
+    assert sentinel.lookups_waited == 1
+    started = time.monotonic()
+    with pytest.raises(MasterNotFoundError):
+        await sentinel.discover_master(SERVICE)  # nothing left to answer: waits the grace
+    assert 0.5 <= time.monotonic() - started < 2
+    started = time.monotonic()
+    with pytest.raises(MasterNotFoundError):
+        await sentinel.discover_master(SERVICE)
+    assert time.monotonic() - started < 0.2  # the same outage: no second wait
+    answers.append(("127.0.0.1", 7002))
+    assert await sentinel.discover_master(SERVICE) == ("127.0.0.1", 7002)
 
 
 def _remaining(response: httpx.Response) -> int:
@@ -170,6 +223,10 @@ async def test_broker_limiter_and_cache_survive_a_failover(
                 lambda: sentinelled.current_master_port() == sentinelled.replica_port,
                 "the promotion",
             )
+            # The sentinel names the replica before its client-facing state settles: for a
+            # few hundred ms after that it may report no healthy master (core/redis_client.py).
+            # Done when a command through the app's own Sentinel-managed pool succeeds.
+            await _reachable_through_sentinel(services.redis, sentinelled.replica_port)
             # Written while the pub/sub connection is gone or coming back.
             await produce(app, recipients=[owner], actor=editor, event_id=event_id)
             received.append((await next_message(ws, within=15))["id"])
