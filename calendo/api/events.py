@@ -45,7 +45,7 @@ Strategy = Annotated[
     ConflictStrategy,
     Query(
         description="reject (409 on overlap), allow (write and report), or shift (move to "
-        "the first free slot within CALENDO_SHIFT_HORIZON days)."
+        "the first free slot within CALENDO_SHIFT_HORIZON_DAYS days)."
     ),
 ]
 NoteParam = Annotated[
