@@ -8,7 +8,7 @@ forget to check. An event the caller cannot see is 404; a visible one with too l
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Row, Select, Table, bindparam, select
 from sqlalchemy.engine import Connection
@@ -22,8 +22,11 @@ from calendo.core import statements
 from calendo.core.db import Reads
 from calendo.core.errors import NotAuthenticated, NotFound, PermissionDenied
 from calendo.events.models import Event
+from calendo.events.state import EventFields, EventState
 from calendo.sharing.models import Permission
 from calendo.sharing.policy import Role, allows, is_role
+
+_E = TypeVar("_E", bound=EventFields)
 
 
 class EventNotFound(NotFound):
@@ -33,15 +36,20 @@ class EventNotFound(NotFound):
 
 @dataclass(frozen=True, slots=True)
 class Access:
+    """An event the caller may read, loaded by the session, and the caller's role on it."""
+
     event: Event
     role: Role
 
 
 @dataclass(frozen=True, slots=True)
-class WriteAccess(Access):
-    """An event locked for a write, with everyone who can see it (user id → role), and the
-    caller's username and default zone when the lock also checked their login session."""
+class WriteAccess:
+    """An event locked for a write, as a frozen state, with the caller's role, everyone who
+    can see it (user id → role), and the caller's username and default zone when the lock
+    also checked their login session."""
 
+    event: EventState
+    role: Role
     audience: dict[int, str]
     actor_name: str | None = None
     actor_timezone: str | None = None
@@ -54,8 +62,8 @@ _EVENT_AND_ROLE = (
 )
 
 # The locked event is read as plain columns, through ``core.statements`` (no ORM loading), and
-# handed back by ``Event.from_row``: detached, or the session's own object brought up to date
-# if it holds one. Writes to it go through Core UPDATEs (``events.service``), never a flush.
+# handed back as a frozen ``EventState``; its writes are Core UPDATEs
+# (``events.repository.apply_changes``), never a flush.
 _EVENT_TABLE = cast(Table, Event.__table__)
 _LOCK_COLUMNS = (*_EVENT_TABLE.c, Permission.role)
 
@@ -104,8 +112,8 @@ _AUDIENCE = select(Permission.user_id, Permission.role).where(
 
 
 def _checked(
-    found: tuple[Event, str] | None, event_id: int, minimum: Role, include_deleted: bool
-) -> tuple[Event, Role]:
+    found: tuple[_E, str] | None, event_id: int, minimum: Role, include_deleted: bool
+) -> tuple[_E, Role]:
     """The event and role of a lookup's first row, or 404 / 403."""
     if found is None or (found[0].deleted_at is not None and not include_deleted):
         raise EventNotFound(f"Event {event_id} not found")
@@ -163,7 +171,7 @@ async def lock_event(
         members = statements.rows(connection, _AUDIENCE, {"event_id": event_id})
         return rows, {row.user_id: row.role for row in members}
 
-    def run(sync: Session) -> tuple[Row[Any] | None, Event | None, dict[int, str]]:
+    def run(sync: Session) -> tuple[Row[Any] | None, dict[int, str]]:
         sync.flush()  # what the session's own execute does first (autoflush)
         # The lock order: the caller's calendar before any event row (PostgreSQL; a no-op
         # once taken, and on SQLite).
@@ -173,11 +181,11 @@ async def lock_event(
         if not rows:
             if live and not statements.rows(connection, _IS_LIVE, params)[0][0]:
                 raise NotAuthenticated(INVALID_TOKEN)
-            return None, None, audience
-        return rows[0], Event.from_row(rows[0], sync), audience
+            return None, audience
+        return rows[0], audience
 
-    first, loaded, audience = await session.run_sync(run)
-    found = (loaded, first.role) if first is not None and loaded is not None else None
+    first, audience = await session.run_sync(run)
+    found = (EventState.of_row(first), first.role) if first is not None else None
     event, role = _checked(found, event_id, minimum, include_deleted)
     actor_name = actor_timezone = None
     if live and first is not None:

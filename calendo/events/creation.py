@@ -76,7 +76,7 @@ async def insert_events(session: AsyncSession, events: Sequence[Event]) -> None:
     """INSERT ``new_event`` events in one multi-row statement and give each its id.
 
     Core rather than the unit of work's flush, which costs several times as much per row: the
-    events stay plain objects in no session, like those ``Event.from_row`` builds."""
+    events stay plain objects in no session, never flushed."""
     rows = [{name: getattr(event, name) for name in _NEW_COLUMNS} for event in events]
     ids = (await session.execute(_INSERT_EVENTS, rows)).scalars().all()
     for event, event_id in zip(events, ids, strict=True):

@@ -6,8 +6,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Table, Text
-from sqlalchemy.orm import Mapped, Session, mapped_column
-from sqlalchemy.orm.attributes import manager_of_class, set_committed_value
+from sqlalchemy.orm import Mapped, mapped_column
 
 from calendo.core.db import Base
 from calendo.core.types import JSONType, UTCDateTime, utcnow
@@ -43,33 +42,10 @@ class Event(Base):
 
     # Every UPDATE of an event is ``... WHERE id = :id AND version = :seen`` and bumps the
     # version: the check and the write are one statement. Content writes issue it themselves
-    # (events.service._save_step, VersionConflict when it lost a race); the mapper keeps the
+    # (events.repository.apply_changes, VersionConflict when it lost a race); the mapper keeps the
     # same rule for any flush of a loaded event (StaleDataError).
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
-    @classmethod
-    def from_row(cls, row: Any, session: Session | None = None) -> Event:
-        """The event of a row holding its columns by name, without the ORM loader's
-        per-statement cost (a tenth of it).
 
-        If ``session`` already holds this event (loaded earlier in the unit of work), that
-        object is brought up to the row's values and returned, so the session keeps one state
-        per event. Otherwise the result is a detached event with the values as its loaded
-        state, as the loader would set them: in no session, so never flushed; an event read
-        this way is written through Core statements (``events.service``).
-        """
-        values = {name: getattr(row, name) for name in _COLUMN_NAMES}
-        if session is not None:
-            held = session.identity_map.get(session.identity_key(cls, values["id"]))
-            if isinstance(held, cls):
-                for name, value in values.items():
-                    set_committed_value(held, name, value)
-                return held
-        event: Event = manager_of_class(cls).new_instance()
-        event.__dict__.update(values)
-        return event
-
-
-_COLUMN_NAMES = tuple(column.key for column in Event.__table__.columns)
 # The event table for Core statements (the writes that bypass the unit of work's flush).
 EVENT_TABLE = cast(Table, Event.__table__)

@@ -10,9 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from calendo.core.cooperative import off_loop
 from calendo.core.errors import Conflict, PreconditionFailed
 from calendo.events import access
-from calendo.events.models import Event
 from calendo.events.presenters import event_body
 from calendo.events.snapshots import content_snapshot
+from calendo.events.state import EventFields
 from calendo.history import recording
 from calendo.history.diff import diff_snapshots, is_degraded
 from calendo.history.merge import three_way_merge
@@ -39,7 +39,7 @@ def version_tag(event_id: int, version: int, zone: str = "UTC") -> str:
     return f'"{event_id}-{version}{suffix}"'
 
 
-def etag(event: Event) -> str:
+def etag(event: EventFields) -> str:
     """The entity tag of an event's current version."""
     return version_tag(event.id, event.version)
 
@@ -68,7 +68,7 @@ def parse_if_match(header: str | None, event_id: int) -> int | None:
 
 
 async def require_if_match(
-    session: AsyncSession, found: access.Access, if_match: str | None
+    session: AsyncSession, found: access.Access | access.WriteAccess, if_match: str | None
 ) -> None:
     """412 when an ``If-Match`` header names another version than the current one."""
     expected = parse_if_match(if_match, found.event.id)
@@ -77,7 +77,7 @@ async def require_if_match(
 
 
 async def raise_stale(
-    session: AsyncSession, event: Event, role: str, expected: int, *, by_header: bool
+    session: AsyncSession, event: EventFields, role: str, expected: int, *, by_header: bool
 ) -> None:
     if by_header:
         raise PreconditionFailed(
@@ -102,7 +102,7 @@ async def raise_stale(
 
 async def merge_stale(
     session: AsyncSession,
-    event: Event,
+    event: EventFields,
     current: dict[str, Any],
     expected: int,
     changes: dict[str, Any],

@@ -20,8 +20,8 @@ from pydantic_core import PydanticCustomError
 from sqlalchemy import Row
 
 from calendo.calendar import recurrence
-from calendo.events.models import Event
 from calendo.events.snapshots import parse_instant
+from calendo.events.state import EventFields
 from calendo.sharing.models import Permission
 
 TZ_DESCRIPTION = (
@@ -93,7 +93,7 @@ def _getter(item: Any) -> Callable[[str], Any]:
     return functools.partial(getattr, item)
 
 
-def event_body(event: Event | Row[Any], role: str) -> dict[str, Any]:
+def event_body(event: EventFields | Row[Any], role: str) -> dict[str, Any]:
     """The ``EventRead`` fields of an event (an ORM object, or a Core row of its columns) for
     a caller with ``role``."""
     get = _getter(event)

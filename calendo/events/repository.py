@@ -17,16 +17,24 @@ from sqlalchemy import (
     or_,
     select,
     tuple_,
+    update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from calendo.audit import service as audit
 from calendo.auth.models import User
 from calendo.auth.scopes import LIVE_SESSION, lock_calendar
 from calendo.core.db import LIKE_ESCAPE, like_literal
-from calendo.events.models import Event
+from calendo.core.uow import Step, run_steps
+from calendo.events.change import EventChange
+from calendo.events.models import EVENT_TABLE, Event
+from calendo.events.preconditions import VersionConflict
+from calendo.history import recording
 from calendo.history.models import EventVersion
+from calendo.notifications import service as notifications
 from calendo.sharing.models import Permission
+from calendo.sync import feed
 
 Bound = BindParameter[Any]
 _Query = TypeVar("_Query", bound="Select[*tuple[Any, ...]]")
@@ -210,8 +218,67 @@ def trash_query(*, roles: tuple[str, ...], after: bool) -> Select[*tuple[Any, ..
 
 
 async def fetch(session: AsyncSession, query: Select[Event, str]) -> list[tuple[Event, str]]:
-    """Run a scoped query."""
+    """Run a scoped query. Events the session already holds take the rows' values
+    (``populate_existing``): event writes are Core UPDATEs, which leave a loaded object as it
+    was, and a transaction may read an event again after changing it."""
+    query = query.execution_options(populate_existing=True)
     return [(event, role) for event, role in (await session.execute(query)).all()]
+
+
+# Compare-and-set on the version (the mapper's version_id_col rule, written out): 0 rows
+# updated means another writer got there first. SET takes the columns of the change.
+_SAVE = (
+    update(EVENT_TABLE)
+    .where(
+        EVENT_TABLE.c.id == bindparam("event_id"), EVENT_TABLE.c.version == bindparam("expected")
+    )
+    .values(version=bindparam("new_version"))
+)
+
+
+def _save_step(change: EventChange) -> Step:
+    """The conditional UPDATE writing a change's columns as the event's next version; if it
+    matches no row, ``VersionConflict`` rolls the whole request back."""
+    before, after = change.before, change.after
+    params = {
+        **change.columns,
+        "event_id": before.id,
+        "expected": before.version,
+        "new_version": after.version,
+    }
+    stale = VersionConflict(f"Event {before.id} was changed concurrently; retry")
+    return Step(_SAVE, params, unmatched=stale)
+
+
+async def apply_changes(
+    session: AsyncSession, broker: notifications.Publisher, changes: Sequence[EventChange]
+) -> None:
+    """Write event changes in one pass through the driver: each event's conditional UPDATE,
+    then every version row, audit row and feed row (one INSERT each, the feed's commit-order
+    lock before it); then the notifications (inserted, published after commit)."""
+    if not changes:
+        return
+    steps = [_save_step(change) for change in changes]
+    steps.append(recording.versions_step([dict(c.version_row) for c in changes]))
+    steps.append(audit.entries_step([dict(c.audit_row) for c in changes]))
+    for kind in ("upsert", "delete"):
+        pairs = [(u, c.after.id) for c in changes if c.feed_change == kind for u in c.feed_users]
+        steps += feed.steps(session, pairs, change=kind)
+    await run_steps(session, steps)
+    for change in changes:
+        notice = change.notice
+        await notifications.notify(
+            session,
+            broker,
+            recipient_ids=notice.recipient_ids,
+            type=notice.type,
+            event_id=notice.event_id,
+            event_title=notice.event_title,
+            actor_id=notice.actor_id,
+            actor_username=notice.actor_username,
+            changed_fields=notice.changed_fields,
+            version=notice.version,
+        )
 
 
 async def calendar_candidates(

@@ -24,8 +24,8 @@ from calendo.core.config import Settings
 from calendo.core.cooperative import Pacer
 from calendo.core.errors import Conflict, ValidationFailed
 from calendo.events import repository
-from calendo.events.models import Event
 from calendo.events.snapshots import format_instant, parse_instant
+from calendo.events.state import EventFields
 
 _MAX_PLACEMENT_TRIES = 12
 
@@ -66,7 +66,7 @@ def series_from_content(content: dict[str, Any]) -> Series:
     return series
 
 
-def series_of(event: Event | Row[Any]) -> Series:
+def series_of(event: EventFields | Row[Any]) -> Series:
     """The stored series of an event."""
     return Series(
         start=event.start_time,

@@ -7,11 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.attributes import set_committed_value
 
-from calendo.audit import service as audit
 from calendo.auth.caller import Bearer, CurrentUser
 from calendo.calendar import recurrence
 from calendo.core.deps import Services
@@ -20,11 +17,9 @@ from calendo.core.errors import (
     ValidationFailed,
 )
 from calendo.core.types import utcnow
-from calendo.core.uow import Step, run_steps
-from calendo.events import access, scheduling
-from calendo.events.models import EVENT_TABLE, Event
+from calendo.events import access, repository, scheduling
+from calendo.events.change import Actor, build_change
 from calendo.events.preconditions import (
-    VersionConflict,
     merge_stale,
     parse_if_match,
     raise_stale,
@@ -37,10 +32,8 @@ from calendo.events.snapshots import (
     format_instant,
     snapshot_columns,
 )
-from calendo.history import recording
-from calendo.notifications import service as notifications
+from calendo.events.state import EventFields, EventState
 from calendo.sharing.policy import Role
-from calendo.sync import feed
 
 SCHEDULE_FIELDS = frozenset(
     {
@@ -62,13 +55,19 @@ class WriteContext:
     services: Services
     ip: str | None = None
     strategy: str = "reject"
+    source: str = "api"
+
+    @property
+    def change_actor(self) -> Actor:
+        """The actor as an event change records it."""
+        return Actor(self.actor.id, self.actor.username, ip=self.ip, source=self.source)
 
 
 @dataclass(frozen=True, slots=True)
 class Written:
     """A written event, the caller's role, and conflicts accepted under ``allow``."""
 
-    event: Event
+    event: EventFields
     role: str
     conflicts: list[dict[str, Any]]
 
@@ -245,7 +244,7 @@ async def write_content(
         )
         values.update(series_columns(series))
     values["updated_at"] = utcnow()
-    await record_change(
+    after = await record_change(
         session,
         ctx=ctx,
         found=found,
@@ -257,34 +256,7 @@ async def write_content(
         notify_type=notify_type,
         target_version=target_version,
     )
-    return Written(event, found.role, scheduling.conflict_dicts(conflicts))
-
-
-# Compare-and-set on the version (the mapper's version_id_col rule, written out): 0 rows
-# updated means another writer got there first. SET takes the columns of the call's values.
-_SAVE = (
-    update(EVENT_TABLE)
-    .where(
-        EVENT_TABLE.c.id == bindparam("event_id"), EVENT_TABLE.c.version == bindparam("expected")
-    )
-    .values(version=bindparam("new_version"))
-)
-
-
-def _save_step(event: Event, values: dict[str, Any]) -> Step:
-    """The UPDATE writing new column values of a loaded event as its next version.
-
-    Core rather than the unit of work's flush, which costs twice as much for one row. The
-    loaded object takes the values as committed state at once (so the version row can be
-    built from it, and the commit has nothing to flush); if the UPDATE then matches no row,
-    VersionConflict rolls the whole request back."""
-    expected, new_version = event.version, event.version + 1
-    params = {**values, "event_id": event.id, "expected": expected, "new_version": new_version}
-    for name, value in values.items():
-        set_committed_value(event, name, value)
-    set_committed_value(event, "version", new_version)
-    stale = VersionConflict(f"Event {event.id} was changed concurrently; retry")
-    return Step(_SAVE, params, unmatched=stale)
+    return Written(after, found.role, scheduling.conflict_dicts(conflicts))
 
 
 async def record_change(
@@ -300,53 +272,25 @@ async def record_change(
     notify_type: str,
     target_version: int | None = None,
     change: str = "upsert",
-) -> None:
+) -> EventState:
     """Write the event's new column ``values`` as its next version, with the version row, the
-    audit row and the feed rows (one pass through the driver), then the notifications."""
-    event, audience = found.event, found.audience
-    save = _save_step(event, values)
-    version = recording.version_row(
-        content_snapshot(event),
-        event_id=event.id,
-        version=event.version,
-        created_at=event.updated_at,
+    audit row, the feed rows and the notifications (``events.change``, applied by
+    ``events.repository.apply_changes``). Returns the state the change leaves."""
+    built = build_change(
+        found.event,
+        values,
+        actor=ctx.change_actor,
+        audience=found.audience,
         action=action,
-        author_id=ctx.actor.id,
         previous=previous,
         note=note,
         tags=tags,
+        notify_type=notify_type,
         target_version=target_version,
+        feed_change=change,
     )
-    entry = audit.entry(
-        action=f"event_{action}",
-        actor_id=ctx.actor.id,
-        subject_user_id=event.owner_id,
-        event_id=event.id,
-        ip=ctx.ip,
-        details={"version": event.version, "changed_fields": version["changed_fields"]},
-    )
-    pairs = [(user_id, event.id) for user_id in sorted(audience)]
-    await run_steps(
-        session,
-        [
-            save,
-            recording.versions_step([version]),
-            audit.entries_step([entry]),
-            *feed.steps(session, pairs, change=change),
-        ],
-    )
-    await notifications.notify(
-        session,
-        ctx.services.broker,
-        recipient_ids=list(audience),
-        type=notify_type,
-        event_id=event.id,
-        event_title=event.title,  # as this change leaves it (_save_step set the new values)
-        actor_id=ctx.actor.id,
-        actor_username=ctx.actor.username,
-        changed_fields=version["changed_fields"],
-        version=event.version,
-    )
+    await repository.apply_changes(session, ctx.services.broker, [built])
+    return built.after
 
 
 async def delete_event(
@@ -409,7 +353,7 @@ async def restore_event(
         exclude_ids=[event.id],
     )
     values = {**series_columns(series), "deleted_at": None, "updated_at": utcnow()}
-    await record_change(
+    after = await record_change(
         session,
         ctx=ctx,
         found=found,
@@ -420,4 +364,4 @@ async def restore_event(
         tags=(),
         notify_type="event_restored",
     )
-    return Written(event, found.role, scheduling.conflict_dicts(conflicts))
+    return Written(after, found.role, scheduling.conflict_dicts(conflicts))

@@ -14,8 +14,8 @@ from calendo.auth.caller import CurrentUser
 from calendo.core.deps import Services
 from calendo.core.errors import NotFound, ValidationFailed
 from calendo.events import access
-from calendo.events.models import Event
 from calendo.events.presenters import permission_body
+from calendo.events.state import EventFields
 from calendo.notifications import service as notifications
 from calendo.sharing.models import Permission
 from calendo.sharing.policy import Role
@@ -124,7 +124,7 @@ async def _change_role(
     session: AsyncSession,
     services: Services,
     actor: CurrentUser,
-    event: Event,
+    event: EventFields,
     user_id: int,
     role: str,
 ) -> None:
@@ -139,7 +139,7 @@ async def _notify_one(
     session: AsyncSession,
     services: Services,
     actor: CurrentUser,
-    event: Event,
+    event: EventFields,
     user_id: int,
     kind: str,
 ) -> None:

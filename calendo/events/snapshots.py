@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from calendo.events.models import Event
+from calendo.events.state import EventFields
 
 # The content fields, in the order changed_fields and diffs speak of them, are defined once,
 # in the pure diff module.
@@ -32,7 +33,7 @@ def parse_instant(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
 
 
-def content_snapshot(event: Event) -> dict[str, Any]:
+def content_snapshot(event: EventFields) -> dict[str, Any]:
     """The event's content fields, JSON-ready, in ``CONTENT_FIELDS`` order."""
     return {
         "title": event.title,

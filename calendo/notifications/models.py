@@ -21,7 +21,8 @@ class Notification(Base):
     event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"))
     # The event's title when the row was written (for a rename, the new title): a later
     # rename leaves it, and it names the event even once the recipient can no longer see it.
-    event_title: Mapped[str] = mapped_column(String(200))
+    # The server default (migration 0005) lets a release from before 0004 insert during a roll.
+    event_title: Mapped[str] = mapped_column(String(200), server_default="")
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
     changed_fields: Mapped[list[str]] = mapped_column(JSONType, default=list)
     version: Mapped[int | None] = mapped_column(Integer, default=None)

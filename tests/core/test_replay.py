@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from calendo.core import replay
 from calendo.core.uow import is_transient
-from calendo.events import service
+from calendo.events import repository
 from tests.helpers import Actor, assert_problem
 
 
@@ -52,7 +52,7 @@ def test_which_errors_are_transient(error: BaseException, transient: bool) -> No
 
 def _fail_first(monkeypatch: pytest.MonkeyPatch, failures: int) -> Callable[[], int]:
     """Make the first ``failures`` event writes abort as a deadlock; return the call count."""
-    real = service.run_steps
+    real = repository.run_steps
     calls = 0
 
     async def flaky(session: Any, steps: Any) -> None:
@@ -62,7 +62,7 @@ def _fail_first(monkeypatch: pytest.MonkeyPatch, failures: int) -> Callable[[], 
             raise _aborted()
         await real(session, steps)
 
-    monkeypatch.setattr(service, "run_steps", flaky)
+    monkeypatch.setattr(repository, "run_steps", flaky)
     return lambda: calls
 
 

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import FrozenInstanceError
+
 import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, update
-from sqlalchemy.orm import object_session
 
 from calendo.core.db import Database
 from calendo.core.errors import NotAuthenticated
-from calendo.events import access
+from calendo.events import access, repository
 from calendo.events.models import Event
+from calendo.events.state import EventState
 from tests.events.conftest import EventFactory
 from tests.helpers import Actor
 
 
-async def test_the_locked_event_is_detached_when_the_session_does_not_hold_it(
+async def test_the_locked_event_is_a_frozen_state_not_an_orm_object(
     app: FastAPI, owner: Actor, make_event: EventFactory
 ) -> None:
     created = await make_event(owner, title="Plain")
@@ -25,17 +27,20 @@ async def test_the_locked_event_is_detached_when_the_session_does_not_hold_it(
         found = await access.lock_event(
             session, user_id=owner.id, event_id=created["id"], minimum="owner"
         )
-        assert object_session(found.event) is None  # nothing to flush by accident
+        assert isinstance(found.event, EventState)  # nothing a flush could write by accident
+        with pytest.raises(FrozenInstanceError):
+            found.event.title = "Changed in place"  # type: ignore[misc]
         assert (found.event.title, found.event.version, found.role) == ("Plain", 1, "owner")
         assert found.event.start_time.tzinfo is not None
         assert found.audience == {owner.id: "owner"}
+        assert not session.identity_map  # the lock loaded no ORM object
 
 
-async def test_the_session_keeps_one_state_per_event(
+async def test_the_lock_and_later_reads_see_the_row_not_a_stale_loaded_object(
     app: FastAPI, owner: Actor, make_event: EventFactory
 ) -> None:
-    """An event the unit of work already holds comes back as that object, brought up to date
-    with the row (here changed behind the ORM's back by a Core UPDATE)."""
+    """An event the unit of work loaded earlier and then changed through Core (as every event
+    write does) reads as the row is: under the lock, and through the scoped reads after it."""
     created = await make_event(owner, title="Before")
     db: Database = app.state.services.db
     async with db.write_session() as session:
@@ -46,7 +51,10 @@ async def test_the_session_keeps_one_state_per_event(
         found = await access.lock_event(
             session, user_id=owner.id, event_id=created["id"], minimum="editor"
         )
-        assert found.event is held
+        assert found.event.title == "Behind the ORM"
+        query = repository.visible_events(owner.id).where(Event.id == created["id"])
+        [(event, role)] = await repository.fetch(session, query)
+        assert event is held and role == "owner"
         assert held.title == "Behind the ORM"
         assert not session.dirty  # brought up to date as loaded state, nothing to write
 

@@ -1,0 +1,141 @@
+"""An event change, as data: everything one write of one event appends, built by pure code.
+
+``build_change`` takes the state read under the lock and the new column values, and returns a
+frozen ``EventChange``: the state it leaves, the conditional UPDATE's values and expected
+version, the version row, the audit row, the sync-feed rows and the notification. Nothing
+here touches the database; ``events.repository.apply_changes`` writes a sequence of them in
+one pass through the driver, so a write that changes several events at once (a transaction,
+a series split, an import) is as atomic as one that changes one.
+
+The rows other packages own come from their pure builders over plain values
+(``history.recording.version_row``, ``audit.service.entry``); the feed rows and the
+notification are built when applied, because the feed's commit-order lock and the
+notification's publish belong to the transaction (``sync.feed.steps``,
+``notifications.service.notify``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from calendo.audit import service as audit
+from calendo.events.snapshots import content_snapshot
+from calendo.events.state import EventState
+from calendo.history import recording
+
+# Where a change came from. ``api`` is every request of the REST API today; the others are
+# for the clients to come (the web app, CalDAV, an iCalendar import). A change from anywhere
+# but the API names its source in its version's tags and its audit entry.
+SOURCES = frozenset({"api", "web", "caldav", "import"})
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who changes the event, and from which address and source."""
+
+    id: int
+    username: str
+    ip: str | None = None
+    source: str = "api"
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """The notification of a change to the event's audience (the actor excluded when sent)."""
+
+    type: str
+    recipient_ids: tuple[int, ...]
+    event_id: int
+    event_title: str  # as the change leaves it
+    actor_id: int
+    actor_username: str
+    changed_fields: tuple[str, ...]
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class EventChange:
+    """One change of one event, ready to apply."""
+
+    before: EventState
+    after: EventState
+    columns: Mapping[str, Any]  # the columns the UPDATE sets (the version aside)
+    version_row: Mapping[str, Any]
+    audit_row: Mapping[str, Any]
+    feed_users: tuple[int, ...]  # who gets a sync-feed row
+    feed_change: str  # "upsert" or "delete"
+    notice: Notice
+
+    @property
+    def changed_fields(self) -> list[str]:
+        fields: list[str] = self.version_row["changed_fields"]
+        return fields
+
+
+def build_change(
+    before: EventState,
+    values: Mapping[str, Any],
+    *,
+    actor: Actor,
+    audience: Mapping[int, str],
+    action: str,
+    previous: dict[str, Any] | None,
+    note: str | None,
+    tags: Sequence[str],
+    notify_type: str,
+    target_version: int | None = None,
+    feed_change: str = "upsert",
+) -> EventChange:
+    """The change writing ``values`` (column → value) as the event's next version."""
+    if actor.source not in SOURCES:
+        raise ValueError(f"unknown change source {actor.source!r}")
+    after = before.changed(dict(values))
+    sourced = actor.source != "api"
+    version = recording.version_row(
+        content_snapshot(after),
+        event_id=after.id,
+        version=after.version,
+        created_at=after.updated_at,
+        action=action,
+        author_id=actor.id,
+        previous=previous,
+        note=note,
+        tags=[*tags, actor.source] if sourced else tags,
+        target_version=target_version,
+    )
+    details: dict[str, Any] = {
+        "version": after.version,
+        "changed_fields": version["changed_fields"],
+    }
+    if sourced:
+        details["source"] = actor.source
+    entry = audit.entry(
+        action=f"event_{action}",
+        actor_id=actor.id,
+        subject_user_id=after.owner_id,
+        event_id=after.id,
+        ip=actor.ip,
+        details=details,
+    )
+    notice = Notice(
+        type=notify_type,
+        recipient_ids=tuple(audience),
+        event_id=after.id,
+        event_title=after.title,
+        actor_id=actor.id,
+        actor_username=actor.username,
+        changed_fields=tuple(version["changed_fields"]),
+        version=after.version,
+    )
+    return EventChange(
+        before=before,
+        after=after,
+        columns=dict(values),
+        version_row=version,
+        audit_row=entry,
+        feed_users=tuple(sorted(audience)),
+        feed_change=feed_change,
+        notice=notice,
+    )
