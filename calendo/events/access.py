@@ -287,6 +287,9 @@ async def permissions_of(
         .join(User, User.id == Permission.user_id)
         .where(Permission.event_id.in_(event_ids))
         .order_by(Permission.event_id, Permission.id)
+        # Permission rows are written through Core (``repository.apply_changes``): one the
+        # session loaded before a role changed must take the row's values.
+        .execution_options(populate_existing=True)
     )
     result: dict[int, list[tuple[Permission, str]]] = {eid: [] for eid in event_ids}
     for permission, username in rows:

@@ -139,3 +139,100 @@ def build_change(
         feed_change=feed_change,
         notice=notice,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """One user's role on the event: granted (``previous`` None), changed, or revoked
+    (``role`` None)."""
+
+    user_id: int
+    role: str | None
+    previous: str | None
+
+    @property
+    def action(self) -> str:
+        """The audit action, which is also the share kind of the contract's change types."""
+        if self.previous is None:
+            return "shared"
+        return "unshared" if self.role is None else "permission_changed"
+
+
+_NOTICE_OF = {
+    "shared": "event_shared",
+    "permission_changed": "permission_changed",
+    "unshared": "permission_revoked",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AccessChange:
+    """A change of who may see an event, the other kind of event change: per-user state that
+    is not a version of the event (its content and version stay). It writes permission rows,
+    and appends an audit row, a sync-feed row and a notification per user whose role changed."""
+
+    event: EventState
+    actor_id: int
+    grants: tuple[Grant, ...]
+    audit_rows: tuple[Mapping[str, Any], ...]
+    notices: tuple[Notice, ...]
+
+    @property
+    def feed(self) -> tuple[tuple[int, str], ...]:
+        """(user id, ``upsert`` or ``delete``): the user's synced copy changes, since their
+        role (``my_role``) is part of it, or goes."""
+        return tuple((g.user_id, "delete" if g.role is None else "upsert") for g in self.grants)
+
+
+def build_access_change(
+    event: EventState,
+    audience: Mapping[int, str],
+    wanted: Sequence[tuple[int, str | None]],
+    *,
+    actor: Actor,
+) -> AccessChange:
+    """The change giving each user of ``wanted`` (user id, role; None revokes) that role, for
+    those whose role it changes, in the order given. A user who leaves an event tells its
+    owner; otherwise the user whose role changed is told."""
+    grants = tuple(
+        Grant(user_id, role, audience.get(user_id))
+        for user_id, role in wanted
+        if audience.get(user_id) != role
+    )
+    audit_rows = []
+    notices = []
+    for grant in grants:
+        details: dict[str, Any] = {"user_id": grant.user_id}
+        if grant.role is not None:
+            details["role"] = grant.role
+        details["previous_role"] = grant.previous
+        audit_rows.append(
+            audit.entry(
+                action=grant.action,
+                actor_id=actor.id,
+                subject_user_id=event.owner_id,
+                event_id=event.id,
+                ip=actor.ip,
+                details=details,
+            )
+        )
+        leaving = grant.role is None and grant.user_id == actor.id
+        notices.append(
+            Notice(
+                type=_NOTICE_OF[grant.action],
+                recipient_ids=(event.owner_id if leaving else grant.user_id,),
+                event_id=event.id,
+                event_title=event.title,
+                actor_id=actor.id,
+                actor_username=actor.username,
+                changed_fields=(),
+                version=event.version,
+            )
+        )
+    return AccessChange(
+        event=event,
+        actor_id=actor.id,
+        grants=grants,
+        audit_rows=tuple(audit_rows),
+        notices=tuple(notices),
+    )

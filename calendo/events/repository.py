@@ -5,14 +5,16 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
     BindParameter,
     Integer,
     Select,
+    Table,
     and_,
     bindparam,
+    delete,
     func,
     or_,
     select,
@@ -26,8 +28,9 @@ from calendo.audit import service as audit
 from calendo.auth.models import User
 from calendo.auth.scopes import LIVE_SESSION, lock_calendar
 from calendo.core.db import LIKE_ESCAPE, like_literal
+from calendo.core.types import utcnow
 from calendo.core.uow import Step, run_steps
-from calendo.events.change import EventChange
+from calendo.events.change import AccessChange, EventChange, Notice
 from calendo.events.models import EVENT_TABLE, Event
 from calendo.events.preconditions import VersionConflict
 from calendo.history import recording
@@ -251,22 +254,42 @@ def _save_step(change: EventChange) -> Step:
 
 
 async def apply_changes(
-    session: AsyncSession, broker: notifications.Publisher, changes: Sequence[EventChange]
+    session: AsyncSession,
+    broker: notifications.Publisher,
+    changes: Sequence[EventChange | AccessChange],
 ) -> None:
-    """Write event changes in one pass through the driver: each event's conditional UPDATE,
-    then every version row, audit row and feed row (one INSERT each, the feed's commit-order
-    lock before it); then the notifications (inserted, published after commit)."""
+    """Write changes in one pass through the driver, in the order given: each event's
+    conditional UPDATE and each permission row granted, changed or revoked, then every
+    version row, audit row and feed row (one INSERT each, the feed's commit-order lock
+    before it); then the notifications (inserted, published after commit)."""
     if not changes:
         return
-    steps = [_save_step(change) for change in changes]
-    steps.append(recording.versions_step([dict(c.version_row) for c in changes]))
-    steps.append(audit.entries_step([dict(c.audit_row) for c in changes]))
-    for kind in ("upsert", "delete"):
-        pairs = [(u, c.after.id) for c in changes if c.feed_change == kind for u in c.feed_users]
+    steps: list[Step] = []
+    versions: list[dict[str, Any]] = []
+    entries: list[dict[str, Any]] = []
+    feed_rows: dict[str, list[tuple[int, int]]] = {"upsert": [], "delete": []}
+    notices: list[Notice] = []
+    for change in changes:
+        if isinstance(change, EventChange):
+            steps.append(_save_step(change))
+            versions.append(dict(change.version_row))
+            entries.append(dict(change.audit_row))
+            feed_rows[change.feed_change] += [(u, change.after.id) for u in change.feed_users]
+            notices.append(change.notice)
+        else:
+            steps += _permission_steps(change)
+            entries += [dict(row) for row in change.audit_rows]
+            for user_id, kind in change.feed:
+                feed_rows[kind].append((user_id, change.event.id))
+            notices += change.notices
+    if versions:
+        steps.append(recording.versions_step(versions))
+    if entries:
+        steps.append(audit.entries_step(entries))
+    for kind, pairs in feed_rows.items():
         steps += feed.steps(session, pairs, change=kind)
     await run_steps(session, steps)
-    for change in changes:
-        notice = change.notice
+    for notice in notices:
         await notifications.notify(
             session,
             broker,
@@ -279,6 +302,39 @@ async def apply_changes(
             changed_fields=notice.changed_fields,
             version=notice.version,
         )
+
+
+_PERMISSION = cast(Table, Permission.__table__)
+_GRANT = _PERMISSION.insert()
+_REGRANT = (
+    update(_PERMISSION)
+    .where(
+        _PERMISSION.c.event_id == bindparam("of_event"),
+        _PERMISSION.c.user_id == bindparam("of_user"),
+    )
+    .values(role=bindparam("new_role"), granted_by=bindparam("by"))
+)
+_REVOKE = delete(_PERMISSION).where(
+    _PERMISSION.c.event_id == bindparam("of_event"),
+    _PERMISSION.c.user_id == bindparam("of_user"),
+)
+
+
+def _permission_steps(change: AccessChange) -> list[Step]:
+    """The permission rows of an access change: new grants inserted (the database triggers
+    copy the event's bounds into them), changed roles updated, revoked ones deleted."""
+    event_id, by, now = change.event.id, change.actor_id, utcnow()
+    steps = []
+    for grant in change.grants:
+        if grant.previous is None:
+            row = {"event_id": event_id, "user_id": grant.user_id, "role": grant.role}
+            steps.append(Step(_GRANT, {**row, "granted_by": by, "granted_at": now}))
+        elif grant.role is None:
+            steps.append(Step(_REVOKE, {"of_event": event_id, "of_user": grant.user_id}))
+        else:
+            params = {"of_event": event_id, "of_user": grant.user_id, "new_role": grant.role}
+            steps.append(Step(_REGRANT, {**params, "by": by}))
+    return steps
 
 
 async def calendar_candidates(

@@ -1,26 +1,25 @@
-"""Sharing use cases: grant, change and revoke roles, with audit, feed and notifications."""
+"""Sharing use cases: grant, change and revoke roles.
+
+Each is an access change (``events.change.build_access_change``) applied through the same
+pipeline as every event write (``events.repository.apply_changes``): the permission rows,
+an audit row, a sync-feed row and a notification per user whose role changed."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from calendo.audit import service as audit
 from calendo.auth import service as auth
 from calendo.auth.caller import CurrentUser
 from calendo.core.deps import Services
 from calendo.core.errors import NotFound, ValidationFailed
-from calendo.events import access
+from calendo.events import access, repository
+from calendo.events.change import Actor, build_access_change
 from calendo.events.presenters import permission_body
-from calendo.events.state import EventFields
-from calendo.notifications import service as notifications
-from calendo.sharing.models import Permission
 from calendo.sharing.policy import Role
 from calendo.sharing.schemas import ShareTarget
-from calendo.sync import feed
 
 
 class UserNotFound(NotFound):
@@ -72,88 +71,28 @@ async def share(
 ) -> list[dict[str, Any]]:
     """Grant roles (owner only); sharing with an existing collaborator changes the role."""
     found = await access.lock_event(session, user_id=actor.id, event_id=event_id, minimum="owner")
-    event = found.event
-    current = dict(found.audience)
+    wanted: list[tuple[int, str | None]] = []
     for user_id, _username, role in await _resolve_targets(session, targets):
-        if user_id == event.owner_id:
+        if user_id == found.event.owner_id:
             raise ValidationFailed(
                 "The owner already has every right; share with someone else",
                 loc=("body", "users"),
             )
-        previous = current.get(user_id)
-        if previous == role:
-            continue
-        if previous is None:
-            session.add(
-                Permission(event_id=event_id, user_id=user_id, role=role, granted_by=actor.id)
-            )
-            await feed.record(session, user_ids=[user_id], event_id=event_id, change="upsert")
-            await _notify_one(session, services, actor, event, user_id, "event_shared")
-            action = "shared"
-        else:
-            await _change_role(session, services, actor, event, user_id, role)
-            action = "permission_changed"
-        current[user_id] = role
-        await audit.record(
-            session,
-            action=action,
-            actor_id=actor.id,
-            subject_user_id=event.owner_id,
-            event_id=event_id,
-            ip=ip,
-            details={"user_id": user_id, "role": role, "previous_role": previous},
-        )
-    await session.flush()
+        wanted.append((user_id, role))
+    await _apply(session, services, found, wanted, Actor(actor.id, actor.username, ip=ip))
     return await list_permissions(session, event_id=event_id)
 
 
-async def _set_role(
-    session: AsyncSession, event_id: int, user_id: int, role: str, granted_by: int
-) -> Permission:
-    permission = (
-        await session.scalars(
-            select(Permission).where(Permission.event_id == event_id, Permission.user_id == user_id)
-        )
-    ).one()
-    permission.role = role
-    permission.granted_by = granted_by
-    return permission
-
-
-async def _change_role(
+async def _apply(
     session: AsyncSession,
     services: Services,
-    actor: CurrentUser,
-    event: EventFields,
-    user_id: int,
-    role: str,
+    found: access.WriteAccess,
+    wanted: Sequence[tuple[int, str | None]],
+    actor: Actor,
 ) -> None:
-    """Set a collaborator's new role; their sync feed and notifications hear of it."""
-    await _set_role(session, event.id, user_id, role, actor.id)
-    # my_role is part of the synced event: the collaborator's devices must refetch it.
-    await feed.record(session, user_ids=[user_id], event_id=event.id, change="upsert")
-    await _notify_one(session, services, actor, event, user_id, "permission_changed")
-
-
-async def _notify_one(
-    session: AsyncSession,
-    services: Services,
-    actor: CurrentUser,
-    event: EventFields,
-    user_id: int,
-    kind: str,
-) -> None:
-    await notifications.notify(
-        session,
-        services.broker,
-        recipient_ids=[user_id],
-        type=kind,
-        event_id=event.id,
-        event_title=event.title,
-        actor_id=actor.id,
-        actor_username=actor.username,
-        version=event.version,
-    )
+    """Build the access change giving ``wanted`` roles, and apply it (``events.change``)."""
+    change = build_access_change(found.event, found.audience, wanted, actor=actor)
+    await repository.apply_changes(session, services.broker, [change])
 
 
 async def update_permission(
@@ -170,21 +109,11 @@ async def update_permission(
     found = await access.lock_event(session, user_id=actor.id, event_id=event_id, minimum="owner")
     if user_id == found.event.owner_id:
         raise ValidationFailed("The owner's permission cannot be changed", loc=("path", "user_id"))
-    current = dict(found.audience)
-    if user_id not in current:
+    if user_id not in found.audience:
         raise PermissionNotFound(f"User {user_id} has no permission on event {event_id}")
-    if current[user_id] != role:
-        await _change_role(session, services, actor, found.event, user_id, role)
-        await audit.record(
-            session,
-            action="permission_changed",
-            actor_id=actor.id,
-            subject_user_id=found.event.owner_id,
-            event_id=event_id,
-            ip=ip,
-            details={"user_id": user_id, "role": role, "previous_role": current[user_id]},
-        )
-    await session.flush()
+    await _apply(
+        session, services, found, [(user_id, role)], Actor(actor.id, actor.username, ip=ip)
+    )
     rows = await list_permissions(session, event_id=event_id)
     return next(p for p in rows if p["user_id"] == user_id)
 
@@ -201,30 +130,12 @@ async def revoke(
     """Remove a collaborator (owner), or leave an event (the collaborator themself)."""
     minimum: Role = "viewer" if user_id == actor.id else "owner"
     found = await access.lock_event(session, user_id=actor.id, event_id=event_id, minimum=minimum)
-    event = found.event
-    if user_id == event.owner_id:
+    if user_id == found.event.owner_id:
         raise ValidationFailed(
             "The owner cannot be removed from their event", loc=("path", "user_id")
         )
-    permission = (
-        await session.scalars(
-            select(Permission).where(Permission.event_id == event_id, Permission.user_id == user_id)
-        )
-    ).first()
-    if permission is None:
+    if user_id not in found.audience:
         raise PermissionNotFound(f"User {user_id} has no permission on event {event_id}")
-    role = permission.role
-    await session.delete(permission)
-    await feed.record(session, user_ids=[user_id], event_id=event_id, change="delete")
-    recipient = event.owner_id if user_id == actor.id else user_id
-    await _notify_one(session, services, actor, event, recipient, "permission_revoked")
-    await audit.record(
-        session,
-        action="unshared",
-        actor_id=actor.id,
-        subject_user_id=event.owner_id,
-        event_id=event_id,
-        ip=ip,
-        details={"user_id": user_id, "previous_role": role},
+    await _apply(
+        session, services, found, [(user_id, None)], Actor(actor.id, actor.username, ip=ip)
     )
-    await session.flush()

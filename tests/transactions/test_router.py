@@ -305,3 +305,36 @@ async def test_later_operations_see_an_earlier_move_in_their_conflict_checks(
     assert (moved["start_time"], moved["version"]) == ("2026-05-01T14:00:00Z", 2)
     assert [c["event_id"] for c in overlapping["conflicts"]] == [created["id"]]
     assert old_slot["conflicts"] == []
+
+
+async def test_a_role_changed_twice_in_one_transaction_reads_back_as_written(
+    client: httpx.AsyncClient, owner: Actor, editor: Actor
+) -> None:
+    """Two access changes of one user in one transaction (permission rows written through
+    Core), each read back as written, audited in order."""
+    event = await api.create(client, owner, title="Planning")
+    share = {"op": "share", "event_id": event["id"]}
+    response = await _post(
+        client,
+        owner,
+        [
+            {**share, "users": [{"username": "editor", "role": "viewer"}]},
+            {**share, "users": [{"username": "editor", "role": "editor"}]},
+        ],
+    )
+    assert response.status_code == 200, response.text
+    first, second = response.json()["results"]
+    assert [(p["user_id"], p["role"]) for p in first] == [
+        (owner.id, "owner"),
+        (editor.id, "viewer"),
+    ]
+    assert [(p["user_id"], p["role"]) for p in second] == [
+        (owner.id, "owner"),
+        (editor.id, "editor"),
+    ]
+    seen = await client.get(f"/api/events/{event['id']}", headers=editor.headers)
+    assert seen.json()["my_role"] == "editor"
+    actions = [
+        i["action"] for i in (await client.get("/api/audit", headers=owner.headers)).json()["items"]
+    ][:2]
+    assert actions == ["permission_changed", "shared"]
