@@ -21,6 +21,10 @@ Expansion semantics:
 * Like dateutil (and unlike a strict reading of RFC 5545), DTSTART is an occurrence only when it
   matches the rule; RFC 5545 leaves unsynchronised DTSTARTs undefined.
 * Sub-second precision of ``series.start`` is carried over to every occurrence.
+* Extra dates (RFC 5545 RDATE, ``Series.rdates``) are occurrence starts besides the rule's (or
+  besides the single start of a series without a rule), each lasting the same duration; an
+  RDATE that the rule also produces is one occurrence, and EXDATEs remove RDATEs too. They are
+  a finite list, kept sorted, so a window takes its RDATEs by bisection: no walk.
 * Nothing is expanded past the horizon, the end of ``HORIZON_YEAR`` (2200, the last year an
   event's times may fall in) on the series' wall clock: a series simply has no occurrence after
   it. A new or changed series whose COUNT cannot be reached by then is refused
@@ -30,6 +34,7 @@ Expansion semantics:
 The walks themselves, bounded by construction, are in ``walks``.
 """
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -106,6 +111,8 @@ class Series:
     timezone: str
     rule: str | None
     exdates: tuple[datetime, ...] = ()
+    rdates: tuple[datetime, ...] = ()  # extra occurrence starts (RDATE)
+    transparent: bool = False  # RFC 5545 TRANSP: never busy, so never in conflict
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +141,7 @@ class _Prepared:
     local_start: datetime
     rule: Rule | None
     exdates: frozenset[datetime]
+    rdates: tuple[datetime, ...]  # in UTC, sorted, without duplicates
 
     @property
     def duration(self) -> timedelta:
@@ -313,7 +321,8 @@ def _prepare(series: Series) -> _Prepared:
         raise RecurrenceError("the start is out of range") from exc
     rule = None if series.rule is None else _parse_rule(series.rule)
     exdates = frozenset(_aware(value, "an excluded date") for value in series.exdates)
-    return _Prepared(zone, start, end, local_start, rule, exdates)
+    rdates = tuple(sorted({_aware(value, "an extra date") for value in series.rdates}))
+    return _Prepared(zone, start, end, local_start, rule, exdates, rdates)
 
 
 def _parse_rule(text: object) -> Rule:
@@ -359,6 +368,15 @@ def series_last_end(series: Series) -> datetime | None:
     no occurrence at all reports its own end, which keeps index bounds well-formed.
     """
     prep = _prepare(series)
+    last_rule_end = _rule_last_end(series, prep)
+    kept = [start for start in prep.rdates if start not in prep.exdates]
+    if last_rule_end is None or not kept:
+        return last_rule_end
+    return max(last_rule_end, kept[-1] + prep.duration)
+
+
+def _rule_last_end(series: Series, prep: _Prepared) -> datetime | None:
+    """``series_last_end`` of the rule alone (RDATEs aside)."""
     rule = prep.rule
     if rule is None:
         return prep.end
@@ -421,10 +439,27 @@ def expand(
     if prep.rule is None:
         single = Occurrence(prep.start, prep.end)
         keep = _overlaps(single, start, end) and single.start not in prep.exdates
-        return Expansion([single] if keep else [], False)
-    if not _satisfiable(prep.rule) or _never_fires_from(prep.rule, prep.local_start):
-        return Expansion([], False)
-    return _expand_rule(prep, prep.rule, start, end, limit)
+        found = {single.start: single} if keep else {}
+    elif not _satisfiable(prep.rule) or _never_fires_from(prep.rule, prep.local_start):
+        found = {}
+    else:
+        found = _expand_rule(prep, prep.rule, start, end, limit)
+    for extra in _rdates_in(prep, start, end):
+        found.setdefault(extra.start, extra)
+    ordered = sorted(found.values(), key=lambda occ: occ.start)
+    return Expansion(ordered[:limit], len(ordered) > limit)
+
+
+def _rdates_in(prep: _Prepared, start: datetime, end: datetime) -> Iterator[Occurrence]:
+    """The RDATE occurrences overlapping [start, end) and not excluded, found by bisection:
+    those starting in (start - duration, end)."""
+    duration = prep.duration
+    low = bisect_right(prep.rdates, start - duration)
+    high = bisect_left(prep.rdates, end)
+    for extra in prep.rdates[low:high]:
+        occ = Occurrence(extra, extra + duration)
+        if _overlaps(occ, start, end) and extra not in prep.exdates:
+            yield occ
 
 
 @lru_cache(maxsize=8192)
@@ -445,8 +480,10 @@ def _overlaps(occ: Occurrence, start: datetime, end: datetime) -> bool:
 
 def _expand_rule(
     prep: _Prepared, rule: Rule, start: datetime, end: datetime, limit: int
-) -> Expansion:
-    """Walk the rule from just before the window until past it (or past ``limit``)."""
+) -> dict[datetime, Occurrence]:
+    """Walk the rule from just before the window until past it (or a little past ``limit``
+    occurrences): the rule's occurrences found, by start (at least the first ``limit + 1``
+    when there are more)."""
     dtstart = shifted_start(rule, prep.local_start, _wall_floor(prep, rule, start - prep.duration))
     # Generation follows wall-clock order, which stays within hours of UTC order, so stopping
     # a margin after the window end cannot miss an overlapping occurrence.
@@ -461,8 +498,7 @@ def _expand_rule(
         if len(found) > limit and not capped:
             # Keep going a little: gap/fold resolution can reorder instants slightly.
             capped, stop = True, min(stop, _add_clamped(occ.start, _reorder(prep, rule, occ.start)))
-    ordered = sorted(found.values(), key=lambda occ: occ.start)
-    return Expansion(ordered[:limit], len(ordered) > limit)
+    return found
 
 
 def _dense(rule: Rule) -> bool:
