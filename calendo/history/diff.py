@@ -47,7 +47,12 @@ CONTENT_FIELDS: tuple[str, ...] = (
     "is_recurring",
     "recurrence_pattern",
     "recurrence_exceptions",
+    "recurrence_dates",
+    "transparency",
 )
+# Fields added after versions were first written (migration 0006): a snapshot stored before
+# lacks them, and means this value (an opaque event with no extra dates).
+FIELD_DEFAULTS: dict[str, Any] = {"recurrence_dates": [], "transparency": "opaque"}
 TEXT_FIELDS: tuple[str, ...] = ("title", "description", "location")
 
 # Words, runs of whitespace, and single punctuation characters.  Every
@@ -74,12 +79,33 @@ def _copy(value: Any) -> Any:
     return list(value) if isinstance(value, list) else value
 
 
+def field_value(snapshot: Mapping[str, Any], field: str) -> Any:
+    """A snapshot's value of ``field``; a field it lacks (or holds null for) that has a
+    default (``FIELD_DEFAULTS``: a snapshot older than the field) reads as that default."""
+    value = snapshot.get(field)
+    if value is None and field in FIELD_DEFAULTS:
+        return _copy(FIELD_DEFAULTS[field])
+    return value
+
+
+def complete(snapshot: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``snapshot`` with every ``FIELD_DEFAULTS`` field it lacks set to its default."""
+    done = dict(snapshot)
+    for field in FIELD_DEFAULTS:
+        done[field] = field_value(snapshot, field)
+    return done
+
+
 def changed_fields(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> list[str]:
     """List the content fields that differ between two snapshots, in field order."""
     if old is None:
         # A creation "changes" every field that has a value.
-        return [f for f in CONTENT_FIELDS if not is_empty(new.get(f))]
-    return [f for f in CONTENT_FIELDS if old.get(f) != new.get(f)]
+        return [
+            f
+            for f in CONTENT_FIELDS
+            if not is_empty(new.get(f)) and new.get(f) != FIELD_DEFAULTS.get(f)
+        ]
+    return [f for f in CONTENT_FIELDS if field_value(old, f) != field_value(new, f)]
 
 
 def _field_op(old_value: Any, new_value: Any) -> str:
@@ -131,7 +157,9 @@ def diff_snapshots(
     )
     text_diffs = {f: text_diff(old.get(f) or "", new.get(f) or "", budget) for f in texts}
     return [
-        _field_change(field, old.get(field), new.get(field), text_diffs.get(field))
+        _field_change(
+            field, field_value(old, field), field_value(new, field), text_diffs.get(field)
+        )
         for field in fields
     ]
 

@@ -25,7 +25,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from calendo.history.diff import CONTENT_FIELDS, DIFF_BUDGET, TEXT_FIELDS, is_empty, text_diff
+from calendo.history.diff import (
+    CONTENT_FIELDS,
+    DIFF_BUDGET,
+    FIELD_DEFAULTS,
+    TEXT_FIELDS,
+    field_value,
+    is_empty,
+    text_diff,
+)
 from calendo.history.matcher import Budget
 from calendo.history.summary import describe_instant, describe_rule, parse_instant, zone_name
 
@@ -43,8 +51,11 @@ _FIELD_LABELS = {
     "is_recurring": "Repeats",
     "recurrence_pattern": "Recurrence rule",
     "recurrence_exceptions": "Exceptions",
+    "recurrence_dates": "Extra dates",
+    "transparency": "Free/busy",
 }
-_TIME_FIELDS = ("start_time", "end_time", "recurrence_exceptions")
+_TIME_FIELDS = ("start_time", "end_time", "recurrence_exceptions", "recurrence_dates")
+_TRANSPARENCY_TEXTS = {"opaque": "busy (opaque)", "transparent": "free (transparent)"}
 # Shown under a field whose word diff was over the work budget (diff.DIFF_BUDGET).
 _GRANULARITY_NOTES = {
     "line": "Too many changes to compare word by word: changed lines are highlighted.",
@@ -197,6 +208,8 @@ def _item(field: str, value: Any, zone: str) -> str:
         return "yes" if value else "no"
     if field in _TIME_FIELDS and isinstance(value, str):
         return _time(value, zone)
+    if field == "transparency" and value in _TRANSPARENCY_TEXTS:
+        return _TRANSPARENCY_TEXTS[value]
     if field == "recurrence_pattern" and isinstance(value, str):
         hint = _e(describe_rule(value))
         return f'<code>{_e(value)}</code><br><span class="diff-hint">{hint}</span>'
@@ -342,13 +355,17 @@ def _changes_table(
 def _unchanged(changes: Sequence[Mapping[str, Any]], snapshot: Mapping[str, Any]) -> str:
     """Render the fields that did not change, collapsed in a <details> element."""
     changed = {change["field"] for change in changes}
-    fields = [f for f in CONTENT_FIELDS if f not in changed and f in snapshot]
+    # A snapshot older than a field (diff.FIELD_DEFAULTS) shows its default.
+    fields = [
+        f for f in CONTENT_FIELDS if f not in changed and (f in snapshot or f in FIELD_DEFAULTS)
+    ]
     if not fields:
         return ""
     noun = "field" if len(fields) == 1 else "fields"
     zone = zone_name(snapshot)
     items = "".join(
-        f"<dt>{_e(_label(f))}</dt><dd>{_value(f, snapshot[f], zone)}</dd>" for f in fields
+        f"<dt>{_e(_label(f))}</dt><dd>{_value(f, field_value(snapshot, f), zone)}</dd>"
+        for f in fields
     )
     return (
         f'<details class="diff-unchanged"><summary>{len(fields)} unchanged {noun}</summary>'

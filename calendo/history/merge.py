@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from calendo.history.diff import CONTENT_FIELDS
+from calendo.history.diff import CONTENT_FIELDS, FIELD_DEFAULTS
 
 # Distinguishes "key absent" from "key present with value None".
 _MISSING: Any = object()
@@ -67,17 +67,27 @@ def _set(merged: dict[str, Any], field: str, value: Any) -> None:
         merged[field] = _copy(value)
 
 
+def _get(snapshot: Mapping[str, Any], field: str) -> Any:
+    """A field's value, ``_MISSING`` when absent; a field with a default
+    (``diff.FIELD_DEFAULTS``) that a snapshot older than it lacks, or holds null for, reads as
+    that default."""
+    value = snapshot.get(field, _MISSING)
+    if field in FIELD_DEFAULTS and value in (_MISSING, None):
+        return _copy(FIELD_DEFAULTS[field])
+    return value
+
+
 def three_way_merge(
     base: Mapping[str, Any], mine: Mapping[str, Any], theirs: Mapping[str, Any]
 ) -> MergeResult:
-    """Merge the client's edits (base -> mine) into the current version (theirs)."""
+    """Merge the client's edits (base -> mine) into the current version (theirs).
+
+    A snapshot older than a field (``diff.FIELD_DEFAULTS``) holds that field's default."""
     merged = {key: _copy(value) for key, value in theirs.items()}
     conflicts: list[FieldConflict] = []
     applied: list[str] = []
     for field in _fields(base, mine, theirs):
-        b = base.get(field, _MISSING)
-        m = mine.get(field, _MISSING)
-        t = theirs.get(field, _MISSING)
+        b, m, t = (_get(snapshot, field) for snapshot in (base, mine, theirs))
         if m in (b, t):
             # Client did not touch it, or already agrees with the current value.
             continue

@@ -28,7 +28,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from calendo.calendar.rrule import RecurrenceError, split_text
-from calendo.history.diff import changed_fields, is_empty
+from calendo.history.diff import changed_fields, field_value, is_empty
 
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -424,16 +424,38 @@ def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
+def _added_and_removed(before: set[Any], after: set[Any], noun: str) -> list[str]:
+    """Say how many items of a list were added and removed ("added 2 exceptions")."""
+    phrases = []
+    if added := len(after - before):
+        phrases.append(f"added {_plural(added, noun)}")
+    if removed := len(before - after):
+        phrases.append(f"removed {_plural(removed, noun)}")
+    return phrases
+
+
 def _exception_phrases(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     """Describe added and removed recurrence exceptions."""
     before = set(old.get("recurrence_exceptions") or [])
     after = set(new.get("recurrence_exceptions") or [])
-    phrases = []
-    if added := len(after - before):
-        phrases.append(f"added {_plural(added, 'exception')}")
-    if removed := len(before - after):
-        phrases.append(f"removed {_plural(removed, 'exception')}")
-    return phrases
+    return _added_and_removed(before, after, "exception")
+
+
+def _extra_date_phrases(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """Describe added and removed extra dates (RDATE)."""
+    before = set(field_value(old, "recurrence_dates"))
+    after = set(field_value(new, "recurrence_dates"))
+    return _added_and_removed(before, after, "extra date")
+
+
+def _transparency_phrases(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """Describe a change of free/busy transparency (a snapshot without it is opaque)."""
+    before, after = field_value(old, "transparency"), field_value(new, "transparency")
+    if before == after:
+        return []
+    if after == "transparent":
+        return ["made it free/transparent"]
+    return ["made it busy/opaque"]
 
 
 _PHRASE_BUILDERS = (
@@ -444,6 +466,8 @@ _PHRASE_BUILDERS = (
     _location_phrases,
     _recurrence_phrases,
     _exception_phrases,
+    _extra_date_phrases,
+    _transparency_phrases,
 )
 
 
@@ -470,6 +494,10 @@ def _created_sentence(new: Mapping[str, Any]) -> str:
     rule = _effective_rule(new)
     if rule is not None:
         sentence += f", {describe_rule(rule)}"
+    if extra := len(field_value(new, "recurrence_dates")):
+        sentence += f", with {_plural(extra, 'extra date')}"
+    if field_value(new, "transparency") == "transparent":
+        sentence += ", free/transparent"
     return sentence
 
 

@@ -32,6 +32,8 @@ BASE: dict[str, Any] = {
     "is_recurring": False,
     "recurrence_pattern": None,
     "recurrence_exceptions": [],
+    "recurrence_dates": [],
+    "transparency": "opaque",
 }
 
 # --- strategies ------------------------------------------------------------------
@@ -57,6 +59,8 @@ def snapshots() -> st.SearchStrategy[dict[str, Any]]:
             "recurrence_pattern": st.none()
             | st.sampled_from(["FREQ=DAILY", "FREQ=WEEKLY;BYDAY=TU,TH", "FREQ=MONTHLY;COUNT=3"]),
             "recurrence_exceptions": st.lists(times, max_size=3),
+            "recurrence_dates": st.lists(times, max_size=3),
+            "transparency": st.sampled_from(["opaque", "transparent"]),
         }
     )
 

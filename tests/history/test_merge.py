@@ -49,6 +49,8 @@ def snapshots() -> st.SearchStrategy[dict[str, Any]]:
             "is_recurring": st.booleans(),
             "recurrence_pattern": st.none() | st.sampled_from(["FREQ=DAILY", "FREQ=WEEKLY"]),
             "recurrence_exceptions": st.lists(times, max_size=2),
+            "recurrence_dates": st.lists(times, max_size=2),
+            "transparency": st.sampled_from(["opaque", "transparent"]),
         }
     )
 
@@ -66,7 +68,8 @@ EDIT_KINDS = ("none", "mine", "theirs", "both")
 def conflict_free(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """Generate (base, mine, theirs) whose edits never conflict."""
     base, edited = draw(snapshots()), draw(snapshots())
-    kinds = draw(st.lists(st.sampled_from(EDIT_KINDS), min_size=9, max_size=9))
+    n = len(CONTENT_FIELDS)
+    kinds = draw(st.lists(st.sampled_from(EDIT_KINDS), min_size=n, max_size=n))
     kind_of = dict(zip(CONTENT_FIELDS, kinds, strict=True))
     mine = mix(base, edited, {f for f, k in kind_of.items() if k in ("mine", "both")})
     theirs = mix(base, edited, {f for f, k in kind_of.items() if k in ("theirs", "both")})
