@@ -14,9 +14,9 @@ from calendo.core.cooperative import Pacer
 from calendo.core.deps import Services
 from calendo.core.errors import AppError, ItemList, ValidationFailed
 from calendo.events import creation, scheduling, service
-from calendo.events.models import Event
 from calendo.events.schemas import ConflictCheck, EventCreate
 from calendo.events.snapshots import format_instant
+from calendo.events.state import EventState
 
 # New events written per step: one multi-row INSERT per table, then the loop is handed back.
 WRITE_STEP = 10
@@ -37,7 +37,7 @@ class CreateRun:
         self, session: AsyncSession, ctx: service.WriteContext, cache: scheduling.BusyCache
     ) -> None:
         self.session, self.ctx, self.cache = session, ctx, cache
-        self.events: list[Event] = []
+        self.rows: list[creation.NewRow] = []
         self.found: list[list[Conflict]] = []
         self.ids: dict[int, int] = {}  # placeholder -> id, once written
 
@@ -73,26 +73,29 @@ class CreateRun:
             exclude_ids=[],
             cache=self.cache,
         )
-        self.events.append(creation.new_event(self.ctx, content, placed))
+        self.rows.append(creation.new_row(self.ctx, content, placed))
         self.found.append(found)
-        self.cache.add(-len(self.events), content["title"], placed)
+        self.cache.add(-len(self.rows), content["title"], placed)
 
     async def write(
         self, notes: Sequence[str | None], *, tags: Sequence[str], pacer: Pacer
     ) -> list[service.Written]:
         """Insert the placed events with their owner, version, audit and feed rows,
         ``WRITE_STEP`` events per step; conflicts name the new ids."""
-        for first in range(0, len(self.events), WRITE_STEP):
-            chunk = self.events[first : first + WRITE_STEP]
-            await creation.insert_events(self.session, chunk)
+        events: list[EventState] = []
+        for first in range(0, len(self.rows), WRITE_STEP):
+            chunk = await creation.insert_events(
+                self.session, self.rows[first : first + WRITE_STEP]
+            )
             self.ids.update({-(first + i + 1): event.id for i, event in enumerate(chunk)})
+            events += chunk
             await pacer.tick()
             created = list(zip(chunk, notes[first : first + WRITE_STEP], strict=True))
             await creation.record_created(self.session, self.ctx, created, tags=tags)
             await pacer.tick()
         return [
             service.Written(event, "owner", self.named(scheduling.conflict_dicts(found)))
-            for event, found in zip(self.events, self.found, strict=True)
+            for event, found in zip(events, self.found, strict=True)
         ]
 
     def named(self, conflicts: list[dict[str, Any]]) -> list[dict[str, Any]]:

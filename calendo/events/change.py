@@ -57,21 +57,34 @@ class Notice:
 
 @dataclass(frozen=True, slots=True)
 class EventChange:
-    """One change of one event, ready to apply."""
+    """One change of one event, ready to apply. A create has no state before it: its row is
+    inserted first (the id comes from the database), and the change adds the owner's
+    permission row instead of the conditional UPDATE."""
 
-    before: EventState
+    before: EventState | None
     after: EventState
     columns: Mapping[str, Any]  # the columns the UPDATE sets (the version aside)
     version_row: Mapping[str, Any]
     audit_row: Mapping[str, Any]
     feed_users: tuple[int, ...]  # who gets a sync-feed row
     feed_change: str  # "upsert" or "delete"
-    notice: Notice
+    notice: Notice | None  # a create tells nobody
 
     @property
     def changed_fields(self) -> list[str]:
         fields: list[str] = self.version_row["changed_fields"]
         return fields
+
+
+def _marked(actor: Actor, tags: Sequence[str], details: dict[str, Any]) -> Sequence[str]:
+    """A change from anywhere but the API names its source: in the version's tags (returned)
+    and in the audit details (added to ``details``)."""
+    if actor.source not in SOURCES:
+        raise ValueError(f"unknown change source {actor.source!r}")
+    if actor.source == "api":
+        return tags
+    details["source"] = actor.source
+    return [*tags, actor.source]
 
 
 def build_change(
@@ -89,10 +102,9 @@ def build_change(
     feed_change: str = "upsert",
 ) -> EventChange:
     """The change writing ``values`` (column → value) as the event's next version."""
-    if actor.source not in SOURCES:
-        raise ValueError(f"unknown change source {actor.source!r}")
     after = before.changed(dict(values))
-    sourced = actor.source != "api"
+    details: dict[str, Any] = {"version": after.version}
+    tags = _marked(actor, tags, details)
     version = recording.version_row(
         content_snapshot(after),
         event_id=after.id,
@@ -102,15 +114,10 @@ def build_change(
         author_id=actor.id,
         previous=previous,
         note=note,
-        tags=[*tags, actor.source] if sourced else tags,
+        tags=tags,
         target_version=target_version,
     )
-    details: dict[str, Any] = {
-        "version": after.version,
-        "changed_fields": version["changed_fields"],
-    }
-    if sourced:
-        details["source"] = actor.source
+    details["changed_fields"] = version["changed_fields"]
     entry = audit.entry(
         action=f"event_{action}",
         actor_id=actor.id,
@@ -138,6 +145,44 @@ def build_change(
         feed_users=tuple(sorted(audience)),
         feed_change=feed_change,
         notice=notice,
+    )
+
+
+def build_created(
+    event: EventState, *, actor: Actor, note: str | None, tags: Sequence[str]
+) -> EventChange:
+    """The change recording a new event (already inserted as ``event``, version 1): its
+    owner's permission, version 1, the audit row and the owner's feed row."""
+    details: dict[str, Any] = {"version": event.version}
+    tags = _marked(actor, tags, details)
+    version = recording.version_row(
+        content_snapshot(event),
+        event_id=event.id,
+        version=event.version,
+        created_at=event.updated_at,
+        action="created",
+        author_id=actor.id,
+        previous=None,
+        note=note,
+        tags=tags,
+    )
+    entry = audit.entry(
+        action="event_created",
+        actor_id=actor.id,
+        subject_user_id=event.owner_id,
+        event_id=event.id,
+        ip=actor.ip,
+        details=details,
+    )
+    return EventChange(
+        before=None,
+        after=event,
+        columns={},
+        version_row=version,
+        audit_row=entry,
+        feed_users=(actor.id,),
+        feed_change="upsert",
+        notice=None,
     )
 
 

@@ -33,6 +33,7 @@ from calendo.core.uow import Step, run_steps
 from calendo.events.change import AccessChange, EventChange, Notice
 from calendo.events.models import EVENT_TABLE, Event
 from calendo.events.preconditions import VersionConflict
+from calendo.events.state import EventState
 from calendo.history import recording
 from calendo.history.models import EventVersion
 from calendo.notifications import service as notifications
@@ -239,10 +240,10 @@ _SAVE = (
 )
 
 
-def _save_step(change: EventChange) -> Step:
+def _save_step(before: EventState, change: EventChange) -> Step:
     """The conditional UPDATE writing a change's columns as the event's next version; if it
     matches no row, ``VersionConflict`` rolls the whole request back."""
-    before, after = change.before, change.after
+    after = change.after
     params = {
         **change.columns,
         "event_id": before.id,
@@ -259,29 +260,38 @@ async def apply_changes(
     changes: Sequence[EventChange | AccessChange],
 ) -> None:
     """Write changes in one pass through the driver, in the order given: each event's
-    conditional UPDATE and each permission row granted, changed or revoked, then every
-    version row, audit row and feed row (one INSERT each, the feed's commit-order lock
-    before it); then the notifications (inserted, published after commit)."""
+    conditional UPDATE and each permission row granted, changed or revoked (a new event's
+    owner rows: one INSERT), then every version row, audit row and feed row (one INSERT
+    each, the feed's commit-order lock before it); then the notifications (inserted,
+    published after commit). A created event's row is inserted before (``events.creation``),
+    since its changes need its id."""
     if not changes:
         return
     steps: list[Step] = []
+    owners: list[dict[str, Any]] = []
     versions: list[dict[str, Any]] = []
     entries: list[dict[str, Any]] = []
     feed_rows: dict[str, list[tuple[int, int]]] = {"upsert": [], "delete": []}
     notices: list[Notice] = []
     for change in changes:
         if isinstance(change, EventChange):
-            steps.append(_save_step(change))
+            if change.before is None:
+                owners.append(_owner_row(change.after))
+            else:
+                steps.append(_save_step(change.before, change))
             versions.append(dict(change.version_row))
             entries.append(dict(change.audit_row))
             feed_rows[change.feed_change] += [(u, change.after.id) for u in change.feed_users]
-            notices.append(change.notice)
+            if change.notice is not None:
+                notices.append(change.notice)
         else:
             steps += _permission_steps(change)
             entries += [dict(row) for row in change.audit_rows]
             for user_id, kind in change.feed:
                 feed_rows[kind].append((user_id, change.event.id))
             notices += change.notices
+    if owners:
+        steps.append(Step(_GRANT, owners))
     if versions:
         steps.append(recording.versions_step(versions))
     if entries:
@@ -318,6 +328,14 @@ _REVOKE = delete(_PERMISSION).where(
     _PERMISSION.c.event_id == bindparam("of_event"),
     _PERMISSION.c.user_id == bindparam("of_user"),
 )
+
+
+def _owner_row(event: EventState) -> dict[str, Any]:
+    """The owner's permission row of a new event (the triggers fill its copies of the
+    event's bounds)."""
+    owner = event.owner_id
+    row = {"event_id": event.id, "user_id": owner, "role": "owner", "granted_by": owner}
+    return {**row, "granted_at": event.created_at}
 
 
 def _permission_steps(change: AccessChange) -> list[Step]:

@@ -127,7 +127,7 @@ async def _create_run(
             failure = (first + offset, exc)  # before any validation error further on
             break
         await pacer.tick()
-    notes = [operation.event.note for operation in creates[: len(run.events)]]
+    notes = [operation.event.note for operation in creates[: len(run.rows)]]
     written = await run.write(notes, tags=(), pacer=pacer)
     if failure is not None:
         index, error = failure
