@@ -5,6 +5,7 @@ session is live. Built by auth alone; services take these types and never the HT
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NoReturn
 
 from calendo.auth import repository
 from calendo.core.db import Reads
@@ -64,3 +65,20 @@ async def authenticate(tokens: TokenVerifier, reads: Reads, token: str) -> Curre
 async def require_live(reads: Reads, caller: Bearer) -> None:
     """401 unless the token's login session is live (``current_user``'s check, on its own)."""
     await _live_user(reads, caller.user_id, caller.session_id)
+
+
+def refuse() -> NoReturn:
+    """Raise the 401 of a token whose login session a statement found dead (the reads that
+    carry ``auth.scopes.LIVE_SESSION`` in their own ``WHERE`` call it)."""
+    raise NotAuthenticated(INVALID_TOKEN)
+
+
+def proven(caller: Bearer, *, username: str | None, timezone: str | None) -> CurrentUser:
+    """The caller of a verified token whose login session another package's statement proved
+    live (``auth.scopes.LIVE_SESSION`` in its ``WHERE``), with the name and zone it read; 401
+    if it read none."""
+    if username is None or timezone is None:
+        refuse()
+    return CurrentUser(
+        id=caller.user_id, username=username, session_id=caller.session_id, timezone=timezone
+    )

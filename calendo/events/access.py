@@ -15,12 +15,12 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, aliased
 
-from calendo.auth.caller import INVALID_TOKEN, Bearer, require_live
+from calendo.auth.caller import Bearer, refuse, require_live
 from calendo.auth.models import User
 from calendo.auth.scopes import LIVE_SESSION, lock_calendar
 from calendo.core import statements
 from calendo.core.db import Reads
-from calendo.core.errors import NotAuthenticated, NotFound, PermissionDenied
+from calendo.core.errors import NotFound, PermissionDenied
 from calendo.events.models import Event
 from calendo.events.state import EventFields, EventState
 from calendo.sharing.models import Permission
@@ -180,7 +180,7 @@ async def lock_event(
         rows, audience = read(connection)
         if not rows:
             if live and not statements.rows(connection, _IS_LIVE, params)[0][0]:
-                raise NotAuthenticated(INVALID_TOKEN)
+                refuse()
             return None, audience
         return rows[0], audience
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from calendo.auth.caller import Bearer, CurrentUser
+from calendo.auth.caller import Bearer, CurrentUser, proven
 from calendo.calendar import recurrence
 from calendo.core.deps import Services
 from calendo.core.errors import (
@@ -166,14 +166,7 @@ async def update_event_by_token(
         minimum="editor",
         login_session=caller.session_id,
     )
-    # A live session's user has a name and a zone.
-    assert found.actor_name is not None and found.actor_timezone is not None
-    actor = CurrentUser(
-        id=caller.user_id,
-        username=found.actor_name,
-        session_id=caller.session_id,
-        timezone=found.actor_timezone,
-    )
+    actor = proven(caller, username=found.actor_name, timezone=found.actor_timezone)
     ctx = WriteContext(actor=actor, services=services, ip=ip, strategy=strategy)
     return await _update_locked(session, ctx=ctx, found=found, edit=edit)
 
