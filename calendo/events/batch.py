@@ -160,6 +160,8 @@ async def check_conflicts(
         "is_recurring": data.recurrence_pattern is not None,
         "recurrence_pattern": data.recurrence_pattern,
         "recurrence_exceptions": [format_instant(x) for x in data.recurrence_exceptions],
+        "recurrence_dates": [format_instant(x) for x in data.recurrence_dates],
+        "transparency": data.transparency,
     }
     series = scheduling.series_from_content(content)
     exclude = [data.exclude_event_id] if data.exclude_event_id is not None else []

@@ -39,6 +39,11 @@ class Event(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # Added by migration 0006, after the columns above (their order is the table's).
+    # RFC 5545 TRANSP: a transparent event never conflicts.
+    transparency: Mapped[str] = mapped_column(String(16), default="opaque", server_default="opaque")
+    # RFC 5545 RDATE: extra occurrence starts (RFC 3339 UTC strings, sorted); NULL reads as none.
+    recurrence_dates: Mapped[list[Any] | None] = mapped_column(JSONType, default=list)
 
     # Every UPDATE of an event is ``... WHERE id = :id AND version = :seen`` and bumps the
     # version: the check and the write are one statement. Content writes issue it themselves

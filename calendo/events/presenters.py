@@ -70,11 +70,10 @@ def snapshot_body(snapshot: Mapping[str, Any]) -> dict[str, Any]:
         value = body.get(field)
         if isinstance(value, str):
             body[field] = _instant_or_text(value)
-    exceptions = body.get("recurrence_exceptions")
-    if isinstance(exceptions, list):
-        body["recurrence_exceptions"] = [
-            _instant_or_text(v) if isinstance(v, str) else v for v in exceptions
-        ]
+    for field in ("recurrence_exceptions", "recurrence_dates"):
+        values = body.get(field)
+        if isinstance(values, list):
+            body[field] = [_instant_or_text(v) if isinstance(v, str) else v for v in values]
     return body
 
 
@@ -108,6 +107,8 @@ def event_body(event: EventFields | Row[Any], role: str) -> dict[str, Any]:
         "is_recurring": get("is_recurring"),
         "recurrence_pattern": get("recurrence_pattern"),
         "recurrence_exceptions": instants(get("recurrence_exceptions") or ()),
+        "recurrence_dates": instants(get("recurrence_dates") or ()),
+        "transparency": get("transparency") or "opaque",
         "owner_id": get("owner_id"),
         "my_role": role,
         "version": get("version"),
@@ -129,6 +130,8 @@ def calendar_bodies(rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
     for body in bodies:
         if body["recurrence_exceptions"]:
             body["recurrence_exceptions"] = instants(body["recurrence_exceptions"])
+        # NULL (an event written by the release before migration 0006) reads as none.
+        body["recurrence_dates"] = instants(body["recurrence_dates"] or ())
     return bodies
 
 

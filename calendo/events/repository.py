@@ -95,6 +95,8 @@ CALENDAR_COLUMNS = (
     Event.is_recurring,
     Event.recurrence_pattern,
     Event.recurrence_exceptions,
+    Event.recurrence_dates,
+    Event.transparency,
     Event.owner_id,
     Permission.role.label("my_role"),
     Event.version,
@@ -363,8 +365,11 @@ async def calendar_candidates(
     end: datetime | None,
     exclude_ids: Sequence[int] = (),
 ) -> list[Event]:
-    """The user's events whose series bounds overlap the window: the only ones to expand."""
-    query = in_window(visible_events(user_id), start, end)
+    """The user's busy events whose series bounds overlap the window: the only ones to expand
+    in a conflict check (a transparent event keeps no time busy)."""
+    query = in_window(visible_events(user_id), start, end).where(
+        Event.transparency != "transparent"
+    )
     if exclude_ids:
         query = query.where(Event.id.not_in(exclude_ids))
     return [event for event, _ in await fetch(session, query)]

@@ -56,9 +56,19 @@ def series_from_content(content: dict[str, Any]) -> Series:
         timezone=content["timezone"],
         rule=content["recurrence_pattern"] if content["is_recurring"] else None,
         exdates=_exdates(content["is_recurring"], content["recurrence_exceptions"]),
+        rdates=_exdates(content["is_recurring"], content.get("recurrence_dates")),
+        transparent=content.get("transparency") == "transparent",
     )
     if series.end <= series.start:
         raise ValidationFailed("end_time must be after start_time", loc=("body", "end_time"))
+    if series.rdates and min(series.rdates) < series.start:
+        # The event's start bounds its series in the calendar index: an extra date before it
+        # would never be found by a window query.
+        raise ValidationFailed(
+            "recurrence_dates must not be before start_time: "
+            f"{format_instant(min(series.rdates))} is before {content['start_time']}",
+            loc=("body", "recurrence_dates"),
+        )
     try:
         recurrence.validate_series(series)
     except recurrence.RecurrenceError as exc:
@@ -74,11 +84,14 @@ def series_of(event: EventFields | Row[Any]) -> Series:
         timezone=event.timezone,
         rule=event.recurrence_pattern if event.is_recurring else None,
         exdates=_exdates(event.is_recurring, event.recurrence_exceptions),
+        rdates=_exdates(event.is_recurring, event.recurrence_dates),
+        transparent=event.transparency == "transparent",
     )
 
 
 def _exdates(is_recurring: bool, values: list[str] | None) -> tuple[datetime, ...]:
-    """Exceptions remove occurrences of a series; a single event always keeps its one."""
+    """Exceptions (EXDATE) remove occurrences of a series and extra dates (RDATE) add some; a
+    single event has neither, and always keeps its one occurrence."""
     return tuple(parse_instant(x) for x in values or ()) if is_recurring else ()
 
 
@@ -155,7 +168,10 @@ class BusyCache:
         return found
 
     def add(self, event_id: int, title: str, series: Series) -> None:
-        """Record the occurrences of an event in the calendar (loaded, or just placed)."""
+        """Record the occurrences of an event in the calendar (loaded, or just placed); a
+        transparent one keeps no time busy."""
+        if series.transparent:
+            return
         expansion = recurrence.expand(series, self.start, self.end, limit=self.limit)
         self.busy.extend(pure.Busy(event_id, title, o.start, o.end) for o in expansion.occurrences)
         if expansion.truncated:
@@ -201,6 +217,7 @@ def _shifted(series: Series, delta: timedelta) -> Series:
         start=series.start + delta,
         end=series.end + delta,
         exdates=tuple(x + delta for x in series.exdates),
+        rdates=tuple(x + delta for x in series.rdates),
     )
 
 
@@ -214,8 +231,11 @@ async def resolve(
     exclude_ids: list[int],
     cache: BusyCache | None = None,
 ) -> tuple[Series, list[pure.Conflict]]:
-    """Apply a strategy: raise (reject), report (allow) or move the series (shift)."""
+    """Apply a strategy: raise (reject), report (allow) or move the series (shift). A
+    transparent series never conflicts: it is written where it was asked, whatever overlaps."""
     await repository.lock_user(session, user_id)
+    if series.transparent:
+        return series, []
     start, end = check_window(series, settings)
     shift_horizon = timedelta(days=settings.shift_horizon_days)
     busy_end = end + shift_horizon if strategy == "shift" else end
@@ -282,7 +302,10 @@ async def preview(
     series: Series,
     exclude_ids: list[int],
 ) -> tuple[list[pure.Conflict], list[tuple[datetime, datetime]]]:
-    """Conflicts and up to three free slots of the same duration, without writing."""
+    """Conflicts and up to three free slots of the same duration, without writing. A
+    transparent series has no conflict, and any placement is free: its own is suggested."""
+    if series.transparent:
+        return [], [(series.start, series.end)]
     start, end = check_window(series, settings)
     shift_horizon = timedelta(days=settings.shift_horizon_days)
     candidate = candidate_occurrences(series, start, end, settings)

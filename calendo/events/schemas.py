@@ -29,6 +29,7 @@ MIN_YEAR = 1900
 # The last year a time may fall in is the recurrence horizon: one constant for both.
 MAX_YEAR = HORIZON_YEAR
 MAX_EXCEPTIONS = 1000
+MAX_RECURRENCE_DATES = 1000
 BATCH_MAX = setting_limit("batch_max")
 
 
@@ -87,6 +88,20 @@ RulePattern = Annotated[
 Title = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_title)]
 Exceptions = Annotated[list[Time], CountFirst(MAX_EXCEPTIONS)]
 _EXDATE = "Occurrence start times removed from the series (EXDATE)."
+RecurrenceDates = Annotated[list[Time], CountFirst(MAX_RECURRENCE_DATES)]
+_RDATE = (
+    "Extra occurrence start times of the series (RFC 5545 RDATE), besides its rule's; each "
+    "lasts as long as the event. Only on a recurring event, none before `start_time`, at most "
+    f"{MAX_RECURRENCE_DATES:,}; deduplicated and sorted. An RDATE the rule also produces is one "
+    "occurrence; `recurrence_exceptions` remove RDATEs too."
+)
+Transparency = Literal["opaque", "transparent"]
+_TRANSP = (
+    "Free/busy transparency (RFC 5545 TRANSP). `opaque` (the default) keeps its time busy; a "
+    "`transparent` event (a holiday banner, a reminder) never conflicts: it is never reported "
+    "as a conflict of another event, and its own writes are never refused or shifted for "
+    "overlapping others."
+)
 Note = Annotated[str | None, Field(max_length=500, description="Edit summary for the history.")]
 
 
@@ -98,8 +113,9 @@ class EventContent(BaseModel):
     description: str | None = Field(None, max_length=10_000)
     location: str | None = Field(None, max_length=500)
     recurrence_exceptions: Exceptions | None = Field(None, description=_EXDATE)
+    recurrence_dates: RecurrenceDates | None = Field(None, description=_RDATE)
 
-    @field_validator("recurrence_exceptions")
+    @field_validator("recurrence_exceptions", "recurrence_dates")
     @classmethod
     def _dedupe(cls, value: list[datetime] | None) -> list[datetime] | None:
         return sorted(set(value)) if value is not None else None
@@ -114,6 +130,7 @@ class EventCreate(EventContent):
     timezone: Timezone = "UTC"
     is_recurring: bool | None = None
     recurrence_pattern: RulePattern = None
+    transparency: Transparency = Field("opaque", description=_TRANSP)
     note: Note = None
 
 
@@ -130,6 +147,7 @@ class EventUpdate(EventContent):
     timezone: Timezone | None = None
     is_recurring: bool | None = None
     recurrence_pattern: RulePattern = None
+    transparency: Transparency | None = Field(None, description=_TRANSP)
     version: int | None = Field(None, ge=1, description="The version this edit was based on.")
     note: Note = None
     # Read-only fields a client may echo back from a GET; ignored.
@@ -141,7 +159,7 @@ class EventUpdate(EventContent):
     permissions: list[Any] | None = Field(None, exclude=True)
     conflicts: list[Any] | None = Field(None, exclude=True)
 
-    @field_validator("title", "start_time", "end_time", "timezone", mode="before")
+    @field_validator("title", "start_time", "end_time", "timezone", "transparency", mode="before")
     @classmethod
     def _not_null(cls, value: Any, info: ValidationInfo) -> Any:
         # These columns always have a value: omit a field to keep it, never send null.
@@ -174,6 +192,8 @@ class EventRead(BaseModel):
     is_recurring: bool
     recurrence_pattern: str | None
     recurrence_exceptions: list[datetime]
+    recurrence_dates: list[datetime] = Field(description=_RDATE)
+    transparency: Transparency = Field(description=_TRANSP)
     owner_id: int
     my_role: Role
     version: int
@@ -217,7 +237,17 @@ class ConflictCheck(BaseModel):
     timezone: Timezone = "UTC"
     recurrence_pattern: RulePattern = None
     recurrence_exceptions: Exceptions = Field(default_factory=list, description=_EXDATE)
+    recurrence_dates: RecurrenceDates = Field(default_factory=list, description=_RDATE)
+    transparency: Transparency = Field("opaque", description=_TRANSP)
     exclude_event_id: int | None = Field(None, description="Ignore this event (when moving it).")
+
+    @field_validator("recurrence_dates")
+    @classmethod
+    def _with_a_rule(cls, value: list[datetime], info: ValidationInfo) -> list[datetime]:
+        # As on an event: extra dates belong to a series (a preview's series has a rule).
+        if value and info.data.get("recurrence_pattern") is None:
+            raise ValueError("recurrence_dates are only allowed with a recurrence_pattern")
+        return sorted(set(value))
 
 
 class Slot(BaseModel):

@@ -43,6 +43,8 @@ SCHEDULE_FIELDS = frozenset(
         "is_recurring",
         "recurrence_pattern",
         "recurrence_exceptions",
+        "recurrence_dates",
+        "transparency",
     }
 )
 
@@ -81,7 +83,7 @@ def content_value(field: str, value: Any) -> Any:
     """A request value in snapshot form (times as RFC 3339 UTC strings)."""
     if field in ("start_time", "end_time") and value is not None:
         return format_instant(value)
-    if field == "recurrence_exceptions":
+    if field in ("recurrence_exceptions", "recurrence_dates"):
         return [format_instant(v) for v in value or []]
     return value
 
@@ -109,13 +111,14 @@ def reconcile_recurrence(content: dict[str, Any], sent: set[str]) -> None:
 
 
 def _drop_exceptions(content: dict[str, Any], sent: set[str]) -> None:
-    """A single event has no exceptions: refuse them when sent, clear those of a former series."""
-    if "recurrence_exceptions" in sent and content["recurrence_exceptions"]:
-        raise ValidationFailed(
-            "recurrence_exceptions are only allowed on a recurring event",
-            loc=("body", "recurrence_exceptions"),
-        )
-    content["recurrence_exceptions"] = []
+    """A single event has no exceptions nor extra dates: refuse them when sent, clear those of
+    a former series."""
+    for field in ("recurrence_exceptions", "recurrence_dates"):
+        if field in sent and content[field]:
+            raise ValidationFailed(
+                f"{field} are only allowed on a recurring event", loc=("body", field)
+            )
+        content[field] = []
 
 
 def series_columns(series: recurrence.Series) -> dict[str, Any]:
@@ -124,6 +127,7 @@ def series_columns(series: recurrence.Series) -> dict[str, Any]:
         "start_time": series.start,
         "end_time": series.end,
         "recurrence_exceptions": [format_instant(x) for x in series.exdates],
+        "recurrence_dates": [format_instant(x) for x in series.rdates],
         "series_end": scheduling.last_end(series),
     }
 

@@ -10,7 +10,7 @@ from calendo.events.state import EventFields
 
 # The content fields, in the order changed_fields and diffs speak of them, are defined once,
 # in the pure diff module.
-from calendo.history.diff import CONTENT_FIELDS
+from calendo.history.diff import CONTENT_FIELDS, field_value
 
 __all__ = [
     "CONTENT_FIELDS",
@@ -45,16 +45,20 @@ def content_snapshot(event: EventFields) -> dict[str, Any]:
         "is_recurring": event.is_recurring,
         "recurrence_pattern": event.recurrence_pattern,
         "recurrence_exceptions": list(event.recurrence_exceptions or []),
+        "recurrence_dates": list(event.recurrence_dates or []),
+        "transparency": event.transparency or "opaque",
     }
 
 
 def ordered(snapshot: dict[str, Any]) -> dict[str, Any]:
-    """A stored snapshot in ``CONTENT_FIELDS`` order (PostgreSQL's JSONB keeps no key order)."""
-    return {field: snapshot.get(field) for field in CONTENT_FIELDS}
+    """A stored snapshot in ``CONTENT_FIELDS`` order (PostgreSQL's JSONB keeps no key order);
+    a field the snapshot is older than reads as its default (``diff.FIELD_DEFAULTS``)."""
+    return {field: field_value(snapshot, field) for field in CONTENT_FIELDS}
 
 
 def snapshot_columns(snapshot: dict[str, Any]) -> dict[str, Any]:
-    """The event column values of a content snapshot."""
+    """The event column values of a content snapshot (one older than a field gives that
+    field's default: an opaque event with no extra dates)."""
     return {
         "title": snapshot["title"],
         "description": snapshot["description"],
@@ -65,6 +69,8 @@ def snapshot_columns(snapshot: dict[str, Any]) -> dict[str, Any]:
         "is_recurring": snapshot["is_recurring"],
         "recurrence_pattern": snapshot["recurrence_pattern"],
         "recurrence_exceptions": list(snapshot["recurrence_exceptions"]),
+        "recurrence_dates": field_value(snapshot, "recurrence_dates"),
+        "transparency": field_value(snapshot, "transparency"),
     }
 
 

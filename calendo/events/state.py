@@ -52,6 +52,10 @@ class EventFields(Protocol):
     def updated_at(self) -> datetime: ...
     @property
     def deleted_at(self) -> datetime | None: ...
+    @property
+    def transparency(self) -> str: ...
+    @property
+    def recurrence_dates(self) -> list[Any] | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +78,9 @@ class EventState:
     created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None
+    # Migration 0006's columns; the defaults are those of an event written before it.
+    transparency: str = "opaque"
+    recurrence_dates: list[Any] | None = None
 
     @classmethod
     def of_row(cls, row: Any) -> EventState:

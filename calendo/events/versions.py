@@ -317,7 +317,7 @@ async def rollback(
         ctx=ctx,
         found=found,
         previous=content_snapshot(event),
-        content=dict(target.snapshot),
+        content=ordered(target.snapshot),  # an older snapshot: its missing fields defaulted
         action="rolled_back",
         note=note,
         tags=("rollback",),

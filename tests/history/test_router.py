@@ -88,6 +88,8 @@ async def test_version_read_has_snapshot(
         "is_recurring",
         "recurrence_pattern",
         "recurrence_exceptions",
+        "recurrence_dates",
+        "transparency",
     ]
     assert_problem(
         await client.get(f"/api/events/{event['id']}/history/9", headers=owner.headers), 404
