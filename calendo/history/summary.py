@@ -15,7 +15,7 @@ moves are measured between the instants and the new wall-clock times are
 named.  Names of days and months are fixed English abbreviations,
 independent of the process locale.
 
-Summaries are rendered when a history is read (``history.service``), from the
+Summaries are rendered when a history is read (``events.versions``), from the
 snapshots, so versions stored before zones were spoken speak theirs too.
 """
 
