@@ -31,6 +31,8 @@ class BareEvent(BaseModel):
     is_recurring: bool
     recurrence_pattern: str | None
     recurrence_exceptions: list[datetime]
+    recurrence_dates: list[datetime]
+    transparency: str
     owner_id: int
     my_role: str
     version: int
@@ -58,6 +60,8 @@ def _event(index: int) -> dict[str, Any]:
         "is_recurring": index % 10 == 0,
         "recurrence_pattern": "FREQ=WEEKLY;BYDAY=MO;COUNT=20" if index % 10 == 0 else None,
         "recurrence_exceptions": [],
+        "recurrence_dates": [],
+        "transparency": "opaque",
         "owner_id": 1,
         "my_role": "owner",
         "version": 1,

@@ -105,6 +105,8 @@ def event_content(rng: random.Random, *, recurring: bool, day: int | None = None
         "is_recurring": rule is not None,
         "recurrence_pattern": rule,
         "recurrence_exceptions": [],
+        "recurrence_dates": [],
+        "transparency": "opaque",
         "series_end": recurrence.series_last_end(series),
     }
 
