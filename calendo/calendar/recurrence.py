@@ -39,21 +39,17 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache, lru_cache
-from math import gcd
 from typing import Any, Final
 from zoneinfo import ZoneInfo, available_timezones
 
-from dateutil import rrule as du
-
+from calendo.calendar.feasibility import never_fires_from, satisfiable
 from calendo.calendar.rrule import (
-    FREQS,
     HORIZON_YEAR,
     MAX_COUNT,
     MAX_INTERVAL,
     MAX_RULE_LENGTH,
     RecurrenceError,
     Rule,
-    day_fits,
     format_rule,
     parse_parts,
     parse_text,
@@ -65,10 +61,7 @@ from calendo.calendar.walks import (
     UNIT_SECONDS,
     coarse_walk,
     fine_walk,
-    has_day_filter,
-    safe_iter,
     shifted_start,
-    steps_can_hit,
     walk_stats,
 )
 from calendo.core.errors import RecurrenceCountUnreachable
@@ -98,8 +91,6 @@ _MARGIN: Final = timedelta(days=2)
 # offsets around the window, sampled this often, instead of by _MARGIN (two days of them).
 _OFFSET_SAMPLE: Final = timedelta(hours=1)
 _OFFSET_SAMPLES: Final = range(-48, 49)
-# A 400-year Gregorian cycle ending at dateutil's MAXYEAR: probing there bounds the search.
-_PROBE_START: Final = datetime(datetime.max.year - 399, 1, 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +178,7 @@ def normalize_rule(pattern: str | Mapping[str, Any]) -> str:
         rule = parse_parts(structured_parts(pattern))
     else:
         raise RecurrenceError("a rule must be an RRULE string or an object")
-    if not _satisfiable(rule):
+    if not satisfiable(rule):
         raise RecurrenceError(
             "the rule never produces an occurrence: its BY parts never match together"
         )
@@ -195,76 +186,6 @@ def normalize_rule(pattern: str | Mapping[str, Any]) -> str:
     if len(text) > MAX_RULE_LENGTH:
         raise RecurrenceError(f"the rule is too long (more than {MAX_RULE_LENGTH} characters)")
     return text
-
-
-@lru_cache(maxsize=1024)
-def _satisfiable(rule: Rule) -> bool:
-    """Whether the rule's day filters can match at all, for some start.
-
-    Checked over one whole 400-year Gregorian cycle, after which calendars repeat. dateutil
-    only stops at year 9999 when nothing matches, so the probe starts 400 years before that:
-    a bounded search. Finer-grained rules are probed as YEARLY over the same day filters.
-    """
-    fine = rule.freq not in ("YEARLY", "MONTHLY")
-    if fine and not has_day_filter(rule):
-        return True
-    try:
-        probe = du.rrule(
-            du.YEARLY if fine else FREQS[rule.freq],
-            dtstart=_PROBE_START,
-            wkst=rule.wkst,
-            bymonth=rule.by_month or None,
-            bymonthday=rule.by_month_day or None,
-            byyearday=rule.by_year_day or None,
-            byweekno=rule.by_week_no or None,
-            # Fine-grained rules have no ordinals; BYSETPOS there was checked in _check_set_pos.
-            byweekday=[du.weekday(wd, None if fine else n) for n, wd in rule.by_day] or None,
-            bysetpos=None if fine else rule.by_set_pos or None,
-            byhour=None if fine else rule.by_hour or None,
-            byminute=None if fine else rule.by_minute or None,
-            bysecond=None if fine else rule.by_second or None,
-        )
-        return next(safe_iter(probe), None) is not None
-    except ValueError as exc:
-        raise RecurrenceError(f"invalid rule: {exc}") from exc
-
-
-def _never_fires_from(rule: Rule, anchor: datetime) -> bool:
-    """Cheap checks for rules that can match in general but never from this start.
-
-    An INTERVAL can lock a rule onto a subset of weekdays, hours or months; dateutil would only
-    find out by walking to year 9999, which takes seconds.
-    """
-    if rule.freq == "DAILY" and rule.by_day and rule.interval % 7 == 0:
-        # Stepping whole weeks never reaches a BYDAY weekday other than the start's.
-        return all(wd != anchor.weekday() for _, wd in rule.by_day)
-    if rule.freq == "HOURLY" and (rule.by_day or rule.by_hour):
-        return not any(_hour_slot_matches(rule, slot) for slot in _hour_slots(rule, anchor))
-    if rule.freq == "MONTHLY" and rule.by_month:
-        step = gcd(rule.interval, 12)
-        if all((month - anchor.month) % step for month in rule.by_month):
-            return True
-    if rule.freq in ("MONTHLY", "YEARLY") and rule.by_month and not has_day_filter(rule):
-        # Without day filters the start's day of month is used; BYMONTH may not have it.
-        return not any(day_fits(anchor.day, month) for month in rule.by_month)
-    if rule.freq in UNIT_SECONDS:
-        return not steps_can_hit(rule, anchor.replace(tzinfo=None))
-    return False
-
-
-def _hour_slots(rule: Rule, anchor: datetime) -> set[int]:
-    """Hours of the week (0 = Monday 00:00) an HOURLY rule can land on from ``anchor``."""
-    week = 7 * 24
-    step = gcd(rule.interval, week)
-    first = anchor.weekday() * 24 + anchor.hour
-    return {(first + k * step) % week for k in range(week // step)}
-
-
-def _hour_slot_matches(rule: Rule, slot: int) -> bool:
-    """Whether an hour of the week passes BYDAY and BYHOUR."""
-    weekday, hour = divmod(slot, 24)
-    day_ok = not rule.by_day or any(wd == weekday for _, wd in rule.by_day)
-    return day_ok and (not rule.by_hour or hour in rule.by_hour)
 
 
 # --------------------------------------------------------------------------- bounded walks
@@ -334,7 +255,7 @@ def _parse_rule(text: object) -> Rule:
 
 def _has_occurrences(prep: _Prepared, rule: Rule) -> bool:
     """Cheap emptiness checks first, then look for a first occurrence (before the horizon)."""
-    if not _satisfiable(rule) or _never_fires_from(rule, prep.local_start):
+    if not satisfiable(rule) or never_fires_from(rule, prep.local_start):
         return False
     return next(_walk(prep, rule, prep.local_start), None) is not None
 
@@ -440,7 +361,7 @@ def expand(
         single = Occurrence(prep.start, prep.end)
         keep = _overlaps(single, start, end) and single.start not in prep.exdates
         found = {single.start: single} if keep else {}
-    elif not _satisfiable(prep.rule) or _never_fires_from(prep.rule, prep.local_start):
+    elif not satisfiable(prep.rule) or never_fires_from(prep.rule, prep.local_start):
         found = {}
     else:
         found = _expand_rule(prep, prep.rule, start, end, limit)

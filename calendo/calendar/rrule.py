@@ -402,7 +402,7 @@ def _check_set_pos(rule: Rule) -> None:
         raise RecurrenceError("BYSETPOS needs another BYxxx rule part")
     # Seconds, minutes, hours, days and weeks hold a fixed maximum number of candidates (the
     # finer BY parts expand each period); monthly and yearly rules are covered by the probe in
-    # recurrence._satisfiable.
+    # feasibility.satisfiable.
     seconds = len(rule.by_second) or 1
     minutes = (len(rule.by_minute) or 1) * seconds
     times = (len(rule.by_hour) or 1) * minutes

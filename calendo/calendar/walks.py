@@ -81,7 +81,7 @@ def dateutil_rule(
         )
     except ValueError as exc:
         # Start-dependent refusals (FREQ=HOURLY;INTERVAL=2;BYHOUR=3 from an even hour);
-        # _never_fires_from catches the known ones first, this is the safety net.
+        # feasibility.never_fires_from catches the known ones first, this is the safety net.
         raise RecurrenceError(f"the rule cannot be used with this start: {exc}") from exc
     return built
 

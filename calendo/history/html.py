@@ -35,7 +35,8 @@ from calendo.history.diff import (
     text_diff,
 )
 from calendo.history.matcher import Budget
-from calendo.history.summary import describe_instant, describe_rule, parse_instant, zone_name
+from calendo.history.rule_prose import describe_rule
+from calendo.history.summary import describe_instant, parse_instant, zone_name
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"

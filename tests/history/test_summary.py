@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from calendo.history.summary import describe_rule, format_duration, summarize
+from calendo.history.rule_prose import describe_rule
+from calendo.history.summary import format_duration, summarize
 
 STANDUP: dict[str, Any] = {
     "title": "Standup",
