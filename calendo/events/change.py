@@ -70,11 +70,6 @@ class EventChange:
     feed_change: str  # "upsert" or "delete"
     notice: Notice | None  # a create tells nobody
 
-    @property
-    def changed_fields(self) -> list[str]:
-        fields: list[str] = self.version_row["changed_fields"]
-        return fields
-
 
 def _marked(actor: Actor, tags: Sequence[str], details: dict[str, Any]) -> Sequence[str]:
     """A change from anywhere but the API names its source: in the version's tags (returned)
@@ -85,6 +80,43 @@ def _marked(actor: Actor, tags: Sequence[str], details: dict[str, Any]) -> Seque
         return tags
     details["source"] = actor.source
     return [*tags, actor.source]
+
+
+def _recorded(
+    after: EventState,
+    *,
+    actor: Actor,
+    action: str,
+    previous: dict[str, Any] | None,
+    note: str | None,
+    tags: Sequence[str],
+    target_version: int | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The version row and the audit row recording ``after`` as a version (``action``)."""
+    details: dict[str, Any] = {"version": after.version}
+    version = recording.version_row(
+        content_snapshot(after),
+        event_id=after.id,
+        version=after.version,
+        created_at=after.updated_at,
+        action=action,
+        author_id=actor.id,
+        previous=previous,
+        note=note,
+        tags=_marked(actor, tags, details),
+        target_version=target_version,
+    )
+    if previous is not None:  # a creation's audit entry names no changed fields
+        details["changed_fields"] = version["changed_fields"]
+    entry = audit.entry(
+        action=f"event_{action}",
+        actor_id=actor.id,
+        subject_user_id=after.owner_id,
+        event_id=after.id,
+        ip=actor.ip,
+        details=details,
+    )
+    return version, entry
 
 
 def build_change(
@@ -103,28 +135,14 @@ def build_change(
 ) -> EventChange:
     """The change writing ``values`` (column → value) as the event's next version."""
     after = before.changed(dict(values))
-    details: dict[str, Any] = {"version": after.version}
-    tags = _marked(actor, tags, details)
-    version = recording.version_row(
-        content_snapshot(after),
-        event_id=after.id,
-        version=after.version,
-        created_at=after.updated_at,
+    version, entry = _recorded(
+        after,
+        actor=actor,
         action=action,
-        author_id=actor.id,
         previous=previous,
         note=note,
         tags=tags,
         target_version=target_version,
-    )
-    details["changed_fields"] = version["changed_fields"]
-    entry = audit.entry(
-        action=f"event_{action}",
-        actor_id=actor.id,
-        subject_user_id=after.owner_id,
-        event_id=after.id,
-        ip=actor.ip,
-        details=details,
     )
     notice = Notice(
         type=notify_type,
@@ -153,26 +171,8 @@ def build_created(
 ) -> EventChange:
     """The change recording a new event (already inserted as ``event``, version 1): its
     owner's permission, version 1, the audit row and the owner's feed row."""
-    details: dict[str, Any] = {"version": event.version}
-    tags = _marked(actor, tags, details)
-    version = recording.version_row(
-        content_snapshot(event),
-        event_id=event.id,
-        version=event.version,
-        created_at=event.updated_at,
-        action="created",
-        author_id=actor.id,
-        previous=None,
-        note=note,
-        tags=tags,
-    )
-    entry = audit.entry(
-        action="event_created",
-        actor_id=actor.id,
-        subject_user_id=event.owner_id,
-        event_id=event.id,
-        ip=actor.ip,
-        details=details,
+    version, entry = _recorded(
+        event, actor=actor, action="created", previous=None, note=note, tags=tags
     )
     return EventChange(
         before=None,
@@ -197,7 +197,7 @@ class Grant:
 
     @property
     def action(self) -> str:
-        """The audit action, which is also the share kind of the contract's change types."""
+        """The audit action (and, through ``_NOTICE_OF``, the notification type)."""
         if self.previous is None:
             return "shared"
         return "unshared" if self.role is None else "permission_changed"

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import FrozenInstanceError
+from typing import cast
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 
 from calendo.core.db import Database
 from calendo.core.errors import NotAuthenticated
 from calendo.events import access, repository
-from calendo.events.models import Event
+from calendo.events.models import EVENT_TABLE, Event
 from calendo.events.state import EventState
+from calendo.sharing.models import Permission
 from tests.events.conftest import EventFactory
 from tests.helpers import Actor
 
@@ -45,8 +47,11 @@ async def test_the_lock_and_later_reads_see_the_row_not_a_stale_loaded_object(
     db: Database = app.state.services.db
     async with db.write_session() as session:
         held = (await session.execute(select(Event).where(Event.id == created["id"]))).scalar_one()
+        # A Core UPDATE, as event writes are: the ORM's bulk update would refresh ``held``.
         await session.execute(
-            update(Event).where(Event.id == created["id"]).values(title="Behind the ORM")
+            update(EVENT_TABLE)
+            .where(EVENT_TABLE.c.id == created["id"])
+            .values(title="Behind the ORM")
         )
         found = await access.lock_event(
             session, user_id=owner.id, event_id=created["id"], minimum="editor"
@@ -102,3 +107,24 @@ async def test_a_lock_can_prove_the_login_session_and_name_the_caller(
                     minimum="editor",
                     login_session=session_id,
                 )
+
+
+async def test_a_permission_list_reads_a_role_changed_through_core(
+    app: FastAPI, owner: Actor, editor: Actor, shared_event: dict[str, object]
+) -> None:
+    """Roles are written by Core statements (``repository.apply_changes``): a permission the
+    session loaded before must read as the row is, not as it was loaded."""
+    db: Database = app.state.services.db
+    event_id = int(str(shared_event["id"]))
+    async with db.write_session() as session:
+        listed = await access.permissions_of(session, [event_id])
+        held = next(p for p, _ in listed[event_id] if p.user_id == editor.id)
+        table = cast(Table, Permission.__table__)  # Core, as role changes are written
+        await session.execute(
+            update(table)
+            .where(table.c.event_id == event_id, table.c.user_id == editor.id)
+            .values(role="viewer")
+        )
+        again = await access.permissions_of(session, [event_id])
+        roles = {p.user_id: p.role for p, _ in again[event_id]}
+        assert roles[editor.id] == "viewer" and held.role == "viewer"
