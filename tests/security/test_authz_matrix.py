@@ -57,7 +57,8 @@ class Rule:
     # Contract exceptions for one caller (e.g. a collaborator may remove themself).
     overrides: Mapping[str, int] = field(default_factory=dict)
     # Setup the route needs: "deleted" (restore needs a deleted event), "account" (the caller is
-    # a fresh account of its own: the account routes change or delete the caller).
+    # a fresh account of its own: the account routes change or delete the caller), "series"
+    # (the event repeats weekly: the occurrence routes name its first occurrence).
     setup: str = ""
 
 
@@ -103,6 +104,12 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("GET", "/api/events/{event_id}/changelog"): Rule("viewer", 200),
     ("GET", "/api/events/{event_id}/diff/{version_id1}/{version_id2}"): Rule("viewer", 200),
     ("POST", "/api/events/{event_id}/rollback/{version_id}"): Rule("editor", 200),
+    ("PATCH", "/api/events/{event_id}/occurrences/{recurrence_id}"): Rule(
+        "editor", 200, setup="series"
+    ),
+    ("DELETE", "/api/events/{event_id}/occurrences/{recurrence_id}"): Rule(
+        "editor", 200, setup="series"
+    ),
 }
 
 ROUTES = api_routes(offline_app())
@@ -157,6 +164,7 @@ class Scene:
     people: People
     event_id: int
     notification_id: int
+    event_start: str
     sessions: dict[str, Actor] = field(default_factory=dict)
 
     @property
@@ -240,7 +248,7 @@ async def new_scene(people: People) -> Scene:
     assert update.status_code == 200, update.text
     inbox = await client.get("/api/notifications", headers=actors["editor"].headers)
     notification = next(n for n in inbox.json()["items"] if n["event_id"] == event_id)
-    return Scene(people, event_id, notification["id"])
+    return Scene(people, event_id, notification["id"], created.json()["start_time"])
 
 
 def _event_payload() -> dict[str, Any]:
@@ -278,6 +286,7 @@ def _body(scene: Scene, method: str, path: str) -> Any:
         },
         ("PUT", "/api/events/{event_id}"): {"title": "Changed"},
         ("PATCH", "/api/events/{event_id}"): {"location": "Room 2"},
+        ("PATCH", "/api/events/{event_id}/occurrences/{recurrence_id}"): {"title": "Own"},
         ("POST", "/api/events/{event_id}/share"): {
             "users": [{"user_id": scene.actors["stranger"].id, "role": "viewer"}]
         },
@@ -300,6 +309,7 @@ def _url(scene: Scene, path: str) -> str:
         version_id1=1,
         version_id2=2,
         notification_id=scene.notification_id,
+        recurrence_id=scene.event_start,
     )
 
 
@@ -326,6 +336,13 @@ async def _prepare(scene: Scene, route: tuple[str, str], caller: str) -> None:
     if TABLE[route].setup == "account" and caller in scene.actors:
         account = await register(scene.client, f"account{next(DAYS)}")
         scene.sessions["account"] = scene.sessions[caller] = account
+    if TABLE[route].setup == "series":
+        series = await scene.client.put(
+            f"/api/events/{scene.event_id}",
+            json={"recurrence_pattern": "FREQ=WEEKLY;COUNT=4"},
+            headers=scene.headers("owner"),
+        )
+        assert series.status_code == 200, series.text
     if TABLE[route].setup == "deleted":
         deleted = await scene.client.delete(
             f"/api/events/{scene.event_id}", headers=scene.headers("owner")
