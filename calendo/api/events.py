@@ -9,12 +9,13 @@ from pydantic import BaseModel, Field
 
 from calendo.auth.caller import CurrentUser
 from calendo.auth.dependencies import BearerDep, CurrentUserDep, current_user
-from calendo.core.deps import PathId, ServicesDep, SessionDep, Write, services_of, write_unit
+from calendo.core.deps import PathId, ReadUnitDep, Services, ServicesDep, client_ip, services_of
 from calendo.core.errors import problem_responses
 from calendo.core.formats import JSON, json_response
 from calendo.core.pagination import CursorParam, Limit, Page
 from calendo.core.querymodel import query_model
 from calendo.core.routing import StrictQueryRoute, indexed_validation_route
+from calendo.core.uow import UnitOfWork
 from calendo.events import batch, creation, listing, preconditions, service, temporal, trash
 from calendo.events.presenters import RenderZone, event_body, rendering_zone
 from calendo.events.schemas import (
@@ -76,8 +77,12 @@ ListAsOf = Annotated[
 ]
 
 
-def _context(user: CurrentUser, write: Write, strategy: str = "reject") -> service.WriteContext:
-    return service.WriteContext(actor=user, services=write.services, ip=write.ip, strategy=strategy)
+def _context(
+    user: CurrentUser, services: Services, request: Request, strategy: str = "reject"
+) -> service.WriteContext:
+    return service.WriteContext(
+        actor=user, services=services, ip=client_ip(request), strategy=strategy
+    )
 
 
 def _written(
@@ -106,9 +111,10 @@ async def create_event(
     note: NoteParam = None,
 ) -> Response:
     """Create an event; the caller becomes its owner."""
-    async with write_unit(request) as write:
+    services = services_of(request)
+    async with UnitOfWork.write(services.db) as unit:
         written = await creation.create_event(
-            write.session, ctx=_context(user, write, conflict_strategy), data=data, note=note
+            unit, ctx=_context(user, services, request, conflict_strategy), data=data, note=note
         )
         location = str(request.url_for("get_event", event_id=written.event.id))
         return _written(written, status_code=201, location=location)
@@ -158,7 +164,7 @@ async def list_events(request: Request, caller: BearerDep) -> Any:
     reads = services.db.reads
     if query.as_of is not None:
         account = await current_user(request)  # the live-session check, with the account zone
-        async with services.db.read_session() as session:
+        async with UnitOfWork.read(services.db) as session:
             page = await temporal.list_events_as_of(
                 session,
                 user_id=caller.user_id,
@@ -220,9 +226,10 @@ async def batch_create(
     conflict_strategy: Strategy = "reject",
 ) -> dict[str, Any]:
     """Create up to CALENDO_BATCH_MAX events atomically; an error names the failing index."""
-    async with write_unit(request) as write:
+    services = services_of(request)
+    async with UnitOfWork.write(services.db) as unit:
         written = await batch.batch_create(
-            write.session, ctx=_context(user, write, conflict_strategy), items=data.events
+            unit, ctx=_context(user, services, request, conflict_strategy), items=data.events
         )
         items = [{**event_body(w.event, w.role), "conflicts": w.conflicts} for w in written]
     return {"items": items}
@@ -230,7 +237,7 @@ async def batch_create(
 
 @router.post("/conflicts", response_model=ConflictReport, responses=problem_responses(401, 422))
 async def check_conflicts(
-    data: ConflictCheck, user: CurrentUserDep, session: SessionDep, services: ServicesDep
+    data: ConflictCheck, user: CurrentUserDep, session: ReadUnitDep, services: ServicesDep
 ) -> dict[str, Any]:
     """Conflicts of a prospective time with the caller's calendar, and up to 3 free slots."""
     return await batch.check_conflicts(session, services=services, user_id=user.id, data=data)
@@ -269,7 +276,7 @@ async def get_event(event_id: PathId, request: Request, caller: BearerDep) -> An
     else:
         account = await current_user(request)  # the live-session check, with the account zone
         default_zone = account.timezone
-        async with services.db.read_session() as session:
+        async with UnitOfWork.read(services.db) as session:
             body = await temporal.get_event_as_of(
                 session, user_id=caller.user_id, event_id=event_id, at=query.as_of
             )
@@ -320,12 +327,13 @@ async def update_event(
 ) -> Response:
     """Partial update (editor or owner): only the fields sent change; PATCH is an alias."""
     query = _update_query(request)
-    async with write_unit(request) as write:
+    services = services_of(request)
+    async with UnitOfWork.write(services.db) as unit:
         written = await service.update_event_by_token(
-            write.session,
+            unit,
             caller=caller,
-            services=write.services,
-            ip=write.ip,
+            services=services,
+            ip=client_ip(request),
             strategy=query.conflict_strategy,
             edit=service.Edit(
                 event_id=event_id,
@@ -360,10 +368,11 @@ async def delete_event(
     note: NoteParam = None,
 ) -> Response:
     """Delete (owner only); the history is kept and the event can be restored."""
-    async with write_unit(request) as write:
+    services = services_of(request)
+    async with UnitOfWork.write(services.db) as unit:
         await service.delete_event(
-            write.session,
-            ctx=_context(user, write),
+            unit,
+            ctx=_context(user, services, request),
             event_id=event_id,
             if_match=if_match,
             note=note,
@@ -384,10 +393,11 @@ async def restore_event(
     note: NoteParam = None,
 ) -> Response:
     """Bring back a deleted event (owner only) as a new version."""
-    async with write_unit(request) as write:
+    services = services_of(request)
+    async with UnitOfWork.write(services.db) as unit:
         written = await service.restore_event(
-            write.session,
-            ctx=_context(user, write, conflict_strategy),
+            unit,
+            ctx=_context(user, services, request, conflict_strategy),
             event_id=event_id,
             note=note,
         )
@@ -402,7 +412,7 @@ async def restore_event(
 async def list_occurrences(
     event_id: PathId,
     user: CurrentUserDep,
-    session: SessionDep,
+    session: ReadUnitDep,
     services: ServicesDep,
     start_time: WindowStart = None,
     end_time: WindowEnd = None,
