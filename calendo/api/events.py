@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from calendo.auth.caller import CurrentUser
 from calendo.auth.dependencies import BearerDep, CurrentUserDep, current_user
@@ -126,6 +126,8 @@ class ListEventsQuery(BaseModel):
     Documented as ten query parameters, exactly as if the route declared them one by one.
     """
 
+    model_config = ConfigDict(frozen=True)  # the defaults instance is shared
+
     start_time: WindowStart = None
     end_time: WindowEnd = None
     q: Annotated[
@@ -141,6 +143,8 @@ class ListEventsQuery(BaseModel):
 
 
 _list_query, _LIST_QUERY_DOCS = query_model(ListEventsQuery)
+# A request without a query string takes the defaults, and skips the parser.
+_LIST_DEFAULTS = ListEventsQuery()
 
 
 @router.get(
@@ -151,7 +155,7 @@ _list_query, _LIST_QUERY_DOCS = query_model(ListEventsQuery)
 )
 async def list_events(request: Request, caller: BearerDep) -> Any:
     """The caller's calendar: owned and shared events, sorted by start then id."""
-    query = _list_query(request)
+    query = _list_query(request) if request.scope["query_string"] else _LIST_DEFAULTS
     services = services_of(request)
     filters: dict[str, Any] = {
         "start": query.start_time,
@@ -246,6 +250,8 @@ async def check_conflicts(
 class EventReadQuery(BaseModel):
     """The query of ``GET /api/events/{id}``, validated in one call (``core.querymodel``)."""
 
+    model_config = ConfigDict(frozen=True)  # the defaults instance is shared
+
     as_of: AsOf = None
     tz: RenderZone = None
 
@@ -257,6 +263,7 @@ class ConditionalRead(BaseModel):
 
 
 _event_read_query, _EVENT_READ_DOCS = query_model(EventReadQuery, headers=ConditionalRead)
+_EVENT_READ_DEFAULTS = EventReadQuery()
 
 
 @router.get(
@@ -267,7 +274,7 @@ _event_read_query, _EVENT_READ_DOCS = query_model(EventReadQuery, headers=Condit
 )
 async def get_event(event_id: PathId, request: Request, caller: BearerDep) -> Any:
     """The event, the caller's role and its permission list."""
-    query = _event_read_query(request)
+    query = _event_read_query(request) if request.scope["query_string"] else _EVENT_READ_DEFAULTS
     services = services_of(request)
     if query.as_of is None:
         body, default_zone = await listing.get_event(
@@ -296,6 +303,8 @@ MergeParam = Annotated[bool, Query(description="Three-way merge a stale write in
 class UpdateQuery(BaseModel):
     """The query of ``PUT``/``PATCH /api/events/{id}``, validated in one call."""
 
+    model_config = ConfigDict(frozen=True)  # the defaults instance is shared
+
     conflict_strategy: Strategy = "reject"
     merge: MergeParam = False
     note: NoteParam = None
@@ -311,6 +320,7 @@ class ConditionalWrite(BaseModel):
 
 
 _update_query, _UPDATE_QUERY_DOCS = query_model(UpdateQuery, headers=ConditionalWrite)
+_UPDATE_DEFAULTS = UpdateQuery()
 
 
 @router.put(
@@ -326,7 +336,7 @@ async def update_event(
     caller: BearerDep,
 ) -> Response:
     """Partial update (editor or owner): only the fields sent change; PATCH is an alias."""
-    query = _update_query(request)
+    query = _update_query(request) if request.scope["query_string"] else _UPDATE_DEFAULTS
     services = services_of(request)
     async with UnitOfWork.write(services.db) as unit:
         written = await service.update_event_by_token(
