@@ -214,11 +214,12 @@ async def _committing(unit: UnitOfWork) -> AsyncIterator[UnitOfWork]:
 @dataclass(frozen=True, slots=True)
 class Step:
     """A Core statement for ``run_steps``: its parameters (a list of them: executemany), and
-    the error to raise if it is an UPDATE that must change a row and changed none."""
+    what makes the error to raise if it is an UPDATE that must change a row and changed none
+    (made only then: the error of a step that matched is never built)."""
 
     statement: Executable
     params: Mapping[str, Any] | Sequence[Mapping[str, Any]]
-    unmatched: Exception | None = None
+    unmatched: Callable[[], Exception] | None = None
 
 
 async def run_steps(session: AsyncSession, steps: Sequence[Step]) -> None:
@@ -234,7 +235,7 @@ async def run_steps(session: AsyncSession, steps: Sequence[Step]) -> None:
         for step in steps:
             matched = statements.write(connection, step.statement, step.params)
             if step.unmatched is not None and matched == 0:
-                raise step.unmatched
+                raise step.unmatched()
 
     await session.run_sync(run)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import bindparam, select, update
@@ -55,7 +57,7 @@ async def test_an_unmatched_step_raises_its_error_and_nothing_is_written(
                     Step(
                         _RENAME,
                         {"user_id": owner.id, "seen": "not-the-name", "new": "never"},
-                        unmatched=Stale("the name changed"),
+                        unmatched=partial(Stale, "the name changed"),
                     ),
                 ],
             )
