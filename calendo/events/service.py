@@ -227,11 +227,11 @@ async def write_content(
     event = found.event
     columns = snapshot_columns(content)
     values = {f: columns[f] for f in CONTENT_FIELDS if previous[f] != content[f]}
-    conflicts: list[Any] = []
+    conflicts: list[dict[str, Any]] = []
     if any(previous[f] != content[f] for f in SCHEDULE_FIELDS):
         # Only a new time or rule is conflict-checked (and may be shifted), and only then do
         # the series' bounds change.
-        series, conflicts = await scheduling.resolve(
+        series, found_conflicts = await scheduling.resolve(
             session,
             settings=ctx.services.settings,
             user_id=ctx.actor.id,
@@ -240,6 +240,7 @@ async def write_content(
             exclude_ids=[event.id],
         )
         values.update(series_columns(series))
+        conflicts = scheduling.conflict_dicts(found_conflicts)
     values["updated_at"] = utcnow()
     after = await record_change(
         session,
@@ -253,7 +254,7 @@ async def write_content(
         notify_type=notify_type,
         target_version=target_version,
     )
-    return Written(after, found.role, scheduling.conflict_dicts(conflicts))
+    return Written(after, found.role, conflicts)
 
 
 async def record_change(
