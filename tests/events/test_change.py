@@ -86,11 +86,18 @@ def test_a_change_is_the_next_state_and_every_row_it_appends() -> None:
     assert change.audit_row["ip"] == "10.0.0.2"
     assert change.audit_row["details"] == {"version": 4, "changed_fields": ["title"]}
     assert change.feed_users == (1, 2) and change.feed_change == "upsert"
+    assert change.notice is not None and change.notice.recipient_ids == (1,)  # not the actor
     assert (change.notice.type, change.notice.event_title, change.notice.version) == (
         "event_updated",
         "Retro",
         4,
     )
+
+
+def test_a_change_the_actor_alone_can_see_notifies_nobody() -> None:
+    change = _rename(_state(), "Alone", actor=Actor(1, "ada"), audience={1: "owner"})
+    assert change.notice is None
+    assert change.feed_users == (1,)  # the actor's own clients still sync it
 
 
 def test_a_change_from_another_source_names_it_in_its_tags_and_audit_entry() -> None:
