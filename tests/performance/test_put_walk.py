@@ -11,8 +11,11 @@ from types import FrameType
 from typing import Any
 
 import httpx
+import pytest
 
 import calendo
+from calendo.core.config import Settings
+from tests.conftest import make_settings
 from tests.events.conftest import EventFactory
 from tests.helpers import Actor
 
@@ -68,10 +71,16 @@ class Walk:
             self.climbs.add((caller.f_code.co_filename, callee))
 
 
-# The architecture issue's target is 20 files; the walk of docs/architecture.md ("One write,
-# file by file") has 37 today. This bound holds the count where it is until the event-change
-# pipeline shortens the walk, and is lowered with it.
-MAX_FILES = 37
+# The architecture issue's target is 20 files. The walk of docs/architecture.md ("One write,
+# file by file") has 31, with the middleware a deployment runs by default; that section says
+# why each of them is a concern of its own. This bound holds the count where it is.
+MAX_FILES = 31
+
+
+@pytest.fixture
+def settings(database_url: str, redis_url: str | None) -> Settings:
+    """The middleware a deployment runs by default: rate limits on (the suite turns them off)."""
+    return make_settings(database_url, redis_url, rate_limit_enabled=True)
 
 
 async def test_a_title_change_never_climbs_the_layers_and_runs_code_in_a_bounded_walk(
