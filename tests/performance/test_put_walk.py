@@ -4,6 +4,7 @@ off the imports, so the count is what a request executes."""
 
 from __future__ import annotations
 
+import re
 import sys
 import threading
 from pathlib import Path
@@ -20,6 +21,7 @@ from tests.events.conftest import EventFactory
 from tests.helpers import Actor
 
 ROOT = Path(calendo.__file__).resolve().parent
+ARCHITECTURE = ROOT.parent / "docs" / "architecture.md"
 
 # The package layers of docs/architecture.md, lowest first (the import-linter layers contract).
 LAYERS = [
@@ -84,7 +86,7 @@ def settings(database_url: str, redis_url: str | None) -> Settings:
 
 
 async def test_a_title_change_never_climbs_the_layers_and_runs_code_in_a_bounded_walk(
-    client: httpx.AsyncClient, make_event: EventFactory, owner: Actor
+    client: httpx.AsyncClient, make_event: EventFactory, owner: Actor, database_url: str
 ) -> None:
     event = await make_event(owner)
     url = f"/api/events/{event['id']}"
@@ -103,3 +105,16 @@ async def test_a_title_change_never_climbs_the_layers_and_runs_code_in_a_bounded
     assert response.json()["version"] == 2
     assert not walk.climbs, sorted(walk.climbs)
     assert len(walk.files) <= MAX_FILES, "\n".join(walk.files)
+    assert list(walk.files) == documented_walk(database_url), "\n".join(walk.files)
+
+
+def documented_walk(database_url: str) -> list[str]:
+    """The numbered files of docs/architecture.md's "One write, file by file", as SQLite runs
+    them (on PostgreSQL, the calendar lock's ``auth/scopes.py`` runs where the inline SQLite
+    driver does)."""
+    text = ARCHITECTURE.read_text()
+    section = text.split("## One write, file by file", 1)[1].split("\n## ", 1)[0]
+    files = re.findall(r"^\d+\. `([\w/]+\.py)`", section, re.M)
+    if not database_url.startswith("sqlite"):
+        files[files.index("core/sqlite_inline.py")] = "auth/scopes.py"
+    return files
