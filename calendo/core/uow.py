@@ -30,7 +30,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Executable, text
+from sqlalchemy import Executable, event, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_session
 from sqlalchemy.orm import Session
@@ -81,10 +81,12 @@ def is_transient(exc: BaseException) -> bool:
 class _ReadSession(Session):
     """The synchronous session of a read unit: it refuses to flush a change."""
 
-    def flush(self, objects: Sequence[Any] | None = None) -> None:
-        if self.new or self.dirty or self.deleted:
-            raise ReadOnlyUnit("a read unit of work writes nothing; open UnitOfWork.write")
-        super().flush(objects)
+
+@event.listens_for(_ReadSession, "before_flush")
+def _refuse_flush(_session: Session, _context: Any, _instances: Any) -> None:
+    # Fired only when there is something to flush: a clean autoflush before each query of a
+    # read costs nothing more.
+    raise ReadOnlyUnit("a read unit of work writes nothing; open UnitOfWork.write")
 
 
 def _commit(session: Session) -> None:
