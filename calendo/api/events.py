@@ -5,16 +5,17 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from calendo.auth.caller import CurrentUser
 from calendo.auth.dependencies import BearerDep, CurrentUserDep, current_user
-from calendo.core.deps import PathId, ServicesDep, SessionDep, Write, services_of, write_unit
+from calendo.core.deps import PathId, ReadUnitDep, Services, ServicesDep, client_ip, services_of
 from calendo.core.errors import problem_responses
 from calendo.core.formats import JSON, json_response
 from calendo.core.pagination import CursorParam, Limit, Page
 from calendo.core.querymodel import query_model
 from calendo.core.routing import StrictQueryRoute, indexed_validation_route
+from calendo.core.uow import UnitOfWork
 from calendo.events import batch, creation, listing, preconditions, service, temporal, trash
 from calendo.events.presenters import RenderZone, event_body, rendering_zone
 from calendo.events.schemas import (
@@ -77,9 +78,11 @@ ListAsOf = Annotated[
 
 
 def write_context(
-    user: CurrentUser, write: Write, strategy: str = "reject"
+    user: CurrentUser, services: Services, request: Request, strategy: str = "reject"
 ) -> service.WriteContext:
-    return service.WriteContext(actor=user, services=write.services, ip=write.ip, strategy=strategy)
+    return service.WriteContext(
+        actor=user, services=services, ip=client_ip(request), strategy=strategy
+    )
 
 
 def written_response(
@@ -112,9 +115,13 @@ async def create_event(
     note: NoteParam = None,
 ) -> Response:
     """Create an event; the caller becomes its owner."""
-    async with write_unit(request) as write:
+    services = services_of(request)
+    async with UnitOfWork.write(services.db) as unit:
         written = await creation.create_event(
-            write.session, ctx=write_context(user, write, conflict_strategy), data=data, note=note
+            unit,
+            ctx=write_context(user, services, request, conflict_strategy),
+            data=data,
+            note=note,
         )
         location = str(request.url_for("get_event", event_id=written.event.id))
         return written_response(written, status_code=201, location=location)
@@ -125,6 +132,8 @@ class ListEventsQuery(BaseModel):
 
     Documented as ten query parameters, exactly as if the route declared them one by one.
     """
+
+    model_config = ConfigDict(frozen=True)  # the defaults instance is shared
 
     start_time: WindowStart = None
     end_time: WindowEnd = None
@@ -141,6 +150,8 @@ class ListEventsQuery(BaseModel):
 
 
 _list_query, _LIST_QUERY_DOCS = query_model(ListEventsQuery)
+# A request without a query string takes the defaults, and skips the parser.
+_LIST_DEFAULTS = ListEventsQuery()
 
 
 @router.get(
@@ -151,7 +162,7 @@ _list_query, _LIST_QUERY_DOCS = query_model(ListEventsQuery)
 )
 async def list_events(request: Request, caller: BearerDep) -> Any:
     """The caller's calendar: owned and shared events, sorted by start then id."""
-    query = _list_query(request)
+    query = _list_query(request) if request.scope["query_string"] else _LIST_DEFAULTS
     services = services_of(request)
     filters: dict[str, Any] = {
         "start": query.start_time,
@@ -164,7 +175,7 @@ async def list_events(request: Request, caller: BearerDep) -> Any:
     reads = services.db.reads
     if query.as_of is not None:
         account = await current_user(request)  # the live-session check, with the account zone
-        async with services.db.read_session() as session:
+        async with UnitOfWork.read(services.db) as session:
             page = await temporal.list_events_as_of(
                 session,
                 user_id=caller.user_id,
@@ -226,9 +237,10 @@ async def batch_create(
     conflict_strategy: Strategy = "reject",
 ) -> dict[str, Any]:
     """Create up to CALENDO_BATCH_MAX events atomically; an error names the failing index."""
-    async with write_unit(request) as write:
+    services = services_of(request)
+    async with UnitOfWork.write(services.db) as unit:
         written = await batch.batch_create(
-            write.session, ctx=write_context(user, write, conflict_strategy), items=data.events
+            unit, ctx=write_context(user, services, request, conflict_strategy), items=data.events
         )
         items = [{**event_body(w.event, w.role), "conflicts": w.conflicts} for w in written]
     return {"items": items}
@@ -236,7 +248,7 @@ async def batch_create(
 
 @router.post("/conflicts", response_model=ConflictReport, responses=problem_responses(401, 422))
 async def check_conflicts(
-    data: ConflictCheck, user: CurrentUserDep, session: SessionDep, services: ServicesDep
+    data: ConflictCheck, user: CurrentUserDep, session: ReadUnitDep, services: ServicesDep
 ) -> dict[str, Any]:
     """Conflicts of a prospective time with the caller's calendar, and up to 3 free slots."""
     return await batch.check_conflicts(session, services=services, user_id=user.id, data=data)
@@ -244,6 +256,8 @@ async def check_conflicts(
 
 class EventReadQuery(BaseModel):
     """The query of ``GET /api/events/{id}``, validated in one call (``core.querymodel``)."""
+
+    model_config = ConfigDict(frozen=True)  # the defaults instance is shared
 
     as_of: AsOf = None
     tz: RenderZone = None
@@ -256,6 +270,7 @@ class ConditionalRead(BaseModel):
 
 
 _event_read_query, _EVENT_READ_DOCS = query_model(EventReadQuery, headers=ConditionalRead)
+_EVENT_READ_DEFAULTS = EventReadQuery()
 
 
 @router.get(
@@ -266,7 +281,7 @@ _event_read_query, _EVENT_READ_DOCS = query_model(EventReadQuery, headers=Condit
 )
 async def get_event(event_id: PathId, request: Request, caller: BearerDep) -> Any:
     """The event, the caller's role and its permission list."""
-    query = _event_read_query(request)
+    query = _event_read_query(request) if request.scope["query_string"] else _EVENT_READ_DEFAULTS
     services = services_of(request)
     if query.as_of is None:
         body, default_zone = await listing.get_event(
@@ -275,7 +290,7 @@ async def get_event(event_id: PathId, request: Request, caller: BearerDep) -> An
     else:
         account = await current_user(request)  # the live-session check, with the account zone
         default_zone = account.timezone
-        async with services.db.read_session() as session:
+        async with UnitOfWork.read(services.db) as session:
             body = await temporal.get_event_as_of(
                 session, user_id=caller.user_id, event_id=event_id, at=query.as_of
             )
@@ -295,6 +310,8 @@ MergeParam = Annotated[bool, Query(description="Three-way merge a stale write in
 class UpdateQuery(BaseModel):
     """The query of ``PUT``/``PATCH /api/events/{id}``, validated in one call."""
 
+    model_config = ConfigDict(frozen=True)  # the defaults instance is shared
+
     conflict_strategy: Strategy = "reject"
     merge: MergeParam = False
     note: NoteParam = None
@@ -310,6 +327,7 @@ class ConditionalWrite(BaseModel):
 
 
 _update_query, _UPDATE_QUERY_DOCS = query_model(UpdateQuery, headers=ConditionalWrite)
+_UPDATE_DEFAULTS = UpdateQuery()
 
 
 @router.put(
@@ -325,13 +343,14 @@ async def update_event(
     caller: BearerDep,
 ) -> Response:
     """Partial update (editor or owner): only the fields sent change; PATCH is an alias."""
-    query = _update_query(request)
-    async with write_unit(request) as write:
+    query = _update_query(request) if request.scope["query_string"] else _UPDATE_DEFAULTS
+    services = services_of(request)
+    async with UnitOfWork.write(services.db) as unit:
         written = await service.update_event_by_token(
-            write.session,
+            unit,
             caller=caller,
-            services=write.services,
-            ip=write.ip,
+            services=services,
+            ip=client_ip(request),
             strategy=query.conflict_strategy,
             edit=service.Edit(
                 event_id=event_id,
@@ -366,10 +385,11 @@ async def delete_event(
     note: NoteParam = None,
 ) -> Response:
     """Delete (owner only); the history is kept and the event can be restored."""
-    async with write_unit(request) as write:
+    services = services_of(request)
+    async with UnitOfWork.write(services.db) as unit:
         await service.delete_event(
-            write.session,
-            ctx=write_context(user, write),
+            unit,
+            ctx=write_context(user, services, request),
             event_id=event_id,
             if_match=if_match,
             note=note,
@@ -390,10 +410,11 @@ async def restore_event(
     note: NoteParam = None,
 ) -> Response:
     """Bring back a deleted event (owner only) as a new version."""
-    async with write_unit(request) as write:
+    services = services_of(request)
+    async with UnitOfWork.write(services.db) as unit:
         written = await service.restore_event(
-            write.session,
-            ctx=write_context(user, write, conflict_strategy),
+            unit,
+            ctx=write_context(user, services, request, conflict_strategy),
             event_id=event_id,
             note=note,
         )
@@ -408,7 +429,7 @@ async def restore_event(
 async def list_occurrences(
     event_id: PathId,
     user: CurrentUserDep,
-    session: SessionDep,
+    session: ReadUnitDep,
     services: ServicesDep,
     start_time: WindowStart = None,
     end_time: WindowEnd = None,

@@ -36,7 +36,7 @@ import ormsgpack
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from calendo.core.bounded import serving
+from calendo.core.bounded import SERVING_SETTINGS
 from calendo.core.config import Settings
 from calendo.core.errors import (
     BadRequest,
@@ -159,8 +159,11 @@ class NegotiationMiddleware:
         if response_format == MSGPACK:
             send = _msgpack_sender(send)
         # Validators whose limit is a setting (a batch's item count) read this app's.
-        with serving(_settings_of(scope)):
+        token = SERVING_SETTINGS.set(_settings_of(scope))
+        try:
             await self.app(scope, receive, send)
+        finally:
+            SERVING_SETTINGS.reset(token)
 
     def _too_large(self) -> PayloadTooLarge:
         return PayloadTooLarge(f"Request bodies are limited to {self.max_body_bytes} bytes")

@@ -254,7 +254,7 @@ def _save_step(before: EventState, change: EventChange) -> Step:
         "expected": before.version,
         "new_version": after.version,
     }
-    stale = VersionConflict(f"Event {before.id} was changed concurrently; retry")
+    stale = functools.partial(VersionConflict, f"Event {before.id} was changed concurrently; retry")
     return Step(_SAVE, params, unmatched=stale)
 
 

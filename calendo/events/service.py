@@ -245,13 +245,13 @@ async def write_content(
     event = found.event
     columns = snapshot_columns(content)
     values = {f: columns[f] for f in CONTENT_FIELDS if previous[f] != content[f]}
-    conflicts: list[Any] = []
+    conflicts: list[dict[str, Any]] = []
     orphaned: list[Any] = []
     if any(previous[f] != content[f] for f in SCHEDULE_FIELDS):
         # Only a new time or rule is conflict-checked (and may be shifted), and only then do
         # the series' bounds change.
         overrides.check(previous, content)
-        series, conflicts = await scheduling.resolve(
+        series, found_conflicts = await scheduling.resolve(
             session,
             settings=ctx.services.settings,
             user_id=ctx.actor.id,
@@ -260,6 +260,7 @@ async def write_content(
             exclude_ids=[event.id],
         )
         values.update(series_columns(series, content))
+        conflicts = scheduling.conflict_dicts(found_conflicts)
         orphaned = overrides.orphaned(series)
     values.update(extra_columns or {})
     values["updated_at"] = utcnow()
@@ -275,7 +276,7 @@ async def write_content(
         notify_type=notify_type,
         target_version=target_version,
     )
-    return Written(after, found.role, scheduling.conflict_dicts(conflicts), orphaned)
+    return Written(after, found.role, conflicts, orphaned)
 
 
 async def record_change(

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from calendo.audit.models import AuditEntry
+from calendo.core.uow import UnitOfWork
 from calendo.events.models import Event
 from calendo.history.models import EventVersion
 from calendo.sharing.models import Permission
@@ -29,7 +30,7 @@ async def count_rows(app: FastAPI, model: Any, **filters: Any) -> int:
     query = select(func.count()).select_from(model)
     for name, value in filters.items():
         query = query.where(getattr(model, name) == value)
-    async with app.state.services.db.read_sessions() as session:
+    async with UnitOfWork.read(app.state.services.db) as session:
         return int((await session.execute(query)).scalar_one())
 
 
@@ -38,18 +39,18 @@ async def version_rows(app: FastAPI, event_id: int) -> list[EventVersion]:
     query = (
         select(EventVersion).where(EventVersion.event_id == event_id).order_by(EventVersion.version)
     )
-    async with app.state.services.db.read_sessions() as session:
+    async with UnitOfWork.read(app.state.services.db) as session:
         return list((await session.scalars(query)).all())
 
 
 async def event_row(app: FastAPI, event_id: int) -> Event | None:
     """The event row as stored (deleted or not)."""
-    async with app.state.services.db.read_sessions() as session:
+    async with UnitOfWork.read(app.state.services.db) as session:
         return await session.get(Event, event_id)
 
 
 async def permission_rows(app: FastAPI, event_id: int) -> dict[int, str]:
     """user_id -> role for an event."""
     query = select(Permission.user_id, Permission.role).where(Permission.event_id == event_id)
-    async with app.state.services.db.read_sessions() as session:
+    async with UnitOfWork.read(app.state.services.db) as session:
         return {user_id: role for user_id, role in (await session.execute(query)).all()}

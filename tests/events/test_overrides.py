@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from calendo.calendar.overrides import MAX_OVERRIDES
+from calendo.core.uow import UnitOfWork
 from calendo.history.models import EventVersion
 from tests.events.conftest import EventFactory, event_payload
 from tests.helpers import Actor, assert_problem
@@ -475,7 +476,7 @@ async def test_history_names_the_occurrence_and_rollback_restores_the_overrides(
     notes = (await client.get("/api/notifications", headers=owner.headers)).json()["items"]
     assert notes[-1]["changed_fields"] == ["recurrence_overrides"]
 
-    async with app.state.services.db.read_sessions() as session:
+    async with UnitOfWork.read(app.state.services.db) as session:
         v3_at = (
             await session.execute(
                 select(EventVersion.created_at).where(

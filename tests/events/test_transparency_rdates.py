@@ -13,6 +13,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, update
 
+from calendo.core.uow import UnitOfWork
 from calendo.events.schemas import MAX_RECURRENCE_DATES
 from calendo.history.models import EventVersion
 from tests.events.conftest import EventFactory, event_payload
@@ -384,7 +385,7 @@ async def test_as_of_and_sync_carry_the_new_fields(
         owner, recurrence_pattern=WEEKLY, recurrence_dates=EXTRA, transparency="transparent"
     )
     await _put(client, owner, series["id"], "allow", recurrence_dates=[], transparency="opaque")
-    async with app.state.services.db.read_sessions() as session:
+    async with UnitOfWork.read(app.state.services.db) as session:
         first = (
             await session.execute(
                 select(EventVersion.created_at).where(
@@ -532,7 +533,7 @@ async def test_snapshots_older_than_the_fields_read_as_the_defaults(
     missing keys as an opaque event without extra dates."""
     event = await make_event(owner, title="Old")
     await _put(client, owner, event["id"], title="Newer")  # v2
-    async with app.state.services.db.write_session() as session:
+    async with UnitOfWork.write(app.state.services.db) as session:
         rows = await session.execute(
             select(EventVersion.id, EventVersion.snapshot).where(
                 EventVersion.event_id == event["id"]
