@@ -82,7 +82,9 @@ RulePattern = Annotated[
     BeforeValidator(_rule),
     Field(
         description="RFC 5545 RRULE (`FREQ=WEEKLY;BYDAY=MO`), `RRULE:` prefix accepted, or the "
-        "structured form `{frequency, interval, by_weekday, by_month_day, count, until}`; "
+        "structured form `{frequency, interval, by_weekday, by_month_day, by_month, "
+        "by_set_pos, by_year_day, by_week_no, by_hour, by_minute, by_second, week_start, "
+        "count, until}`; "
         "always returned as the canonical RRULE string. The whole RFC 5545 grammar is accepted "
         "(SECONDLY to YEARLY, every BYxxx part with lists, WKST); a rule is never refused for "
         "firing often: a window with more occurrences than the cap answers `truncated`."
