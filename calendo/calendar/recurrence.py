@@ -36,12 +36,13 @@ The walks themselves, bounded by construction, are in ``walks``.
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import cache, lru_cache
 from typing import Any, Final
 from zoneinfo import ZoneInfo, available_timezones
 
+from calendo.calendar import days
 from calendo.calendar.feasibility import never_fires_from, satisfiable
 from calendo.calendar.rrule import (
     HORIZON_YEAR,
@@ -104,6 +105,9 @@ class Series:
     exdates: tuple[datetime, ...] = ()
     rdates: tuple[datetime, ...] = ()  # extra occurrence starts (RDATE)
     transparent: bool = False  # RFC 5545 TRANSP: never busy, so never in conflict
+    # An all-day series (``calendar.days``): its times are the UTC midnights of its dates, and
+    # its occurrences are placed on those dates in this zone (a viewer's). None: timed.
+    days_in: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,6 +272,8 @@ def validate_series(series: Series) -> None:
     rule = prep.rule
     if rule is None:
         return
+    if series.days_in is not None:
+        days.check_day_rule(rule)
     if rule.until is not None and rule.until < prep.start:
         raise RecurrenceError("UNTIL is before the start of the series")
     if not _has_occurrences(prep, rule):
@@ -286,8 +292,12 @@ def series_last_end(series: Series) -> datetime | None:
     """UTC end of the last occurrence; None for an open-ended series.
 
     For UNTIL this is an upper bound (UNTIL + duration) found without iterating. A series with
-    no occurrence at all reports its own end, which keeps index bounds well-formed.
+    no occurrence at all reports its own end, which keeps index bounds well-formed. An all-day
+    series' last end is placed in its zone.
     """
+    if series.days_in is not None:
+        last = series_last_end(replace(series, days_in=None))
+        return None if last is None else days.place(last, last, load_zone(series.days_in))[1]
     prep = _prepare(series)
     last_rule_end = _rule_last_end(series, prep)
     kept = [start for start in prep.rdates if start not in prep.exdates]
@@ -350,6 +360,8 @@ def expand(
     series: Series, window_start: datetime, window_end: datetime, *, limit: int = 1000
 ) -> Expansion:
     """Occurrences overlapping [window_start, window_end), sorted, at most ``limit`` of them."""
+    if series.days_in is not None:
+        return _expand_days(series, window_start, window_end, limit)
     prep = _prepare(series)
     start = _aware(window_start, "the window start")
     end = _aware(window_end, "the window end")
@@ -369,6 +381,15 @@ def expand(
         found.setdefault(extra.start, extra)
     ordered = sorted(found.values(), key=lambda occ: occ.start)
     return Expansion(ordered[:limit], len(ordered) > limit)
+
+
+def _expand_days(series: Series, start: datetime, end: datetime, limit: int) -> Expansion:
+    """An all-day series expanded on the window's dates, each occurrence placed in its zone."""
+    zone = load_zone(series.days_in or "UTC")
+    low, high = days.floating_window(_aware(start, "the start"), _aware(end, "the end"), zone)
+    found = expand(replace(series, days_in=None), low, high, limit=limit)
+    placed = [Occurrence(*days.place(o.start, o.end, zone)) for o in found.occurrences]
+    return Expansion(placed, found.truncated)
 
 
 def _rdates_in(prep: _Prepared, start: datetime, end: datetime) -> Iterator[Occurrence]:

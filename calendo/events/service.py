@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,7 +18,7 @@ from calendo.core.errors import (
     ValidationFailed,
 )
 from calendo.core.types import utcnow
-from calendo.events import access, repository, scheduling
+from calendo.events import access, all_day, repository, scheduling
 from calendo.events.change import Actor, build_change
 from calendo.events.preconditions import (
     merge_stale,
@@ -45,6 +46,7 @@ SCHEDULE_FIELDS = frozenset(
         "recurrence_exceptions",
         "recurrence_dates",
         "transparency",
+        *all_day.FIELDS,
     }
 )
 
@@ -84,8 +86,15 @@ def content_value(field: str, value: Any) -> Any:
     if field in ("start_time", "end_time") and value is not None:
         return format_instant(value)
     if field in ("recurrence_exceptions", "recurrence_dates"):
-        return [format_instant(v) for v in value or []]
+        return [_stored(v) for v in value or []]
+    if field in ("start_date", "end_date") and isinstance(value, date):
+        return value.isoformat()
     return value
+
+
+def _stored(value: datetime | date) -> str:
+    """An extra or excluded date as stored: an instant in UTC, or an all-day event's date."""
+    return format_instant(value) if isinstance(value, datetime) else value.isoformat()
 
 
 def reconcile_recurrence(content: dict[str, Any], sent: set[str]) -> None:
@@ -123,6 +132,8 @@ def _drop_exceptions(content: dict[str, Any], sent: set[str]) -> None:
 
 def series_columns(series: recurrence.Series) -> dict[str, Any]:
     """The column values of a (possibly shifted) series, with its index bounds."""
+    if series.days_in is not None:
+        return all_day.bound_columns(series)
     return {
         "start_time": series.start,
         "end_time": series.end,
@@ -195,6 +206,7 @@ async def _update_locked(
     else:
         content = {**current, **changes}
     reconcile_recurrence(content, set(changes))
+    all_day.reconcile(content, set(changes), was_all_day=current["all_day"])
     if content == current:
         return Written(event, found.role, [])
     return await write_content(
@@ -235,9 +247,10 @@ async def write_content(
             session,
             settings=ctx.services.settings,
             user_id=ctx.actor.id,
-            series=scheduling.series_from_content(content),
+            series=scheduling.series_from_content(content, zone=ctx.actor.timezone),
             strategy=ctx.strategy,
             exclude_ids=[event.id],
+            zone=ctx.actor.timezone,
         )
         values.update(series_columns(series))
     values["updated_at"] = utcnow()
@@ -345,9 +358,10 @@ async def restore_event(
         session,
         settings=ctx.services.settings,
         user_id=ctx.actor.id,
-        series=scheduling.series_of(event),
+        series=scheduling.series_of(event, zone=ctx.actor.timezone),
         strategy=ctx.strategy,
         exclude_ids=[event.id],
+        zone=ctx.actor.timezone,
     )
     values = {**series_columns(series), "deleted_at": None, "updated_at": utcnow()}
     after = await record_change(

@@ -49,10 +49,19 @@ CONTENT_FIELDS: tuple[str, ...] = (
     "recurrence_exceptions",
     "recurrence_dates",
     "transparency",
+    "all_day",
+    "start_date",
+    "end_date",
 )
-# Fields added after versions were first written (migration 0006): a snapshot stored before
-# lacks them, and means this value (an opaque event with no extra dates).
-FIELD_DEFAULTS: dict[str, Any] = {"recurrence_dates": [], "transparency": "opaque"}
+# Fields added after versions were first written (migrations 0006, 0008): a snapshot stored
+# before lacks them, and means this value (an opaque timed event with no extra dates).
+FIELD_DEFAULTS: dict[str, Any] = {
+    "recurrence_dates": [],
+    "transparency": "opaque",
+    "all_day": False,
+    "start_date": None,
+    "end_date": None,
+}
 TEXT_FIELDS: tuple[str, ...] = ("title", "description", "location")
 
 # Words, runs of whitespace, and single punctuation characters.  Every
