@@ -23,6 +23,7 @@ import html
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from calendo.history.diff import (
@@ -36,7 +37,7 @@ from calendo.history.diff import (
 )
 from calendo.history.matcher import Budget
 from calendo.history.rule_prose import describe_rule
-from calendo.history.summary import describe_instant, parse_instant, zone_name
+from calendo.history.summary import describe_instant, format_date, parse_instant, zone_name
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
@@ -54,8 +55,12 @@ _FIELD_LABELS = {
     "recurrence_exceptions": "Exceptions",
     "recurrence_dates": "Extra dates",
     "transparency": "Free/busy",
+    "all_day": "All day",
+    "start_date": "First date",
+    "end_date": "Ends before (exclusive)",
 }
 _TIME_FIELDS = ("start_time", "end_time", "recurrence_exceptions", "recurrence_dates")
+_DATE_FIELDS = ("start_date", "end_date")
 _TRANSPARENCY_TEXTS = {"opaque": "busy (opaque)", "transparent": "free (transparent)"}
 # Shown under a field whose word diff was over the work budget (diff.DIFF_BUDGET).
 _GRANULARITY_NOTES = {
@@ -197,6 +202,14 @@ def _time(value: str, zone: str) -> str:
     return f'<time datetime="{_e(value)}">{_e(readable)}</time>'
 
 
+def _is_date(value: Any) -> bool:
+    """Whether a value is an ISO date (``2026-03-16``), as all-day events store theirs."""
+    try:
+        return isinstance(value, str) and len(value) == 10 and bool(date.fromisoformat(value))
+    except ValueError:
+        return False
+
+
 def _empty(value: Any) -> str:
     """Render a placeholder for None, "" or []."""
     text = "(none)" if value is None else "(empty)"
@@ -207,6 +220,8 @@ def _item(field: str, value: Any, zone: str) -> str:
     """Render one scalar value of a field (times in ``zone``)."""
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if (field in _TIME_FIELDS or field in _DATE_FIELDS) and _is_date(value):
+        return _e(format_date(date.fromisoformat(value)))  # an all-day event's date
     if field in _TIME_FIELDS and isinstance(value, str):
         return _time(value, zone)
     if field == "transparency" and value in _TRANSPARENCY_TEXTS:

@@ -34,6 +34,9 @@ BASE: dict[str, Any] = {
     "recurrence_exceptions": [],
     "recurrence_dates": [],
     "transparency": "opaque",
+    "all_day": False,
+    "start_date": None,
+    "end_date": None,
 }
 
 # --- strategies ------------------------------------------------------------------
@@ -61,6 +64,9 @@ def snapshots() -> st.SearchStrategy[dict[str, Any]]:
             "recurrence_exceptions": st.lists(times, max_size=3),
             "recurrence_dates": st.lists(times, max_size=3),
             "transparency": st.sampled_from(["opaque", "transparent"]),
+            "all_day": st.booleans(),
+            "start_date": st.none() | st.sampled_from(["2026-03-12", "2026-03-14"]),
+            "end_date": st.none() | st.sampled_from(["2026-03-13", "2026-03-17"]),
         }
     )
 

@@ -51,6 +51,9 @@ def snapshots() -> st.SearchStrategy[dict[str, Any]]:
             "recurrence_exceptions": st.lists(times, max_size=2),
             "recurrence_dates": st.lists(times, max_size=2),
             "transparency": st.sampled_from(["opaque", "transparent"]),
+            "all_day": st.booleans(),
+            "start_date": st.none() | st.sampled_from(["2026-03-12", "2026-03-14"]),
+            "end_date": st.none() | st.sampled_from(["2026-03-13", "2026-03-17"]),
         }
     )
 
