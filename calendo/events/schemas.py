@@ -263,7 +263,9 @@ class EventUpdate(EventContent):
     permissions: list[Any] | None = Field(None, exclude=True)
     conflicts: list[Any] | None = Field(None, exclude=True)
 
-    @field_validator("title", "start_time", "end_time", "timezone", "transparency", mode="before")
+    @field_validator(
+        "title", "start_time", "end_time", "timezone", "transparency", "all_day", mode="before"
+    )
     @classmethod
     def _not_null(cls, value: Any, info: ValidationInfo) -> Any:
         # These columns always have a value: omit a field to keep it, never send null.
@@ -295,8 +297,8 @@ class EventRead(BaseModel):
     id: int
     title: str
     description: str | None
-    start_time: datetime
-    end_time: datetime
+    start_time: datetime = Field(description="The start." + _TIME_ALL_DAY)
+    end_time: datetime = Field(description="The end." + _TIME_ALL_DAY)
     timezone: str
     location: str | None
     is_recurring: bool

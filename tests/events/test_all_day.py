@@ -517,6 +517,8 @@ async def test_validation_is_422_naming_the_field(client: httpx.AsyncClient, own
     assert "making an all-day event timed needs start_time and end_time" in half["detail"]
     nulled = assert_problem(await _put(client, owner, holiday["id"], start_date=None), 422)
     assert nulled["errors"][0]["loc"] == ["body", "start_date"]
+    kind = assert_problem(await _put(client, owner, holiday["id"], all_day=None), 422)
+    assert kind["errors"][0]["msg"] == "all_day cannot be null; omit it to keep its value"
     # A null end_date is the default one: the day after start_date.
     longer = await _put(client, owner, holiday["id"], end_date="2026-03-15")
     assert longer.json()["end_date"] == "2026-03-15"
