@@ -35,6 +35,7 @@ from calendo.events.snapshots import as_date, parse_instant, snapshot_times
 
 __all__ = [
     "FIELDS",
+    "SENT_FIELDS",
     "bound_columns",
     "is_date_text",
     "place_bodies",
@@ -45,6 +46,9 @@ __all__ = [
 ]
 
 FIELDS = ("all_day", "start_date", "end_date")
+# The fields whose values ``reconcile`` checks on a timed event: an update of a timed event
+# sending none of them has nothing to reconcile (a title change never runs this module).
+SENT_FIELDS = frozenset({*FIELDS, "recurrence_exceptions", "recurrence_dates"})
 _DAY = timedelta(days=1)
 _LISTS = ("recurrence_exceptions", "recurrence_dates")
 

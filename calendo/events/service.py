@@ -206,7 +206,8 @@ async def _update_locked(
     else:
         content = {**current, **changes}
     reconcile_recurrence(content, set(changes))
-    all_day.reconcile(content, set(changes), was_all_day=current["all_day"])
+    if current["all_day"] or content["all_day"] or all_day.SENT_FIELDS & changes.keys():
+        all_day.reconcile(content, set(changes), was_all_day=current["all_day"])
     if content == current:
         return Written(event, found.role, [])
     return await write_content(

@@ -178,7 +178,7 @@ def _times(snapshot: Mapping[str, Any]) -> tuple[datetime, datetime]:
 def _span(snapshot: Mapping[str, Any]) -> str | None:
     """A snapshot's time range in its own zone (an all-day one's dates), or None if its times
     are not valid."""
-    if all_day_prose.is_all_day(snapshot):
+    if snapshot.get("all_day"):  # (read here: a timed version never runs all_day_prose)
         dates = all_day_prose.date_span(snapshot)
         return None if dates is None else f"{dates}, all day"
     try:
@@ -201,7 +201,7 @@ def _time_phrases(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     between the instants when the zone changed (``_timezone_phrases`` names the new times).
     Lengths are always elapsed time. An all-day version speaks dates (``all_day_prose``).
     """
-    if all_day_prose.is_all_day(old) or all_day_prose.is_all_day(new):
+    if old.get("all_day") or new.get("all_day"):
         return all_day_prose.phrases(old, new, lambda: _span(new))
     try:
         start0, end0 = _times(old)
