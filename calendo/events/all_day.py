@@ -166,12 +166,16 @@ def _day(instant: datetime) -> date:
 
 
 def place_body(body: dict[str, Any], zone: str) -> dict[str, Any]:
-    """An all-day body's ``start_time`` / ``end_time`` as its placement in ``zone`` (00:00 of
-    its dates there); any other body unchanged."""
+    """An all-day body's (or a version snapshot's) ``start_time`` / ``end_time`` as its
+    placement in ``zone`` (00:00 of its dates there); any other body unchanged."""
     if body.get("all_day") and zone != "UTC":
         where = recurrence.load_zone(zone)
-        body["start_time"] = days.day_start(body["start_date"], where)
-        body["end_time"] = days.day_start(body["end_date"], where)
+        start, end = as_date(body["start_date"]), as_date(body["end_date"])
+        if start is not None and end is not None:
+            body["start_time"], body["end_time"] = (
+                days.day_start(start, where),
+                days.day_start(end, where),
+            )
     return body
 
 

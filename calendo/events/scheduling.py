@@ -67,9 +67,13 @@ def series_from_content(content: dict[str, Any], *, zone: str = "UTC") -> Series
     if series.rdates and min(series.rdates) < series.start:
         # The event's start bounds its series in the calendar index: an extra date before it
         # would never be found by a window query.
+        first, start = format_instant(min(series.rdates)), content["start_time"]
+        if series.days_in is not None:  # an all-day series: speak its dates
+            first, start, bound = first[:10], start[:10], "start_date"
+        else:
+            bound = "start_time"
         raise ValidationFailed(
-            "recurrence_dates must not be before start_time: "
-            f"{format_instant(min(series.rdates))} is before {content['start_time']}",
+            f"recurrence_dates must not be before {bound}: {first} is before {start}",
             loc=("body", "recurrence_dates"),
         )
     try:

@@ -618,6 +618,17 @@ async def test_updates_history_rollback_as_of_and_sync(
         "2026-03-17",
     )
     assert changelog[-1]["version"] == 4
+    version = (
+        await client.get(
+            f"/api/events/{event_id}/history/3",
+            params={"tz": "Europe/Berlin"},
+            headers=owner.headers,
+        )
+    ).json()
+    assert (version["snapshot"]["start_date"], version["snapshot"]["start_time"]) == (
+        "2026-03-14",
+        "2026-03-14T00:00:00+01:00",
+    )
     start, end = _day("UTC", date(2026, 3, 16))
     assert event_id in await _ids(client, owner, start_time=start, end_time=end)
 
