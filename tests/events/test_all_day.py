@@ -19,6 +19,7 @@ from sqlalchemy import select
 from calendo.events.models import Event
 from calendo.history.models import EventVersion
 from tests.events.support import strip_snapshots
+from tests.events.test_calendar_copies import _copy_of, assert_in_sync
 from tests.events.test_transparency_rdates import _put
 from tests.events.test_tz_rendering import set_default_zone
 from tests.helpers import Actor, assert_problem
@@ -720,3 +721,42 @@ async def test_snapshots_older_than_the_fields_read_as_timed(
         None,
         "2026-03-20T10:00:00Z",
     )
+
+
+async def test_trash_restore_and_the_calendar_copies(
+    app: FastAPI, client: httpx.AsyncClient, owner: Actor, viewer: Actor
+) -> None:
+    event = await _made(client, owner, **HOLIDAY, end_date="2026-03-14")
+    share = await client.post(
+        f"/api/events/{event['id']}/share",
+        json={"users": [{"user_id": viewer.id, "role": "viewer"}]},
+        headers=owner.headers,
+    )
+    assert share.status_code == 200
+    copies = await assert_in_sync(app, 2)
+    assert _copy_of(copies, event["id"], viewer.id)[:2] == (
+        datetime(2026, 3, 11, 10, tzinfo=UTC),
+        datetime(2026, 3, 14, 14, tzinfo=UTC),
+    )
+    moved = await _put(client, owner, event["id"], start_date="2026-04-01", end_date="2026-04-02")
+    assert moved.status_code == 200, moved.text
+    copies = await assert_in_sync(app, 2)
+    assert _copy_of(copies, event["id"], viewer.id)[0] == datetime(2026, 3, 31, 10, tzinfo=UTC)
+    # The viewer, in New York, finds it on 1 April there.
+    await set_default_zone(client, viewer, "America/New_York")
+    start, end = _day("America/New_York", date(2026, 4, 1))
+    assert event["id"] in await _ids(client, viewer, start_time=start, end_time=end)
+
+    assert (
+        await client.delete(f"/api/events/{event['id']}", headers=owner.headers)
+    ).status_code == 204
+    trash = (
+        await client.get("/api/events/trash", params={"tz": "Asia/Tokyo"}, headers=owner.headers)
+    ).json()["items"]
+    assert [(t["start_date"], t["start_time"]) for t in trash] == [
+        ("2026-04-01", "2026-04-01T00:00:00+09:00")
+    ]
+    restored = await client.post(f"/api/events/{event['id']}/restore", headers=owner.headers)
+    assert restored.status_code == 200, restored.text
+    assert (restored.json()["all_day"], restored.json()["start_date"]) == (True, "2026-04-01")
+    await assert_in_sync(app, 2)
