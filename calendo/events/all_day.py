@@ -31,7 +31,7 @@ from typing import Any
 
 from calendo.calendar import days, recurrence
 from calendo.core.errors import ValidationFailed
-from calendo.events.snapshots import as_date, parse_instant, snapshot_times
+from calendo.events.snapshots import as_date, format_instant, parse_instant, snapshot_times
 
 __all__ = [
     "FIELDS",
@@ -99,7 +99,7 @@ def reconcile(content: dict[str, Any], sent: set[str], *, was_all_day: bool) -> 
                         "is missing",
                         field,
                     )
-        _check_lists(content, dates=False)
+        _check_lists(content, sent, dates=False)
         return
     for field in ("start_time", "end_time"):
         if field in sent:
@@ -123,12 +123,16 @@ def reconcile(content: dict[str, Any], sent: set[str], *, was_all_day: bool) -> 
         )
     content["start_date"], content["end_date"] = start.isoformat(), end.isoformat()
     content["start_time"], content["end_time"] = snapshot_times(start, end)
-    _check_lists(content, dates=True)
+    _check_lists(content, sent, dates=True)
 
 
-def _check_lists(content: dict[str, Any], *, dates: bool) -> None:
-    """Extra and excluded dates of an all-day series are dates; a timed series' are times."""
+def _check_lists(content: dict[str, Any], sent: set[str], *, dates: bool) -> None:
+    """Extra and excluded dates of an all-day series are dates; a timed series' are times.
+    Those kept from a series of the other kind (not sent) are converted: an instant to its
+    date in the event's zone, a date to the event's new start time of day on it."""
     for field in _LISTS:
+        if field not in sent:
+            content[field] = _converted(content, content.get(field) or [], dates=dates)
         for value in content.get(field) or ():
             if is_date_text(value) != dates:
                 raise _refuse(
@@ -138,6 +142,19 @@ def _check_lists(content: dict[str, Any], *, dates: bool) -> None:
                     f"{value} (dates are for all-day events)",
                     field,
                 )
+
+
+def _converted(content: dict[str, Any], values: list[str], *, dates: bool) -> list[str]:
+    """Stored exceptions or extra dates of the other kind in this kind's form (sorted)."""
+    if all(is_date_text(v) == dates for v in values):
+        return values
+    zone = recurrence.load_zone(content["timezone"])
+    if dates:
+        return sorted({parse_instant(v).astimezone(zone).date().isoformat() for v in values})
+    clock = parse_instant(content["start_time"]).astimezone(zone).time()
+    return sorted(
+        {format_instant(datetime.combine(date.fromisoformat(v), clock, zone)) for v in values}
+    )
 
 
 def bound_columns(series: recurrence.Series) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from calendo.core.cooperative import Pacer
 from calendo.core.errors import Conflict, ValidationFailed
 from calendo.events import repository
 from calendo.events.all_day import stored_instant
-from calendo.events.snapshots import format_instant, parse_instant, snapshot_times
+from calendo.events.snapshots import floating_times, format_instant, parse_instant
 from calendo.events.state import EventFields
 
 _MAX_PLACEMENT_TRIES = 12
@@ -87,7 +87,7 @@ def series_of(event: EventFields | Row[Any], *, zone: str = "UTC") -> Series:
     """The stored series of an event; an all-day one's dates placed in ``zone`` (the
     caller's), its times read from its dates (its columns hold index bounds)."""
     if getattr(event, "all_day", False):
-        start, end = (parse_instant(t) for t in snapshot_times(event.start_date, event.end_date))
+        start, end = floating_times(event.start_date, event.end_date)
         timezone = "UTC"  # a rule on dates walks the floating midnights
     else:
         start, end, timezone = event.start_time, event.end_time, event.timezone

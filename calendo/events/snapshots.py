@@ -41,11 +41,17 @@ def as_date(value: Any) -> date | None:
     return date.fromisoformat(value)
 
 
-def snapshot_times(start_date: Any, end_date: Any) -> tuple[str, str]:
-    """``start_time`` / ``end_time`` of an all-day snapshot: the UTC midnights of its dates."""
+def floating_times(start_date: Any, end_date: Any) -> tuple[datetime, datetime]:
+    """The times of an all-day event: the UTC midnights of its dates (``calendar.days``)."""
     start, end = as_date(start_date), as_date(end_date)
     assert start is not None and end is not None
-    return format_instant(days.floating(start)), format_instant(days.floating(end))
+    return days.floating(start), days.floating(end)
+
+
+def snapshot_times(start_date: Any, end_date: Any) -> tuple[str, str]:
+    """``start_time`` / ``end_time`` of an all-day snapshot: the UTC midnights of its dates."""
+    start, end = floating_times(start_date, end_date)
+    return format_instant(start), format_instant(end)
 
 
 def snapshot_date(value: Any) -> str | None:

@@ -760,3 +760,52 @@ async def test_trash_restore_and_the_calendar_copies(
     assert restored.status_code == 200, restored.text
     assert (restored.json()["all_day"], restored.json()["start_date"]) == (True, "2026-04-01")
     await assert_in_sync(app, 2)
+
+
+async def test_switching_kinds_converts_kept_exceptions_and_extra_dates(
+    client: httpx.AsyncClient, owner: Actor
+) -> None:
+    series = await _made(
+        client,
+        owner,
+        title="Standup",
+        start_time="2026-03-02T09:00:00+01:00",
+        end_time="2026-03-02T09:15:00+01:00",
+        timezone="Europe/Berlin",
+        recurrence_pattern="FREQ=WEEKLY;BYDAY=MO",
+        recurrence_exceptions=["2026-03-30T09:00:00+02:00"],
+        recurrence_dates=["2026-03-04T09:00:00+01:00"],
+    )
+    # Timed -> all-day: each kept instant becomes its date in the event's zone.
+    made = await _put(client, owner, series["id"], all_day=True, start_date="2026-03-02")
+    assert made.status_code == 200, made.text
+    body = made.json()
+    assert (body["recurrence_exceptions"], body["recurrence_dates"]) == (
+        ["2026-03-30"],
+        ["2026-03-04"],
+    )
+    # All-day -> timed: each kept date takes the new start's time of day, in the event's zone.
+    timed = await _put(
+        client,
+        owner,
+        series["id"],
+        all_day=False,
+        start_time="2026-03-02T10:00:00+01:00",
+        end_time="2026-03-02T10:30:00+01:00",
+    )
+    assert timed.status_code == 200, timed.text
+    body = timed.json()
+    assert (body["recurrence_exceptions"], body["recurrence_dates"]) == (
+        ["2026-03-30T08:00:00Z"],
+        ["2026-03-04T09:00:00Z"],
+    )
+    # Sent with the switch, they must be of the new kind.
+    refused = await _put(
+        client,
+        owner,
+        series["id"],
+        all_day=True,
+        start_date="2026-03-02",
+        recurrence_exceptions=["2026-03-30T08:00:00Z"],
+    )
+    assert assert_problem(refused, 422)["errors"][0]["loc"] == ["body", "recurrence_exceptions"]
