@@ -112,6 +112,14 @@ def _date_or_time(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
 
 
 DateOrTime = Annotated[Time, WrapValidator(_date_or_time)]
+
+
+def _kind_then_time(value: date) -> tuple[bool, date]:
+    # Dates (all-day) and times never mix in a valid list; sort each kind in time order (a
+    # datetime is never compared with a date: the kind differs first).
+    return isinstance(value, datetime), value
+
+
 WindowTime = Annotated[AwareDatetime, AfterValidator(_utc_representable)]
 RulePattern = Annotated[
     str | None,
@@ -212,11 +220,7 @@ class EventContent(BaseModel):
     @classmethod
     def _dedupe(cls, value: list[datetime] | None) -> list[datetime] | None:
         # Dates (all-day) and times never mix in one valid list; sort each kind apart.
-        return (
-            sorted(set(value), key=lambda v: (isinstance(v, datetime), str(v)))
-            if value is not None
-            else None
-        )
+        return sorted(set(value), key=_kind_then_time) if value is not None else None
 
 
 class EventCreate(EventContent):
@@ -370,7 +374,7 @@ class ConflictCheck(BaseModel):
         # As on an event: extra dates belong to a series (a preview's series has a rule).
         if value and info.data.get("recurrence_pattern") is None:
             raise ValueError("recurrence_dates are only allowed with a recurrence_pattern")
-        return sorted(set(value), key=lambda v: (isinstance(v, datetime), str(v)))
+        return sorted(set(value), key=_kind_then_time)
 
     _times = field_validator("start_time", "end_time")(_required_time)
 

@@ -809,3 +809,17 @@ async def test_switching_kinds_converts_kept_exceptions_and_extra_dates(
         recurrence_exceptions=["2026-03-30T08:00:00Z"],
     )
     assert assert_problem(refused, 422)["errors"][0]["loc"] == ["body", "recurrence_exceptions"]
+
+
+async def test_times_in_a_list_stay_in_time_order(client: httpx.AsyncClient, owner: Actor) -> None:
+    """Lists that may hold dates (all-day) or times sort times by instant, not by text."""
+    series = await _made(
+        client,
+        owner,
+        title="Daily",
+        start_time="2026-03-02T09:00:00Z",
+        end_time="2026-03-02T09:15:00Z",
+        recurrence_pattern="FREQ=DAILY",
+        recurrence_dates=["2026-03-05T01:00:00Z", "2026-03-05T05:00:00+05:00"],
+    )
+    assert series["recurrence_dates"] == ["2026-03-05T00:00:00Z", "2026-03-05T01:00:00Z"]
