@@ -266,6 +266,21 @@ async def test_a_date_on_a_dst_change_lasts_its_day(
     start, end = _instant(item["occurrence_start"]), _instant(item["occurrence_end"])
     assert end - start == timedelta(hours=hours)
     assert start.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M") == f"{day} 00:00"
+    # Windows and expand=true agree: the day holds it, the days either side do not.
+    the_day = date.fromisoformat(day)
+    for offset, found in ((-1, False), (0, True), (1, False)):
+        window_start, window_end = _day(zone, the_day + timedelta(days=offset))
+        window = {"start_time": window_start, "end_time": window_end}
+        assert (event["id"] in await _ids(client, owner, **window)) is found, offset
+        expanded = await client.get(
+            "/api/events", params={**window, "expand": "true"}, headers=owner.headers
+        )
+        occurrences = [
+            (i["occurrence_start"], i["occurrence_end"]) for i in expanded.json()["items"]
+        ]
+        assert occurrences == (
+            [(item["occurrence_start"], item["occurrence_end"])] if found else []
+        )
 
 
 async def test_recurring_dates_with_exdates_and_rdates(
