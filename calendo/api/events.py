@@ -16,7 +16,16 @@ from calendo.core.pagination import CursorParam, Limit, Page
 from calendo.core.querymodel import query_model
 from calendo.core.routing import StrictQueryRoute, indexed_validation_route
 from calendo.core.uow import UnitOfWork
-from calendo.events import batch, creation, listing, preconditions, service, temporal, trash
+from calendo.events import (
+    all_day,
+    batch,
+    creation,
+    listing,
+    preconditions,
+    service,
+    temporal,
+    trash,
+)
 from calendo.events.presenters import RenderZone, event_body, rendering_zone
 from calendo.events.schemas import (
     BatchCreate,
@@ -182,16 +191,17 @@ async def list_events(request: Request, caller: BearerDep) -> Any:
                 at=query.as_of,
                 skip=query.skip,
                 expand=query.expand,
+                zone=rendering_zone(query.tz, account.timezone),
                 **filters,
             )
         default_zone = account.timezone
     elif query.expand:
         page, default_zone = await listing.list_expanded(
-            reads, caller=caller, settings=services.settings, **filters
+            reads, caller=caller, settings=services.settings, tz=query.tz, **filters
         )
     else:
         page, default_zone = await listing.list_events(
-            reads, caller=caller, skip=query.skip, **filters
+            reads, caller=caller, skip=query.skip, tz=query.tz, **filters
         )
     return json_response(page, zone=rendering_zone(query.tz, default_zone))
 
@@ -221,7 +231,9 @@ async def list_trash(
     page, default_zone = await trash.list_trash(
         services_of(request).db.reads, caller=caller, limit=limit, cursor=cursor
     )
-    return json_response(page, zone=rendering_zone(tz, default_zone))
+    zone = rendering_zone(tz, default_zone)
+    all_day.place_bodies(page["items"], zone)
+    return json_response(page, zone=zone)
 
 
 @batch_router.post(
@@ -251,7 +263,9 @@ async def check_conflicts(
     data: ConflictCheck, user: CurrentUserDep, session: ReadUnitDep, services: ServicesDep
 ) -> dict[str, Any]:
     """Conflicts of a prospective time with the caller's calendar, and up to 3 free slots."""
-    return await batch.check_conflicts(session, services=services, user_id=user.id, data=data)
+    return await batch.check_conflicts(
+        session, services=services, user_id=user.id, data=data, zone=user.timezone
+    )
 
 
 class EventReadQuery(BaseModel):
@@ -295,6 +309,7 @@ async def get_event(event_id: PathId, request: Request, caller: BearerDep) -> An
                 session, user_id=caller.user_id, event_id=event_id, at=query.as_of
             )
     zone = rendering_zone(query.tz, default_zone)
+    all_day.place_body(body, zone)  # an all-day event's times: its dates in that zone
     # The tag names the zone too: a copy rendered in one zone is never a 304 in another.
     tag = preconditions.version_tag(body["id"], body["version"], zone)
     # Read here, not declared: FastAPI resolves a declared header on every request (~15 µs).

@@ -15,7 +15,7 @@ from calendo.core.formats import json_response
 from calendo.core.pagination import CursorParam, Limit, encode_cursor, int_cursor
 from calendo.core.routing import StrictQueryRoute
 from calendo.core.uow import UnitOfWork
-from calendo.events import preconditions
+from calendo.events import all_day, preconditions
 from calendo.events import service as events
 from calendo.events import versions as service
 from calendo.events.presenters import RenderZone, event_body, rendering_zone
@@ -64,7 +64,9 @@ async def get_version(
 ) -> Response:
     """One version (by its number, 1, 2, 3 …) with the full event content as it was."""
     body = await service.get_version(session, user_id=user.id, event_id=event_id, number=version_id)
-    return json_response(body, zone=rendering_zone(tz, user.timezone))
+    zone = rendering_zone(tz, user.timezone)
+    all_day.place_body(body["snapshot"], zone)  # an all-day snapshot: its dates in that zone
+    return json_response(body, zone=zone)
 
 
 @router.get("/{event_id}/changelog", response_model=ChangelogPage, responses=_READ_ERRORS)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -386,6 +386,8 @@ def _in_zone(zone: tzinfo) -> Callable[[Any], str]:
     some zones' local mean time before 1940) is rendered in UTC instead: same instant."""
 
     def render(value: Any) -> str:
+        if isinstance(value, date) and not isinstance(value, datetime):
+            return value.isoformat()  # a date (an all-day event's) has no zone: as it is
         if not isinstance(value, datetime):
             raise TypeError(f"{type(value).__name__} is not JSON serializable")
         instant = value if value.tzinfo is not None else value.replace(tzinfo=UTC)

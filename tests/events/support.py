@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from calendo.audit.models import AuditEntry
 from calendo.core.uow import UnitOfWork
@@ -21,6 +21,7 @@ __all__ = [
     "count_rows",
     "event_row",
     "permission_rows",
+    "strip_snapshots",
     "version_rows",
 ]
 
@@ -54,3 +55,18 @@ async def permission_rows(app: FastAPI, event_id: int) -> dict[int, str]:
     query = select(Permission.user_id, Permission.role).where(Permission.event_id == event_id)
     async with UnitOfWork.read(app.state.services.db) as session:
         return {user_id: role for user_id, role in (await session.execute(query)).all()}
+
+
+async def strip_snapshots(app: FastAPI, event_id: int, fields: tuple[str, ...]) -> None:
+    """Remove ``fields`` from every version snapshot of an event: versions as a release
+    older than those fields wrote them."""
+    async with UnitOfWork.write(app.state.services.db) as session:
+        rows = await session.execute(
+            select(EventVersion.id, EventVersion.snapshot).where(EventVersion.event_id == event_id)
+        )
+        for row_id, snapshot in rows.all():
+            old = {k: v for k, v in snapshot.items() if k not in fields}
+            await session.execute(
+                update(EventVersion).where(EventVersion.id == row_id).values(snapshot=old)
+            )
+        await session.commit()

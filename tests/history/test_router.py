@@ -92,6 +92,9 @@ async def test_version_read_has_snapshot(
         "recurrence_dates",
         "transparency",
         "recurrence_overrides",
+        "all_day",
+        "start_date",
+        "end_date",
     ]
     assert_problem(
         await client.get(f"/api/events/{event['id']}/history/9", headers=owner.headers), 404
