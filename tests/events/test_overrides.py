@@ -502,3 +502,29 @@ async def test_history_names_the_occurrence_and_rollback_restores_the_overrides(
     ]
     items = await _occurrences(client, owner, event_id)
     assert [i["occurrence_start"] for i in items][1] == "2026-03-27T13:00:00Z"
+
+
+async def test_a_transaction_edits_overrides_atomically(
+    client: httpx.AsyncClient, owner: Actor, make_event: EventFactory
+) -> None:
+    series = await _series(make_event, owner)
+    operations: list[dict[str, Any]] = [
+        {
+            "op": "update",
+            "event_id": series["id"],
+            "changes": {"recurrence_overrides": [{"recurrence_id": SECOND, "title": "Own"}]},
+        },
+        {"op": "update", "event_id": series["id"], "changes": {"title": ""}},  # invalid
+    ]
+    refused = await client.post(
+        "/api/transactions", json={"operations": operations}, headers=owner.headers
+    )
+    assert_problem(refused, 422)
+    unchanged = (await client.get(f"/api/events/{series['id']}", headers=owner.headers)).json()
+    assert unchanged["recurrence_overrides"] == [] and unchanged["version"] == 1
+    done = await client.post(
+        "/api/transactions", json={"operations": operations[:1]}, headers=owner.headers
+    )
+    assert done.status_code == 200, done.text
+    items = await _occurrences(client, owner, series["id"])
+    assert [i.get("title") for i in items] == [None, "Own", None]
