@@ -1,0 +1,211 @@
+"""The conversion between events and VEVENTs: each field's form, and the round trip."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import icalendar
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from calendo.events.schemas import EventCreate
+from calendo.events.snapshots import CONTENT_FIELDS
+from calendo.ical import convert
+
+ZONES = [
+    "UTC",
+    "Europe/Berlin",
+    "America/New_York",
+    "America/St_Johns",
+    "Asia/Kolkata",
+    "Australia/Lord_Howe",
+    "Pacific/Chatham",
+    "Pacific/Kiritimati",
+]
+RULES = [
+    "FREQ=DAILY;COUNT=5",
+    "FREQ=WEEKLY;BYDAY=MO,WE,FR",
+    "FREQ=MONTHLY;INTERVAL=2;BYMONTHDAY=-1",
+    "FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU",
+    "FREQ=WEEKLY;UNTIL=21001231T235959Z;WKST=SU;BYDAY=TU,TH",
+    "FREQ=HOURLY;BYHOUR=9,17;BYMINUTE=0,30",
+    "FREQ=MINUTELY;INTERVAL=15;COUNT=4",
+    "FREQ=YEARLY;BYWEEKNO=20;BYDAY=MO",
+    "FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1",
+    "FREQ=YEARLY;BYYEARDAY=1,-1",
+    "FREQ=SECONDLY;INTERVAL=30;COUNT=3",
+]
+CONTENT = CONTENT_FIELDS  # every field Calendo models of an event
+
+# What iCalendar TEXT can carry: no control characters but tab and newline, no surrogates.
+_TEXT = st.characters(
+    blacklist_categories=("Cs",), blacklist_characters="\r\x7f\x00", min_codepoint=1
+).filter(lambda c: c in "\t\n" or ord(c) >= 0x20)
+instants = st.datetimes(
+    min_value=datetime(1901, 1, 1), max_value=datetime(2199, 1, 1), timezones=st.just(UTC)
+).map(lambda value: value.replace(microsecond=0))
+
+
+def _ambiguous(value: datetime, zone: str) -> bool:
+    """A wall-clock reading that happens twice (RFC 5545 reads it as the first)."""
+    local = value.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
+    zoned = ZoneInfo(zone)
+    first = local.replace(tzinfo=zoned, fold=0).astimezone(UTC)
+    second = local.replace(tzinfo=zoned, fold=1).astimezone(UTC)
+    return first != second
+
+
+@st.composite
+def events(draw: st.DrawFn) -> dict[str, Any]:
+    """An event body (as ``EventRead``) whose content ``EventCreate`` accepts."""
+    start = draw(instants)
+    end = start + timedelta(seconds=draw(st.integers(1, 40 * 86_400)))
+    rule = draw(st.none() | st.sampled_from(RULES))
+    content: dict[str, Any] = {
+        "title": draw(st.text(_TEXT, min_size=1, max_size=200).filter(str.strip)),
+        "description": draw(st.none() | st.text(_TEXT, max_size=300)),
+        "start_time": start,
+        "end_time": end,
+        "timezone": draw(st.sampled_from(ZONES)),
+        "location": draw(st.none() | st.text(_TEXT, max_size=100)),
+        "recurrence_pattern": rule,
+        "transparency": draw(st.sampled_from(["opaque", "transparent"])),
+    }
+    if rule is not None:
+        later = instants.filter(lambda value: value >= start)
+        content["recurrence_exceptions"] = draw(st.lists(later, max_size=4))
+        content["recurrence_dates"] = draw(st.lists(later, max_size=4))
+    created = draw(instants)
+    return {
+        **_normalised(content),
+        "id": draw(st.integers(1, 2_147_483_647)),
+        "version": draw(st.integers(1, 10_000)),
+        "created_at": created,
+        "updated_at": created + timedelta(seconds=draw(st.integers(0, 10**8))),
+    }
+
+
+def _normalised(body: dict[str, Any]) -> dict[str, Any]:
+    """The content as ``EventRead`` would show it after a create with these fields."""
+    sent = {name: value for name, value in body.items() if name in CONTENT}
+    fields = EventCreate.model_validate(sent).model_dump(include=set(CONTENT))
+    fields["recurrence_exceptions"] = fields["recurrence_exceptions"] or []
+    fields["recurrence_dates"] = fields["recurrence_dates"] or []
+    fields["is_recurring"] = fields["recurrence_pattern"] is not None
+    return fields
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(events())
+def test_round_trip_is_the_identity_on_every_field(event: dict[str, Any]) -> None:
+    times = [event["start_time"], event["end_time"]]
+    times += event["recurrence_exceptions"] + event["recurrence_dates"]
+    assume(not any(_ambiguous(value, event["timezone"]) for value in times))
+    [vevent] = convert.parse_calendar(convert.to_calendar([event]))
+    imported = convert.from_vevent(vevent)
+    assert _normalised(imported.fields) == _normalised(event)
+    assert imported.identity == convert.Identity(
+        uid=f"{event['id']}@calendo",
+        event_id=event["id"],
+        version=event["version"],
+        created_at=event["created_at"],
+        updated_at=event["updated_at"],
+    )
+
+
+BERLIN_EVENT: dict[str, Any] = {
+    "id": 7,
+    "title": "Standup\r\nroom 2\x01",
+    "description": "Daily; short, sharp",
+    "start_time": datetime(2026, 3, 2, 8, 0, 0, 250_000, tzinfo=UTC),
+    "end_time": datetime(2026, 3, 2, 8, 15, tzinfo=UTC),
+    "timezone": "Europe/Berlin",
+    "location": "Room 2",
+    "is_recurring": True,
+    "recurrence_pattern": "FREQ=WEEKLY;BYDAY=MO,WE",
+    "recurrence_exceptions": [datetime(2026, 3, 4, 8, tzinfo=UTC)],
+    "recurrence_dates": [datetime(2026, 3, 6, 8, tzinfo=UTC)],
+    "transparency": "transparent",
+    "owner_id": 1,
+    "my_role": "owner",
+    "version": 3,
+    "created_at": datetime(2026, 3, 1, 12, tzinfo=UTC),
+    "updated_at": datetime(2026, 3, 1, 13, 30, 5, 999_999, tzinfo=UTC),
+}
+
+
+def test_each_field_has_its_rfc5545_form() -> None:
+    text = convert.to_calendar([BERLIN_EVENT]).decode()
+    calendar = icalendar.Calendar.from_ical(text)
+    assert calendar["PRODID"] == convert.PRODID
+    assert [tz["TZID"] for tz in calendar.walk("VTIMEZONE")] == ["Europe/Berlin"]
+    [vevent] = calendar.walk("VEVENT")
+    assert vevent["UID"] == "7@calendo"
+    assert vevent["SEQUENCE"] == 2
+    assert "DTSTAMP:20260301T133005Z" in text
+    assert "LAST-MODIFIED:20260301T133005Z" in text
+    assert "CREATED:20260301T120000Z" in text
+    assert "DTSTART;TZID=Europe/Berlin:20260302T090000" in text  # whole seconds, wall clock
+    assert "DTEND;TZID=Europe/Berlin:20260302T091500" in text
+    assert "RRULE:FREQ=WEEKLY;BYDAY=MO,WE" in text
+    assert "EXDATE;TZID=Europe/Berlin:20260304T090000" in text
+    assert "RDATE;TZID=Europe/Berlin:20260306T090000" in text
+    assert "TRANSP:TRANSPARENT" in text
+    assert "LOCATION:Room 2" in text
+    assert "DESCRIPTION:Daily\\; short\\, sharp" in text
+    assert vevent["SUMMARY"] == "Standup\nroom 2"  # CRLF as a newline, controls left out
+
+
+def test_utc_events_are_written_in_utc_without_a_vtimezone() -> None:
+    event = {**BERLIN_EVENT, "timezone": "UTC", "transparency": "opaque"}
+    text = convert.to_calendar([event]).decode()
+    assert "DTSTART:20260302T080000Z" in text
+    assert "EXDATE:20260304T080000Z" in text
+    assert "TRANSP:OPAQUE" in text
+    assert "VTIMEZONE" not in text
+
+
+def test_busy_only_keeps_nothing_but_times() -> None:
+    opaque = {**BERLIN_EVENT, "transparency": "opaque"}
+    text = convert.to_calendar([opaque, {**BERLIN_EVENT, "id": 8}], busy_only=True)
+    [vevent] = icalendar.Calendar.from_ical(text).walk("VEVENT")  # the transparent one is free
+    assert set(vevent.keys()) == convert.BUSY_PROPERTIES
+    assert vevent["SUMMARY"] == "Busy"
+    assert b"Standup" not in text and b"Room 2" not in text and b"Daily" not in text
+
+
+@pytest.mark.parametrize(
+    ("vevent", "reason"),
+    [
+        ("DTSTART;VALUE=DATE:20260302\r\nSUMMARY:x", "all-day"),
+        ("DTSTART:20260302T090000\r\nSUMMARY:x", "floating"),
+        ("SUMMARY:x", "DTSTART is missing"),
+        ("DTSTART:20260302T090000Z", "SUMMARY is missing"),
+        ("DTSTART:20260302T090000Z\r\nSUMMARY:x\r\nRRULE:FREQ=DAILY\r\nRRULE:FREQ=WEEKLY", "RRULE"),
+        ("DTSTART:20260302T090000Z\r\nSUMMARY:x\r\nEXDATE;VALUE=DATE:20260303", "EXDATE"),
+    ],
+)
+def test_what_calendo_does_not_model_is_refused_by_name(vevent: str, reason: str) -> None:
+    text = (
+        f"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:u\r\n{vevent}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    [component] = convert.parse_calendar(text.encode())
+    with pytest.raises(convert.ICalError, match=reason):
+        convert.from_vevent(component)
+
+
+def test_a_duration_gives_the_end_and_foreign_uids_name_no_event() -> None:
+    text = (
+        "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:abc@example.com\r\nSUMMARY:x\r\n"
+        "DTSTART:20260302T090000Z\r\nDURATION:PT45M\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    [component] = convert.parse_calendar(text.encode())
+    imported = convert.from_vevent(component)
+    assert imported.fields["end_time"] == datetime(2026, 3, 2, 9, 45, tzinfo=UTC)
+    assert imported.identity.event_id is None
+    assert convert.event_id_of("12@calendo") == 12
+    with pytest.raises(convert.ICalError):
+        convert.parse_calendar(b"not a calendar")
