@@ -5,6 +5,7 @@ from calendo.auth.models import AuthSession, User
 from calendo.core.db import Base
 from calendo.events.models import Event
 from calendo.history.models import EventVersion
+from calendo.ical.models import FeedToken
 from calendo.notifications.models import Notification
 from calendo.sharing.models import Permission
 from calendo.sync.models import SyncChange
@@ -15,6 +16,7 @@ __all__ = [
     "Base",
     "Event",
     "EventVersion",
+    "FeedToken",
     "Notification",
     "Permission",
     "SyncChange",

@@ -6,6 +6,8 @@ routes and the package graph stays one-way (docs/architecture.md, "Layers")."""
 
 from __future__ import annotations
 
+import re
+
 from fastapi import APIRouter, FastAPI
 
 from calendo.api.audit import router as audit_router
@@ -13,6 +15,7 @@ from calendo.api.auth import router as auth_router
 from calendo.api.auth import users_router
 from calendo.api.events import batch_router
 from calendo.api.events import router as events_router
+from calendo.api.feeds import router as feeds_router
 from calendo.api.history import router as history_router
 from calendo.api.notifications import router as notifications_router
 from calendo.api.sharing import router as sharing_router
@@ -32,7 +35,13 @@ ROUTERS: tuple[tuple[APIRouter, str], ...] = (
     (notifications_router, "/notifications"),
     (audit_router, "/audit"),
     (transactions_router, "/transactions"),
+    (feeds_router, "/feeds"),
 )
+
+# The GETs that may answer text/calendar besides JSON and MessagePack (core/formats.py): the
+# calendar list and one event; and the feeds, which answer nothing else.
+CALENDAR_PATHS = re.compile(r"/api/events(?:/-?[0-9]+)?")
+CALENDAR_ONLY_PATHS = re.compile(r"/api/feeds/[^/]+\.ics")
 
 # The order of the groups in the OpenAPI document (and /docs), independent of ROUTERS.
 OPENAPI_TAGS = [
@@ -45,6 +54,10 @@ OPENAPI_TAGS = [
     {"name": "sync", "description": "Incremental sync."},
     {"name": "audit", "description": "The audit trail."},
     {"name": "transactions", "description": "Several operations, all or nothing."},
+    {
+        "name": "feeds",
+        "description": "iCalendar subscription feeds: secret URLs a calendar program polls.",
+    },
     {"name": "operations", "description": "Health and metrics."},
 ]
 

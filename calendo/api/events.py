@@ -7,11 +7,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, Field
 
+from calendo.api import calendars
 from calendo.auth.caller import CurrentUser
 from calendo.auth.dependencies import BearerDep, CurrentUserDep, current_user
 from calendo.core.deps import PathId, ServicesDep, SessionDep, Write, services_of, write_unit
 from calendo.core.errors import problem_responses
-from calendo.core.formats import JSON, json_response
+from calendo.core.formats import CALENDAR, JSON, json_response, negotiated
 from calendo.core.pagination import CursorParam, Limit, Page
 from calendo.core.querymodel import query_model
 from calendo.core.routing import StrictQueryRoute, indexed_validation_route
@@ -144,9 +145,20 @@ _list_query, _LIST_QUERY_DOCS = query_model(ListEventsQuery)
     openapi_extra=_LIST_QUERY_DOCS,
 )
 async def list_events(request: Request, caller: BearerDep) -> Any:
-    """The caller's calendar: owned and shared events, sorted by start then id."""
+    """The caller's calendar: owned and shared events, sorted by start then id.
+
+    With `Accept: text/calendar`: one VCALENDAR holding every event with an occurrence in the
+    window, which `start_time` and `end_time` must give (422 otherwise); `q` and `role` filter
+    as usual, the other parameters do not apply (422). Not paged: at most
+    `CALENDO_ICAL_MAX_EVENTS` events (default 2000), a 422 beyond that asks for a shorter
+    window. Each event is a VEVENT with `UID:<id>@calendo` (docs/api-notes.md, "iCalendar").
+    """
     query = _list_query(request)
     services = services_of(request)
+    if negotiated(request.scope) == CALENDAR:
+        return await calendars.window(
+            request, caller, start=query.start_time, end=query.end_time, q=query.q, role=query.role
+        )
     filters: dict[str, Any] = {
         "start": query.start_time,
         "end": query.end_time,
@@ -259,7 +271,11 @@ _event_read_query, _EVENT_READ_DOCS = query_model(EventReadQuery, headers=Condit
     openapi_extra=_EVENT_READ_DOCS,
 )
 async def get_event(event_id: PathId, request: Request, caller: BearerDep) -> Any:
-    """The event, the caller's role and its permission list."""
+    """The event, the caller's role and its permission list.
+
+    With `Accept: text/calendar`: the event as one VCALENDAR (its VEVENT and the VTIMEZONE of
+    its zone; `as_of` applies, `tz` does not matter), with `ETag: "<id>-<version>@ics"`.
+    """
     query = _event_read_query(request)
     services = services_of(request)
     if query.as_of is None:
@@ -273,6 +289,8 @@ async def get_event(event_id: PathId, request: Request, caller: BearerDep) -> An
             body = await temporal.get_event_as_of(
                 session, user_id=caller.user_id, event_id=event_id, at=query.as_of
             )
+    if negotiated(request.scope) == CALENDAR:
+        return await calendars.one_event(request, body)
     zone = rendering_zone(query.tz, default_zone)
     # The tag names the zone too: a copy rendered in one zone is never a 304 in another.
     tag = preconditions.version_tag(body["id"], body["version"], zone)

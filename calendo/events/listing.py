@@ -81,7 +81,7 @@ def cursor_position(cursor: str | None) -> tuple[datetime, int] | None:
 
 def _calendar(
     *,
-    caller: Bearer,
+    caller: Bearer | int,
     start: datetime | None,
     end: datetime | None,
     q: str | None,
@@ -89,10 +89,12 @@ def _calendar(
     after: tuple[datetime, int] | None = None,
     paged: bool = False,
 ) -> tuple[Any, dict[str, Any]]:
-    """The prepared calendar statement for these filters, and the values to bind."""
+    """The prepared calendar statement for these filters, and the values to bind; ``caller``
+    is a bearer (its login session must be live) or a bare user id (a feed's owner)."""
+    live = isinstance(caller, Bearer)
     params: dict[str, Any] = {
-        "user_id": caller.user_id,
-        "session_id": caller.session_id,
+        "user_id": caller.user_id if isinstance(caller, Bearer) else caller,
+        "session_id": caller.session_id if isinstance(caller, Bearer) else None,
         "start": start,
         "end": end,
         "role": role,
@@ -108,6 +110,7 @@ def _calendar(
         role=bool(role),
         after=after is not None,
         paged=paged,
+        live=live,
     )
     return statement, {k: v for k, v in params.items() if v is not None}
 
@@ -143,21 +146,9 @@ async def list_events(
         after=cursor_position(cursor),
         paged=True,
     )
-    offset = skip or 0
-    first = offset
-    # One row more than the page tells whether there is a next page; recurring candidates
-    # without an occurrence in the window are dropped, so fetch again until the page fills.
-    chunk = limit + 1
-    items: list[Row[Any]] = []
-    while len(items) <= limit:
-        rows = await reads.all(query, {**params, "offset": offset, "limit": chunk})
-        if not rows and offset == first:
-            await require_live(reads, caller)  # an empty calendar, or a revoked session
-        items.extend(row for row in rows if _occurs_in(row, start, end))
-        if len(rows) < chunk:
-            break
-        offset += chunk
-        chunk = max(chunk, _CHUNK)
+    items = await _occurring(
+        reads, query, params, caller=caller, offset=skip or 0, limit=limit, window=(start, end)
+    )
     page = items[:limit]
     next_cursor = None
     if len(items) > limit:
@@ -165,6 +156,71 @@ async def list_events(
         next_cursor = encode_cursor(format_instant(last.start_time), last.id)
     bodies, zone = _page_bodies(page)
     return {"items": bodies, "next_cursor": next_cursor}, zone
+
+
+async def _occurring(
+    reads: Reads,
+    query: Any,
+    params: dict[str, Any],
+    *,
+    caller: Bearer | None,
+    offset: int,
+    limit: int,
+    window: tuple[datetime | None, datetime | None],
+) -> list[Row[Any]]:
+    """Up to ``limit + 1`` rows of a paged calendar statement from ``offset`` that occur in the
+    window (one row more than the page tells whether there is more). Recurring candidates
+    without an occurrence in the window are dropped, so it fetches again until it has them.
+    With a ``caller``, an empty first fetch proves the login session live (401 otherwise)."""
+    start, end = window
+    chunk = limit + 1
+    items: list[Row[Any]] = []
+    first = offset
+    while len(items) <= limit:
+        rows = await reads.all(query, {**params, "offset": offset, "limit": chunk})
+        if not rows and offset == first and caller is not None:
+            await require_live(reads, caller)  # an empty calendar, or a revoked session
+        items.extend(row for row in rows if _occurs_in(row, start, end))
+        if len(rows) < chunk:
+            break
+        offset += chunk
+        chunk = max(chunk, _CHUNK)
+    return items
+
+
+async def calendar_window(
+    reads: Reads,
+    *,
+    owner: Bearer | int,
+    start: datetime,
+    end: datetime,
+    cap: int,
+    q: str | None = None,
+    role: str | None = None,
+) -> tuple[list[dict[str, Any]], bool]:
+    """Every event of a calendar with an occurrence in the window, sorted by start then id, as
+    ``EventRead`` bodies (at most ``cap``), and whether more were left out.
+
+    ``owner``: the caller's bearer (its login session must be live: 401 otherwise), or the
+    user id of a feed's owner (whose token the feed checked)."""
+    validate_window(start, end)
+    start = max(start, WINDOW_FLOOR)
+    query, params = _calendar(caller=owner, start=start, end=end, q=q, role=role, paged=True)
+    caller = owner if isinstance(owner, Bearer) else None
+    rows = await _occurring(
+        reads, query, params, caller=caller, offset=0, limit=cap, window=(start, end)
+    )
+    bodies, _ = _page_bodies(rows[:cap])
+    return bodies, len(rows) > cap
+
+
+async def calendar_stamp(reads: Reads, *, user_id: int, start: datetime, end: datetime) -> str:
+    """A short text that changes whenever ``calendar_window`` of that window would
+    (``repository.calendar_stamp_query``): one indexed aggregate, no row content read."""
+    params = {"user_id": user_id, "start": start, "end": end}
+    [(count, ids, versions, latest)] = await reads.all(repository.calendar_stamp_query(), params)
+    stamp = str(latest) if latest is not None else "-"
+    return f"{count}.{ids}.{versions}.{stamp}"
 
 
 async def list_expanded(

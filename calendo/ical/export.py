@@ -1,0 +1,99 @@
+"""Calendars as text/calendar: one event, a window of the caller's calendar, a feed.
+
+Rendering is pure CPU with no natural step (``icalendar`` serialises a whole calendar at
+once), so it runs off the event loop on the process's CPU lane (``core.cooperative.off_loop``),
+as the word diff does. A feed checks its entity tag before reading any event: an unchanged
+calendar costs the token lookup and one aggregate statement (``listing.calendar_stamp``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from calendo.auth.caller import Bearer
+from calendo.core.cooperative import off_loop
+from calendo.core.db import Reads
+from calendo.core.errors import ValidationFailed
+from calendo.events import listing
+from calendo.events.preconditions import none_match_fails
+from calendo.ical import convert
+from calendo.ical.tokens import Feed
+
+# A feed serves the events with an occurrence from a year before today to two years after.
+FEED_DAYS_BACK = 365
+FEED_DAYS_AHEAD = 730
+# Bumped when the rendering changes, so that no client keeps a copy a 304 would confirm.
+RENDERING = "1"
+
+
+async def event_calendar(body: Mapping[str, Any]) -> bytes:
+    """One event (its ``EventRead`` body) as a VCALENDAR."""
+    return await off_loop(convert.to_calendar, [body])
+
+
+def _too_many(cap: int, loc: str) -> ValidationFailed:
+    return ValidationFailed(
+        f"more than {cap} events have an occurrence in this window, the most one text/calendar "
+        "answer holds (CALENDO_ICAL_MAX_EVENTS); ask for a shorter window",
+        loc=("query", loc),
+    )
+
+
+async def window_calendar(
+    reads: Reads,
+    *,
+    caller: Bearer,
+    start: datetime,
+    end: datetime,
+    q: str | None,
+    role: str | None,
+    cap: int,
+) -> bytes:
+    """Every event of the caller's calendar with an occurrence in the window, as one
+    VCALENDAR; 422 when there are more than ``cap``."""
+    bodies, more = await listing.calendar_window(
+        reads, owner=caller, start=start, end=end, q=q, role=role, cap=cap
+    )
+    if more:
+        raise _too_many(cap, "end_time")
+    return await off_loop(convert.to_calendar, bodies)
+
+
+def feed_window(today: datetime) -> tuple[datetime, datetime]:
+    """The window a feed serves, from UTC midnight of ``today``'s date."""
+    midnight = today.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return midnight - timedelta(days=FEED_DAYS_BACK), midnight + timedelta(days=FEED_DAYS_AHEAD)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedAnswer:
+    """A feed's entity tag, and its body unless the client's copy is current (None)."""
+
+    tag: str
+    body: bytes | None
+
+
+async def feed_calendar(
+    reads: Reads, *, feed: Feed, cap: int, if_none_match: str | None, now: datetime
+) -> FeedAnswer:
+    """The feed's calendar, or only its tag when ``if_none_match`` names it (checked before
+    any event is read)."""
+    start, end = feed_window(now)
+    stamp = await listing.calendar_stamp(reads, user_id=feed.user_id, start=start, end=end)
+    tag = f'"feed-{feed.id}-{RENDERING}-{start.date().isoformat()}-{stamp}"'
+    if none_match_fails(if_none_match, tag):
+        return FeedAnswer(tag, None)
+    bodies, more = await listing.calendar_window(
+        reads, owner=feed.user_id, start=start, end=end, cap=cap
+    )
+    if more:
+        raise _too_many(cap, "feed")
+    body = await off_loop(_render_feed, bodies, feed)
+    return FeedAnswer(tag, body)
+
+
+def _render_feed(bodies: list[dict[str, Any]], feed: Feed) -> bytes:
+    return convert.to_calendar(bodies, busy_only=feed.busy_only, name=feed.name)
