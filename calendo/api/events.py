@@ -138,10 +138,19 @@ class ListEventsQuery(BaseModel):
 _list_query, _LIST_QUERY_DOCS = query_model(ListEventsQuery)
 
 
+# The text/calendar answer of the event reads, beside their JSON (api/calendars.py).
+_CALENDAR_200 = {
+    200: {
+        "description": "Successful Response; with `Accept: text/calendar`, an RFC 5545 VCALENDAR",
+        "content": {"text/calendar": {"schema": {"type": "string"}}},
+    }
+}
+
+
 @router.get(
     "",
     response_model=Page[ExpandedEventRead] | Page[EventRead],
-    responses=problem_responses(401, 422),
+    responses={**_CALENDAR_200, **problem_responses(401, 422)},
     openapi_extra=_LIST_QUERY_DOCS,
 )
 async def list_events(request: Request, caller: BearerDep) -> Any:
@@ -267,7 +276,11 @@ _event_read_query, _EVENT_READ_DOCS = query_model(EventReadQuery, headers=Condit
 @router.get(
     "/{event_id}",
     response_model=EventDetail,
-    responses={304: {"description": "Not modified"}, **problem_responses(401, 404, 422)},
+    responses={
+        **_CALENDAR_200,
+        304: {"description": "Not modified"},
+        **problem_responses(401, 404, 422),
+    },
     openapi_extra=_EVENT_READ_DOCS,
 )
 async def get_event(event_id: PathId, request: Request, caller: BearerDep) -> Any:

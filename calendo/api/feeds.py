@@ -31,8 +31,9 @@ router = APIRouter(tags=["feeds"], route_class=StrictQueryRoute)
     responses=problem_responses(401, 409, 422),
 )
 async def create_feed(data: FeedCreate, request: Request, user: CurrentUserDep) -> Response:
-    """Create a subscription feed of the caller's calendar; its secret URL is in this answer
-    only (it is stored hashed and never shown again).
+    """Create a subscription feed of the caller's calendar, its secret URL shown this once.
+
+    The secret is stored hashed and never shown again (the list shows names and ids only).
 
     `url` is the feed's address on this server (the request's scheme and host), `webcal_url`
     the same with the `webcal://` scheme that calendar programs open. A `busy_only` feed
@@ -57,8 +58,10 @@ async def list_feeds(user: CurrentUserDep, session: SessionDep) -> Response:
 
 @router.delete("/{feed_id}", status_code=204, responses=problem_responses(401, 404))
 async def revoke_feed(feed_id: PathId, request: Request, user: CurrentUserDep) -> Response:
-    """Revoke one of the caller's feeds: its URL answers 404 from now on, in every server
-    process. Another user's feed is 404 too. Audited as `feed_revoked`."""
+    """Revoke one of the caller's feeds: its URL answers 404 from now on.
+
+    Refused at once in every server process (each feed request looks its secret up). Another
+    user's feed is 404 too. Audited as `feed_revoked`."""
     async with write_unit(request) as write:
         await tokens.revoke_feed(write.session, user=user, feed_id=feed_id, ip=write.ip)
     return Response(status_code=204)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,6 +16,7 @@ from fastapi import FastAPI
 
 from calendo.app import create_app
 from calendo.core.config import Settings
+from calendo.core.observability import RedactTokens
 from calendo.ical import convert
 from tests.conftest import make_settings
 from tests.events.conftest import EventFactory
@@ -247,3 +250,21 @@ async def test_feeds_are_rate_limited_per_client(database_url: str, redis_url: s
             statuses = [(await client.get(_path(feed))).status_code for _ in range(4)]
             assert statuses == [200, 200, 200, 429]
             assert_problem(await client.get(_path(feed)), 429, "rate-limited")
+
+
+def test_log_lines_never_carry_a_feed_secret() -> None:
+    secret = "A" * 43
+    record = logging.LogRecord(
+        "uvicorn.error",
+        logging.INFO,
+        __file__,
+        1,
+        'Exception in ASGI application on "GET %s HTTP/1.1"',
+        (f"/api/feeds/{secret}.ics",),
+        None,
+    )
+    assert RedactTokens().filter(record)
+    assert record.getMessage().endswith('"GET /api/feeds/[redacted].ics HTTP/1.1"')
+    nginx = (Path(__file__).parents[2] / "deploy" / "nginx.conf").read_text()
+    assert '"$request_method $logged_uri"' in nginx
+    assert '"~^/api/feeds/[^/]+\\.ics$" "/api/feeds/[redacted].ics";' in nginx
