@@ -139,7 +139,7 @@ _list_query, _LIST_QUERY_DOCS = query_model(ListEventsQuery)
 
 
 # The text/calendar answer of the event reads, beside their JSON (api/calendars.py).
-_CALENDAR_200 = {
+_CALENDAR_200: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "Successful Response; with `Accept: text/calendar`, an RFC 5545 VCALENDAR",
         "content": {"text/calendar": {"schema": {"type": "string"}}},

@@ -99,6 +99,8 @@ async def get_feed(token: FeedSecret, request: Request) -> Any:
         cap=services.settings.ical_max_events,
         if_none_match=request.headers.get("if-none-match"),
         now=datetime.now(UTC),
+        cache=services.cache,
+        ttl=services.settings.cache_ttl_seconds,
     )
     headers = {"ETag": answer.tag, "Cache-Control": "private, no-cache"}
     if answer.body is None:

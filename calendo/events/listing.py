@@ -218,9 +218,10 @@ async def calendar_stamp(reads: Reads, *, user_id: int, start: datetime, end: da
     """A short text that changes whenever ``calendar_window`` of that window would
     (``repository.calendar_stamp_query``): one indexed aggregate, no row content read."""
     params = {"user_id": user_id, "start": start, "end": end}
-    [(count, ids, versions, latest)] = await reads.all(repository.calendar_stamp_query(), params)
-    stamp = str(latest) if latest is not None else "-"
-    return f"{count}.{ids}.{versions}.{stamp}"
+    [(seq, count, ids, versions, latest)] = await reads.all(
+        repository.calendar_stamp_query(), params
+    )
+    return f"{seq or 0}.{count}.{ids}.{versions}.{latest or '-'}"
 
 
 async def list_expanded(

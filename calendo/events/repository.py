@@ -39,6 +39,7 @@ from calendo.history.models import EventVersion
 from calendo.notifications import service as notifications
 from calendo.sharing.models import Permission
 from calendo.sync import feed
+from calendo.sync.models import SyncChange
 
 Bound = BindParameter[Any]
 _Query = TypeVar("_Query", bound="Select[*tuple[Any, ...]]")
@@ -172,13 +173,20 @@ def calendar_query(
 
 @functools.cache
 def calendar_stamp_query() -> Select[*tuple[Any, ...]]:
-    """What changes whenever the calendar window of a user changes, in one row: how many
-    events, the sums of their ids and versions, and the latest ``updated_at`` (bind
-    ``user_id``, ``start``, ``end``). A write bumps a version and ``updated_at``; a share, an
-    unshare, a delete or a move across the window changes the count or the sums. Read from the
-    same index as the calendar page, without reading the rows' content."""
+    """What changes whenever the calendar window of a user changes, in one row: the user's
+    latest sync-feed sequence number (every event or sharing write the user can see appends a
+    row there, ``sync.feed``), then how many events the window holds, the sums of their ids and
+    versions, and the latest ``updated_at`` (bind ``user_id``, ``start``, ``end``), which also
+    catch a row changed by hand. Read from the sync feed's index and the calendar page's,
+    without reading the rows' content."""
+    latest_change = (
+        select(func.max(SyncChange.seq))
+        .where(SyncChange.user_id == bindparam("user_id"))
+        .scalar_subquery()
+    )
     return (
         select(
+            latest_change,
             func.count(),
             func.coalesce(func.sum(Event.id), 0),
             func.coalesce(func.sum(Event.version), 0),

@@ -170,6 +170,7 @@ def to_calendar(
             zones.add(zone)
             years += [event["start_time"].year, event["end_time"].year]
             years += [value.year for value in event["recurrence_dates"]]
+            years += [value.year for value in event["recurrence_exceptions"]]
     if zones:
         first, last = min(years) - 1, min(max(years) + 2, _ZONE_LAST_YEAR)
         for zone in sorted(zones):

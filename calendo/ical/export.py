@@ -8,12 +8,14 @@ calendar costs the token lookup and one aggregate statement (``listing.calendar_
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from calendo.auth.caller import Bearer
+from calendo.core.cache import Cache
 from calendo.core.cooperative import off_loop
 from calendo.core.db import Reads
 from calendo.core.errors import ValidationFailed
@@ -77,21 +79,39 @@ class FeedAnswer:
 
 
 async def feed_calendar(
-    reads: Reads, *, feed: Feed, cap: int, if_none_match: str | None, now: datetime
+    reads: Reads,
+    *,
+    feed: Feed,
+    cap: int,
+    if_none_match: str | None,
+    now: datetime,
+    cache: Cache,
+    ttl: int,
 ) -> FeedAnswer:
     """The feed's calendar, or only its tag when ``if_none_match`` names it (checked before
-    any event is read)."""
+    any event is read).
+
+    A rendering is cached under its tag, so a client that polls without ``If-None-Match``
+    gets an unchanged calendar without it being read and rendered again. The tag changes with
+    every change the calendar's owner can see, so no stale rendering is ever reachable (and
+    the secret was checked before: a revoked feed reaches no cache entry)."""
     start, end = feed_window(now)
     stamp = await listing.calendar_stamp(reads, user_id=feed.user_id, start=start, end=end)
-    tag = f'"feed-{feed.id}-{RENDERING}-{start.date().isoformat()}-{stamp}"'
+    state = f"{RENDERING}|{start.date().isoformat()}|{stamp}".encode()
+    tag = f'"feed-{feed.id}-{hashlib.sha256(state).hexdigest()[:32]}"'
     if none_match_fails(if_none_match, tag):
         return FeedAnswer(tag, None)
+    key = f"ics:{tag}"
+    cached = await cache.get(key)
+    if cached is not None:
+        return FeedAnswer(tag, cached)
     bodies, more = await listing.calendar_window(
         reads, owner=feed.user_id, start=start, end=end, cap=cap
     )
     if more:
         raise _too_many(cap, "feed")
     body = await off_loop(_render_feed, bodies, feed)
+    await cache.set(key, body, ttl=ttl)
     return FeedAnswer(tag, body)
 
 

@@ -11,6 +11,7 @@ from calendo.app import create_app
 from tests.conftest import make_settings
 from tests.events.conftest import EventFactory
 from tests.helpers import Actor, assert_problem, register
+from tests.ical.support import share_with_viewer
 
 ICS = {"Accept": "text/calendar"}
 WINDOW = {"start_time": "2026-03-01T00:00:00Z", "end_time": "2026-04-01T00:00:00Z"}
@@ -117,12 +118,7 @@ async def test_the_window_holds_every_event_of_the_caller_in_it(
         recurrence_pattern="FREQ=DAILY;COUNT=2",
     )
     theirs = await make_event(editor, title="Shared with me")
-    shared = await client.post(
-        f"/api/events/{theirs['id']}/share",
-        json={"users": [{"user_id": owner.id, "role": "viewer"}]},
-        headers=editor.headers,
-    )
-    assert shared.status_code == 200, shared.text
+    await share_with_viewer(client, theirs, editor, owner)
     response = await client.get("/api/events", params=WINDOW, headers={**owner.headers, **ICS})
     uids = {str(vevent["UID"]) for vevent in _vevents(response)}
     assert uids == {f"{e['id']}@calendo" for e in (mine, series, theirs)}

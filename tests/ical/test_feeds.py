@@ -21,6 +21,7 @@ from calendo.ical import convert
 from tests.conftest import make_settings
 from tests.events.conftest import EventFactory
 from tests.helpers import Actor, assert_problem, register
+from tests.ical.support import share_with_viewer
 
 SOON = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)
 
@@ -59,12 +60,7 @@ async def test_feed_lifecycle(
     mine = await make_event(owner, title="Mine", location="Room 2", **_at(0))
     await make_event(owner, title="Far away", **_at(800))  # past the window's two years
     theirs = await make_event(editor, title="Theirs", **_at(1))
-    shared = await client.post(
-        f"/api/events/{theirs['id']}/share",
-        json={"users": [{"user_id": owner.id, "role": "viewer"}]},
-        headers=editor.headers,
-    )
-    assert shared.status_code == 200
+    await share_with_viewer(client, theirs, editor, owner)
     feed = await _create(client, owner)
     assert feed["url"] == f"http://testserver/api/feeds/{feed['token']}.ics"
     assert feed["webcal_url"] == f"webcal://testserver/api/feeds/{feed['token']}.ics"
@@ -268,3 +264,33 @@ def test_log_lines_never_carry_a_feed_secret() -> None:
     nginx = (Path(__file__).parents[2] / "deploy" / "nginx.conf").read_text()
     assert '"$request_method $logged_uri"' in nginx
     assert '"~^/api/feeds/[^/]+\\.ics$" "/api/feeds/[redacted].ics";' in nginx
+
+
+async def test_a_feed_polled_without_a_tag_is_served_from_its_rendering(
+    client: httpx.AsyncClient, owner: Actor, make_event: EventFactory, app: FastAPI
+) -> None:
+    event = await make_event(owner, title="Cached", **_at(0))
+    feed = await _create(client, owner)
+    first = await client.get(_path(feed))
+    tag = first.headers["etag"]
+    cache = app.state.services.cache
+    assert await cache.get(f"ics:{tag}") == first.content
+    again = await client.get(_path(feed))
+    assert (again.headers["etag"], again.content) == (tag, first.content)
+    # Another feed's rendering is another entry, even of the same calendar.
+    busy = await _create(client, owner, name="Busy", busy_only=True)
+    assert b"Cached" not in (await client.get(_path(busy))).content
+    # A share changes what the owner sees: a new tag, a new rendering.
+    other = await register(client, "other")
+    theirs = await make_event(other, title="Theirs", **_at(2))
+    await share_with_viewer(client, theirs, other, owner)
+    after = await client.get(_path(feed))
+    assert after.headers["etag"] != tag
+    assert {str(v["SUMMARY"]) for v in _vevents(after)} == {"Cached", "Theirs"}
+    unshared = await client.delete(
+        f"/api/events/{theirs['id']}/permissions/{owner.id}", headers=other.headers
+    )
+    assert unshared.status_code == 204
+    assert [str(v["UID"]) for v in _vevents(await client.get(_path(feed)))] == [
+        f"{event['id']}@calendo"
+    ]
