@@ -8,6 +8,9 @@ import pytest
 from asgi_lifespan import LifespanManager
 
 from calendo.app import create_app
+from calendo.core.formats import CALENDAR, JSON, MSGPACK, choose_format
+from calendo.events.snapshots import CONTENT_FIELDS
+from calendo.ical import convert
 from tests.conftest import make_settings
 from tests.events.conftest import EventFactory
 from tests.helpers import Actor, assert_problem, register
@@ -172,3 +175,52 @@ async def test_a_window_over_the_cap_is_a_422(database_url: str, redis_url: str 
             assert (
                 len(_vevents(await client.get("/api/events", params=shorter, headers=headers))) == 2
             )
+
+
+def test_choose_format_offers_the_calendar_only_when_asked() -> None:
+    def choose(accept: str | None) -> str | None:
+        return choose_format(accept, allow_html=False, allow_calendar=True)
+
+    assert choose("text/calendar") == CALENDAR
+    assert choose("text/*") == CALENDAR
+    assert choose("text/calendar;q=0.4, application/json") == JSON
+    assert choose("application/msgpack, text/calendar;q=0.5") == MSGPACK
+    assert choose("*/*") == JSON
+    assert choose(None) == JSON
+    assert choose("text/html") is None
+    assert choose_format("text/calendar", allow_html=False) is None
+
+
+async def test_an_exported_event_comes_back_whole_through_the_api(
+    client: httpx.AsyncClient, owner: Actor, make_event: EventFactory
+) -> None:
+    """Export → VEVENT → EventCreate fields → POST: the new event has the same content."""
+    event = await make_event(
+        owner,
+        title="Rehearsal; act 2, scene 1",
+        description="Bring the score.\nAnd water.",
+        location="Hall \\ stage",
+        start_time="2026-03-12T17:00:00Z",
+        end_time="2026-03-12T18:30:00Z",
+        timezone="America/New_York",
+        recurrence_pattern="FREQ=WEEKLY;UNTIL=20260430T235959Z;BYDAY=TH",
+        recurrence_exceptions=["2026-03-19T16:00:00Z"],
+        recurrence_dates=["2026-04-04T16:00:00Z"],
+        transparency="transparent",
+    )
+    calendar = await client.get(f"/api/events/{event['id']}", headers={**owner.headers, **ICS})
+    [vevent] = _vevents(calendar)
+    fields = convert.from_vevent(vevent).fields
+    sent = {
+        name: value.isoformat() if hasattr(value, "isoformat") else value
+        for name, value in fields.items()
+    }
+    for name in ("recurrence_exceptions", "recurrence_dates"):
+        sent[name] = [value.isoformat() for value in fields[name]]
+    copy = await client.post(
+        "/api/events", json=sent, headers=owner.headers, params={"conflict_strategy": "allow"}
+    )
+    assert copy.status_code == 201, copy.text
+    assert {name: copy.json()[name] for name in CONTENT_FIELDS} == {
+        name: event[name] for name in CONTENT_FIELDS
+    }
