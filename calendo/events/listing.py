@@ -168,10 +168,11 @@ async def _occurring(
     limit: int,
     window: tuple[datetime | None, datetime | None],
 ) -> list[Row[Any]]:
-    """Up to ``limit + 1`` rows of a paged calendar statement from ``offset`` that occur in the
-    window (one row more than the page tells whether there is more). Recurring candidates
-    without an occurrence in the window are dropped, so it fetches again until it has them.
-    With a ``caller``, an empty first fetch proves the login session live (401 otherwise)."""
+    """The rows of a paged calendar statement from ``offset`` that occur in the window, read
+    until more than ``limit`` are found or the rows run out: the caller keeps the first
+    ``limit``, and one more tells there is more. Recurring candidates without an occurrence in
+    the window are dropped, so it fetches again until it has enough. With a ``caller``, an
+    empty first fetch proves the login session live (401 otherwise)."""
     start, end = window
     chunk = limit + 1
     items: list[Row[Any]] = []
