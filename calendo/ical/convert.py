@@ -138,9 +138,15 @@ def to_vevent(event: Mapping[str, Any], *, busy_only: bool = False) -> icalendar
     vevent.add("sequence", event["version"] - 1)
     vevent.add("created", _utc(event["created_at"]))
     vevent.add("last-modified", _utc(event["updated_at"]))
-    # RELATED-TO (a split series' origin) will be written here; per-occurrence overrides are
-    # VEVENTs of their own with RECURRENCE-ID, built beside this one by ``to_calendar``.
+    # RELATED-TO (a split series' origin) will be written here.
     return vevent
+
+
+def vevents_of(event: Mapping[str, Any], *, busy_only: bool = False) -> list[icalendar.Event]:
+    """Every component of one event: its VEVENT (``to_vevent``). Per-occurrence overrides,
+    once the event model has them, are VEVENTs of their own with the same UID and a
+    ``RECURRENCE-ID``, appended here after the series' VEVENT."""
+    return [to_vevent(event, busy_only=busy_only)]
 
 
 def to_calendar(
@@ -163,11 +169,10 @@ def to_calendar(
     for event in events:
         if busy_only and event["transparency"] == "transparent":
             continue
-        vevent = to_vevent(event, busy_only=busy_only)
-        vevents.append(vevent)
-        zone = event["timezone"]
-        if vevent["DTSTART"].params.get("TZID"):
-            zones.add(zone)
+        components = vevents_of(event, busy_only=busy_only)
+        vevents += components
+        if components[0]["DTSTART"].params.get("TZID"):
+            zones.add(event["timezone"])
             years += [event["start_time"].year, event["end_time"].year]
             years += [value.year for value in event["recurrence_dates"]]
             years += [value.year for value in event["recurrence_exceptions"]]

@@ -294,3 +294,11 @@ async def test_a_feed_polled_without_a_tag_is_served_from_its_rendering(
     assert [str(v["UID"]) for v in _vevents(await client.get(_path(feed)))] == [
         f"{event['id']}@calendo"
     ]
+
+
+async def test_a_feed_gets_the_header_cap_of_the_api(
+    client: httpx.AsyncClient, owner: Actor, settings: Settings
+) -> None:
+    feed = await _create(client, owner)
+    huge = {"X-Padding": "x" * settings.max_header_bytes}
+    assert_problem(await client.get(_path(feed), headers=huge), 431)
