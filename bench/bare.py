@@ -33,6 +33,7 @@ class BareEvent(BaseModel):
     recurrence_exceptions: list[datetime]
     recurrence_dates: list[datetime]
     transparency: str
+    recurrence_overrides: list[dict[str, Any]]
     owner_id: int
     my_role: str
     version: int
@@ -62,6 +63,7 @@ def _event(index: int) -> dict[str, Any]:
         "recurrence_exceptions": [],
         "recurrence_dates": [],
         "transparency": "opaque",
+        "recurrence_overrides": [],
         "owner_id": 1,
         "my_role": "owner",
         "version": 1,

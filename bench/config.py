@@ -21,6 +21,8 @@ BENCH_OWNED = 300
 BENCH_SHARED_IN = 100
 SHARED_FRACTION = 0.20
 RECURRING_FRACTION = 0.10
+# Of the recurring series, the share with single-occurrence overrides (three each).
+OVERRIDDEN_FRACTION = 0.10
 LONG_HISTORY_EVENTS = 3
 LONG_HISTORY_VERSIONS = 200
 FANOUT_SIZES = (100, 1000)

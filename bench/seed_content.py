@@ -13,8 +13,9 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bench.config import RANGE_START, RANGE_WEEKS
+from bench.config import OVERRIDDEN_FRACTION, RANGE_START, RANGE_WEEKS
 from calendo.calendar import recurrence
+from calendo.events.snapshots import format_instant
 
 TITLES = (
     "Team sync",
@@ -95,6 +96,23 @@ def event_content(rng: random.Random, *, recurring: bool, day: int | None = None
         rule, start = _rule(rng, start)
     end = start + timedelta(minutes=rng.choice(DURATIONS))
     series = recurrence.Series(start=start, end=end, timezone=zone, rule=rule)
+    # Its own generator, so the events drawn with ``rng`` are those of a calendar without them.
+    overrides = _overrides(series, random.Random(f"{title}{start}")) if rule else []
+    if overrides:
+        series = recurrence.Series(
+            start=start,
+            end=end,
+            timezone=zone,
+            rule=rule,
+            overrides=tuple(
+                recurrence.Override(
+                    datetime.fromisoformat(o["recurrence_id"]),
+                    datetime.fromisoformat(o["start_time"]),
+                    datetime.fromisoformat(o["end_time"]),
+                )
+                for o in overrides
+            ),
+        )
     return {
         "title": title,
         "description": description,
@@ -107,8 +125,29 @@ def event_content(rng: random.Random, *, recurring: bool, day: int | None = None
         "recurrence_exceptions": [],
         "recurrence_dates": [],
         "transparency": "opaque",
+        "recurrence_overrides": overrides,
         "series_end": recurrence.series_last_end(series),
     }
+
+
+def _overrides(series: recurrence.Series, picker: random.Random) -> list[dict[str, Any]]:
+    """Single-occurrence edits of ``OVERRIDDEN_FRACTION`` of the series: three of its
+    occurrences in the seeded range moved an hour later and renamed."""
+    if picker.random() >= OVERRIDDEN_FRACTION:
+        return []
+    window_end = RANGE_START + timedelta(weeks=RANGE_WEEKS)
+    found = recurrence.expand(series, series.start, window_end, limit=60).occurrences
+    chosen = sorted(picker.sample(found, min(3, len(found))), key=lambda o: o.start)
+    hour = timedelta(hours=1)
+    return [
+        {
+            "recurrence_id": format_instant(o.start),
+            "start_time": format_instant(o.start + hour),
+            "end_time": format_instant(o.end + hour),
+            "title": "Moved this week",
+        }
+        for o in chosen
+    ]
 
 
 def revise(content: dict[str, Any], version: int) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from calendo.api.events import router as events_router
 from calendo.api.feeds import router as feeds_router
 from calendo.api.history import router as history_router
 from calendo.api.notifications import router as notifications_router
+from calendo.api.occurrences import router as occurrences_router
 from calendo.api.sharing import router as sharing_router
 from calendo.api.sync import router as sync_router
 from calendo.api.transactions import router as transactions_router
@@ -27,6 +28,7 @@ from calendo.api.transactions import router as transactions_router
 ROUTERS: tuple[tuple[APIRouter, str], ...] = (
     (events_router, "/events"),
     (batch_router, "/events"),
+    (occurrences_router, "/events"),
     (sharing_router, "/events"),
     (history_router, "/events"),
     (sync_router, "/sync"),

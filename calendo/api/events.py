@@ -77,11 +77,13 @@ ListAsOf = Annotated[
 ]
 
 
-def _context(user: CurrentUser, write: Write, strategy: str = "reject") -> service.WriteContext:
+def write_context(
+    user: CurrentUser, write: Write, strategy: str = "reject"
+) -> service.WriteContext:
     return service.WriteContext(actor=user, services=write.services, ip=write.ip, strategy=strategy)
 
 
-def _written(
+def written_response(
     written: service.Written, *, status_code: int = 200, location: str | None = None
 ) -> Response:
     """The ``EventWriteResult`` of a write, serialised once (its values come from the row just
@@ -89,7 +91,11 @@ def _written(
     headers = {"ETag": preconditions.etag(written.event)}
     if location is not None:
         headers["Location"] = location
-    body = {**event_body(written.event, written.role), "conflicts": written.conflicts}
+    body = {
+        **event_body(written.event, written.role),
+        "conflicts": written.conflicts,
+        "orphaned_overrides": list(written.orphaned),
+    }
     return json_response(body, status_code=status_code, headers=headers)
 
 
@@ -109,10 +115,10 @@ async def create_event(
     """Create an event; the caller becomes its owner."""
     async with write_unit(request) as write:
         written = await creation.create_event(
-            write.session, ctx=_context(user, write, conflict_strategy), data=data, note=note
+            write.session, ctx=write_context(user, write, conflict_strategy), data=data, note=note
         )
         location = str(request.url_for("get_event", event_id=written.event.id))
-        return _written(written, status_code=201, location=location)
+        return written_response(written, status_code=201, location=location)
 
 
 class ListEventsQuery(BaseModel):
@@ -243,7 +249,7 @@ async def batch_create(
     """Create up to CALENDO_BATCH_MAX events atomically; an error names the failing index."""
     async with write_unit(request) as write:
         written = await batch.batch_create(
-            write.session, ctx=_context(user, write, conflict_strategy), items=data.events
+            write.session, ctx=write_context(user, write, conflict_strategy), items=data.events
         )
         items = [{**event_body(w.event, w.role), "conflicts": w.conflicts} for w in written]
     return {"items": items}
@@ -366,7 +372,7 @@ async def update_event(
                 note=query.note,
             ),
         )
-        return _written(written)
+        return written_response(written)
 
 
 # PATCH is the same operation under another method (its own operation id in OpenAPI).
@@ -394,7 +400,7 @@ async def delete_event(
     async with write_unit(request) as write:
         await service.delete_event(
             write.session,
-            ctx=_context(user, write),
+            ctx=write_context(user, write),
             event_id=event_id,
             if_match=if_match,
             note=note,
@@ -418,11 +424,11 @@ async def restore_event(
     async with write_unit(request) as write:
         written = await service.restore_event(
             write.session,
-            ctx=_context(user, write, conflict_strategy),
+            ctx=write_context(user, write, conflict_strategy),
             event_id=event_id,
             note=note,
         )
-        return _written(written)
+        return written_response(written)
 
 
 @router.get(

@@ -39,10 +39,13 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache, lru_cache
-from typing import Any, Final
+from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
+from calendo.calendar import overrides as overriding
 from calendo.calendar.feasibility import never_fires_from, satisfiable
+from calendo.calendar.margins import MARGIN, add_clamped, naive_utc, reorder, wall_floor
+from calendo.calendar.overrides import Override
 from calendo.calendar.rrule import (
     HORIZON_YEAR,
     MAX_COUNT,
@@ -73,24 +76,17 @@ __all__ = [
     "MAX_RULE_LENGTH",
     "Expansion",
     "Occurrence",
+    "Override",
     "RecurrenceError",
     "Series",
     "expand",
     "load_zone",
     "normalize_rule",
+    "orphaned_overrides",
     "series_last_end",
     "validate_series",
     "walk_stats",
 ]
-
-
-# Wall-clock time and UTC never differ by more than ~16 hours; two days of slack around a window
-# keeps every relevant occurrence inside the iterated range whatever the zone.
-_MARGIN: Final = timedelta(days=2)
-# Dense rules (several occurrences an hour) start and stop their walks by the zone's own
-# offsets around the window, sampled this often, instead of by _MARGIN (two days of them).
-_OFFSET_SAMPLE: Final = timedelta(hours=1)
-_OFFSET_SAMPLES: Final = range(-48, 49)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,14 +100,19 @@ class Series:
     exdates: tuple[datetime, ...] = ()
     rdates: tuple[datetime, ...] = ()  # extra occurrence starts (RDATE)
     transparent: bool = False  # RFC 5545 TRANSP: never busy, so never in conflict
+    # Single-occurrence overrides (RECURRENCE-ID), sorted by recurrence id (``overrides``).
+    overrides: tuple[Override, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class Occurrence:
-    """One occurrence, in UTC."""
+    """One occurrence, in UTC. An overridden one also carries the start the series gives it
+    (``recurrence_id``) and its own transparency when the override sets one."""
 
     start: datetime
     end: datetime
+    recurrence_id: datetime | None = None
+    transparent: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,7 +203,7 @@ def _walk(prep: _Prepared, rule: Rule, dtstart: datetime) -> Iterator[datetime]:
     stop = HORIZON
     if rule.until is not None:
         # No wall-clock time more than two days after UNTIL's UTC reading can be before it.
-        stop = min(stop, _naive_utc(rule.until, _MARGIN))
+        stop = min(stop, naive_utc(rule.until, MARGIN))
     if rule.freq in UNIT_SECONDS:
         walker = fine_walk(rule, wall, stop)
     else:
@@ -290,10 +291,13 @@ def series_last_end(series: Series) -> datetime | None:
     """
     prep = _prepare(series)
     last_rule_end = _rule_last_end(series, prep)
+    if last_rule_end is None:
+        return None
     kept = [start for start in prep.rdates if start not in prep.exdates]
-    if last_rule_end is None or not kept:
-        return last_rule_end
-    return max(last_rule_end, kept[-1] + prep.duration)
+    ends = [last_rule_end, *(o.placed(prep.duration)[1] for o in series.overrides)]
+    if kept:
+        ends.append(kept[-1] + prep.duration)
+    return max(ends)
 
 
 def _rule_last_end(series: Series, prep: _Prepared) -> datetime | None:
@@ -349,7 +353,8 @@ def _occurrences(prep: _Prepared, rule: Rule, dtstart: datetime) -> Iterator[Occ
 def expand(
     series: Series, window_start: datetime, window_end: datetime, *, limit: int = 1000
 ) -> Expansion:
-    """Occurrences overlapping [window_start, window_end), sorted, at most ``limit`` of them."""
+    """Occurrences overlapping [window_start, window_end), sorted, at most ``limit`` of them,
+    with the series' overrides applied (``overrides.apply``)."""
     prep = _prepare(series)
     start = _aware(window_start, "the window start")
     end = _aware(window_end, "the window end")
@@ -357,6 +362,31 @@ def expand(
         raise RecurrenceError("the window end must not be before the window start")
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise RecurrenceError("limit must be a positive whole number")
+    if not series.overrides:
+        return _expand_plain(prep, start, end, limit)
+    kept, placed, truncated = overriding.apply(
+        _plain_of(prep), series.overrides, prep.duration, start, end, limit
+    )
+    found = [Occurrence(s, e) for s, e in kept]
+    found += [Occurrence(p.start, p.end, p.recurrence_id, p.transparent) for p in placed]
+    found.sort(key=lambda occ: (occ.start, occ.recurrence_id or occ.start))
+    return Expansion(found[:limit], truncated or len(found) > limit)
+
+
+def _plain_of(prep: _Prepared) -> overriding.PlainExpansion:
+    """The series' expansion without its overrides, as ``overrides.apply`` asks for it."""
+
+    def plain(
+        start: datetime, end: datetime, limit: int
+    ) -> tuple[list[tuple[datetime, datetime]], bool]:
+        expansion = _expand_plain(prep, start, end, limit)
+        return [(o.start, o.end) for o in expansion.occurrences], expansion.truncated
+
+    return plain
+
+
+def _expand_plain(prep: _Prepared, start: datetime, end: datetime, limit: int) -> Expansion:
+    """``expand`` of the rule, the single start and the RDATEs, minus the EXDATEs."""
     if prep.rule is None:
         single = Occurrence(prep.start, prep.end)
         keep = _overlaps(single, start, end) and single.start not in prep.exdates
@@ -369,6 +399,11 @@ def expand(
         found.setdefault(extra.start, extra)
     ordered = sorted(found.values(), key=lambda occ: occ.start)
     return Expansion(ordered[:limit], len(ordered) > limit)
+
+
+def orphaned_overrides(series: Series) -> list[datetime]:
+    """The recurrence ids of the series' overrides whose occurrence it no longer has."""
+    return overriding.orphaned(_plain_of(_prepare(series)), series.overrides)
 
 
 def _rdates_in(prep: _Prepared, start: datetime, end: datetime) -> Iterator[Occurrence]:
@@ -405,10 +440,12 @@ def _expand_rule(
     """Walk the rule from just before the window until past it (or a little past ``limit``
     occurrences): the rule's occurrences found, by start (at least the first ``limit + 1``
     when there are more)."""
-    dtstart = shifted_start(rule, prep.local_start, _wall_floor(prep, rule, start - prep.duration))
+    dtstart = shifted_start(
+        rule, prep.local_start, wall_floor(prep.zone, rule, start - prep.duration)
+    )
     # Generation follows wall-clock order, which stays within hours of UTC order, so stopping
     # a margin after the window end cannot miss an overlapping occurrence.
-    stop = _add_clamped(end, _reorder(prep, rule, end))
+    stop = add_clamped(end, reorder(prep.zone, rule, end))
     found: dict[datetime, Occurrence] = {}
     capped = False
     for occ in _occurrences(prep, rule, dtstart):
@@ -418,57 +455,8 @@ def _expand_rule(
             found.setdefault(occ.start, occ)
         if len(found) > limit and not capped:
             # Keep going a little: gap/fold resolution can reorder instants slightly.
-            capped, stop = True, min(stop, _add_clamped(occ.start, _reorder(prep, rule, occ.start)))
+            capped, stop = (
+                True,
+                min(stop, add_clamped(occ.start, reorder(prep.zone, rule, occ.start))),
+            )
     return found
-
-
-def _dense(rule: Rule) -> bool:
-    """Whether the rule may fire several times an hour, so that two days of margin around a
-    window could hold hundreds of thousands of occurrences."""
-    return rule.freq in ("MINUTELY", "SECONDLY") or len(rule.by_minute) * len(rule.by_second) > 1
-
-
-def _wall_floor(prep: _Prepared, rule: Rule, instant: datetime) -> datetime:
-    """A naive wall-clock time before that of every occurrence starting after ``instant``."""
-    if not _dense(rule):
-        return _naive_utc(instant, -_MARGIN)
-    # An occurrence after ``instant`` reads ``its instant + its offset`` on the wall clock (the
-    # offset before a gap for a time in it); beyond the sampled days it reads later anyway.
-    least, _ = _offsets_near(prep.zone, instant)
-    return _naive_utc(instant, least)
-
-
-def _reorder(prep: _Prepared, rule: Rule, instant: datetime) -> timedelta:
-    """How far past ``instant`` an occurrence generated later (in wall-clock order) may still
-    start before it: at most the offset change of the zone's transitions around it."""
-    if not _dense(rule):
-        return _MARGIN
-    least, greatest = _offsets_near(prep.zone, instant)
-    return greatest - least
-
-
-def _offsets_near(zone: ZoneInfo, instant: datetime) -> tuple[timedelta, timedelta]:
-    """The least and the greatest UTC offset ``zone`` has from two days before ``instant`` to
-    two days after it, sampled hourly (each zone keeps an offset for hours at least)."""
-    try:
-        offsets = [
-            (instant + k * _OFFSET_SAMPLE).astimezone(zone).utcoffset() or timedelta(0)
-            for k in _OFFSET_SAMPLES
-        ]
-    except OverflowError:  # at the ends of datetime's range: the generic margin
-        return -_MARGIN, _MARGIN
-    return min(offsets), max(offsets)
-
-
-def _add_clamped(value: datetime, delta: timedelta) -> datetime:
-    """value + delta, saturating at datetime's range (keeping value's tzinfo)."""
-    try:
-        return value + delta
-    except OverflowError:
-        bound = datetime.max if delta > timedelta(0) else datetime.min
-        return bound.replace(tzinfo=value.tzinfo)
-
-
-def _naive_utc(instant: datetime, delta: timedelta) -> datetime:
-    """The naive UTC reading of ``instant + delta``, comparable with wall-clock times."""
-    return _add_clamped(instant.astimezone(UTC).replace(tzinfo=None), delta)

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendo.calendar import recurrence
 from calendo.core.types import utcnow
-from calendo.events import repository, scheduling
+from calendo.events import overrides, repository, scheduling
 from calendo.events.change import build_created
 from calendo.events.models import EVENT_TABLE
 from calendo.events.schemas import EventCreate
@@ -58,7 +58,7 @@ def new_row(ctx: WriteContext, content: dict[str, Any], series: recurrence.Serie
     now = utcnow()
     row: NewRow = {"owner_id": ctx.actor.id, "created_at": now, "updated_at": now}
     row |= {"version": 1, "deleted_at": None, **snapshot_columns(content)}
-    row |= series_columns(series)
+    row |= series_columns(series, content)
     return row
 
 
@@ -94,4 +94,6 @@ def prepare_create(data: EventCreate) -> tuple[dict[str, Any], recurrence.Series
     """The content of a new event and its validated series."""
     content = {f: content_value(f, getattr(data, f)) for f in CONTENT_FIELDS}
     reconcile_recurrence(content, data.model_fields_set)
-    return content, scheduling.series_from_content(content)
+    series = scheduling.series_from_content(content)
+    overrides.check(None, content)
+    return content, series

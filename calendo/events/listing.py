@@ -17,10 +17,11 @@ from calendo.core.deps import Services
 from calendo.core.errors import ValidationFailed
 from calendo.core.formats import encode_json
 from calendo.core.pagination import decode_cursor, encode_cursor
-from calendo.events import access, repository, scheduling
+from calendo.events import access, overrides, repository, scheduling
 from calendo.events.presenters import calendar_bodies, event_body, permission_body
 from calendo.events.schemas import MIN_YEAR
 from calendo.events.snapshots import format_instant, parse_instant
+from calendo.events.state import EventFields
 
 _CHUNK = 100
 EXPAND_STEP = 200  # occurrences per step of a paced expansion
@@ -251,7 +252,7 @@ async def list_expanded(
     found = await reads.all(query, params)
     if not found:
         await require_live(reads, caller)  # an empty window, or a revoked session
-    rows: list[tuple[datetime, int, datetime, Row[Any]]] = []
+    rows: list[tuple[datetime, int, recurrence.Occurrence, Row[Any]]] = []
     pacer = Pacer()
     for event in found:
         expansion = await expand_paced(
@@ -259,14 +260,14 @@ async def list_expanded(
         )
         for occ in expansion.occurrences:
             if after is None or (occ.start, event.id) > after:
-                rows.append((occ.start, event.id, occ.end, event))
+                rows.append((occ.start, event.id, occ, event))
         await pacer.tick()
     rows.sort(key=lambda r: (r[0], r[1]))
     page = rows[:limit]
     await pacer.tick()
     bodies, zone = _page_bodies([event for _, _, _, event in page])
     items = await pacer.map(
-        lambda pair: {**pair[0], "occurrence_start": pair[1][0], "occurrence_end": pair[1][2]},
+        lambda pair: {**pair[0], **occurrence_fields(pair[1][2], pair[1][3])},
         zip(bodies, page, strict=True),
     )
     next_cursor = None
@@ -307,14 +308,29 @@ async def occurrences(
         return cached
     pacer = Pacer()
     expansion = await expand_paced(series, start, end, limit=limit, pacer=pacer)
-    items = await pacer.map(
-        lambda o: {"occurrence_start": o.start, "occurrence_end": o.end},
-        expansion.occurrences,
-    )
+    items = await pacer.map(lambda o: occurrence_fields(o, event), expansion.occurrences)
     body = {"event_id": event.id, "items": items, "truncated": expansion.truncated}
     encoded = encode_json(body, zone=zone)
     await services.cache.set(key, encoded, ttl=services.settings.cache_ttl_seconds)
     return encoded
+
+
+def occurrence_fields(
+    occurrence: recurrence.Occurrence, event: EventFields | Row[Any]
+) -> dict[str, Any]:
+    """An occurrence's own fields: its start and end and, when overridden, its recurrence
+    id and what its override gives it (title, description, location, transparency)."""
+    fields: dict[str, Any] = {
+        "occurrence_start": occurrence.start,
+        "occurrence_end": occurrence.end,
+    }
+    if occurrence.recurrence_id is not None:
+        fields["recurrence_id"] = occurrence.recurrence_id
+        own = overrides.for_occurrence(event.recurrence_overrides, occurrence.recurrence_id)
+        for name in overrides.CONTENT:
+            if own is not None and name in own:
+                fields[name] = own[name]
+    return fields
 
 
 async def expand_paced(

@@ -44,6 +44,9 @@ class Event(Base):
     transparency: Mapped[str] = mapped_column(String(16), default="opaque", server_default="opaque")
     # RFC 5545 RDATE: extra occurrence starts (RFC 3339 UTC strings, sorted); NULL reads as none.
     recurrence_dates: Mapped[list[Any] | None] = mapped_column(JSONType, default=list)
+    # Added by migration 0007. Single-occurrence overrides (RECURRENCE-ID), sorted by
+    # recurrence id (events.overrides); NULL reads as none.
+    recurrence_overrides: Mapped[list[Any] | None] = mapped_column(JSONType, default=list)
 
     # Every UPDATE of an event is ``... WHERE id = :id AND version = :seen`` and bumps the
     # version: the check and the write are one statement. Content writes issue it themselves

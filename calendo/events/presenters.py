@@ -74,7 +74,23 @@ def snapshot_body(snapshot: Mapping[str, Any]) -> dict[str, Any]:
         values = body.get(field)
         if isinstance(values, list):
             body[field] = [_instant_or_text(v) if isinstance(v, str) else v for v in values]
+    values = body.get("recurrence_overrides")
+    if isinstance(values, list):
+        body["recurrence_overrides"] = [
+            override_body(v) if isinstance(v, dict) else v for v in values
+        ]
     return body
+
+
+_OVERRIDE_TIMES = ("recurrence_id", "start_time", "end_time")
+
+
+def override_body(stored: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored override (``events.overrides``) with its times as ``datetime``s."""
+    return {
+        k: _instant_or_text(v) if k in _OVERRIDE_TIMES and isinstance(v, str) else v
+        for k, v in stored.items()
+    }
 
 
 def _instant_or_text(value: str) -> datetime | str:
@@ -109,6 +125,7 @@ def event_body(event: EventFields | Row[Any], role: str) -> dict[str, Any]:
         "recurrence_exceptions": instants(get("recurrence_exceptions") or ()),
         "recurrence_dates": instants(get("recurrence_dates") or ()),
         "transparency": get("transparency") or "opaque",
+        "recurrence_overrides": [override_body(v) for v in get("recurrence_overrides") or ()],
         "owner_id": get("owner_id"),
         "my_role": role,
         "version": get("version"),
@@ -132,6 +149,8 @@ def calendar_bodies(rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
             body["recurrence_exceptions"] = instants(body["recurrence_exceptions"])
         # NULL (an event written by the release before migration 0006) reads as none.
         body["recurrence_dates"] = instants(body["recurrence_dates"] or ())
+        overridden = body["recurrence_overrides"]
+        body["recurrence_overrides"] = [override_body(v) for v in overridden] if overridden else []
     return bodies
 
 

@@ -98,6 +98,7 @@ CALENDAR_COLUMNS = (
     Event.recurrence_exceptions,
     Event.recurrence_dates,
     Event.transparency,
+    Event.recurrence_overrides,
     Event.owner_id,
     Permission.role.label("my_role"),
     Event.version,
@@ -401,11 +402,10 @@ async def calendar_candidates(
     end: datetime | None,
     exclude_ids: Sequence[int] = (),
 ) -> list[Event]:
-    """The user's busy events whose series bounds overlap the window: the only ones to expand
-    in a conflict check (a transparent event keeps no time busy)."""
-    query = in_window(visible_events(user_id), start, end).where(
-        Event.transparency != "transparent"
-    )
+    """The user's events whose series bounds overlap the window: the only ones to expand in a
+    conflict check (``scheduling.keeps_busy`` then drops the transparent occurrences; an
+    occurrence of a transparent series may have been made busy by its override)."""
+    query = in_window(visible_events(user_id), start, end)
     if exclude_ids:
         query = query.where(Event.id.not_in(exclude_ids))
     return [event for event, _ in await fetch(session, query)]

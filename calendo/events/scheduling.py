@@ -9,7 +9,7 @@ check (check-then-insert race); on SQLite the write transaction is exclusive any
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendo.calendar import conflicts as pure
 from calendo.calendar import recurrence
-from calendo.calendar.recurrence import Occurrence, Series
+from calendo.calendar.recurrence import Occurrence, Override, Series
 from calendo.core.config import Settings
 from calendo.core.cooperative import Pacer
 from calendo.core.errors import Conflict, ValidationFailed
@@ -48,9 +48,9 @@ def conflict_dicts(found: list[pure.Conflict]) -> list[dict[str, Any]]:
     ]
 
 
-def series_from_content(content: dict[str, Any]) -> Series:
-    """Build and validate the series of a content snapshot; 422 when the rule cannot work."""
-    series = Series(
+def series_of_content(content: Mapping[str, Any]) -> Series:
+    """The series of a content snapshot, unchecked (``series_from_content`` checks it)."""
+    return Series(
         start=parse_instant(content["start_time"]),
         end=parse_instant(content["end_time"]),
         timezone=content["timezone"],
@@ -58,7 +58,13 @@ def series_from_content(content: dict[str, Any]) -> Series:
         exdates=_exdates(content["is_recurring"], content["recurrence_exceptions"]),
         rdates=_exdates(content["is_recurring"], content.get("recurrence_dates")),
         transparent=content.get("transparency") == "transparent",
+        overrides=_overrides(content["is_recurring"], content.get("recurrence_overrides")),
     )
+
+
+def series_from_content(content: dict[str, Any]) -> Series:
+    """Build and validate the series of a content snapshot; 422 when the rule cannot work."""
+    series = series_of_content(content)
     if series.end <= series.start:
         raise ValidationFailed("end_time must be after start_time", loc=("body", "end_time"))
     if series.rdates and min(series.rdates) < series.start:
@@ -86,7 +92,28 @@ def series_of(event: EventFields | Row[Any]) -> Series:
         exdates=_exdates(event.is_recurring, event.recurrence_exceptions),
         rdates=_exdates(event.is_recurring, event.recurrence_dates),
         transparent=event.transparency == "transparent",
+        overrides=_overrides(event.is_recurring, event.recurrence_overrides),
     )
+
+
+def _overrides(is_recurring: bool, values: list[dict[str, Any]] | None) -> tuple[Override, ...]:
+    """Stored overrides (``events.overrides``) as the calendar engine's values; a single
+    event has none."""
+    if not is_recurring or not values:
+        return ()
+    return tuple(
+        Override(
+            parse_instant(v["recurrence_id"]),
+            _instant(v.get("start_time")),
+            _instant(v.get("end_time")),
+            None if "transparency" not in v else v["transparency"] == "transparent",
+        )
+        for v in values
+    )
+
+
+def _instant(value: str | None) -> datetime | None:
+    return None if value is None else parse_instant(value)
 
 
 def _exdates(is_recurring: bool, values: list[str] | None) -> tuple[datetime, ...]:
@@ -128,9 +155,27 @@ async def busy_between(
     for event in await repository.calendar_candidates(
         session, user_id=user_id, start=start, end=end, exclude_ids=exclude_ids
     ):
-        expansion = recurrence.expand(series_of(event), start, end, limit=settings.max_occurrences)
-        busy.extend(pure.Busy(event.id, event.title, o.start, o.end) for o in expansion.occurrences)
+        series = series_of(event)
+        expansion = recurrence.expand(series, start, end, limit=settings.max_occurrences)
+        busy.extend(
+            pure.Busy(event.id, event.title, o.start, o.end)
+            for o in expansion.occurrences
+            if keeps_busy(series, o)
+        )
     return busy
+
+
+def keeps_busy(series: Series, occurrence: Occurrence) -> bool:
+    """Whether an occurrence keeps its time busy: its override's transparency, else the
+    series' (RFC 5545 TRANSP on the RECURRENCE-ID component, else on the master)."""
+    if occurrence.transparent is not None:
+        return not occurrence.transparent
+    return not series.transparent
+
+
+def ever_busy(series: Series) -> bool:
+    """Whether any occurrence of the series can keep time busy."""
+    return not series.transparent or any(o.transparent is False for o in series.overrides)
 
 
 @dataclass
@@ -170,10 +215,14 @@ class BusyCache:
     def add(self, event_id: int, title: str, series: Series) -> None:
         """Record the occurrences of an event in the calendar (loaded, or just placed); a
         transparent one keeps no time busy."""
-        if series.transparent:
+        if not ever_busy(series):
             return
         expansion = recurrence.expand(series, self.start, self.end, limit=self.limit)
-        self.busy.extend(pure.Busy(event_id, title, o.start, o.end) for o in expansion.occurrences)
+        self.busy.extend(
+            pure.Busy(event_id, title, o.start, o.end)
+            for o in expansion.occurrences
+            if keeps_busy(series, o)
+        )
         if expansion.truncated:
             cut = expansion.occurrences[-1].start
             known = self.complete_until
@@ -218,6 +267,15 @@ def _shifted(series: Series, delta: timedelta) -> Series:
         end=series.end + delta,
         exdates=tuple(x + delta for x in series.exdates),
         rdates=tuple(x + delta for x in series.rdates),
+        overrides=tuple(
+            Override(
+                o.recurrence_id + delta,
+                None if o.start is None else o.start + delta,
+                None if o.end is None else o.end + delta,
+                o.transparent,
+            )
+            for o in series.overrides
+        ),
     )
 
 
@@ -234,7 +292,7 @@ async def resolve(
     """Apply a strategy: raise (reject), report (allow) or move the series (shift). A
     transparent series never conflicts: it is written where it was asked, whatever overlaps."""
     await repository.lock_user(session, user_id)
-    if series.transparent:
+    if not ever_busy(series):
         return series, []
     start, end = check_window(series, settings)
     shift_horizon = timedelta(days=settings.shift_horizon_days)
@@ -284,14 +342,25 @@ def _moves_whole(
     moved = _shifted(series, delta)
     start, end = check_window(series, settings)
     real = candidate_occurrences(moved, start + delta, end + delta, settings)
-    return real == [Occurrence(o.start + delta, o.end + delta) for o in candidate]
+    return real == [_moved(o, delta) for o in candidate]
+
+
+def _moved(occurrence: Occurrence, delta: timedelta) -> Occurrence:
+    rid = occurrence.recurrence_id
+    return replace(
+        occurrence,
+        start=occurrence.start + delta,
+        end=occurrence.end + delta,
+        recurrence_id=None if rid is None else rid + delta,
+    )
 
 
 def candidate_occurrences(
     series: Series, start: datetime, end: datetime, settings: Settings
 ) -> list[Occurrence]:
-    """The series' own occurrences in the check window (bounded)."""
-    return recurrence.expand(series, start, end, limit=settings.max_occurrences).occurrences
+    """The series' own busy occurrences in the check window (bounded)."""
+    expansion = recurrence.expand(series, start, end, limit=settings.max_occurrences)
+    return [o for o in expansion.occurrences if keeps_busy(series, o)]
 
 
 async def preview(
@@ -304,7 +373,7 @@ async def preview(
 ) -> tuple[list[pure.Conflict], list[tuple[datetime, datetime]]]:
     """Conflicts and up to three free slots of the same duration, without writing. A
     transparent series has no conflict, and any placement is free: its own is suggested."""
-    if series.transparent:
+    if not ever_busy(series):
         return [], [(series.start, series.end)]
     start, end = check_window(series, settings)
     shift_horizon = timedelta(days=settings.shift_horizon_days)

@@ -12,12 +12,15 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     ValidationInfo,
     field_validator,
+    model_serializer,
 )
 
 from calendo.calendar import recurrence
 from calendo.calendar.fields import Timezone
+from calendo.calendar.overrides import MAX_OVERRIDES
 from calendo.calendar.rrule import HORIZON_YEAR
 from calendo.core.bounded import CountFirst, setting_limit
 from calendo.sharing.policy import Role
@@ -103,6 +106,38 @@ _TRANSP = (
     "overlapping others."
 )
 Note = Annotated[str | None, Field(max_length=500, description="Edit summary for the history.")]
+_OVERRIDES = (
+    "Single-occurrence edits (RFC 5545 RECURRENCE-ID), one per occurrence, sorted by "
+    "`recurrence_id`: the start the series gives the occurrence, and what this occurrence has "
+    "of its own (its times, title, description, location, transparency; a field left out is "
+    "the series'). Only on a recurring event, at most "
+    f"{MAX_OVERRIDES:,}; an occurrence may not start before the series' `start_time`. "
+    "`PATCH /api/events/{id}/occurrences/{recurrence_id}` edits one. When the series' start "
+    "moves, each override's `recurrence_id` moves with it; an override whose occurrence the "
+    "series no longer has is kept, inert, and listed in a write's `orphaned_overrides`."
+)
+
+
+class OccurrenceChange(BaseModel):
+    """What one occurrence has of its own; a field left out (or null) is the series'."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start_time: Time | None = None
+    end_time: Time | None = None
+    title: Title | None = None
+    description: str | None = Field(None, max_length=10_000)
+    location: str | None = Field(None, max_length=500)
+    transparency: Transparency | None = None
+
+
+class OverrideIn(OccurrenceChange):
+    """One overridden occurrence of a series."""
+
+    recurrence_id: Time = Field(description="The start the series gives this occurrence.")
+
+
+Overrides = Annotated[list[OverrideIn], CountFirst(MAX_OVERRIDES)]
 
 
 class EventContent(BaseModel):
@@ -114,6 +149,7 @@ class EventContent(BaseModel):
     location: str | None = Field(None, max_length=500)
     recurrence_exceptions: Exceptions | None = Field(None, description=_EXDATE)
     recurrence_dates: RecurrenceDates | None = Field(None, description=_RDATE)
+    recurrence_overrides: Overrides | None = Field(None, description=_OVERRIDES)
 
     @field_validator("recurrence_exceptions", "recurrence_dates")
     @classmethod
@@ -172,6 +208,33 @@ class EventUpdate(EventContent):
         return self.model_dump(exclude_unset=True, exclude={"version", "note"})
 
 
+class OccurrenceEdit(OccurrenceChange):
+    """`PATCH /api/events/{id}/occurrences/{recurrence_id}`: the fields sent become this
+    occurrence's own (null gives a field back to the series); the rest of its override stays."""
+
+    version: int | None = Field(None, ge=1, description="The version this edit was based on.")
+    note: Note = None
+
+    def changes(self) -> dict[str, Any]:
+        """The occurrence fields the client sent."""
+        return self.model_dump(exclude_unset=True, exclude={"version", "note"})
+
+
+class OverrideRead(BaseModel):
+    recurrence_id: datetime
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    title: str | None = None
+    description: str | None = None
+    location: str | None = None
+    transparency: Transparency | None = None
+
+    @model_serializer(mode="wrap")
+    def _own_fields_only(self, handler: SerializerFunctionWrapHandler):  # type: ignore[no-untyped-def]
+        # An override holds only what its occurrence has of its own: no nulls for the rest.
+        return {k: v for k, v in handler(self).items() if v is not None}
+
+
 class ConflictRead(BaseModel):
     event_id: int
     title: str
@@ -194,6 +257,7 @@ class EventRead(BaseModel):
     recurrence_exceptions: list[datetime]
     recurrence_dates: list[datetime] = Field(description=_RDATE)
     transparency: Transparency = Field(description=_TRANSP)
+    recurrence_overrides: list[OverrideRead] = Field(description=_OVERRIDES)
     owner_id: int
     my_role: Role
     version: int
@@ -211,11 +275,24 @@ class EventWriteResult(EventRead):
     """A written event; `conflicts` lists overlaps accepted under `conflict_strategy=allow`."""
 
     conflicts: list[ConflictRead] = []
+    orphaned_overrides: list[datetime] = Field(
+        [],
+        description="Recurrence ids of overrides whose occurrence the series no longer has "
+        "after this write (its rule or exceptions changed): kept on the event, inert until the "
+        "series has that occurrence again, and retrievable from the history.",
+    )
 
 
 class OccurrenceRead(BaseModel):
     occurrence_start: datetime
     occurrence_end: datetime
+    recurrence_id: datetime | None = Field(
+        None, description="On an overridden occurrence: the start the series gives it."
+    )
+    title: str | None = Field(None, description="On an overridden occurrence: its own title.")
+    description: str | None = None
+    location: str | None = None
+    transparency: Transparency | None = None
 
 
 class OccurrencesPage(BaseModel):
@@ -227,6 +304,11 @@ class OccurrencesPage(BaseModel):
 class ExpandedEventRead(EventRead):
     occurrence_start: datetime
     occurrence_end: datetime
+    recurrence_id: datetime | None = Field(
+        None,
+        description="On an overridden occurrence: the start the series gives it (its title, "
+        "description, location and transparency are then the occurrence's own).",
+    )
 
 
 class ConflictCheck(BaseModel):

@@ -17,7 +17,7 @@ from calendo.core.errors import (
     ValidationFailed,
 )
 from calendo.core.types import utcnow
-from calendo.events import access, repository, scheduling
+from calendo.events import access, overrides, repository, scheduling
 from calendo.events.change import Actor, build_change
 from calendo.events.preconditions import (
     merge_stale,
@@ -30,6 +30,7 @@ from calendo.events.snapshots import (
     CONTENT_FIELDS,
     content_snapshot,
     format_instant,
+    parse_instant,
     snapshot_columns,
 )
 from calendo.events.state import EventFields, EventState
@@ -45,6 +46,7 @@ SCHEDULE_FIELDS = frozenset(
         "recurrence_exceptions",
         "recurrence_dates",
         "transparency",
+        "recurrence_overrides",
     }
 )
 
@@ -72,6 +74,7 @@ class Written:
     event: EventFields
     role: str
     conflicts: list[dict[str, Any]]
+    orphaned: Sequence[Any] = ()  # recurrence ids of the overrides the write orphaned
 
 
 class EventNotDeleted(Conflict):
@@ -85,6 +88,8 @@ def content_value(field: str, value: Any) -> Any:
         return format_instant(value)
     if field in ("recurrence_exceptions", "recurrence_dates"):
         return [format_instant(v) for v in value or []]
+    if field == overrides.FIELD:
+        return overrides.stored(v if isinstance(v, dict) else v.model_dump() for v in value or ())
     return value
 
 
@@ -113,7 +118,7 @@ def reconcile_recurrence(content: dict[str, Any], sent: set[str]) -> None:
 def _drop_exceptions(content: dict[str, Any], sent: set[str]) -> None:
     """A single event has no exceptions nor extra dates: refuse them when sent, clear those of
     a former series."""
-    for field in ("recurrence_exceptions", "recurrence_dates"):
+    for field in ("recurrence_exceptions", "recurrence_dates", overrides.FIELD):
         if field in sent and content[field]:
             raise ValidationFailed(
                 f"{field} are only allowed on a recurring event", loc=("body", field)
@@ -121,8 +126,17 @@ def _drop_exceptions(content: dict[str, Any], sent: set[str]) -> None:
         content[field] = []
 
 
-def series_columns(series: recurrence.Series) -> dict[str, Any]:
-    """The column values of a (possibly shifted) series, with its index bounds."""
+def series_columns(series: recurrence.Series, content: dict[str, Any]) -> dict[str, Any]:
+    """The column values of the series of ``content``, placed where it asked or shifted from
+    there (the ``shift`` strategy: its overrides move by as much), with its index bounds."""
+    columns = _placed(series)
+    delta = series.start - parse_instant(content["start_time"])
+    if delta and content.get(overrides.FIELD):
+        columns[overrides.FIELD] = overrides.shifted(content[overrides.FIELD], delta)
+    return columns
+
+
+def _placed(series: recurrence.Series) -> dict[str, Any]:
     return {
         "start_time": series.start,
         "end_time": series.end,
@@ -194,6 +208,8 @@ async def _update_locked(
         tags.append("merged")
     else:
         content = {**current, **changes}
+    if content[overrides.FIELD] and "start_time" in changes and overrides.FIELD not in changes:
+        overrides.rekeyed(current, content)  # the series moved: its overrides move with it
     reconcile_recurrence(content, set(changes))
     if content == current:
         return Written(event, found.role, [])
@@ -228,9 +244,11 @@ async def write_content(
     columns = snapshot_columns(content)
     values = {f: columns[f] for f in CONTENT_FIELDS if previous[f] != content[f]}
     conflicts: list[Any] = []
+    orphaned: list[Any] = []
     if any(previous[f] != content[f] for f in SCHEDULE_FIELDS):
         # Only a new time or rule is conflict-checked (and may be shifted), and only then do
         # the series' bounds change.
+        overrides.check(previous, content)
         series, conflicts = await scheduling.resolve(
             session,
             settings=ctx.services.settings,
@@ -239,7 +257,8 @@ async def write_content(
             strategy=ctx.strategy,
             exclude_ids=[event.id],
         )
-        values.update(series_columns(series))
+        values.update(series_columns(series, content))
+        orphaned = overrides.orphaned(series)
     values["updated_at"] = utcnow()
     after = await record_change(
         session,
@@ -253,7 +272,7 @@ async def write_content(
         notify_type=notify_type,
         target_version=target_version,
     )
-    return Written(after, found.role, scheduling.conflict_dicts(conflicts))
+    return Written(after, found.role, scheduling.conflict_dicts(conflicts), orphaned)
 
 
 async def record_change(
@@ -349,7 +368,7 @@ async def restore_event(
         strategy=ctx.strategy,
         exclude_ids=[event.id],
     )
-    values = {**series_columns(series), "deleted_at": None, "updated_at": utcnow()}
+    values = {**series_columns(series, previous), "deleted_at": None, "updated_at": utcnow()}
     after = await record_change(
         session,
         ctx=ctx,

@@ -47,6 +47,7 @@ def content_snapshot(event: EventFields) -> dict[str, Any]:
         "recurrence_exceptions": list(event.recurrence_exceptions or []),
         "recurrence_dates": list(event.recurrence_dates or []),
         "transparency": event.transparency or "opaque",
+        "recurrence_overrides": list(event.recurrence_overrides or []),
     }
 
 
@@ -71,6 +72,7 @@ def snapshot_columns(snapshot: dict[str, Any]) -> dict[str, Any]:
         "recurrence_exceptions": list(snapshot["recurrence_exceptions"]),
         "recurrence_dates": field_value(snapshot, "recurrence_dates"),
         "transparency": field_value(snapshot, "transparency"),
+        "recurrence_overrides": field_value(snapshot, "recurrence_overrides"),
     }
 
 

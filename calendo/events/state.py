@@ -56,6 +56,8 @@ class EventFields(Protocol):
     def transparency(self) -> str: ...
     @property
     def recurrence_dates(self) -> list[Any] | None: ...
+    @property
+    def recurrence_overrides(self) -> list[Any] | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +83,8 @@ class EventState:
     # Migration 0006's columns; the defaults are those of an event written before it.
     transparency: str = "opaque"
     recurrence_dates: list[Any] | None = None
+    # Migration 0007's column.
+    recurrence_overrides: list[Any] | None = None
 
     @classmethod
     def of_row(cls, row: Any) -> EventState:

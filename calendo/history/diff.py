@@ -49,10 +49,15 @@ CONTENT_FIELDS: tuple[str, ...] = (
     "recurrence_exceptions",
     "recurrence_dates",
     "transparency",
+    "recurrence_overrides",
 )
 # Fields added after versions were first written (migration 0006): a snapshot stored before
 # lacks them, and means this value (an opaque event with no extra dates).
-FIELD_DEFAULTS: dict[str, Any] = {"recurrence_dates": [], "transparency": "opaque"}
+FIELD_DEFAULTS: dict[str, Any] = {
+    "recurrence_dates": [],
+    "transparency": "opaque",
+    "recurrence_overrides": [],
+}
 TEXT_FIELDS: tuple[str, ...] = ("title", "description", "location")
 
 # Words, runs of whitespace, and single punctuation characters.  Every

@@ -54,6 +54,7 @@ _FIELD_LABELS = {
     "recurrence_exceptions": "Exceptions",
     "recurrence_dates": "Extra dates",
     "transparency": "Free/busy",
+    "recurrence_overrides": "Single-occurrence edits",
 }
 _TIME_FIELDS = ("start_time", "end_time", "recurrence_exceptions", "recurrence_dates")
 _TRANSPARENCY_TEXTS = {"opaque": "busy (opaque)", "transparent": "free (transparent)"}
@@ -197,6 +198,28 @@ def _time(value: str, zone: str) -> str:
     return f'<time datetime="{_e(value)}">{_e(readable)}</time>'
 
 
+def _override_text(value: Mapping[str, Any], zone: str) -> str:
+    """One override as a line: its occurrence, then what it has of its own."""
+    parts = []
+    for key, label in (("start_time", "starts"), ("end_time", "ends")):
+        if isinstance(value.get(key), str):
+            parts.append(f"{label} {_readable_time(value[key], zone)}")
+    for key in ("title", "description", "location"):
+        if key in value:
+            parts.append(f"{key} “{value[key]}”")
+    if value.get("transparency") in _TRANSPARENCY_TEXTS:
+        parts.append(_TRANSPARENCY_TEXTS[value["transparency"]])
+    name = _readable_time(str(value.get("recurrence_id")), zone)
+    return f"{name}: {'; '.join(parts) or 'as the series'}"
+
+
+def _readable_time(value: str, zone: str) -> str:
+    try:
+        return describe_instant(parse_instant(value), zone)
+    except (TypeError, ValueError):
+        return value
+
+
 def _empty(value: Any) -> str:
     """Render a placeholder for None, "" or []."""
     text = "(none)" if value is None else "(empty)"
@@ -207,6 +230,8 @@ def _item(field: str, value: Any, zone: str) -> str:
     """Render one scalar value of a field (times in ``zone``)."""
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if field == "recurrence_overrides" and isinstance(value, Mapping):
+        return f'<span class="diff-text">{_e(_override_text(value, zone))}</span>'
     if field in _TIME_FIELDS and isinstance(value, str):
         return _time(value, zone)
     if field == "transparency" and value in _TRANSPARENCY_TEXTS:
@@ -279,6 +304,9 @@ def _text_cells(change: Mapping[str, Any]) -> tuple[str, str]:
 def _list_cells(field: str, old: Any, new: Any, zones: tuple[str, str]) -> tuple[str, str]:
     """Render a list change, marking removed items left and added items right."""
     before, after = list(old or []), list(new or [])
+    if field == "recurrence_overrides":  # dicts: compared and shown as their readable text
+        before = [_override_text(v, zones[0]) if isinstance(v, Mapping) else v for v in before]
+        after = [_override_text(v, zones[1]) if isinstance(v, Mapping) else v for v in after]
     removed, added = frozenset(before) - set(after), frozenset(after) - set(before)
     left = _list(field, before, zones[0], removed, "del") if before else _empty(old)
     right = _list(field, after, zones[1], added, "ins") if after else _empty(new)

@@ -303,6 +303,64 @@ def _transparency_phrases(old: Mapping[str, Any], new: Mapping[str, Any]) -> lis
     return ["made it busy/opaque"]
 
 
+# Beyond this many overridden occurrences changed at once (a series moved with its overrides),
+# a summary counts them instead of naming each.
+_NAMED_OCCURRENCES = 3
+
+
+def _override_phrases(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """Describe single-occurrence edits, naming each occurrence by its date on the series'
+    clock ("moved the Thu 12 Mar 2026 occurrence to 14:00–15:00 Europe/Berlin")."""
+    before = {o["recurrence_id"]: o for o in field_value(old, "recurrence_overrides")}
+    after = {o["recurrence_id"]: o for o in field_value(new, "recurrence_overrides")}
+    changed = [rid for rid in after if before.get(rid) != after[rid]]
+    dropped = [rid for rid in before if rid not in after]
+    if len(changed) + len(dropped) > _NAMED_OCCURRENCES:
+        return [f"changed {_plural(len(changed) + len(dropped), 'single-occurrence edit')}"]
+    zone = zone_name(new)
+    cancelled = set(new.get("recurrence_exceptions") or []) - set(
+        old.get("recurrence_exceptions") or []
+    )
+    phrases = []
+    for rid in changed:
+        phrases.extend(_occurrence_phrases(before.get(rid, {}), after[rid], new, zone))
+    for rid in dropped:
+        verb = "cancelled" if rid in cancelled else "gave back to the series"
+        phrases.append(f"{verb} {_occurrence(rid, zone)}")
+    return phrases
+
+
+def _occurrence(rid: str, zone: str) -> str:
+    """ "the Thu 12 Mar 2026 occurrence" (the day its series gives it, on the series' clock)."""
+    local = parse_instant(rid).astimezone(_zone(zone))
+    return f"the {format_date(local.date())} occurrence"
+
+
+def _occurrence_phrases(
+    old: Mapping[str, Any], new: Mapping[str, Any], series: Mapping[str, Any], zone: str
+) -> list[str]:
+    """What one edit of an occurrence's override did."""
+    name = _occurrence(new["recurrence_id"], zone)
+    phrases = []
+    if (old.get("start_time"), old.get("end_time")) != (new.get("start_time"), new.get("end_time")):
+        start = parse_instant(new.get("start_time") or new["recurrence_id"])
+        length = _times(series)[1] - _times(series)[0]
+        end = parse_instant(new["end_time"]) if new.get("end_time") else start + length
+        phrases.append(f"moved {name} to {format_span(start, end, zone)}")
+    if old.get("title") != new.get("title"):
+        title = new.get("title")
+        phrases.append(
+            f"renamed {name} to {_quote(title)}" if title else f"gave {name} back its title"
+        )
+    for field, noun in (("description", "description"), ("location", "location")):
+        if old.get(field) != new.get(field):
+            phrases.append(f"changed the {noun} of {name}")
+    if old.get("transparency") != new.get("transparency"):
+        free = new.get("transparency") == "transparent"
+        phrases.append(f"made {name} {'free/transparent' if free else 'busy/opaque'}")
+    return phrases
+
+
 _PHRASE_BUILDERS = (
     _title_phrases,
     _description_phrases,
@@ -313,6 +371,7 @@ _PHRASE_BUILDERS = (
     _exception_phrases,
     _extra_date_phrases,
     _transparency_phrases,
+    _override_phrases,
 )
 
 

@@ -12,7 +12,7 @@ from calendo.core.types import UTCDateTime, utcnow
 
 
 class FeedToken(Base):
-    """One feed of a user's calendar (migration 0007).
+    """One feed of a user's calendar (migration 0008).
 
     ``token_hash`` is the hex SHA-256 of the secret in the feed's URL (256 random bits from
     ``secrets``, so a fast hash is enough: there is nothing to guess from). Revoking a feed

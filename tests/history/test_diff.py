@@ -34,6 +34,7 @@ BASE: dict[str, Any] = {
     "recurrence_exceptions": [],
     "recurrence_dates": [],
     "transparency": "opaque",
+    "recurrence_overrides": [],
 }
 
 # --- strategies ------------------------------------------------------------------
@@ -43,6 +44,14 @@ times = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1,
 )
 texts = st.text(max_size=30) | st.sampled_from(["", "Standup", "Daily sync", "Room 4"])
 optional_texts = st.none() | texts
+
+
+def overrides() -> st.SearchStrategy[dict[str, Any]]:
+    """Stored single-occurrence overrides: a recurrence id and some fields of its own."""
+    return st.fixed_dictionaries(
+        {"recurrence_id": times},
+        optional={"start_time": times, "title": texts, "transparency": st.just("transparent")},
+    )
 
 
 def snapshots() -> st.SearchStrategy[dict[str, Any]]:
@@ -61,6 +70,7 @@ def snapshots() -> st.SearchStrategy[dict[str, Any]]:
             "recurrence_exceptions": st.lists(times, max_size=3),
             "recurrence_dates": st.lists(times, max_size=3),
             "transparency": st.sampled_from(["opaque", "transparent"]),
+            "recurrence_overrides": st.lists(overrides(), max_size=3),
         }
     )
 

@@ -192,8 +192,8 @@ def test_unchanged_fields_are_collapsed() -> None:
     page = render()
     match = re.search(r"<details[^>]*><summary>(\d+) unchanged fields</summary>", page)
     assert match is not None
-    # The snapshots predate transparency and RDATEs: they show the defaults, unchanged.
-    assert match.group(1) == "6"
+    # The snapshots predate transparency, RDATEs and overrides: they show the defaults.
+    assert match.group(1) == "7"
     details = page[page.index("<details") :]
     assert "<dt>Free/busy</dt><dd>busy (opaque)</dd>" in details
     assert "<dt>Extra dates</dt>" in details
@@ -206,7 +206,7 @@ def test_no_changes() -> None:
     page = render(new=copy.deepcopy(OLD))
     assert "No content changes between these versions." in page
     assert "<table" not in page
-    assert "<summary>11 unchanged fields</summary>" in page
+    assert "<summary>12 unchanged fields</summary>" in page
 
 
 # --- escaping ------------------------------------------------------------------------

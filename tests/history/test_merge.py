@@ -36,6 +36,14 @@ times = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1,
 texts = st.text(max_size=20) | st.sampled_from(["", "Standup", "Daily sync"])
 
 
+def overrides() -> st.SearchStrategy[dict[str, Any]]:
+    """Stored single-occurrence overrides: a recurrence id and some fields of its own."""
+    return st.fixed_dictionaries(
+        {"recurrence_id": times},
+        optional={"start_time": times, "title": texts, "transparency": st.just("transparent")},
+    )
+
+
 def snapshots() -> st.SearchStrategy[dict[str, Any]]:
     """Generate complete, valid-shaped snapshots."""
     return st.fixed_dictionaries(
@@ -51,6 +59,7 @@ def snapshots() -> st.SearchStrategy[dict[str, Any]]:
             "recurrence_exceptions": st.lists(times, max_size=2),
             "recurrence_dates": st.lists(times, max_size=2),
             "transparency": st.sampled_from(["opaque", "transparent"]),
+            "recurrence_overrides": st.lists(overrides(), max_size=2),
         }
     )
 

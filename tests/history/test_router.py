@@ -90,6 +90,7 @@ async def test_version_read_has_snapshot(
         "recurrence_exceptions",
         "recurrence_dates",
         "transparency",
+        "recurrence_overrides",
     ]
     assert_problem(
         await client.get(f"/api/events/{event['id']}/history/9", headers=owner.headers), 404

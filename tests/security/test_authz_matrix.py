@@ -58,7 +58,8 @@ class Rule:
     # Contract exceptions for one caller (e.g. a collaborator may remove themself).
     overrides: Mapping[str, int] = field(default_factory=dict)
     # Setup the route needs: "deleted" (restore needs a deleted event), "account" (the caller is
-    # a fresh account of its own: the account routes change or delete the caller).
+    # a fresh account of its own: the account routes change or delete the caller), "series"
+    # (the event repeats weekly: the occurrence routes name its first occurrence).
     setup: str = ""
 
 
@@ -109,6 +110,12 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("DELETE", "/api/feeds/{feed_id}"): Rule("recipient", 204, setup="feed"),
     # The secret in the path is the credential: any caller, any Authorization header.
     ("GET", "/api/feeds/{token}.ics"): Rule("public", 200, setup="feed"),
+    ("PATCH", "/api/events/{event_id}/occurrences/{recurrence_id}"): Rule(
+        "editor", 200, setup="series"
+    ),
+    ("DELETE", "/api/events/{event_id}/occurrences/{recurrence_id}"): Rule(
+        "editor", 200, setup="series"
+    ),
 }
 
 ROUTES = api_routes(offline_app())
@@ -163,6 +170,7 @@ class Scene:
     people: People
     event_id: int
     notification_id: int
+    event_start: str
     sessions: dict[str, Actor] = field(default_factory=dict)
     # The editor's feed (``setup="feed"``): its id and secret.
     feed: dict[str, Any] = field(default_factory=lambda: {"id": 0, "token": "none"})
@@ -248,7 +256,7 @@ async def new_scene(people: People) -> Scene:
     assert update.status_code == 200, update.text
     inbox = await client.get("/api/notifications", headers=actors["editor"].headers)
     notification = next(n for n in inbox.json()["items"] if n["event_id"] == event_id)
-    return Scene(people, event_id, notification["id"])
+    return Scene(people, event_id, notification["id"], created.json()["start_time"])
 
 
 def _event_payload() -> dict[str, Any]:
@@ -286,6 +294,7 @@ def _body(scene: Scene, method: str, path: str) -> Any:
         },
         ("PUT", "/api/events/{event_id}"): {"title": "Changed"},
         ("PATCH", "/api/events/{event_id}"): {"location": "Room 2"},
+        ("PATCH", "/api/events/{event_id}/occurrences/{recurrence_id}"): {"title": "Own"},
         ("POST", "/api/events/{event_id}/share"): {
             "users": [{"user_id": scene.actors["stranger"].id, "role": "viewer"}]
         },
@@ -311,6 +320,7 @@ def _url(scene: Scene, path: str) -> str:
         notification_id=scene.notification_id,
         feed_id=scene.feed["id"],
         token=scene.feed["token"],
+        recurrence_id=scene.event_start,
     )
 
 
@@ -343,6 +353,13 @@ async def _prepare(scene: Scene, route: tuple[str, str], caller: str) -> None:
         )
         assert created.status_code == 201, created.text
         scene.feed = created.json()
+    if TABLE[route].setup == "series":
+        series = await scene.client.put(
+            f"/api/events/{scene.event_id}",
+            json={"recurrence_pattern": "FREQ=WEEKLY;COUNT=4"},
+            headers=scene.headers("owner"),
+        )
+        assert series.status_code == 200, series.text
     if TABLE[route].setup == "deleted":
         deleted = await scene.client.delete(
             f"/api/events/{scene.event_id}", headers=scene.headers("owner")

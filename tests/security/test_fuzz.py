@@ -133,13 +133,13 @@ class Target:
 
     schema: Any
     token: str
-    known: dict[str, int]
+    known: dict[str, int | str]
 
-    def known_for(self, path: str) -> dict[str, int]:
+    def known_for(self, path: str) -> dict[str, int | str]:
         return {name: value for name, value in self.known.items() if "{" + name + "}" in path}
 
 
-def _prepare_world(app: Any, n: int) -> tuple[str, dict[str, int]]:
+def _prepare_world(app: Any, n: int) -> tuple[str, dict[str, int | str]]:
     """Register alice and bob (suffixed ``n``); alice's event shared with bob, who edits it
     (so alice has a notification). Returns alice's token and the ids the paths may name."""
     with asgi.get_client(app) as client:
@@ -169,6 +169,7 @@ def _prepare_world(app: Any, n: int) -> tuple[str, dict[str, int]]:
         "version_id1": 1,
         "version_id2": 2,
         "notification_id": inbox[0]["id"],
+        "recurrence_id": "2026-03-27T10:00:00Z",  # the series' second occurrence
     }
     return alice["Authorization"].removeprefix("Bearer "), known
 

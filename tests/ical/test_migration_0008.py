@@ -1,4 +1,4 @@
-"""Migration 0007: the ``feed_token`` table, expand-only (no existing table changes, so on
+"""Migration 0008: the ``feed_token`` table, expand-only (no existing table changes, so on
 SQLite nothing is rebuilt and the permission-copy triggers stay), and back down.
 
 Run on a database of its own (tests/notifications/test_migration.py's fixture).
@@ -34,19 +34,19 @@ async def _insert_feed(url: str) -> None:
         await conn.execute(FEEDS.insert(), [row | {"token_hash": "0" * 64}])
 
 
-def test_0007_adds_the_table_alone_and_goes_back_down(scratch_url: str) -> None:
-    migrate(scratch_url, "0006")
+def test_0008_adds_the_table_alone_and_goes_back_down(scratch_url: str) -> None:
+    migrate(scratch_url, "0007")
     asyncio.run(_seed(scratch_url))
     triggers = asyncio.run(_trigger_names(scratch_url))
     events = asyncio.run(_read(scratch_url, "SELECT * FROM event ORDER BY id"))
-    migrate(scratch_url, "0007")
+    migrate(scratch_url, "0008")
     asyncio.run(_insert_feed(scratch_url))
     feeds = asyncio.run(_read(scratch_url, "SELECT id, user_id, name FROM feed_token"))
     assert feeds == [{"id": 1, "user_id": 1, "name": "Phone"}]
     assert asyncio.run(_trigger_names(scratch_url)) == triggers
     assert asyncio.run(_read(scratch_url, "SELECT * FROM event ORDER BY id")) == events
 
-    command.downgrade(alembic_config(scratch_url), "0006")
+    command.downgrade(alembic_config(scratch_url), "0007")
     tables = asyncio.run(_tables(scratch_url))
     assert "feed_token" not in tables and "event" in tables
     assert asyncio.run(_trigger_names(scratch_url)) == triggers

@@ -1,0 +1,106 @@
+"""Editing one occurrence of a series (``PATCH``) or cancelling it (``DELETE``).
+
+Both are writes of the series' content through ``service.write_content``: an edit changes the
+occurrence's override (``events.overrides``), a cancellation adds its start to the series'
+exceptions (EXDATE) and drops its override. Each is a new version of the series, so history,
+diff, rollback, ``as_of``, the sync feed and the notifications carry it; the occurrence is
+conflict-checked with the rest of the series under the caller's strategy.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from calendo.events import access, overrides
+from calendo.events.preconditions import raise_stale, require_if_match
+from calendo.events.schemas import OccurrenceEdit
+from calendo.events.service import WriteContext, Written, write_content
+from calendo.events.snapshots import content_snapshot, format_instant, parse_instant
+
+
+async def edit_occurrence(
+    session: AsyncSession,
+    *,
+    ctx: WriteContext,
+    event_id: int,
+    recurrence_id: datetime,
+    data: OccurrenceEdit,
+    if_match: str | None,
+    note: str | None = None,
+) -> Written:
+    """Give one occurrence its own times, title, description, location or transparency
+    (editor or owner); 404 when the series has no occurrence starting at ``recurrence_id``."""
+    found, current = await _locked(session, ctx, event_id, recurrence_id, data.version, if_match)
+    values = overrides.patched(current[overrides.FIELD], recurrence_id, data.changes())
+    content = {**current, overrides.FIELD: values}
+    if content == current:
+        return Written(found.event, found.role, [])
+    return await _write(session, ctx, found, current, content, note or data.note)
+
+
+async def cancel_occurrence(
+    session: AsyncSession,
+    *,
+    ctx: WriteContext,
+    event_id: int,
+    recurrence_id: datetime,
+    if_match: str | None,
+    note: str | None = None,
+) -> Written:
+    """Cancel one occurrence (editor or owner): its start becomes an exception of the series
+    and its override, if any, goes with it (both come back with a rollback)."""
+    found, current = await _locked(session, ctx, event_id, recurrence_id, None, if_match)
+    rid = format_instant(recurrence_id)
+    exceptions = sorted({*current["recurrence_exceptions"], rid}, key=parse_instant)
+    content: dict[str, Any] = {
+        **current,
+        "recurrence_exceptions": exceptions,
+        overrides.FIELD: overrides.without(current[overrides.FIELD], recurrence_id),
+    }
+    return await _write(session, ctx, found, current, content, note)
+
+
+async def _write(
+    session: AsyncSession,
+    ctx: WriteContext,
+    found: access.WriteAccess,
+    current: dict[str, Any],
+    content: dict[str, Any],
+    note: str | None,
+) -> Written:
+    """The series' new content as its next version: an update of the series."""
+    return await write_content(
+        session,
+        ctx=ctx,
+        found=found,
+        previous=current,
+        content=content,
+        action="updated",
+        note=note,
+        tags=(),
+        notify_type="event_updated",
+    )
+
+
+async def _locked(
+    session: AsyncSession,
+    ctx: WriteContext,
+    event_id: int,
+    recurrence_id: datetime,
+    version: int | None,
+    if_match: str | None,
+) -> tuple[access.WriteAccess, dict[str, Any]]:
+    """The series locked for an editor, its preconditions met, and its content; 404 when it
+    has no such occurrence."""
+    found = await access.lock_event(
+        session, user_id=ctx.actor.id, event_id=event_id, minimum="editor"
+    )
+    await require_if_match(session, found, if_match)
+    if version is not None and version != found.event.version:
+        await raise_stale(session, found.event, found.role, version, by_header=False)
+    current = content_snapshot(found.event)
+    overrides.require_occurrence(current, recurrence_id)
+    return found, current

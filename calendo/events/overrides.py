@@ -1,0 +1,193 @@
+"""Single-occurrence overrides of a series, as an event stores them.
+
+An event keeps its overrides in ``recurrence_overrides``, a content field like the others:
+a list of dicts sorted by ``recurrence_id``, each holding only what the occurrence has of its
+own (times as RFC 3339 UTC strings)::
+
+    {"recurrence_id": "2026-03-12T09:00:00Z", "start_time": "2026-03-12T14:00:00Z",
+     "end_time": "2026-03-12T15:00:00Z", "title": "Moved stand-up"}
+
+Being content, an override edit is a new version of the series: history, diff, rollback,
+``as_of``, the sync feed and the notifications carry it with no code of their own. This
+module turns request values into that form, checks them, re-keys them when the series'
+start moves, and hands the calendar engine its ``Override`` values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from calendo.calendar import recurrence
+from calendo.calendar.overrides import MAX_OVERRIDES, Override
+from calendo.core.errors import NotFound, ValidationFailed
+from calendo.events.scheduling import series_of_content
+from calendo.events.snapshots import format_instant, parse_instant
+
+FIELD = "recurrence_overrides"
+TIMES = ("start_time", "end_time")
+# What an override may hold besides its recurrence id, in the order it is stored.
+OWN_FIELDS = ("start_time", "end_time", "title", "description", "location", "transparency")
+# The event fields an override may replace on its occurrence (its times aside).
+CONTENT = ("title", "description", "location", "transparency")
+_LOC = ("body", FIELD)
+
+
+def stored(items: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Request overrides (``OverrideIn`` dumps) in stored form: set fields only, times as
+    RFC 3339 UTC strings, sorted by recurrence id; two for one occurrence are a 422."""
+    result: dict[str, dict[str, Any]] = {}
+    for item in items:
+        rid = format_instant(item["recurrence_id"])
+        if rid in result:
+            raise ValidationFailed(f"two overrides for the occurrence {rid}", loc=_LOC)
+        result[rid] = {"recurrence_id": rid, **own(item)}
+    return [result[rid] for rid in sorted(result, key=parse_instant)]
+
+
+def own(item: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of ``item`` an override keeps (the set ones), times in stored form."""
+    kept: dict[str, Any] = {}
+    for field in OWN_FIELDS:
+        value = item.get(field)
+        if value is None:
+            continue
+        kept[field] = format_instant(value) if isinstance(value, datetime) else value
+    return kept
+
+
+def patched(
+    values: list[dict[str, Any]], recurrence_id: datetime, changes: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """The overrides after an edit of one occurrence: ``changes`` (field → value, None gives
+    the field back to the series) merged into its override; an override left with nothing of
+    its own is dropped."""
+    rid = format_instant(recurrence_id)
+    current = next((dict(v) for v in values if v["recurrence_id"] == rid), {"recurrence_id": rid})
+    for field, value in changes.items():
+        if value is None:
+            current.pop(field, None)
+        else:
+            current[field] = format_instant(value) if isinstance(value, datetime) else value
+    others = [v for v in values if v["recurrence_id"] != rid]
+    mine = [current] if len(current) > 1 else []
+    return sorted(others + mine, key=lambda v: parse_instant(v["recurrence_id"]))
+
+
+def shifted(values: list[dict[str, Any]], delta: timedelta) -> list[dict[str, Any]]:
+    """The overrides of a series moved by ``delta`` in absolute time (a shifted write)."""
+    return [
+        {k: _later(v, delta) if k == "recurrence_id" or k in TIMES else v for k, v in item.items()}
+        for item in values
+    ]
+
+
+def _later(value: str, delta: timedelta) -> str:
+    return format_instant(parse_instant(value) + delta)
+
+
+def without(values: list[dict[str, Any]], recurrence_id: datetime) -> list[dict[str, Any]]:
+    """The overrides without the one of this occurrence."""
+    rid = format_instant(recurrence_id)
+    return [v for v in values if v["recurrence_id"] != rid]
+
+
+def rekeyed(previous: Mapping[str, Any], content: dict[str, Any]) -> None:
+    """Move the overrides with the series when its start moved (and the request did not send
+    overrides of its own): each recurrence id, and each override's own times, shift by the
+    wall-clock distance the series' start moved, in the series' zone, which is where its
+    rule puts the occurrences. An override whose shifted occurrence the new series does not
+    have, but whose original one it still has (a rule that pins its days, such as
+    ``BYDAY=MO``, does not follow its start), keeps its place; one with neither is orphaned
+    (``orphaned``), never dropped."""
+    values = content.get(FIELD) or []
+    if not values or previous["start_time"] == content["start_time"]:
+        return
+    old_zone = recurrence.load_zone(previous["timezone"])
+    new_zone = recurrence.load_zone(content["timezone"])
+    old_start = parse_instant(previous["start_time"]).astimezone(old_zone)
+    new_start = parse_instant(content["start_time"]).astimezone(new_zone)
+    delta = new_start.replace(tzinfo=None) - old_start.replace(tzinfo=None)
+
+    def moved(value: str) -> str:
+        wall = parse_instant(value).astimezone(old_zone).replace(tzinfo=None) + delta
+        return format_instant(wall.replace(tzinfo=new_zone).astimezone(UTC))
+
+    shifted = [
+        {k: moved(v) if k == "recurrence_id" or k in TIMES else v for k, v in item.items()}
+        for item in values
+    ]
+    content[FIELD] = shifted
+    series = series_of_content(content)
+    lost = set(recurrence.orphaned_overrides(series))
+    if not lost:
+        return
+    kept = [
+        original if parse_instant(item["recurrence_id"]) in lost else item
+        for item, original in zip(shifted, values, strict=True)
+    ]
+    content[FIELD] = sorted(kept, key=lambda v: parse_instant(v["recurrence_id"]))
+
+
+def check(previous: Mapping[str, Any] | None, content: Mapping[str, Any]) -> None:
+    """422 unless the content's overrides fit its series: at most ``MAX_OVERRIDES``, each
+    ending after it starts and starting no earlier than the series (whose start bounds it in
+    the calendar index), and each one new or changed by this write (``previous`` is the
+    content before it) an override of an occurrence the series has."""
+    values = content.get(FIELD) or []
+    if not values:
+        return
+    if len(values) > MAX_OVERRIDES:
+        raise ValidationFailed(
+            f"at most {MAX_OVERRIDES} overrides per series (recurrence_overrides cap)", loc=_LOC
+        )
+    series = series_of_content(content)
+    duration = series.end - series.start
+    for override in series.overrides:
+        start, end = override.placed(duration)
+        rid = format_instant(override.recurrence_id)
+        if end <= start:
+            raise ValidationFailed(f"the occurrence {rid} must end after it starts", loc=_LOC)
+        if start < series.start:
+            raise ValidationFailed(
+                f"the occurrence {rid} cannot start before the series' start_time "
+                f"{format_instant(series.start)} (move the series instead)",
+                loc=_LOC,
+            )
+    before = {_key(v) for v in (previous or {}).get(FIELD) or ()}
+    fresh = [v for v in values if _key(v) not in before]
+    if not fresh:
+        return
+    missing = set(recurrence.orphaned_overrides(series))
+    for value in fresh:
+        if parse_instant(value["recurrence_id"]) in missing:
+            raise ValidationFailed(
+                f"the series has no occurrence starting at {value['recurrence_id']}", loc=_LOC
+            )
+
+
+def _key(value: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
+    return tuple(sorted(value.items()))
+
+
+def require_occurrence(content: Mapping[str, Any], recurrence_id: datetime) -> None:
+    """404 unless the series has an occurrence starting at ``recurrence_id`` (an overridden
+    one counts by the start its series gives it)."""
+    probe = replace(series_of_content(content), overrides=(Override(recurrence_id),))
+    if not content["is_recurring"] or recurrence.orphaned_overrides(probe):
+        raise NotFound(f"The event has no occurrence starting at {format_instant(recurrence_id)}")
+
+
+def orphaned(series: recurrence.Series) -> list[datetime]:
+    """The recurrence ids of the series' overrides its occurrences no longer include."""
+    return recurrence.orphaned_overrides(series) if series.overrides else []
+
+
+def for_occurrence(
+    values: list[dict[str, Any]] | None, recurrence_id: datetime
+) -> dict[str, Any] | None:
+    """The stored override of one occurrence, if any."""
+    rid = format_instant(recurrence_id)
+    return next((v for v in values or () if v["recurrence_id"] == rid), None)
