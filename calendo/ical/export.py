@@ -28,7 +28,7 @@ from calendo.ical.tokens import Feed
 FEED_DAYS_BACK = 365
 FEED_DAYS_AHEAD = 730
 # Bumped when the rendering changes, so that no client keeps a copy a 304 would confirm.
-RENDERING = "1"
+RENDERING = "2"
 
 
 async def event_calendar(body: Mapping[str, Any]) -> bytes:

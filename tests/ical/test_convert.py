@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from calendo.calendar import recurrence
 from calendo.events.schemas import EventCreate
 from calendo.events.snapshots import CONTENT_FIELDS
 from calendo.ical import convert
@@ -78,14 +79,51 @@ def events(draw: st.DrawFn) -> dict[str, Any]:
         later = instants.filter(lambda value: value >= start)
         content["recurrence_exceptions"] = draw(st.lists(later, max_size=4))
         content["recurrence_dates"] = draw(st.lists(later, max_size=4))
+    fields = _normalised(content)
+    if rule is not None:
+        fields["recurrence_overrides"] = draw(_overrides(fields))
     created = draw(instants)
     return {
-        **_normalised(content),
+        **fields,
         "id": draw(st.integers(1, 2_147_483_647)),
         "version": draw(st.integers(1, 10_000)),
         "created_at": created,
         "updated_at": created + timedelta(seconds=draw(st.integers(0, 10**8))),
     }
+
+
+@st.composite
+def _overrides(draw: st.DrawFn, series: dict[str, Any]) -> list[dict[str, Any]]:
+    """Overrides (``EventRead`` form) of some of the series' first occurrences, each holding
+    what differs from its occurrence (what its VEVENT can say it changes)."""
+    plain = convert.series_of(series)
+    try:
+        found = recurrence.expand(
+            plain, series["start_time"], datetime(2200, 1, 1, tzinfo=UTC), limit=6
+        )
+    except recurrence.RecurrenceError:
+        return []
+    starts = [occurrence.start for occurrence in found.occurrences]
+    chosen = draw(st.lists(st.sampled_from(starts), unique=True, max_size=3)) if starts else []
+    duration = series["end_time"] - series["start_time"]
+    result = []
+    for rid in sorted(chosen):
+        value: dict[str, Any] = {"recurrence_id": rid}
+        start = rid + timedelta(seconds=draw(st.integers(0, 86_400)))
+        end = start + timedelta(seconds=draw(st.integers(1, 86_400)))
+        if start != rid:
+            value["start_time"] = start
+        if end != start + duration:
+            value["end_time"] = end
+        for field in ("title", "description", "location"):
+            text = draw(st.none() | st.text(_TEXT, min_size=1, max_size=50).filter(str.strip))
+            if text is not None and text != series[field]:
+                value[field] = text
+        transparency = draw(st.sampled_from([None, "opaque", "transparent"]))
+        if transparency is not None and transparency != series["transparency"]:
+            value["transparency"] = transparency
+        result.append(value)
+    return result
 
 
 def _normalised(body: dict[str, Any]) -> dict[str, Any]:
@@ -94,6 +132,10 @@ def _normalised(body: dict[str, Any]) -> dict[str, Any]:
     fields = EventCreate.model_validate(sent).model_dump(include=set(CONTENT))
     fields["recurrence_exceptions"] = fields["recurrence_exceptions"] or []
     fields["recurrence_dates"] = fields["recurrence_dates"] or []
+    fields["recurrence_overrides"] = [
+        {k: v for k, v in value.items() if v is not None}
+        for value in fields["recurrence_overrides"] or []
+    ]
     fields["is_recurring"] = fields["recurrence_pattern"] is not None
     return fields
 
@@ -103,9 +145,12 @@ def _normalised(body: dict[str, Any]) -> dict[str, Any]:
 def test_round_trip_is_the_identity_on_every_field(event: dict[str, Any]) -> None:
     times = [event["start_time"], event["end_time"]]
     times += event["recurrence_exceptions"] + event["recurrence_dates"]
+    for value in event.get("recurrence_overrides") or []:
+        times += [value[k] for k in ("recurrence_id", "start_time", "end_time") if k in value]
     assume(not any(_ambiguous(value, event["timezone"]) for value in times))
-    [vevent] = convert.parse_calendar(convert.to_calendar([event]))
-    imported = convert.from_vevent(vevent)
+    [master, *instances] = convert.parse_calendar(convert.to_calendar([event]))
+    assert len(instances) == len(event.get("recurrence_overrides") or [])
+    imported = convert.from_series(master, instances)
     assert _normalised(imported.fields) == _normalised(event)
     assert imported.identity == convert.Identity(
         uid=f"{event['id']}@calendo",
@@ -209,3 +254,69 @@ def test_a_duration_gives_the_end_and_foreign_uids_name_no_event() -> None:
     assert convert.event_id_of("12@calendo") == 12
     with pytest.raises(convert.ICalError):
         convert.parse_calendar(b"not a calendar")
+
+
+MOVED = {
+    "recurrence_id": datetime(2026, 3, 9, 8, tzinfo=UTC),
+    "start_time": datetime(2026, 3, 9, 13, tzinfo=UTC),
+    "title": "Standup, moved",
+}
+FREED = {"recurrence_id": datetime(2026, 3, 11, 8, tzinfo=UTC), "transparency": "transparent"}
+ORPHAN = {"recurrence_id": datetime(2026, 3, 10, 8, tzinfo=UTC), "title": "no such occurrence"}
+SERIES = {
+    **BERLIN_EVENT,
+    "start_time": datetime(2026, 3, 2, 8, tzinfo=UTC),
+    "transparency": "opaque",
+    "recurrence_overrides": [MOVED, ORPHAN, FREED],
+}
+
+
+def test_an_override_is_a_vevent_with_the_uid_and_a_recurrence_id() -> None:
+    text = convert.to_calendar([SERIES]).decode()
+    master, moved, freed = icalendar.Calendar.from_ical(text).walk("VEVENT")
+    assert "RECURRENCE-ID" not in master
+    assert moved["UID"] == freed["UID"] == "7@calendo"
+    assert "RECURRENCE-ID;TZID=Europe/Berlin:20260309T090000" in text  # as DTSTART is
+    assert "DTSTART;TZID=Europe/Berlin:20260309T140000" in text
+    assert "DTEND;TZID=Europe/Berlin:20260309T141500" in text  # the series' duration
+    assert moved["SUMMARY"] == "Standup, moved" and moved["LOCATION"] == "Room 2"
+    assert moved["SEQUENCE"] == 2 and moved["TRANSP"] == "OPAQUE"
+    assert freed["SUMMARY"] == "Standup\nroom 2" and freed["TRANSP"] == "TRANSPARENT"
+    assert "no such occurrence" not in text  # an orphaned override is inert, not shown
+    imported = convert.from_series(master, [moved, freed])
+    assert imported.fields["recurrence_overrides"] == [MOVED, FREED]
+
+
+def test_busy_only_overrides_are_times_and_a_freed_occurrence_an_exdate() -> None:
+    text = convert.to_calendar([SERIES], busy_only=True)
+    master, moved = icalendar.Calendar.from_ical(text).walk("VEVENT")
+    assert set(master.keys()) == convert.BUSY_PROPERTIES
+    assert set(moved.keys()) == convert.BUSY_OVERRIDE_PROPERTIES
+    assert b"EXDATE;TZID=Europe/Berlin:20260304T090000,20260311T090000" in text
+    assert b"Standup" not in text and b"Room 2" not in text
+
+
+def test_busy_only_keeps_the_busy_overrides_of_a_free_series() -> None:
+    busy = {"recurrence_id": datetime(2026, 3, 9, 8, tzinfo=UTC), "transparency": "opaque"}
+    series = {**SERIES, "transparency": "transparent", "recurrence_overrides": [busy, FREED]}
+    text = convert.to_calendar([series], busy_only=True)
+    [only] = icalendar.Calendar.from_ical(text).walk("VEVENT")
+    assert set(only.keys()) == convert.BUSY_OVERRIDE_PROPERTIES
+
+
+@pytest.mark.parametrize(
+    ("instance", "reason"),
+    [
+        ("RECURRENCE-ID;RANGE=THISANDFUTURE:20260309T080000Z", "THISANDFUTURE"),
+        ("RECURRENCE-ID;VALUE=DATE:20260309", "date-time"),
+    ],
+)
+def test_overrides_calendo_does_not_model_are_refused(instance: str, reason: str) -> None:
+    master = convert.to_vevent({**BERLIN_EVENT, "recurrence_overrides": []})
+    text = (
+        "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:7@calendo\r\nSUMMARY:x\r\n"
+        f"DTSTART:20260309T090000Z\r\n{instance}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    [component] = convert.parse_calendar(text.encode())
+    with pytest.raises(convert.ICalError, match=reason):
+        convert.from_series(master, [component])

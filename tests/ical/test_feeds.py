@@ -302,3 +302,29 @@ async def test_a_feed_gets_the_header_cap_of_the_api(
     feed = await _create(client, owner)
     huge = {"X-Padding": "x" * settings.max_header_bytes}
     assert_problem(await client.get(_path(feed), headers=huge), 431)
+
+
+async def test_a_feed_carries_the_overrides_and_busy_only_their_times(
+    client: httpx.AsyncClient, owner: Actor, make_event: EventFactory
+) -> None:
+    series = await make_event(
+        owner, title="Doctor", recurrence_pattern="FREQ=DAILY;COUNT=3", **_at(0)
+    )
+    second = (SOON + timedelta(days=1)).isoformat().replace("+00:00", "Z")
+    moved = (SOON + timedelta(days=1, hours=5)).isoformat()
+    patched = await client.patch(
+        f"/api/events/{series['id']}/occurrences/{second}",
+        json={"start_time": moved, "title": "Doctor (moved)"},
+        headers=owner.headers,
+    )
+    assert patched.status_code == 200, patched.text
+    full = await client.get(_path(await _create(client, owner)))
+    master, instance = _vevents(full)
+    assert instance["UID"] == master["UID"] == f"{series['id']}@calendo"
+    assert instance["RECURRENCE-ID"].dt == SOON + timedelta(days=1)
+    assert instance["DTSTART"].dt == SOON + timedelta(days=1, hours=5)
+    assert instance["SUMMARY"] == "Doctor (moved)"
+    busy = await client.get(_path(await _create(client, owner, name="Busy", busy_only=True)))
+    master, instance = _vevents(busy)
+    assert set(instance.keys()) == convert.BUSY_OVERRIDE_PROPERTIES
+    assert b"Doctor" not in busy.content
