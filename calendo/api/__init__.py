@@ -17,6 +17,7 @@ from calendo.api.events import batch_router
 from calendo.api.events import router as events_router
 from calendo.api.feeds import router as feeds_router
 from calendo.api.history import router as history_router
+from calendo.api.imports import router as imports_router
 from calendo.api.notifications import router as notifications_router
 from calendo.api.occurrences import router as occurrences_router
 from calendo.api.sharing import router as sharing_router
@@ -28,6 +29,7 @@ from calendo.api.transactions import router as transactions_router
 ROUTERS: tuple[tuple[APIRouter, str], ...] = (
     (events_router, "/events"),
     (batch_router, "/events"),
+    (imports_router, "/events"),
     (occurrences_router, "/events"),
     (sharing_router, "/events"),
     (history_router, "/events"),

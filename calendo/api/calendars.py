@@ -63,5 +63,7 @@ async def one_event(request: Request, body: dict[str, Any]) -> Response:
     if preconditions.none_match_fails(request.headers.get("if-none-match"), tag):
         return Response(status_code=304, headers=headers)
     return Response(
-        await export.event_calendar(body), media_type=convert.MEDIA_TYPE, headers=headers
+        await export.event_calendar(services_of(request).db.reads, body),
+        media_type=convert.MEDIA_TYPE,
+        headers=headers,
     )

@@ -57,6 +57,9 @@ _MSGPACK_TYPES = {MSGPACK, "application/x-msgpack"}
 _JSON_TYPES = {JSON, "application/problem+json"}
 _FORM_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
 _FORM_PATHS = {"/api/auth/login"}
+# The routes whose body is an iCalendar file (text/calendar, or a multipart upload of one).
+_CALENDAR_BODY_PATHS = {"/api/events/import"}
+_MULTIPART = "multipart/form-data"
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 _MSGPACK_ERRORS = (ormsgpack.MsgpackDecodeError, TypeError, ValueError)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -323,6 +326,12 @@ def _unstorable_text(body: bytes, content_type: str) -> str | None:
     """Why a body (JSON after MessagePack conversion, or a form) cannot be stored, if so."""
     if not body:
         return None
+    if content_type == CALENDAR:
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            return "an iCalendar body must be UTF-8 (RFC 5545 3.1.4)"
+        return "NUL characters are not allowed" if b"\x00" in body else None
     if content_type in _FORM_TYPES:
         urlencoded = content_type == "application/x-www-form-urlencoded"
         nul = b"\x00" in body or (urlencoded and b"%00" in body)
@@ -338,6 +347,8 @@ def _unstorable_text(body: bytes, content_type: str) -> str | None:
 
 def _body_type_allowed(content_type: str, path: str) -> bool:
     if content_type in _JSON_TYPES or content_type in _MSGPACK_TYPES:
+        return True
+    if content_type in (CALENDAR, _MULTIPART) and path in _CALENDAR_BODY_PATHS:
         return True
     if content_type.startswith("application/") and content_type.endswith("+json"):
         return True

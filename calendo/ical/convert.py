@@ -44,6 +44,8 @@ import icalendar
 
 from calendo.calendar import recurrence
 from calendo.calendar.overrides import Override
+from calendo.events.snapshots import format_instant
+from calendo.ical import extras
 
 PRODID = "-//Calendo//Calendo calendar service//EN"
 UID_SUFFIX = "@calendo"
@@ -124,7 +126,8 @@ def to_vevent(event: Mapping[str, Any], *, busy_only: bool = False) -> icalendar
     """One event (its ``EventRead`` fields) as a VEVENT.
 
     ``busy_only``: the times (``DTSTART``, ``DTEND``, ``RRULE``, ``RDATE``, ``EXDATE``),
-    ``UID``, ``DTSTAMP`` and ``SUMMARY:Busy``, nothing else (``BUSY_PROPERTIES``).
+    ``UID``, ``DTSTAMP`` and ``SUMMARY:Busy``, nothing else (``BUSY_PROPERTIES``). Otherwise
+    also what an import kept of it (``ical_extra``, ``extras.apply``).
     """
     zone = event["timezone"]
     vevent = icalendar.Event()
@@ -152,6 +155,7 @@ def to_vevent(event: Mapping[str, Any], *, busy_only: bool = False) -> icalendar
     vevent.add("created", _utc(event["created_at"]))
     vevent.add("last-modified", _utc(event["updated_at"]))
     # RELATED-TO (a split series' origin) will be written here.
+    extras.apply(vevent, (event.get("ical_extra") or {}).get(extras.SERIES_KEY, ()))
     return vevent
 
 
@@ -245,6 +249,8 @@ def _override_vevent(
     vevent.add("transp", _TRANSP[value.get("transparency") or event["transparency"]])
     for name in ("SEQUENCE", "CREATED", "LAST-MODIFIED"):
         vevent[name] = master[name]
+    kept = (event.get("ical_extra") or {}).get(format_instant(value["recurrence_id"]), ())
+    extras.apply(vevent, kept)
     return vevent
 
 
@@ -355,13 +361,7 @@ def overrides_of(
     duration = series["end_time"] - series["start_time"]
     result: list[dict[str, Any]] = []
     for instance in instances:
-        prop = instance["RECURRENCE-ID"]
-        rid = getattr(prop, "dt", None)
-        if not isinstance(rid, datetime) or rid.tzinfo is None:
-            raise ICalError("RECURRENCE-ID must be a date-time with a zone")
-        if str(prop.params.get("RANGE", "")).upper() == "THISANDFUTURE":
-            raise ICalError("RECURRENCE-ID;RANGE=THISANDFUTURE: Calendo overrides one occurrence")
-        rid = rid.astimezone(UTC)
+        rid = recurrence_id_of(instance)
         value: dict[str, Any] = {"recurrence_id": rid}
         start = _start(instance)[0].astimezone(UTC) if "DTSTART" in instance else rid
         has_end = "DTEND" in instance or "DURATION" in instance
@@ -380,6 +380,18 @@ def overrides_of(
     return sorted(result, key=lambda v: v["recurrence_id"])
 
 
+def recurrence_id_of(instance: icalendar.Component) -> datetime:
+    """The ``RECURRENCE-ID`` of an instance VEVENT, in UTC; ``ICalError`` for one Calendo
+    cannot model."""
+    prop = instance["RECURRENCE-ID"]
+    rid = getattr(prop, "dt", None)
+    if not isinstance(rid, datetime) or rid.tzinfo is None:
+        raise ICalError("RECURRENCE-ID must be a date-time with a zone")
+    if str(prop.params.get("RANGE", "")).upper() == "THISANDFUTURE":
+        raise ICalError("RECURRENCE-ID;RANGE=THISANDFUTURE: Calendo overrides one occurrence")
+    return rid.astimezone(UTC)
+
+
 def _start(vevent: icalendar.Component) -> tuple[datetime, str]:
     prop = vevent.get("DTSTART")
     if prop is None:
@@ -388,9 +400,16 @@ def _start(vevent: icalendar.Component) -> tuple[datetime, str]:
     # All-day events (VALUE=DATE) will be read here once the event model has them.
     if not isinstance(value, datetime):
         raise ICalError("DTSTART is a date (an all-day event), which Calendo does not model yet")
+    tzid = prop.params.get("TZID")
+    if value.tzinfo is None and tzid:
+        raise ICalError(
+            f"DTSTART's TZID {str(tzid)[:60]!r} is not a time zone Calendo knows (a tz database "
+            "or Windows name; a file's own VTIMEZONE rules are not used)"
+        )
     if value.tzinfo is None:
         raise ICalError("DTSTART is a floating time (no TZID, no Z): its instant is unknown")
-    tzid = prop.params.get("TZID")
+    if isinstance(value.tzinfo, ZoneInfo):  # a Windows name reads as its tz database zone
+        return value, value.tzinfo.key
     return value, str(tzid) if tzid else "UTC"
 
 

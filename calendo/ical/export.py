@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import bindparam, select
+
 from calendo.auth.caller import Bearer
 from calendo.core.cache import Cache
 from calendo.core.cooperative import off_loop
@@ -22,6 +24,7 @@ from calendo.core.errors import ValidationFailed
 from calendo.events import listing
 from calendo.events.preconditions import none_match_fails
 from calendo.ical import convert
+from calendo.ical.models import EventIcalExtra
 from calendo.ical.tokens import Feed
 
 # A feed serves the events with an occurrence from a year before today to two years after.
@@ -31,9 +34,31 @@ FEED_DAYS_AHEAD = 730
 RENDERING = "2"
 
 
-async def event_calendar(body: Mapping[str, Any]) -> bytes:
+_EXTRAS = select(EventIcalExtra.event_id, EventIcalExtra.lines).where(
+    EventIcalExtra.event_id.in_(bindparam("ids", expanding=True))
+)
+
+
+async def with_extras(reads: Reads, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The bodies with what an import kept of each (``ical_extra``), read in one statement
+    per thousand events (none when no event of them was imported with such lines)."""
+    ids = [body["id"] for body in bodies]
+    found: dict[int, dict[str, Any]] = {}
+    for first in range(0, len(ids), 1000):
+        rows = await reads.all(_EXTRAS, {"ids": ids[first : first + 1000]})
+        found.update({row.event_id: row.lines for row in rows})
+    if not found:
+        return bodies
+    return [
+        {**body, "ical_extra": found[body["id"]]} if body["id"] in found else body
+        for body in bodies
+    ]
+
+
+async def event_calendar(reads: Reads, body: Mapping[str, Any]) -> bytes:
     """One event (its ``EventRead`` body) as a VCALENDAR."""
-    return await off_loop(convert.to_calendar, [body])
+    [full] = await with_extras(reads, [dict(body)])
+    return await off_loop(convert.to_calendar, [full])
 
 
 def _too_many(cap: int, loc: str) -> ValidationFailed:
@@ -61,7 +86,7 @@ async def window_calendar(
     )
     if more:
         raise _too_many(cap, "end_time")
-    return await off_loop(convert.to_calendar, bodies)
+    return await off_loop(convert.to_calendar, await with_extras(reads, bodies))
 
 
 def feed_window(today: datetime) -> tuple[datetime, datetime]:
@@ -110,6 +135,8 @@ async def feed_calendar(
     )
     if more:
         raise _too_many(cap, "feed")
+    if not feed.busy_only:  # a busy-only feed shows times alone
+        bodies = await with_extras(reads, bodies)
     body = await off_loop(_render_feed, bodies, feed)
     await cache.set(key, body, ttl=ttl)
     return FeedAnswer(tag, body)

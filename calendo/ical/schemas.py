@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -46,3 +46,36 @@ class FeedCreated(FeedRead):
 
 class FeedList(BaseModel):
     items: list[FeedRead]
+
+
+class ImportedEvent(BaseModel):
+    """One event of the file, as created, updated or left unchanged."""
+
+    index: int = Field(
+        description="Position of its first component in the file (0-based, VTIMEZONEs not counted)."
+    )
+    uid: str | None
+    event_id: int | None = Field(
+        description="The event (a dry run's new events: a number that is not kept)."
+    )
+    title: str | None
+    conflicts: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class ImportRefusal(BaseModel):
+    """A component the import refused, and why."""
+
+    index: int
+    uid: str | None
+    reason: str
+    conflicts: list[dict[str, Any]] | None = None
+
+
+class ImportReport(BaseModel):
+    """What an import did, or (``dry_run``) would do: nothing of a dry run is kept."""
+
+    dry_run: bool
+    created: list[ImportedEvent]
+    updated: list[ImportedEvent]
+    unchanged: list[ImportedEvent]
+    refused: list[ImportRefusal]

@@ -80,6 +80,8 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("POST", "/api/events"): Rule("user", 201),
     ("POST", "/api/events/batch"): Rule("user", 201),
     ("POST", "/api/events/conflicts"): Rule("user", 200),
+    # Imports into the caller's own calendar (tests/ical/test_import.py: UIDs of others' events).
+    ("POST", "/api/events/import"): Rule("user", 200),
     ("GET", "/api/notifications"): Rule("user", 200),
     ("POST", "/api/notifications/read"): Rule("user", 204),
     ("POST", "/api/notifications/{notification_id}/read"): Rule("recipient", 204),
@@ -324,8 +326,25 @@ def _url(scene: Scene, path: str) -> str:
     )
 
 
+def _calendar_file() -> bytes:
+    """An iCalendar file of one new event on a day of its own (``POST /api/events/import``)."""
+    event = _event_payload()
+    start, end = (
+        datetime.fromisoformat(event[k]).strftime("%Y%m%dT%H%M%SZ")
+        for k in ("start_time", "end_time")
+    )
+    return (
+        "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\n"
+        f"UID:matrix-{next(DAYS)}@example.com\r\nDTSTART:{start}\r\nDTEND:{end}\r\n"
+        "SUMMARY:Matrix\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    ).encode()
+
+
 async def _call(scene: Scene, method: str, path: str, caller: str) -> httpx.Response:
     params = {"q": "o"} if path == "/api/users" else {}
+    if path == "/api/events/import":
+        headers = {**scene.headers(caller), "Content-Type": "text/calendar"}
+        return await scene.client.post(path, content=_calendar_file(), headers=headers)
     return await scene.client.request(
         method,
         _url(scene, path),
