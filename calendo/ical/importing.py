@@ -163,6 +163,7 @@ async def _create(
     prepared: list[tuple[Item, dict[str, Any], Any]] = []
     for item in creates:
         assert item.data is not None
+        await pacer.tick()
         try:
             content, series = creation.prepare_create(item.data)
         except AppError as exc:

@@ -74,14 +74,15 @@ def screen(data: bytes, *, max_events: int) -> Screened:
     kept: list[str] = []
     result = Screened("")
     stack: list[str] = []
-    events = timezones = 0
+    events = timezones = calendars = 0
     for number, line in enumerate(_unfolded(text), start=1):
         if len(line) > MAX_LINE:
             raise Unreadable(f"line {number} is longer than {MAX_LINE} characters")
         name = extras.property_name(line)
         value = line.partition(":")[2].strip().upper()
         if name == "BEGIN":
-            if (not stack and value != "VCALENDAR") or (stack and value == "VCALENDAR"):
+            calendars += value == "VCALENDAR"
+            if (not stack and value != "VCALENDAR") or (value == "VCALENDAR" and calendars > 1):
                 raise Unreadable(f"line {number}: one VCALENDAR holds the file's components")
             stack.append(value)
             if len(stack) > MAX_DEPTH:
