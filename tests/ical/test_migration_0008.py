@@ -7,6 +7,7 @@ Run on a database of its own (tests/notifications/test_migration.py's fixture).
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import command
@@ -34,12 +35,19 @@ async def _insert_feed(url: str) -> None:
         await conn.execute(FEEDS.insert(), [row | {"token_hash": "0" * 64}])
 
 
+def seeded_before(url: str, revision: str) -> tuple[Any, Any]:
+    """Migrate to the revision before ``revision``, seed, and migrate to ``revision``: the
+    permission-copy triggers and the events, as they were before it."""
+    migrate(url, f"{int(revision) - 1:04d}")
+    asyncio.run(_seed(url))
+    triggers = asyncio.run(_trigger_names(url))
+    events = asyncio.run(_read(url, "SELECT * FROM event ORDER BY id"))
+    migrate(url, revision)
+    return triggers, events
+
+
 def test_0008_adds_the_table_alone_and_goes_back_down(scratch_url: str) -> None:
-    migrate(scratch_url, "0007")
-    asyncio.run(_seed(scratch_url))
-    triggers = asyncio.run(_trigger_names(scratch_url))
-    events = asyncio.run(_read(scratch_url, "SELECT * FROM event ORDER BY id"))
-    migrate(scratch_url, "0008")
+    triggers, events = seeded_before(scratch_url, "0008")
     asyncio.run(_insert_feed(scratch_url))
     feeds = asyncio.run(_read(scratch_url, "SELECT id, user_id, name FROM feed_token"))
     assert feeds == [{"id": 1, "user_id": 1, "name": "Phone"}]

@@ -14,8 +14,8 @@ from alembic import command
 
 from calendo.__main__ import alembic_config, migrate
 from tests.events.test_migration_0006 import _trigger_names
-from tests.ical.test_migration_0008 import _tables
-from tests.notifications.test_migration import _connect, _read, _seed
+from tests.ical.test_migration_0008 import _tables, seeded_before
+from tests.notifications.test_migration import _connect, _read
 from tests.notifications.test_migration import scratch_url as scratch_url  # the fixture
 
 NEW = {"imported_uid", "event_ical_extra"}
@@ -31,12 +31,8 @@ async def _insert(url: str) -> None:
 
 
 def test_0009_adds_two_tables_alone_and_goes_back_down(scratch_url: str) -> None:
-    migrate(scratch_url, "0008")
-    asyncio.run(_seed(scratch_url))
-    triggers = asyncio.run(_trigger_names(scratch_url))
-    events = asyncio.run(_read(scratch_url, "SELECT * FROM event ORDER BY id"))
-    migrate(scratch_url, "0009")
-    assert NEW <= asyncio.run(_tables(scratch_url))
+    triggers, events = seeded_before(scratch_url, "0009")
+    assert asyncio.run(_tables(scratch_url)) >= NEW
     asyncio.run(_insert(scratch_url))
     rows = asyncio.run(_read(scratch_url, "SELECT owner_id, uid FROM imported_uid"))
     assert rows == [{"owner_id": 1, "uid": "a@x"}]
@@ -48,4 +44,4 @@ def test_0009_adds_two_tables_alone_and_goes_back_down(scratch_url: str) -> None
     assert asyncio.run(_trigger_names(scratch_url)) == triggers
     assert asyncio.run(_read(scratch_url, "SELECT * FROM event ORDER BY id")) == events
     migrate(scratch_url, "head")  # and up again
-    assert NEW <= asyncio.run(_tables(scratch_url))
+    assert asyncio.run(_tables(scratch_url)) >= NEW
