@@ -1,19 +1,29 @@
-"""Single-occurrence endpoints: edit (``PATCH``) or cancel (``DELETE``) one occurrence of a
-series, named by the start its series gives it (its recurrence id, RFC 5545 RECURRENCE-ID)."""
+"""Parts of a series: edit (``PATCH``) or cancel (``DELETE``) one occurrence, named by the
+start its series gives it (its recurrence id, RFC 5545 RECURRENCE-ID); split the series at an
+occurrence ("this and following") and undo a split."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from calendo.api.events import IfMatch, NoteParam, Strategy, write_context, written_response
 from calendo.auth.dependencies import CurrentUserDep
 from calendo.core.deps import PathId, write_unit
 from calendo.core.errors import problem_responses
+from calendo.core.formats import json_response
 from calendo.core.routing import StrictQueryRoute
-from calendo.events import occurrences
-from calendo.events.schemas import EventWriteResult, OccurrenceEdit, WindowTime
+from calendo.events import occurrences, preconditions, splitting
+from calendo.events.presenters import event_body
+from calendo.events.schemas import (
+    EventWriteResult,
+    OccurrenceEdit,
+    SplitRequest,
+    SplitResult,
+    UndoSplitResult,
+    WindowTime,
+)
 
 router = APIRouter(tags=["events"], route_class=StrictQueryRoute)
 
@@ -85,3 +95,66 @@ async def cancel_occurrence(
             note=note,
         )
         return written_response(written)
+
+
+@router.post(
+    "/{event_id}/split",
+    response_model=SplitResult,
+    responses=problem_responses(401, 403, 404, 409, 412, 422),
+)
+async def split_series(
+    event_id: PathId,
+    data: SplitRequest,
+    request: Request,
+    user: CurrentUserDep,
+    if_match: IfMatch = None,
+    conflict_strategy: Strategy = "reject",
+    limit: Annotated[
+        int, Query(ge=1, le=1000, description="Occurrences the answer lists (preview cap).")
+    ] = 100,
+) -> Response:
+    """ "This and following" (editor or owner): end the series before `recurrence_id` and
+    continue it from there as a new series with `changes`, in one atomic write; the new series
+    keeps the owner and the shares, and takes the exceptions, extra dates and overrides from
+    that occurrence on. Both name each other in `related_events`. With `dry_run`, nothing is
+    written: the answer previews both series, the occurrences that change and what happens to
+    each override. `POST /api/events/{new id}/split/undo` undoes it."""
+    async with write_unit(request) as write:
+        result = await splitting.split_series(
+            write.session,
+            ctx=write_context(user, write, conflict_strategy),
+            event_id=event_id,
+            data=data,
+            if_match=if_match,
+            limit=limit,
+        )
+    return json_response(result, status_code=200 if data.dry_run else 201)
+
+
+@router.post(
+    "/{event_id}/split/undo",
+    response_model=UndoSplitResult,
+    responses=problem_responses(401, 403, 404, 409),
+)
+async def undo_split(
+    event_id: PathId, request: Request, user: CurrentUserDep, note: NoteParam = None
+) -> Response:
+    """Undo the split that made this series (editor or owner of both): it is deleted (and can
+    be restored) and the old series gets its recurrence from before the split back. Refused
+    (409 `split-not-undoable`) once this series has been edited since the split: roll it back
+    to version 1, or delete it, first."""
+    async with write_unit(request) as write:
+        undone = await splitting.undo_split(
+            write.session, ctx=write_context(user, write), event_id=event_id, note=note
+        )
+        written = undone["event"]
+        body = {
+            "series": {
+                **event_body(written.event, written.role),
+                "conflicts": written.conflicts,
+                "orphaned_overrides": list(written.orphaned),
+            },
+            "deleted_event_id": undone["deleted_id"],
+        }
+        headers = {"ETag": preconditions.etag(written.event)}
+        return json_response(body, headers=headers)

@@ -47,6 +47,10 @@ class Event(Base):
     # Added by migration 0007. Single-occurrence overrides (RECURRENCE-ID), sorted by
     # recurrence id (events.overrides); NULL reads as none.
     recurrence_overrides: Mapped[list[Any] | None] = mapped_column(JSONType, default=list)
+    # Added by migration 0007, not content (no version of its own): the series a split links
+    # this one to (RFC 5545 RELATED-TO), ``[{"event_id", "relation", "version"}]``
+    # (events.splitting); NULL reads as none.
+    related_events: Mapped[list[Any] | None] = mapped_column(JSONType, default=list)
 
     # Every UPDATE of an event is ``... WHERE id = :id AND version = :seen`` and bumps the
     # version: the check and the write are one statement. Content writes issue it themselves

@@ -15,7 +15,7 @@ start moves, and hands the calendar engine its ``Override`` values.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -94,17 +94,10 @@ def without(values: list[dict[str, Any]], recurrence_id: datetime) -> list[dict[
     return [v for v in values if v["recurrence_id"] != rid]
 
 
-def rekeyed(previous: Mapping[str, Any], content: dict[str, Any]) -> None:
-    """Move the overrides with the series when its start moved (and the request did not send
-    overrides of its own): each recurrence id, and each override's own times, shift by the
-    wall-clock distance the series' start moved, in the series' zone, which is where its
-    rule puts the occurrences. An override whose shifted occurrence the new series does not
-    have, but whose original one it still has (a rule that pins its days, such as
-    ``BYDAY=MO``, does not follow its start), keeps its place; one with neither is orphaned
-    (``orphaned``), never dropped."""
-    values = content.get(FIELD) or []
-    if not values or previous["start_time"] == content["start_time"]:
-        return
+def wall_mover(previous: Mapping[str, Any], content: Mapping[str, Any]) -> Callable[[str], str]:
+    """Move a stored instant of the series as its start moved from ``previous`` to
+    ``content``: by the same wall-clock distance, in the series' zone (where its rule puts
+    the occurrences), so it lands on the same occurrence across DST."""
     old_zone = recurrence.load_zone(previous["timezone"])
     new_zone = recurrence.load_zone(content["timezone"])
     old_start = parse_instant(previous["start_time"]).astimezone(old_zone)
@@ -115,13 +108,26 @@ def rekeyed(previous: Mapping[str, Any], content: dict[str, Any]) -> None:
         wall = parse_instant(value).astimezone(old_zone).replace(tzinfo=None) + delta
         return format_instant(wall.replace(tzinfo=new_zone).astimezone(UTC))
 
+    return moved
+
+
+def rekeyed(previous: Mapping[str, Any], content: dict[str, Any]) -> None:
+    """Move the overrides with the series when its start moved (and the request did not send
+    overrides of its own): each recurrence id, and each override's own times, move as the
+    start did (``wall_mover``). An override whose moved occurrence the new series does not
+    have, but whose original one it still has (a rule that pins its days, such as
+    ``BYDAY=MO``, does not follow its start), keeps its place; one with neither is orphaned
+    (``orphaned``), never dropped."""
+    values = content.get(FIELD) or []
+    if not values or previous["start_time"] == content["start_time"]:
+        return
+    moved = wall_mover(previous, content)
     shifted = [
         {k: moved(v) if k == "recurrence_id" or k in TIMES else v for k, v in item.items()}
         for item in values
     ]
     content[FIELD] = shifted
-    series = series_of_content(content)
-    lost = set(recurrence.orphaned_overrides(series))
+    lost = set(recurrence.orphaned_overrides(series_of_content(content)))
     if not lost:
         return
     kept = [

@@ -126,6 +126,7 @@ def event_body(event: EventFields | Row[Any], role: str) -> dict[str, Any]:
         "recurrence_dates": instants(get("recurrence_dates") or ()),
         "transparency": get("transparency") or "opaque",
         "recurrence_overrides": [override_body(v) for v in get("recurrence_overrides") or ()],
+        "related_events": get("related_events") or [],
         "owner_id": get("owner_id"),
         "my_role": role,
         "version": get("version"),
@@ -151,6 +152,7 @@ def calendar_bodies(rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
         body["recurrence_dates"] = instants(body["recurrence_dates"] or ())
         overridden = body["recurrence_overrides"]
         body["recurrence_overrides"] = [override_body(v) for v in overridden] if overridden else []
+        body["related_events"] = body["related_events"] or []
     return bodies
 
 

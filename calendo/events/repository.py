@@ -99,6 +99,7 @@ CALENDAR_COLUMNS = (
     Event.recurrence_dates,
     Event.transparency,
     Event.recurrence_overrides,
+    Event.related_events,
     Event.owner_id,
     Permission.role.label("my_role"),
     Event.version,

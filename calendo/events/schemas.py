@@ -194,6 +194,8 @@ class EventUpdate(EventContent):
     updated_at: datetime | None = Field(None, exclude=True)
     permissions: list[Any] | None = Field(None, exclude=True)
     conflicts: list[Any] | None = Field(None, exclude=True)
+    orphaned_overrides: list[Any] | None = Field(None, exclude=True)
+    related_events: list[Any] | None = Field(None, exclude=True)
 
     @field_validator("title", "start_time", "end_time", "timezone", "transparency", mode="before")
     @classmethod
@@ -235,6 +237,12 @@ class OverrideRead(BaseModel):
         return {k: v for k, v in handler(self).items() if v is not None}
 
 
+class RelatedEvent(BaseModel):
+    event_id: int
+    relation: Literal["split_from", "split_into"]
+    version: int = Field(description="The version of this series the split wrote.")
+
+
 class ConflictRead(BaseModel):
     event_id: int
     title: str
@@ -242,10 +250,10 @@ class ConflictRead(BaseModel):
     occurrence_end: datetime
 
 
-class EventRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+class SeriesContent(BaseModel):
+    """An event's content fields, and its id (null for a series not written yet)."""
 
-    id: int
+    id: int | None
     title: str
     description: str | None
     start_time: datetime
@@ -258,6 +266,17 @@ class EventRead(BaseModel):
     recurrence_dates: list[datetime] = Field(description=_RDATE)
     transparency: Transparency = Field(description=_TRANSP)
     recurrence_overrides: list[OverrideRead] = Field(description=_OVERRIDES)
+
+
+class EventRead(SeriesContent):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    related_events: list[RelatedEvent] = Field(
+        [],
+        description="The series a split links this one to (RFC 5545 RELATED-TO): "
+        "`split_into` on the series that ends, `split_from` on the one that continues it.",
+    )
     owner_id: int
     my_role: Role
     version: int
@@ -352,3 +371,66 @@ class BatchCreate(BaseModel):
 
 class BatchResult(BaseModel):
     items: list[EventWriteResult]
+
+
+class SplitRequest(BaseModel):
+    """`POST /api/events/{id}/split`: end the series before one occurrence and continue it
+    from there as a new series with `changes` ("this and following")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    recurrence_id: Time = Field(
+        description="The occurrence the new series starts with: the start the series' rule "
+        "gives it (not its first, not an extra date)."
+    )
+    changes: EventUpdate = Field(
+        default_factory=EventUpdate,
+        description="Fields of the new series that differ from the old one's (as a partial "
+        "update: moving `start_time` moves its overrides with it).",
+    )
+    dry_run: bool = Field(False, description="Preview only: nothing is written.")
+    version: int | None = Field(None, ge=1, description="The version this split was based on.")
+    note: Note = None
+
+
+class SplitSide(SeriesContent):
+    """One series of a split: its content fields, and its id and version once written (null
+    in a dry run's new series)."""
+
+    version: int | None = None
+
+
+class SplitOccurrence(BaseModel):
+    """An occurrence from the split point on, before and after the split (paired in order);
+    null on a side where it has no partner."""
+
+    original_start: datetime | None
+    original_end: datetime | None
+    occurrence_start: datetime | None
+    occurrence_end: datetime | None
+
+
+class SplitOverrides(BaseModel):
+    kept: list[datetime] = Field(description="Overrides that stay with the old series.")
+    moved: list[datetime] = Field(description="Overrides that move to the new series.")
+    orphaned: list[datetime] = Field(
+        description="Overrides that move but whose occurrence the new series does not have "
+        "(its changes removed it): kept on it, inert."
+    )
+
+
+class SplitResult(BaseModel):
+    dry_run: bool
+    series: SplitSide = Field(description="The old series, ending before the split point.")
+    new_series: SplitSide = Field(description="The new series, from the split point on.")
+    occurrences: list[SplitOccurrence]
+    occurrences_truncated: bool = Field(
+        description="True when more occurrences follow than `limit` listed."
+    )
+    overrides: SplitOverrides
+    conflicts: list[ConflictRead]
+
+
+class UndoSplitResult(BaseModel):
+    series: EventWriteResult = Field(description="The old series, its recurrence restored.")
+    deleted_event_id: int = Field(description="The new series, deleted (restorable).")

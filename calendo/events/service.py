@@ -238,8 +238,10 @@ async def write_content(
     tags: Sequence[str],
     notify_type: str,
     target_version: int | None = None,
+    extra_columns: dict[str, Any] | None = None,
 ) -> Written:
-    """Apply new content (conflict-checked when times change) and record everything."""
+    """Apply new content (conflict-checked when times change) and record everything; with
+    ``extra_columns``, columns that are not content written with it (a split's links)."""
     event = found.event
     columns = snapshot_columns(content)
     values = {f: columns[f] for f in CONTENT_FIELDS if previous[f] != content[f]}
@@ -259,6 +261,7 @@ async def write_content(
         )
         values.update(series_columns(series, content))
         orphaned = overrides.orphaned(series)
+    values.update(extra_columns or {})
     values["updated_at"] = utcnow()
     after = await record_change(
         session,

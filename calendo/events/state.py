@@ -58,6 +58,8 @@ class EventFields(Protocol):
     def recurrence_dates(self) -> list[Any] | None: ...
     @property
     def recurrence_overrides(self) -> list[Any] | None: ...
+    @property
+    def related_events(self) -> list[Any] | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +85,9 @@ class EventState:
     # Migration 0006's columns; the defaults are those of an event written before it.
     transparency: str = "opaque"
     recurrence_dates: list[Any] | None = None
-    # Migration 0007's column.
+    # Migration 0007's columns.
     recurrence_overrides: list[Any] | None = None
+    related_events: list[Any] | None = None
 
     @classmethod
     def of_row(cls, row: Any) -> EventState:

@@ -133,6 +133,7 @@ def _past_row(row: Any) -> SimpleNamespace:
         version=row.version,
         created_at=row.created_at,
         updated_at=row.version_at,
+        related_events=None,  # links are not content: a past read shows none
         **snapshot_columns(row.snapshot),
     )
 

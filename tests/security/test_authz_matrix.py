@@ -118,6 +118,9 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("DELETE", "/api/events/{event_id}/occurrences/{recurrence_id}"): Rule(
         "editor", 200, setup="series"
     ),
+    ("POST", "/api/events/{event_id}/split"): Rule("editor", 200, setup="series"),
+    # The scene's event was not made by a split: an allowed caller gets the 404 that says so.
+    ("POST", "/api/events/{event_id}/split/undo"): Rule("editor", 404),
 }
 
 ROUTES = api_routes(offline_app())
@@ -297,6 +300,12 @@ def _body(scene: Scene, method: str, path: str) -> Any:
         ("PUT", "/api/events/{event_id}"): {"title": "Changed"},
         ("PATCH", "/api/events/{event_id}"): {"location": "Room 2"},
         ("PATCH", "/api/events/{event_id}/occurrences/{recurrence_id}"): {"title": "Own"},
+        ("POST", "/api/events/{event_id}/split"): {
+            "recurrence_id": (
+                datetime.fromisoformat(scene.event_start) + timedelta(days=7)
+            ).isoformat(),
+            "dry_run": True,
+        },
         ("POST", "/api/events/{event_id}/share"): {
             "users": [{"user_id": scene.actors["stranger"].id, "role": "viewer"}]
         },
