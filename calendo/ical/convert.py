@@ -8,7 +8,8 @@ pages, ``as_of`` bodies and feeds all convert the same way.
   ``VEVENT`` back to the fields of ``EventCreate`` (and the identity: UID, SEQUENCE, CREATED,
   LAST-MODIFIED). These are the only two places a field's iCalendar form is decided: all-day
   dates (``VALUE=DATE``), per-occurrence overrides (``RECURRENCE-ID``) and ``RELATED-TO`` join
-  here, each beside its counterpart, when the event model has them.
+  here, each beside its counterpart (``RELATED-TO;RELTYPE=SIBLING`` names each event a split
+  linked this one to, from ``related_events``; read-only, so it is not read back).
 - ``vevents_of`` gives every component of one event: its VEVENT, then one VEVENT per
   override (same ``UID``, ``RECURRENCE-ID`` on the clock of ``DTSTART``, the occurrence's
   own times and text, the series' where the override has none); ``overrides_of`` reads those
@@ -154,7 +155,8 @@ def to_vevent(event: Mapping[str, Any], *, busy_only: bool = False) -> icalendar
     vevent.add("sequence", event["version"] - 1)
     vevent.add("created", _utc(event["created_at"]))
     vevent.add("last-modified", _utc(event["updated_at"]))
-    # RELATED-TO (a split series' origin) will be written here.
+    for link in event.get("related_events") or ():  # the other half of a split series
+        vevent.add("related-to", uid_of(link["event_id"]), parameters={"RELTYPE": "SIBLING"})
     extras.apply(vevent, (event.get("ical_extra") or {}).get(extras.SERIES_KEY, ()))
     return vevent
 

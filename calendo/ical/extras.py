@@ -12,6 +12,7 @@ Pure: no database, no web framework.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import icalendar
@@ -40,6 +41,9 @@ MODELLED = frozenset(
     }
 )
 SERIES_KEY = ""  # ``EventIcalExtra.lines`` key of the series' own VEVENT
+# Calendo's own link between the halves of a split series (``convert.to_vevent`` writes it
+# from ``related_events``): never kept, or a re-import would write it twice.
+_CALENDO_LINK = re.compile(r"RELATED-TO;RELTYPE=SIBLING:[0-9]{1,10}@calendo", re.IGNORECASE)
 
 
 def property_name(line: str) -> str:
@@ -50,6 +54,11 @@ def property_name(line: str) -> str:
         if found != -1:
             end = min(end, found)
     return line[:end].strip().upper()
+
+
+def calendo_link(name: str, line: str) -> bool:
+    """Whether a content line is a ``RELATED-TO`` Calendo writes itself."""
+    return name == "RELATED-TO" and _CALENDO_LINK.fullmatch(line) is not None
 
 
 def raw_value(line: str) -> str:

@@ -106,6 +106,7 @@ def screen(data: bytes, *, max_events: int) -> Screened:
             kept.append(line)
             nested = len(stack) > 2
             own = len(stack) == 2 and name not in extras.MODELLED and name not in _BOUNDS
+            own = own and not extras.calendo_link(name, line)
             if nested or own:
                 result.components[-1][1].append(line)
         if name == "END":

@@ -320,3 +320,11 @@ def test_overrides_calendo_does_not_model_are_refused(instance: str, reason: str
     [component] = convert.parse_calendar(text.encode())
     with pytest.raises(convert.ICalError, match=reason):
         convert.from_series(master, [component])
+
+
+def test_a_split_series_names_its_other_half_as_a_sibling() -> None:
+    links = [{"event_id": 12, "relation": "split_into", "version": 1}]
+    text = convert.to_calendar([{**SERIES, "related_events": links}]).decode()
+    assert "RELATED-TO;RELTYPE=SIBLING:12@calendo" in text
+    busy = convert.to_calendar([{**SERIES, "related_events": links}], busy_only=True)
+    assert b"RELATED-TO" not in busy

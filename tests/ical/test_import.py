@@ -230,3 +230,37 @@ async def test_a_multipart_upload_is_read_as_the_body(
     assert [c["uid"] for c in response.json()["created"]] == ["u@example.com"]
     wrong = await client.post(URL, files={"other": ("x", b"y")}, headers=owner.headers)
     assert_problem(wrong, 422)
+
+
+async def test_a_split_series_exports_its_links_and_a_re_import_keeps_them_once(
+    client: httpx.AsyncClient, owner: Actor, make_event: EventFactory
+) -> None:
+    from tests.events.test_split import SPLIT_AT, _series
+
+    event_id = await _series(client, owner, make_event)
+    split = await client.post(
+        f"/api/events/{event_id}/split",
+        json={"recurrence_id": SPLIT_AT, "changes": {"location": "Room 9"}},
+        headers=owner.headers,
+    )
+    assert split.status_code in (200, 201), split.text
+    window = {"start_time": "2026-03-01T00:00:00Z", "end_time": "2026-04-01T00:00:00Z"}
+    exported = await client.get(
+        "/api/events", params=window, headers={**owner.headers, "Accept": "text/calendar"}
+    )
+    masters = [
+        v
+        for v in icalendar.Calendar.from_ical(exported.content).walk("VEVENT")
+        if "RECURRENCE-ID" not in v
+    ]
+    assert len(masters) == 2
+    first, second = masters
+    assert str(first["RELATED-TO"]) == str(second["UID"])
+    assert str(second["RELATED-TO"]) == str(first["UID"])
+    assert first["RELATED-TO"].params["RELTYPE"] == "SIBLING"
+    again = await _ok(client, owner, exported.content)
+    assert again["created"] == [] and again["refused"] == []
+    after = await client.get(
+        "/api/events", params=window, headers={**owner.headers, "Accept": "text/calendar"}
+    )
+    assert after.content.count(b"RELATED-TO") == 2
