@@ -43,10 +43,8 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 
-from calendo.calendar import recurrence
-from calendo.calendar.overrides import Override
 from calendo.events.snapshots import format_instant
-from calendo.ical import extras
+from calendo.ical import extras, series
 
 PRODID = "-//Calendo//Calendo calendar service//EN"
 UID_SUFFIX = "@calendo"
@@ -141,8 +139,11 @@ def to_vevent(event: Mapping[str, Any], *, busy_only: bool = False) -> icalendar
         vevent.add("rrule", icalendar.vRecur.from_ical(event["recurrence_pattern"]))
     if event["recurrence_dates"]:
         vevent.add("rdate", [_on_clock(value, zone) for value in event["recurrence_dates"]])
-    if event["recurrence_exceptions"]:
-        vevent.add("exdate", [_on_clock(value, zone) for value in event["recurrence_exceptions"]])
+    exceptions = list(event["recurrence_exceptions"])
+    if event["recurrence_pattern"] and not series.has_own_start(event):
+        exceptions = sorted({*exceptions, event["start_time"]})  # DTSTART would count
+    if exceptions:
+        vevent.add("exdate", [_on_clock(value, zone) for value in exceptions])
     if busy_only:
         vevent.add("summary", BUSY_SUMMARY)
         return vevent
@@ -170,7 +171,7 @@ def vevents_of(event: Mapping[str, Any], *, busy_only: bool = False) -> list[ica
     of the series, one that keeps it busy a VEVENT of times alone; a transparent series is
     not written at all, but its overrides that keep their time busy are (``RECURRENCE-ID``
     components without their series, which RFC 5545 allows)."""
-    own = live_overrides(event)
+    own = series.live_overrides(event)
     series_free = event["transparency"] == "transparent"
     if not busy_only:
         master = to_vevent(event)
@@ -187,32 +188,6 @@ def vevents_of(event: Mapping[str, Any], *, busy_only: bool = False) -> list[ica
 
 def _free(event: Mapping[str, Any], value: Mapping[str, Any]) -> bool:
     return bool((value.get("transparency") or event["transparency"]) == "transparent")
-
-
-def live_overrides(event: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    """The event's overrides (``EventRead`` form) whose occurrence its series has."""
-    values = event.get("recurrence_overrides") or []
-    if not values or not (event["recurrence_pattern"] or event["recurrence_dates"]):
-        return []
-    series = series_of(event, tuple(Override(v["recurrence_id"]) for v in values))
-    try:
-        lost = set(recurrence.orphaned_overrides(series))
-    except recurrence.RecurrenceError:
-        return []
-    return [v for v in values if v["recurrence_id"] not in lost]
-
-
-def series_of(event: Mapping[str, Any], overrides: tuple[Override, ...] = ()) -> recurrence.Series:
-    """The calendar engine's series of an event (its ``EventRead`` fields)."""
-    return recurrence.Series(
-        start=event["start_time"],
-        end=event["end_time"],
-        timezone=event["timezone"],
-        rule=event["recurrence_pattern"],
-        exdates=tuple(event["recurrence_exceptions"]),
-        rdates=tuple(event["recurrence_dates"]),
-        overrides=overrides,
-    )
 
 
 def _placed(event: Mapping[str, Any], value: Mapping[str, Any]) -> tuple[datetime, datetime]:
@@ -281,7 +256,7 @@ def to_calendar(
             years += [event["start_time"].year, event["end_time"].year]
             years += [value.year for value in event["recurrence_dates"]]
             years += [value.year for value in event["recurrence_exceptions"]]
-            years += [t.year for v in live_overrides(event) for t in _placed(event, v)]
+            years += [t.year for v in series.live_overrides(event) for t in _placed(event, v)]
     if zones:
         first, last = min(years) - 1, min(max(years) + 2, _ZONE_LAST_YEAR)
         for zone in sorted(zones):
@@ -339,6 +314,8 @@ def from_vevent(vevent: icalendar.Component) -> Imported:
         "recurrence_dates": _instants(vevent, "RDATE"),
         "transparency": _transparency(vevent),
     }
+    if rule is not None:
+        series.count_the_start(fields)
     return Imported(fields=fields, identity=_identity(vevent))
 
 

@@ -15,6 +15,7 @@ from calendo.calendar import recurrence
 from calendo.events.schemas import EventCreate
 from calendo.events.snapshots import CONTENT_FIELDS
 from calendo.ical import convert
+from calendo.ical import series as ical_series
 
 ZONES = [
     "UTC",
@@ -96,7 +97,7 @@ def events(draw: st.DrawFn) -> dict[str, Any]:
 def _overrides(draw: st.DrawFn, series: dict[str, Any]) -> list[dict[str, Any]]:
     """Overrides (``EventRead`` form) of some of the series' first occurrences, each holding
     what differs from its occurrence (what its VEVENT can say it changes)."""
-    plain = convert.series_of(series)
+    plain = ical_series.series_of(series)
     try:
         found = recurrence.expand(
             plain, series["start_time"], datetime(2200, 1, 1, tzinfo=UTC), limit=6
@@ -328,3 +329,25 @@ def test_a_split_series_names_its_other_half_as_a_sibling() -> None:
     assert "RELATED-TO;RELTYPE=SIBLING:12@calendo" in text
     busy = convert.to_calendar([{**SERIES, "related_events": links}], busy_only=True)
     assert b"RELATED-TO" not in busy
+
+
+def test_a_start_the_rule_does_not_give_is_an_exdate_out_and_an_rdate_in() -> None:
+    """RFC 5545 counts DTSTART as the first occurrence; Calendo's engine does not when the rule
+    skips it (a Monday rule from a Sunday), so the export says so with an EXDATE, and a
+    foreign file's unsynchronised DTSTART is imported as an extra date."""
+    sunday = {
+        **SERIES,
+        "start_time": datetime(2026, 3, 1, 8, tzinfo=UTC),
+        "end_time": datetime(2026, 3, 1, 9, tzinfo=UTC),
+        "recurrence_pattern": "FREQ=WEEKLY;BYDAY=MO",
+        "recurrence_exceptions": [],
+        "recurrence_dates": [],
+        "recurrence_overrides": [],
+    }
+    text = convert.to_calendar([sunday]).decode()
+    assert "EXDATE;TZID=Europe/Berlin:20260301T090000" in text
+    [vevent] = convert.parse_calendar(text.encode())
+    assert convert.from_vevent(vevent).fields["recurrence_exceptions"] == []
+    del vevent["EXDATE"]  # as another program would write it
+    fields = convert.from_vevent(vevent).fields
+    assert fields["recurrence_dates"] == [sunday["start_time"]]
