@@ -168,9 +168,8 @@ async def run(url: str, count: int, samples: int) -> None:
             bodies: list[httpx.Response] = []
             await _timed(samples, uncached)
             feed = bodies[-1]
-            print(
-                f"feed: {len(feed.content) / 1024:.0f} KiB, {feed.content.count(b'BEGIN:VEVENT')} VEVENTs"
-            )
+            vevents = feed.content.count(b"BEGIN:VEVENT")
+            print(f"feed: {len(feed.content) / 1024:.0f} KiB, {vevents} VEVENTs")
             _report("feed, uncached (render)", uncached_times)
             await _time_listing(client, headers, samples)
             path = f"/api/feeds/{feeds[-1]['token']}.ics"
