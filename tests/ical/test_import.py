@@ -84,6 +84,9 @@ async def test_a_dry_run_lists_and_writes_nothing_then_the_import_writes(
     event_id = done["created"][0]["event_id"]
     history = await client.get(f"/api/events/{event_id}/history", headers=owner.headers)
     assert history.json()["items"][0]["tags"] == ["import"]
+    audit = (await client.get("/api/audit", headers=owner.headers)).json()["items"]
+    mine = [e for e in audit if e.get("event_id") == event_id]
+    assert mine and all(e["details"]["source"] == "import" for e in mine), mine
 
 
 async def test_re_import_updates_by_uid_and_another_user_gets_their_own(
