@@ -62,6 +62,7 @@ BUSY_OVERRIDE_PROPERTIES = frozenset(
 # The text fields an override may hold, and their properties.
 _OVERRIDE_TEXT = {"title": "SUMMARY", "description": "DESCRIPTION", "location": "LOCATION"}
 
+_MAX_ID = 2_147_483_647  # ids are 32-bit columns: a larger "id" names no event
 _UID = re.compile(r"([0-9]{1,10})" + re.escape(UID_SUFFIX))
 # Control characters iCalendar TEXT cannot hold (tab and newline can: newline as ``\n``).
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -83,7 +84,8 @@ def uid_of(event_id: int) -> str:
 def event_id_of(uid: str) -> int | None:
     """The event id a Calendo ``UID`` names, or None for a UID Calendo did not write."""
     match = _UID.fullmatch(uid)
-    return int(match.group(1)) if match else None
+    event_id = int(match.group(1)) if match else None
+    return event_id if event_id is not None and 0 < event_id <= _MAX_ID else None
 
 
 @dataclass(frozen=True, slots=True)

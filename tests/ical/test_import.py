@@ -105,6 +105,9 @@ async def test_re_import_updates_by_uid_and_another_user_gets_their_own(
     assert await _count(client, owner) == 1
     theirs = await _ok(client, stranger, calendar(vevent("a@example.com")))
     assert theirs["created"][0]["event_id"] != event_id
+    # A Calendo-shaped UID past the id range names no event: a foreign UID like any other.
+    huge = await _ok(client, owner, calendar(vevent("9999999999@calendo", day=9)))
+    assert [c["uid"] for c in huge["created"]] == ["9999999999@calendo"]
 
 
 async def test_calendo_uids_update_what_the_caller_may_edit_and_refuse_what_they_view(
