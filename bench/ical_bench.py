@@ -19,8 +19,7 @@ What it does:
      by the largest page, summed);
    * the feed unchanged: ``If-None-Match`` with its tag (304), and without a tag (the cached
      rendering);
-   * the import of that feed into an empty account (a dry run, then the real one;
-     ``CALENDO_IMPORT_MAX_EVENTS`` raised to hold the overrides' components as well).
+   * the import of that feed into an empty account (a dry run, then the real one).
 
 It finishes in about a minute and leaves nothing behind.
 """
@@ -138,7 +137,6 @@ async def run(url: str, count: int, samples: int) -> None:
         database_url=url,
         secret_key="bench-secret-key-that-is-long-enough-0123456789",
         rate_limit_enabled=False,
-        import_max_events=2 * count,
         max_body_bytes=4 * 1_048_576,
     )
     app = create_app(settings)

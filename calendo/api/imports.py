@@ -98,9 +98,10 @@ async def import_calendar(
     `ATTENDEE`, `ORGANIZER`, alarms…) are kept with the event and exported again unchanged.
     Changes are recorded with the source `import` (version tags, audit). A file Calendo
     cannot read at all is a 422 naming why and where (malformed, more than
-    `CALENDO_IMPORT_MAX_EVENTS` events, lines over 65,536 characters, nesting deeper than
-    3, over 100 VTIMEZONEs); one over the body limit a 413. Larger calendars: split the file
-    (each part is its own atomic import; re-importing a part is harmless).
+    `CALENDO_IMPORT_MAX_EVENTS` events or twice as many components, lines over 65,536
+    characters, nesting deeper than 3, over 100 VTIMEZONEs); one over the body limit a 413.
+    Larger calendars: split the file (each part is its own atomic import; re-importing a part
+    is harmless).
     """
     data = await _file_of(request)
     services = services_of(request)

@@ -6,8 +6,9 @@ Pure CPU (no database, no web framework): the import runs it off the event loop
 1. ``screen`` walks the unfolded content lines once, before any parser sees them, and refuses
    the whole file (``Unreadable``, a 422) for what would cost the parser or the server more
    than a calendar is worth: a line over ``MAX_LINE`` characters, components nested deeper
-   than ``MAX_DEPTH``, more than ``max_events`` VEVENTs (``CALENDO_IMPORT_MAX_EVENTS``), more
-   than ``MAX_TIMEZONES`` VTIMEZONEs, unbalanced ``BEGIN``/``END``. It drops every
+   than ``MAX_DEPTH``, more than ``max_events`` events (``CALENDO_IMPORT_MAX_EVENTS``: VEVENTs
+   without ``RECURRENCE-ID``) or twice as many components, more than ``MAX_TIMEZONES``
+   VTIMEZONEs, unbalanced ``BEGIN``/``END``. It drops every
    VTIMEZONE: Calendo resolves a ``TZID`` only as a tz-database (or Windows) zone name, never
    from the file's own rules, whose expansion a hostile file can make endless (a ``FREQ=
    SECONDLY`` rule since 1601). It also keeps, per VEVENT, the lines Calendo does not model
@@ -34,6 +35,9 @@ from calendo.ical import convert, extras
 MAX_LINE = 65_536  # characters of one unfolded content line
 MAX_DEPTH = 3  # VCALENDAR > VEVENT > VALARM
 MAX_TIMEZONES = 100
+# Top-level components one import reads, per event of the cap: room for the overrides
+# (``RECURRENCE-ID`` VEVENTs) of a calendar's series.
+COMPONENTS_PER_EVENT = 2
 MAX_UID = 255  # the imported_uid column
 MAX_EXTRA_CHARS = 65_536  # the kept lines of one event, all its components together
 _BREAK = re.compile(r"\r\n|\n|\r")
@@ -74,7 +78,8 @@ def screen(data: bytes, *, max_events: int) -> Screened:
     kept: list[str] = []
     result = Screened("")
     stack: list[str] = []
-    events = timezones = calendars = 0
+    events = components = timezones = calendars = 0
+    instance = False  # whether the VEVENT being read has a RECURRENCE-ID
     for number, line in enumerate(_unfolded(text), start=1):
         if len(line) > MAX_LINE:
             raise Unreadable(f"line {number} is longer than {MAX_LINE} characters")
@@ -88,12 +93,14 @@ def screen(data: bytes, *, max_events: int) -> Screened:
             if len(stack) > MAX_DEPTH:
                 raise Unreadable(f"line {number}: components nested deeper than {MAX_DEPTH}")
             if len(stack) == 2:
-                events += value == "VEVENT"
+                components += value != "VTIMEZONE"
                 timezones += value == "VTIMEZONE"
-                if events > max_events:
+                instance = False
+                if components > COMPONENTS_PER_EVENT * max_events:
                     raise Unreadable(
-                        f"more than {max_events} events (VEVENT) in one import, the cap "
-                        "(CALENDO_IMPORT_MAX_EVENTS): split the file"
+                        f"more than {COMPONENTS_PER_EVENT * max_events} components in one "
+                        f"import ({COMPONENTS_PER_EVENT} per event of the cap, "
+                        "CALENDO_IMPORT_MAX_EVENTS): split the file"
                     )
                 if timezones > MAX_TIMEZONES:
                     raise Unreadable(f"more than {MAX_TIMEZONES} VTIMEZONE components")
@@ -109,11 +116,19 @@ def screen(data: bytes, *, max_events: int) -> Screened:
             own = own and not extras.calendo_link(name, line)
             if nested or own:
                 result.components[-1][1].append(line)
+        if name == "RECURRENCE-ID" and len(stack) == 2:
+            instance = True
         if name == "END":
             if not stack or stack[-1] != value:
                 opened = stack[-1] if stack else "nothing"
                 raise Unreadable(f"line {number}: END:{value} closes {opened}")
             stack.pop()
+            events += len(stack) == 1 and value == "VEVENT" and not instance
+            if events > max_events:
+                raise Unreadable(
+                    f"more than {max_events} events (VEVENTs without RECURRENCE-ID) in one "
+                    "import, the cap (CALENDO_IMPORT_MAX_EVENTS): split the file"
+                )
     if stack:
         raise Unreadable(f"the file ends inside {stack[-1]}")
     if not kept:

@@ -63,6 +63,14 @@ CASES = {
         "more than 100 VTIMEZONE",
     ),
     "thousands of events": (_events(1001), 422, "more than 1000 events"),
+    "thousands of overrides": (
+        calendar(
+            vevent("s@x", "Daily", 2, "RRULE:FREQ=DAILY"),
+            *(f"UID:s@x\r\nRECURRENCE-ID:202603{d % 28 + 1:02d}T080000Z" for d in range(2000)),
+        ),
+        422,
+        "more than 2000 components",
+    ),
     "over the body limit": (b"X" * 1_100_000, 413, "limited to"),
 }
 
