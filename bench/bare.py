@@ -8,7 +8,7 @@ server: ``uvicorn bench.bare:app --loop uvloop --http httptools``.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from fastapi import FastAPI
@@ -34,6 +34,9 @@ class BareEvent(BaseModel):
     recurrence_dates: list[datetime]
     transparency: str
     recurrence_overrides: list[dict[str, Any]]
+    all_day: bool
+    start_date: date | None
+    end_date: date | None
     owner_id: int
     my_role: str
     version: int
@@ -64,6 +67,9 @@ def _event(index: int) -> dict[str, Any]:
         "recurrence_dates": [],
         "transparency": "opaque",
         "recurrence_overrides": [],
+        "all_day": False,
+        "start_date": None,
+        "end_date": None,
         "owner_id": 1,
         "my_role": "owner",
         "version": 1,

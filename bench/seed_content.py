@@ -126,6 +126,9 @@ def event_content(rng: random.Random, *, recurring: bool, day: int | None = None
         "recurrence_dates": [],
         "transparency": "opaque",
         "recurrence_overrides": overrides,
+        "all_day": False,
+        "start_date": None,
+        "end_date": None,
         "series_end": recurrence.series_last_end(series),
     }
 

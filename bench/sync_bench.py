@@ -46,6 +46,7 @@ from calendo.app import create_app
 from calendo.core.config import Settings
 from calendo.core.db import Database
 from calendo.core.pagination import encode_cursor
+from calendo.core.uow import UnitOfWork
 from calendo.events.models import Event
 from calendo.events.snapshots import content_snapshot
 from calendo.history.models import EventVersion
@@ -80,7 +81,7 @@ async def seed_feed(db: Database, user_id: int, changes: int) -> int:
     """Events owned by the user and ``changes`` feed rows over them; returns the event count."""
     count = max(1, changes // CHANGES_PER_EVENT)
     now = datetime.now(UTC)
-    async with db.write_sessions() as session, session.begin():
+    async with UnitOfWork.independent(db) as session:
         events = [_event(user_id, i, now) for i in range(count)]
         session.add_all(events)
         await session.flush()
@@ -104,7 +105,7 @@ async def seed_feed(db: Database, user_id: int, changes: int) -> int:
 async def seed_history(db: Database, user_id: int, versions: int) -> tuple[int, datetime]:
     """One event with ``versions`` versions a minute apart; returns its id and first time."""
     first = datetime.now(UTC) - timedelta(minutes=versions + 1)
-    async with db.write_sessions() as session, session.begin():
+    async with UnitOfWork.independent(db) as session:
         event = _event(user_id, 0, first)
         event.version = versions
         session.add(event)

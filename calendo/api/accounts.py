@@ -14,7 +14,7 @@ from calendo.auth.caller import CurrentUser
 from calendo.auth.dependencies import CurrentUserDep
 from calendo.auth.schemas import AccountDeletion, AccountUpdate, PasswordChange, UserRead
 from calendo.core import auth_limits
-from calendo.core.deps import ClientIP, ServicesDep, UnqueuedSessionDep
+from calendo.core.deps import ClientIP, IndependentUnitDep, ServicesDep
 from calendo.core.errors import problem_responses
 from calendo.core.routing import StrictQueryRoute
 
@@ -45,7 +45,7 @@ async def update_me(
     request: Request,
     user: CurrentUserDep,
     data: AccountUpdate,
-    session: UnqueuedSessionDep,
+    session: IndependentUnitDep,
     services: ServicesDep,
     ip: ClientIP,
 ) -> UserRead:
@@ -81,7 +81,7 @@ async def change_password(
     request: Request,
     user: CurrentUserDep,
     data: PasswordChange,
-    session: UnqueuedSessionDep,
+    session: IndependentUnitDep,
     services: ServicesDep,
     ip: ClientIP,
 ) -> Response:
@@ -110,7 +110,7 @@ async def delete_me(
     request: Request,
     user: CurrentUserDep,
     data: AccountDeletion,
-    session: UnqueuedSessionDep,
+    session: IndependentUnitDep,
     services: ServicesDep,
     ip: ClientIP,
 ) -> Response:

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from calendo.audit import service
 from calendo.audit.schemas import AuditEntryRead
 from calendo.auth.dependencies import CurrentUserDep
-from calendo.core.deps import SessionDep
+from calendo.core.deps import ReadUnitDep
 from calendo.core.errors import problem_responses
 from calendo.core.pagination import CursorParam, Limit, Page
 from calendo.core.routing import StrictQueryRoute
@@ -31,7 +31,7 @@ own precisely because the request fails."""
     responses=problem_responses(401, 422),
 )
 async def list_audit_entries(
-    user: CurrentUserDep, session: SessionDep, limit: Limit = 50, cursor: CursorParam = None
+    user: CurrentUserDep, session: ReadUnitDep, limit: Limit = 50, cursor: CursorParam = None
 ) -> dict[str, Any]:
     """The caller's audit trail, newest first."""
     return await service.list_trail(session, user_id=user.id, cursor=cursor, limit=limit)

@@ -23,9 +23,17 @@ from calendo.auth.schemas import (
 )
 from calendo.core import auth_limits
 from calendo.core.auth_limits import documented_limits
-from calendo.core.deps import ClientIP, ServicesDep, SessionDep, UnqueuedSessionDep, write_unit
+from calendo.core.deps import (
+    ClientIP,
+    IndependentUnitDep,
+    ReadUnitDep,
+    ServicesDep,
+    client_ip,
+    services_of,
+)
 from calendo.core.errors import problem_responses
 from calendo.core.routing import StrictQueryRoute
+from calendo.core.uow import UnitOfWork
 
 router = APIRouter(tags=["auth"], route_class=StrictQueryRoute)
 users_router = APIRouter(tags=["users"], route_class=StrictQueryRoute)
@@ -93,7 +101,7 @@ async def _read_login(request: Request) -> LoginRequest:
 async def register(
     request: Request,
     data: RegisterRequest,
-    session: UnqueuedSessionDep,
+    session: IndependentUnitDep,
     services: ServicesDep,
     ip: ClientIP,
 ) -> TokenResponse:
@@ -119,7 +127,7 @@ async def register(
     ),
 )
 async def login(
-    request: Request, session: UnqueuedSessionDep, services: ServicesDep, ip: ClientIP
+    request: Request, session: IndependentUnitDep, services: ServicesDep, ip: ClientIP
 ) -> TokenResponse:
     """Log in with a username or email and password (JSON, MessagePack or OAuth2 form).
 
@@ -159,7 +167,7 @@ async def login(
 async def refresh(
     request: Request,
     data: RefreshRequest,
-    session: UnqueuedSessionDep,
+    session: IndependentUnitDep,
     services: ServicesDep,
     ip: ClientIP,
 ) -> TokenResponse:
@@ -182,20 +190,21 @@ async def logout(
     data: LogoutRequest | None = None,
 ) -> Response:
     """Revoke this login: its access and refresh tokens stop working at once."""
-    async with write_unit(request) as write:
+    services = services_of(request)
+    async with UnitOfWork.write(services.db) as unit:
         await service.logout(
-            write.session,
-            settings=write.services.settings,
+            unit,
+            settings=services.settings,
             user_id=user.id,
             session_id=user.session_id,
             refresh_token=data.refresh_token if data else None,
-            ip=write.ip,
+            ip=client_ip(request),
         )
     return Response(status_code=204)
 
 
 @router.get("/me", response_model=UserRead, responses=problem_responses(401))
-async def me(user: CurrentUserDep, session: SessionDep) -> UserRead:
+async def me(user: CurrentUserDep, session: ReadUnitDep) -> UserRead:
     """The authenticated user."""
     users = await service.get_users(session, {user.id})
     return UserRead.model_validate(users[user.id])
@@ -208,7 +217,7 @@ router.include_router(account_router)
 @users_router.get("", response_model=UserSearchResult, responses=problem_responses(401, 422))
 async def search_users(
     _user: CurrentUserDep,
-    session: SessionDep,
+    session: ReadUnitDep,
     q: Annotated[str, Query(min_length=1, max_length=32, description="Username prefix")],
 ) -> UserSearchResult:
     """Find users by username prefix (at most 20), to share events with."""

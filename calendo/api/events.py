@@ -5,18 +5,28 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from calendo.api import calendars
 from calendo.auth.caller import CurrentUser
 from calendo.auth.dependencies import BearerDep, CurrentUserDep, current_user
-from calendo.core.deps import PathId, ServicesDep, SessionDep, Write, services_of, write_unit
+from calendo.core.deps import PathId, ReadUnitDep, Services, ServicesDep, client_ip, services_of
 from calendo.core.errors import problem_responses
 from calendo.core.formats import CALENDAR, JSON, json_response, negotiated
 from calendo.core.pagination import CursorParam, Limit, Page
 from calendo.core.querymodel import query_model
 from calendo.core.routing import StrictQueryRoute, indexed_validation_route
-from calendo.events import batch, creation, listing, preconditions, service, temporal, trash
+from calendo.core.uow import UnitOfWork
+from calendo.events import (
+    all_day,
+    batch,
+    creation,
+    listing,
+    preconditions,
+    service,
+    temporal,
+    trash,
+)
 from calendo.events.presenters import RenderZone, event_body, rendering_zone
 from calendo.events.schemas import (
     BatchCreate,
@@ -78,9 +88,11 @@ ListAsOf = Annotated[
 
 
 def write_context(
-    user: CurrentUser, write: Write, strategy: str = "reject"
+    user: CurrentUser, services: Services, request: Request, strategy: str = "reject"
 ) -> service.WriteContext:
-    return service.WriteContext(actor=user, services=write.services, ip=write.ip, strategy=strategy)
+    return service.WriteContext(
+        actor=user, services=services, ip=client_ip(request), strategy=strategy
+    )
 
 
 def written_response(
@@ -113,9 +125,13 @@ async def create_event(
     note: NoteParam = None,
 ) -> Response:
     """Create an event; the caller becomes its owner."""
-    async with write_unit(request) as write:
+    services = services_of(request)
+    async with UnitOfWork.write(services.db) as unit:
         written = await creation.create_event(
-            write.session, ctx=write_context(user, write, conflict_strategy), data=data, note=note
+            unit,
+            ctx=write_context(user, services, request, conflict_strategy),
+            data=data,
+            note=note,
         )
         location = str(request.url_for("get_event", event_id=written.event.id))
         return written_response(written, status_code=201, location=location)
@@ -126,6 +142,8 @@ class ListEventsQuery(BaseModel):
 
     Documented as ten query parameters, exactly as if the route declared them one by one.
     """
+
+    model_config = ConfigDict(frozen=True)  # the defaults instance is shared
 
     start_time: WindowStart = None
     end_time: WindowEnd = None
@@ -142,6 +160,8 @@ class ListEventsQuery(BaseModel):
 
 
 _list_query, _LIST_QUERY_DOCS = query_model(ListEventsQuery)
+# A request without a query string takes the defaults, and skips the parser.
+_LIST_DEFAULTS = ListEventsQuery()
 
 
 # The text/calendar answer of the event reads, beside their JSON (api/calendars.py).
@@ -168,7 +188,7 @@ async def list_events(request: Request, caller: BearerDep) -> Any:
     `CALENDO_ICAL_MAX_EVENTS` events (default 2000), a 422 beyond that asks for a shorter
     window. Each event is a VEVENT with `UID:<id>@calendo` (docs/api-notes.md, "iCalendar").
     """
-    query = _list_query(request)
+    query = _list_query(request) if request.scope["query_string"] else _LIST_DEFAULTS
     services = services_of(request)
     if negotiated(request.scope) == CALENDAR:
         return await calendars.window(
@@ -185,23 +205,24 @@ async def list_events(request: Request, caller: BearerDep) -> Any:
     reads = services.db.reads
     if query.as_of is not None:
         account = await current_user(request)  # the live-session check, with the account zone
-        async with services.db.read_session() as session:
+        async with UnitOfWork.read(services.db) as session:
             page = await temporal.list_events_as_of(
                 session,
                 user_id=caller.user_id,
                 at=query.as_of,
                 skip=query.skip,
                 expand=query.expand,
+                zone=rendering_zone(query.tz, account.timezone),
                 **filters,
             )
         default_zone = account.timezone
     elif query.expand:
         page, default_zone = await listing.list_expanded(
-            reads, caller=caller, settings=services.settings, **filters
+            reads, caller=caller, settings=services.settings, tz=query.tz, **filters
         )
     else:
         page, default_zone = await listing.list_events(
-            reads, caller=caller, skip=query.skip, **filters
+            reads, caller=caller, skip=query.skip, tz=query.tz, **filters
         )
     return json_response(page, zone=rendering_zone(query.tz, default_zone))
 
@@ -231,7 +252,9 @@ async def list_trash(
     page, default_zone = await trash.list_trash(
         services_of(request).db.reads, caller=caller, limit=limit, cursor=cursor
     )
-    return json_response(page, zone=rendering_zone(tz, default_zone))
+    zone = rendering_zone(tz, default_zone)
+    all_day.place_bodies(page["items"], zone)
+    return json_response(page, zone=zone)
 
 
 @batch_router.post(
@@ -247,9 +270,10 @@ async def batch_create(
     conflict_strategy: Strategy = "reject",
 ) -> dict[str, Any]:
     """Create up to CALENDO_BATCH_MAX events atomically; an error names the failing index."""
-    async with write_unit(request) as write:
+    services = services_of(request)
+    async with UnitOfWork.write(services.db) as unit:
         written = await batch.batch_create(
-            write.session, ctx=write_context(user, write, conflict_strategy), items=data.events
+            unit, ctx=write_context(user, services, request, conflict_strategy), items=data.events
         )
         items = [{**event_body(w.event, w.role), "conflicts": w.conflicts} for w in written]
     return {"items": items}
@@ -257,14 +281,18 @@ async def batch_create(
 
 @router.post("/conflicts", response_model=ConflictReport, responses=problem_responses(401, 422))
 async def check_conflicts(
-    data: ConflictCheck, user: CurrentUserDep, session: SessionDep, services: ServicesDep
+    data: ConflictCheck, user: CurrentUserDep, session: ReadUnitDep, services: ServicesDep
 ) -> dict[str, Any]:
     """Conflicts of a prospective time with the caller's calendar, and up to 3 free slots."""
-    return await batch.check_conflicts(session, services=services, user_id=user.id, data=data)
+    return await batch.check_conflicts(
+        session, services=services, user_id=user.id, data=data, zone=user.timezone
+    )
 
 
 class EventReadQuery(BaseModel):
     """The query of ``GET /api/events/{id}``, validated in one call (``core.querymodel``)."""
+
+    model_config = ConfigDict(frozen=True)  # the defaults instance is shared
 
     as_of: AsOf = None
     tz: RenderZone = None
@@ -277,6 +305,7 @@ class ConditionalRead(BaseModel):
 
 
 _event_read_query, _EVENT_READ_DOCS = query_model(EventReadQuery, headers=ConditionalRead)
+_EVENT_READ_DEFAULTS = EventReadQuery()
 
 
 @router.get(
@@ -295,7 +324,7 @@ async def get_event(event_id: PathId, request: Request, caller: BearerDep) -> An
     With `Accept: text/calendar`: the event as one VCALENDAR (its VEVENT and the VTIMEZONE of
     its zone; `as_of` applies, `tz` does not matter), with `ETag: "<id>-<version>@ics"`.
     """
-    query = _event_read_query(request)
+    query = _event_read_query(request) if request.scope["query_string"] else _EVENT_READ_DEFAULTS
     services = services_of(request)
     if query.as_of is None:
         body, default_zone = await listing.get_event(
@@ -304,13 +333,14 @@ async def get_event(event_id: PathId, request: Request, caller: BearerDep) -> An
     else:
         account = await current_user(request)  # the live-session check, with the account zone
         default_zone = account.timezone
-        async with services.db.read_session() as session:
+        async with UnitOfWork.read(services.db) as session:
             body = await temporal.get_event_as_of(
                 session, user_id=caller.user_id, event_id=event_id, at=query.as_of
             )
     if negotiated(request.scope) == CALENDAR:
         return await calendars.one_event(request, body)
     zone = rendering_zone(query.tz, default_zone)
+    all_day.place_body(body, zone)  # an all-day event's times: its dates in that zone
     # The tag names the zone too: a copy rendered in one zone is never a 304 in another.
     tag = preconditions.version_tag(body["id"], body["version"], zone)
     # Read here, not declared: FastAPI resolves a declared header on every request (~15 µs).
@@ -325,6 +355,8 @@ MergeParam = Annotated[bool, Query(description="Three-way merge a stale write in
 
 class UpdateQuery(BaseModel):
     """The query of ``PUT``/``PATCH /api/events/{id}``, validated in one call."""
+
+    model_config = ConfigDict(frozen=True)  # the defaults instance is shared
 
     conflict_strategy: Strategy = "reject"
     merge: MergeParam = False
@@ -341,6 +373,7 @@ class ConditionalWrite(BaseModel):
 
 
 _update_query, _UPDATE_QUERY_DOCS = query_model(UpdateQuery, headers=ConditionalWrite)
+_UPDATE_DEFAULTS = UpdateQuery()
 
 
 @router.put(
@@ -356,13 +389,14 @@ async def update_event(
     caller: BearerDep,
 ) -> Response:
     """Partial update (editor or owner): only the fields sent change; PATCH is an alias."""
-    query = _update_query(request)
-    async with write_unit(request) as write:
+    query = _update_query(request) if request.scope["query_string"] else _UPDATE_DEFAULTS
+    services = services_of(request)
+    async with UnitOfWork.write(services.db) as unit:
         written = await service.update_event_by_token(
-            write.session,
+            unit,
             caller=caller,
-            services=write.services,
-            ip=write.ip,
+            services=services,
+            ip=client_ip(request),
             strategy=query.conflict_strategy,
             edit=service.Edit(
                 event_id=event_id,
@@ -397,10 +431,11 @@ async def delete_event(
     note: NoteParam = None,
 ) -> Response:
     """Delete (owner only); the history is kept and the event can be restored."""
-    async with write_unit(request) as write:
+    services = services_of(request)
+    async with UnitOfWork.write(services.db) as unit:
         await service.delete_event(
-            write.session,
-            ctx=write_context(user, write),
+            unit,
+            ctx=write_context(user, services, request),
             event_id=event_id,
             if_match=if_match,
             note=note,
@@ -421,10 +456,11 @@ async def restore_event(
     note: NoteParam = None,
 ) -> Response:
     """Bring back a deleted event (owner only) as a new version."""
-    async with write_unit(request) as write:
+    services = services_of(request)
+    async with UnitOfWork.write(services.db) as unit:
         written = await service.restore_event(
-            write.session,
-            ctx=write_context(user, write, conflict_strategy),
+            unit,
+            ctx=write_context(user, services, request, conflict_strategy),
             event_id=event_id,
             note=note,
         )
@@ -439,7 +475,7 @@ async def restore_event(
 async def list_occurrences(
     event_id: PathId,
     user: CurrentUserDep,
-    session: SessionDep,
+    session: ReadUnitDep,
     services: ServicesDep,
     start_time: WindowStart = None,
     end_time: WindowEnd = None,

@@ -14,10 +14,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request, Response
 
 from calendo.auth.dependencies import CurrentUserDep
-from calendo.core.deps import PathId, SessionDep, services_of, write_unit
+from calendo.core.deps import PathId, ReadUnitDep, client_ip, services_of
 from calendo.core.errors import problem_responses
 from calendo.core.formats import json_response
 from calendo.core.routing import StrictQueryRoute
+from calendo.core.uow import UnitOfWork
 from calendo.ical import convert, export, tokens
 from calendo.ical.schemas import FeedCreate, FeedCreated, FeedList
 
@@ -40,9 +41,9 @@ async def create_feed(data: FeedCreate, request: Request, user: CurrentUserDep) 
     shows each busy event as its times and `SUMMARY:Busy`, nothing else. An account holds at
     most 20 feeds (409 beyond). Audited as `feed_created`.
     """
-    async with write_unit(request) as write:
+    async with UnitOfWork.write(services_of(request).db) as unit:
         feed, secret = await tokens.create_feed(
-            write.session, user=user, name=data.name, busy_only=data.busy_only, ip=write.ip
+            unit, user=user, name=data.name, busy_only=data.busy_only, ip=client_ip(request)
         )
     url = str(request.url_for("get_feed", token=secret))
     webcal = "webcal://" + url.partition("://")[2]
@@ -51,9 +52,9 @@ async def create_feed(data: FeedCreate, request: Request, user: CurrentUserDep) 
 
 
 @router.get("", response_model=FeedList, responses=problem_responses(401))
-async def list_feeds(user: CurrentUserDep, session: SessionDep) -> Response:
+async def list_feeds(user: CurrentUserDep, unit: ReadUnitDep) -> Response:
     """The caller's feeds, oldest first: names and ids, never their secrets."""
-    return json_response({"items": await tokens.list_feeds(session, user_id=user.id)})
+    return json_response({"items": await tokens.list_feeds(unit, user_id=user.id)})
 
 
 @router.delete("/{feed_id}", status_code=204, responses=problem_responses(401, 404))
@@ -62,8 +63,8 @@ async def revoke_feed(feed_id: PathId, request: Request, user: CurrentUserDep) -
 
     Refused at once in every server process (each feed request looks its secret up). Another
     user's feed is 404 too. Audited as `feed_revoked`."""
-    async with write_unit(request) as write:
-        await tokens.revoke_feed(write.session, user=user, feed_id=feed_id, ip=write.ip)
+    async with UnitOfWork.write(services_of(request).db) as unit:
+        await tokens.revoke_feed(unit, user=user, feed_id=feed_id, ip=client_ip(request))
     return Response(status_code=204)
 
 

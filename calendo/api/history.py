@@ -9,12 +9,13 @@ from fastapi.responses import HTMLResponse
 
 from calendo.auth.dependencies import CurrentUserDep
 from calendo.core.cooperative import off_loop
-from calendo.core.deps import PathId, SessionDep, write_unit
+from calendo.core.deps import PathId, ReadUnitDep, client_ip, services_of
 from calendo.core.errors import problem_responses
 from calendo.core.formats import json_response
 from calendo.core.pagination import CursorParam, Limit, encode_cursor, int_cursor
 from calendo.core.routing import StrictQueryRoute
-from calendo.events import preconditions
+from calendo.core.uow import UnitOfWork
+from calendo.events import all_day, preconditions
 from calendo.events import service as events
 from calendo.events import versions as service
 from calendo.events.presenters import RenderZone, event_body, rendering_zone
@@ -39,7 +40,7 @@ def _paged(body: dict[str, Any], zone: str) -> Response:
 async def list_history(
     event_id: PathId,
     user: CurrentUserDep,
-    session: SessionDep,
+    session: ReadUnitDep,
     limit: Limit = 50,
     cursor: CursorParam = None,
     tz: RenderZone = None,
@@ -58,19 +59,21 @@ async def get_version(
     event_id: PathId,
     version_id: PathId,
     user: CurrentUserDep,
-    session: SessionDep,
+    session: ReadUnitDep,
     tz: RenderZone = None,
 ) -> Response:
     """One version (by its number, 1, 2, 3 …) with the full event content as it was."""
     body = await service.get_version(session, user_id=user.id, event_id=event_id, number=version_id)
-    return json_response(body, zone=rendering_zone(tz, user.timezone))
+    zone = rendering_zone(tz, user.timezone)
+    all_day.place_body(body["snapshot"], zone)  # an all-day snapshot: its dates in that zone
+    return json_response(body, zone=zone)
 
 
 @router.get("/{event_id}/changelog", response_model=ChangelogPage, responses=_READ_ERRORS)
 async def changelog(
     event_id: PathId,
     user: CurrentUserDep,
-    session: SessionDep,
+    session: ReadUnitDep,
     limit: Limit = 50,
     cursor: CursorParam = None,
     tz: RenderZone = None,
@@ -94,7 +97,7 @@ async def diff(
     version_id1: PathId,
     version_id2: PathId,
     user: CurrentUserDep,
-    session: SessionDep,
+    session: ReadUnitDep,
     format: Annotated[
         Literal["json", "html"], Query(description="html: a side-by-side page")
     ] = "json",
@@ -125,12 +128,13 @@ async def rollback(
     note: Annotated[str | None, Query(max_length=500)] = None,
 ) -> dict[str, Any]:
     """Restore an earlier version's content as a new version tagged `rollback` (editor+)."""
-    async with write_unit(request) as write:
+    services = services_of(request)
+    async with UnitOfWork.write(services.db) as unit:
         ctx = events.WriteContext(
-            actor=user, services=write.services, ip=write.ip, strategy=conflict_strategy
+            actor=user, services=services, ip=client_ip(request), strategy=conflict_strategy
         )
         written = await service.rollback(
-            write.session,
+            unit,
             ctx=ctx,
             event_id=event_id,
             number=version_id,

@@ -16,10 +16,11 @@ from fastapi import APIRouter, Query, Request, Response
 
 from calendo.auth.dependencies import CurrentUserDep
 from calendo.core.cooperative import off_loop
-from calendo.core.deps import services_of, write_unit
+from calendo.core.deps import client_ip, services_of
 from calendo.core.errors import AppError, ValidationFailed, problem_responses
 from calendo.core.formats import json_response
 from calendo.core.routing import StrictQueryRoute
+from calendo.core.uow import UnitOfWork
 from calendo.events.schemas import ConflictStrategy
 from calendo.events.service import WriteContext
 from calendo.ical import importing, reading
@@ -111,15 +112,15 @@ async def import_calendar(
     except reading.Unreadable as exc:
         raise ValidationFailed(str(exc), loc=("body",)) from None
     try:
-        async with write_unit(request) as write:
+        async with UnitOfWork.write(services.db) as unit:
             ctx = WriteContext(
                 actor=user,
-                services=write.services,
-                ip=write.ip,
+                services=services,
+                ip=client_ip(request),
                 strategy=conflict_strategy,
                 source="import",
             )
-            report = await importing.run(write.session, ctx=ctx, items=items)
+            report = await importing.run(unit, ctx=ctx, items=items)
             if dry_run or (report.refused and on_refusal == "abort"):
                 raise _DryRun(report)
     except _DryRun as rolled_back:

@@ -7,10 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, WebSocket
 
 from calendo.auth.dependencies import CurrentUserDep
-from calendo.core.deps import PathId, Services, SessionDep, write_unit
+from calendo.core.deps import PathId, ReadUnitDep, Services, services_of
 from calendo.core.errors import problem_responses
 from calendo.core.pagination import CursorParam, Limit, Page, int_cursor
 from calendo.core.routing import StrictQueryRoute
+from calendo.core.uow import UnitOfWork
 from calendo.notifications import feed, service
 from calendo.notifications.schemas import NotificationRead
 
@@ -20,7 +21,7 @@ router = APIRouter(tags=["notifications"], route_class=StrictQueryRoute)
 @router.get("", response_model=Page[NotificationRead], responses=problem_responses(401, 422))
 async def list_notifications(
     user: CurrentUserDep,
-    session: SessionDep,
+    session: ReadUnitDep,
     unread: Annotated[bool, Query(description="Only the unread ones.")] = False,
     limit: Limit = 50,
     cursor: CursorParam = None,
@@ -39,16 +40,18 @@ async def list_notifications(
 @router.post("/read", status_code=204, responses=problem_responses(401))
 async def mark_all_read(user: CurrentUserDep, request: Request) -> Response:
     """Mark every notification of the caller read."""
-    async with write_unit(request) as write:
-        await service.mark_all_read(write.session, user_id=user.id)
+    services = services_of(request)
+    async with UnitOfWork.write(services.db) as unit:
+        await service.mark_all_read(unit, user_id=user.id)
     return Response(status_code=204)
 
 
 @router.post("/{notification_id}/read", status_code=204, responses=problem_responses(401, 404, 422))
 async def mark_read(user: CurrentUserDep, request: Request, notification_id: PathId) -> Response:
     """Mark one of the caller's notifications read (404 for anyone else's)."""
-    async with write_unit(request) as write:
-        await service.mark_read(write.session, user_id=user.id, notification_id=notification_id)
+    services = services_of(request)
+    async with UnitOfWork.write(services.db) as unit:
+        await service.mark_read(unit, user_id=user.id, notification_id=notification_id)
     return Response(status_code=204)
 
 

@@ -10,10 +10,11 @@ from fastapi import APIRouter, Path, Query, Request, Response
 
 from calendo.api.events import IfMatch, NoteParam, Strategy, write_context, written_response
 from calendo.auth.dependencies import CurrentUserDep
-from calendo.core.deps import PathId, write_unit
+from calendo.core.deps import PathId, services_of
 from calendo.core.errors import problem_responses
 from calendo.core.formats import json_response
 from calendo.core.routing import StrictQueryRoute
+from calendo.core.uow import UnitOfWork
 from calendo.events import occurrences, preconditions, splitting
 from calendo.events.presenters import event_body
 from calendo.events.schemas import (
@@ -56,10 +57,11 @@ async def edit_occurrence(
     (`null` gives one back to the series). A new version of the series; the answer is the
     series with its `recurrence_overrides`. 404 when the series has no occurrence starting
     at `recurrence_id`."""
-    async with write_unit(request) as write:
+    services = services_of(request)
+    async with UnitOfWork.write(services.db) as unit:
         written = await occurrences.edit_occurrence(
-            write.session,
-            ctx=write_context(user, write, conflict_strategy),
+            unit,
+            ctx=write_context(user, services, request, conflict_strategy),
             event_id=event_id,
             recurrence_id=recurrence_id,
             data=data,
@@ -85,10 +87,11 @@ async def cancel_occurrence(
     """Cancel one occurrence of a series (editor or owner): its start joins the series'
     `recurrence_exceptions` and its override, if any, is dropped. A new version of the
     series (a rollback brings the occurrence back); the answer is the series."""
-    async with write_unit(request) as write:
+    services = services_of(request)
+    async with UnitOfWork.write(services.db) as unit:
         written = await occurrences.cancel_occurrence(
-            write.session,
-            ctx=write_context(user, write),
+            unit,
+            ctx=write_context(user, services, request),
             event_id=event_id,
             recurrence_id=recurrence_id,
             if_match=if_match,
@@ -119,10 +122,11 @@ async def split_series(
     that occurrence on. Both name each other in `related_events`. With `dry_run`, nothing is
     written: the answer previews both series, the occurrences that change and what happens to
     each override. `POST /api/events/{new id}/split/undo` undoes it."""
-    async with write_unit(request) as write:
+    services = services_of(request)
+    async with UnitOfWork.write(services.db) as unit:
         result = await splitting.split_series(
-            write.session,
-            ctx=write_context(user, write, conflict_strategy),
+            unit,
+            ctx=write_context(user, services, request, conflict_strategy),
             event_id=event_id,
             data=data,
             if_match=if_match,
@@ -143,9 +147,10 @@ async def undo_split(
     be restored) and the old series gets its recurrence from before the split back. Refused
     (409 `split-not-undoable`) once this series has been edited since the split: roll it back
     to version 1, or delete it, first."""
-    async with write_unit(request) as write:
+    services = services_of(request)
+    async with UnitOfWork.write(services.db) as unit:
         undone = await splitting.undo_split(
-            write.session, ctx=write_context(user, write), event_id=event_id, note=note
+            unit, ctx=write_context(user, services, request), event_id=event_id, note=note
         )
         written = undone["event"]
         body = {

@@ -7,9 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from calendo.auth.dependencies import CurrentUserDep
-from calendo.core.deps import PathId, SessionDep, write_unit
+from calendo.core.deps import PathId, ReadUnitDep, client_ip, services_of
 from calendo.core.errors import problem_responses
 from calendo.core.routing import StrictQueryRoute
+from calendo.core.uow import UnitOfWork
 from calendo.events import access
 from calendo.events import sharing as service
 from calendo.sharing.schemas import PermissionRead, RoleUpdate, ShareRequest
@@ -29,12 +30,13 @@ async def share_event(
     request: Request,
 ) -> list[dict[str, Any]]:
     """Share with users by `user_id` or `username` as editor or viewer (owner only)."""
-    async with write_unit(request) as write:
+    services = services_of(request)
+    async with UnitOfWork.write(services.db) as unit:
         return await service.share(
-            write.session,
+            unit,
             actor=user,
-            services=write.services,
-            ip=write.ip,
+            services=services,
+            ip=client_ip(request),
             event_id=event_id,
             targets=data.users,
         )
@@ -46,7 +48,7 @@ async def share_event(
     responses=problem_responses(401, 404),
 )
 async def list_permissions(
-    event_id: PathId, user: CurrentUserDep, session: SessionDep
+    event_id: PathId, user: CurrentUserDep, session: ReadUnitDep
 ) -> list[dict[str, Any]]:
     """Everyone with access to the event, the owner included (viewer or more)."""
     await access.require_event(session, user_id=user.id, event_id=event_id)
@@ -66,12 +68,13 @@ async def update_permission(
     request: Request,
 ) -> dict[str, Any]:
     """Change a collaborator's role (owner only)."""
-    async with write_unit(request) as write:
+    services = services_of(request)
+    async with UnitOfWork.write(services.db) as unit:
         return await service.update_permission(
-            write.session,
+            unit,
             actor=user,
-            services=write.services,
-            ip=write.ip,
+            services=services,
+            ip=client_ip(request),
             event_id=event_id,
             user_id=user_id,
             role=data.role,
@@ -90,12 +93,13 @@ async def revoke_permission(
     request: Request,
 ) -> Response:
     """Remove a collaborator (owner), or leave the event (the collaborator themself)."""
-    async with write_unit(request) as write:
+    services = services_of(request)
+    async with UnitOfWork.write(services.db) as unit:
         await service.revoke(
-            write.session,
+            unit,
             actor=user,
-            services=write.services,
-            ip=write.ip,
+            services=services,
+            ip=client_ip(request),
             event_id=event_id,
             user_id=user_id,
         )

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from calendo.auth.dependencies import CurrentUserDep
-from calendo.core.deps import ServicesDep, SessionDep
+from calendo.core.deps import ReadUnitDep, ServicesDep
 from calendo.core.errors import problem_responses
 from calendo.core.formats import json_response
 from calendo.core.pagination import CursorParam
@@ -48,7 +48,7 @@ copy and start again without a cursor.
 )
 async def sync_changes(
     user: CurrentUserDep,
-    session: SessionDep,
+    session: ReadUnitDep,
     services: ServicesDep,
     cursor: CursorParam = None,
     limit: Annotated[

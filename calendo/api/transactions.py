@@ -7,9 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from calendo.auth.dependencies import CurrentUserDep
-from calendo.core.deps import write_unit
+from calendo.core.deps import client_ip, services_of
 from calendo.core.errors import problem_responses
 from calendo.core.routing import indexed_validation_route
+from calendo.core.uow import UnitOfWork
 from calendo.events.schemas import ConflictStrategy
 from calendo.events.service import WriteContext
 from calendo.transactions import service
@@ -51,9 +52,10 @@ async def run_transaction(
     ] = "reject",
 ) -> dict[str, Any]:
     """Apply event operations atomically; a failure names the operation's index."""
-    async with write_unit(request) as write:
+    services = services_of(request)
+    async with UnitOfWork.write(services.db) as unit:
         ctx = WriteContext(
-            actor=user, services=write.services, ip=write.ip, strategy=conflict_strategy
+            actor=user, services=services, ip=client_ip(request), strategy=conflict_strategy
         )
-        results = await service.run_transaction(write.session, ctx=ctx, operations=data.operations)
+        results = await service.run_transaction(unit, ctx=ctx, operations=data.operations)
     return {"results": results}

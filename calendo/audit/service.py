@@ -13,7 +13,7 @@ from calendo.core.db import Database
 from calendo.core.errors import ValidationFailed
 from calendo.core.pagination import encode_cursor, int_cursor
 from calendo.core.types import MAX_ID, utcnow
-from calendo.core.uow import Step, run_steps
+from calendo.core.uow import Step, UnitOfWork, run_steps
 
 # Ids are 32-bit integer columns on PostgreSQL.
 
@@ -64,7 +64,7 @@ async def record_many(session: AsyncSession, entries: Sequence[dict[str, Any]]) 
 
 async def record_independently(db: Database, **fields: Unpack[Fields]) -> None:
     """Write an audit row in its own transaction: it survives the request's failure."""
-    async with db.write_sessions() as session, session.begin():
+    async with UnitOfWork.independent(db) as session:
         await record(session, **fields)
 
 

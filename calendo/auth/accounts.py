@@ -23,7 +23,7 @@ from calendo.core.db import Database
 from calendo.core.errors import Conflict, NotAuthenticated, PermissionDenied, ValidationFailed
 from calendo.core.security import PasswordHasher, same_secret
 from calendo.core.types import utcnow
-from calendo.core.uow import after_commit
+from calendo.core.uow import UnitOfWork
 
 log = structlog.get_logger("calendo.auth")
 
@@ -63,7 +63,7 @@ async def check_password(
     A wrong password is a failed credential attempt: it is audited
     (``password_check_failed``) in a transaction of its own, so the 403 keeps the record.
     """
-    async with db.read_sessions() as lookup:
+    async with UnitOfWork.read(db) as lookup:
         stored = await repository.password_hash(lookup, user.id)
     valid = await asyncio.to_thread(hasher.verify, password, stored)
     if stored is None or not valid:
@@ -168,7 +168,7 @@ async def _release_email(db: Database, user_id: int) -> None:
     ``FOR UPDATE`` on the account row, which a transaction must not hold while it waits for
     the feed lock, as the deletion's event writes do (docs/architecture.md, "Lock order")."""
     try:
-        async with db.write_sessions() as session, session.begin():
+        async with UnitOfWork.independent(db) as session:
             await repository.release_email(session, user_id, tombstone_email(user_id))
     except Exception:  # the account is deleted all the same; only its email stays taken
         log.exception("account_email_not_released", user_id=user_id)
@@ -182,5 +182,5 @@ async def close_account(session: AsyncSession, db: Database, account: User) -> i
     revoked = await repository.revoke_sessions(session, account.id, now=now)
     account.password_hash = ""  # never an Argon2 hash: nothing verifies against it
     account.deleted_at = now
-    after_commit(session, partial(_release_email, db, account.id))
+    UnitOfWork.of(session).after_commit(partial(_release_email, db, account.id))
     return revoked

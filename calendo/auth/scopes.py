@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from calendo.auth.models import AuthSession, User
 from calendo.core import statements
-from calendo.core.uow import transaction_state
+from calendo.core.uow import UnitOfWork
 
 # Built once: the statement and its cache key are reused by every request.
 LIVE_USERNAME = (
@@ -48,7 +48,7 @@ def lock_calendar(sync_session: Session, user_id: int) -> None:
     connection = sync_session.connection()
     if connection.dialect.name != "postgresql":
         return
-    locked = transaction_state(sync_session).locked_calendars
+    locked = UnitOfWork.of(sync_session).locked_calendars
     if user_id not in locked:
         statements.rows(connection, _CALENDAR_LOCK, {"user_id": user_id})
         locked.add(user_id)

@@ -22,6 +22,7 @@ from calendo.core.security import (
     same_secret,
 )
 from calendo.core.types import utcnow
+from calendo.core.uow import UnitOfWork
 
 BAD_CREDENTIALS = "Invalid username, email or password"
 BAD_REFRESH = "Invalid or expired refresh token"
@@ -89,7 +90,7 @@ async def login(
 ) -> TokenResponse:
     """Check credentials; unknown users and bad passwords cost the same and read the same."""
     # Look up and verify outside the write transaction, so the slow hash holds no lock.
-    async with db.read_sessions() as lookup:
+    async with UnitOfWork.read(db) as lookup:
         user = await repository.find_by_login(lookup, identifier)
     stored = user.password_hash if user else None
     valid = await asyncio.to_thread(hasher.verify, password, stored)
@@ -138,7 +139,7 @@ async def refresh(
 
 async def _revoke_family(db: Database, session_id: int, user_id: int, ip: str | None) -> None:
     """Revoke a login in its own transaction, so the revocation survives the 401."""
-    async with db.write_sessions() as independent, independent.begin():
+    async with UnitOfWork.independent(db) as independent:
         auth_session = await repository.lock_auth_session(independent, session_id)
         if auth_session is not None and auth_session.revoked_at is None:
             auth_session.revoked_at = utcnow()

@@ -36,12 +36,13 @@ The walks themselves, bounded by construction, are in ``walks``.
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import cache, lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
+from calendo.calendar import days
 from calendo.calendar import overrides as overriding
 from calendo.calendar.feasibility import never_fires_from, satisfiable
 from calendo.calendar.margins import MARGIN, add_clamped, naive_utc, reorder, wall_floor
@@ -102,6 +103,9 @@ class Series:
     transparent: bool = False  # RFC 5545 TRANSP: never busy, so never in conflict
     # Single-occurrence overrides (RECURRENCE-ID), sorted by recurrence id (``overrides``).
     overrides: tuple[Override, ...] = ()
+    # An all-day series (``calendar.days``): its times are the UTC midnights of its dates, and
+    # its occurrences are placed on those dates in this zone (a viewer's). None: timed.
+    days_in: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,6 +273,8 @@ def validate_series(series: Series) -> None:
     rule = prep.rule
     if rule is None:
         return
+    if series.days_in is not None:
+        days.check_day_rule(rule)
     if rule.until is not None and rule.until < prep.start:
         raise RecurrenceError("UNTIL is before the start of the series")
     if not _has_occurrences(prep, rule):
@@ -287,8 +293,12 @@ def series_last_end(series: Series) -> datetime | None:
     """UTC end of the last occurrence; None for an open-ended series.
 
     For UNTIL this is an upper bound (UNTIL + duration) found without iterating. A series with
-    no occurrence at all reports its own end, which keeps index bounds well-formed.
+    no occurrence at all reports its own end, which keeps index bounds well-formed. An all-day
+    series' last end is placed in its zone.
     """
+    if series.days_in is not None:
+        last = series_last_end(replace(series, days_in=None))
+        return None if last is None else days.place(last, last, load_zone(series.days_in))[1]
     prep = _prepare(series)
     last_rule_end = _rule_last_end(series, prep)
     if last_rule_end is None:
@@ -354,7 +364,10 @@ def expand(
     series: Series, window_start: datetime, window_end: datetime, *, limit: int = 1000
 ) -> Expansion:
     """Occurrences overlapping [window_start, window_end), sorted, at most ``limit`` of them,
-    with the series' overrides applied (``overrides.apply``)."""
+    with the series' overrides applied (``overrides.apply``); an all-day series' are placed on
+    their dates (``_expand_days``)."""
+    if series.days_in is not None:
+        return _expand_days(series, window_start, window_end, limit)
     prep = _prepare(series)
     start = _aware(window_start, "the window start")
     end = _aware(window_end, "the window end")
@@ -404,6 +417,18 @@ def _expand_plain(prep: _Prepared, start: datetime, end: datetime, limit: int) -
 def orphaned_overrides(series: Series) -> list[datetime]:
     """The recurrence ids of the series' overrides whose occurrence it no longer has."""
     return overriding.orphaned(_plain_of(_prepare(series)), series.overrides)
+
+
+def _expand_days(series: Series, start: datetime, end: datetime, limit: int) -> Expansion:
+    """An all-day series expanded on the window's dates, each occurrence placed in its zone."""
+    zone = load_zone(series.days_in or "UTC")
+    low, high = days.floating_window(_aware(start, "the start"), _aware(end, "the end"), zone)
+    found = expand(replace(series, days_in=None), low, high, limit=limit)
+    placed = [
+        Occurrence(*days.place(o.start, o.end, zone), o.recurrence_id, o.transparent)
+        for o in found.occurrences
+    ]
+    return Expansion(placed, found.truncated)
 
 
 def _rdates_in(prep: _Prepared, start: datetime, end: datetime) -> Iterator[Occurrence]:

@@ -81,6 +81,12 @@ _STRUCTURED_KEYS: Final[dict[str, str]] = {
     "by_month_day": "BYMONTHDAY",
     "by_month": "BYMONTH",
     "by_set_pos": "BYSETPOS",
+    "by_year_day": "BYYEARDAY",
+    "by_week_no": "BYWEEKNO",
+    "by_hour": "BYHOUR",
+    "by_minute": "BYMINUTE",
+    "by_second": "BYSECOND",
+    "week_start": "WKST",
     "count": "COUNT",
     "until": "UNTIL",
 }
@@ -173,9 +179,9 @@ def structured_parts(pattern: Mapping[Any, Any]) -> dict[str, str]:
 
 def _structured_value(key: str, value: object) -> str:
     """Render one structured field as RRULE text, checking its type."""
-    if key == "frequency":
-        if not isinstance(value, str):
-            raise RecurrenceError("frequency must be a string")
+    if key in ("frequency", "week_start"):
+        if not isinstance(value, str) or "," in value or ";" in value:
+            raise RecurrenceError(f"{key} must be a single code, not {show(value)}")
         return value
     if key in ("interval", "count"):
         return str(_plain_int(key, value))

@@ -8,15 +8,14 @@ is refused with no item validated, with pydantic's own ``too_long`` error (the s
 ``max_length``).
 
 A limit that is a setting (``CALENDO_BATCH_MAX``) is a callable of the ``Settings`` of the app
-serving the request: the negotiation middleware, which reads every body, makes those settings
-known for the request (``serving``); outside a request (a model validated directly) the
+serving the request: the negotiation middleware, which reads every body, sets them in
+``SERVING_SETTINGS`` for the request; outside a request (a model validated directly) the
 settings' defaults apply.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -27,21 +26,13 @@ from pydantic_core import CoreSchema, PydanticKnownError, core_schema
 
 from calendo.core.config import Settings
 
-_serving: ContextVar[Settings | None] = ContextVar("calendo_serving_settings", default=None)
+# The settings of the app serving the request being handled (set by the negotiation
+# middleware around the app, reset after it).
+SERVING_SETTINGS: ContextVar[Settings | None] = ContextVar("calendo_serving_settings", default=None)
 
 SettingLimit = Callable[[Settings | None], int]
 # What a lax list schema accepts as a list (JSON gives lists).
 _COUNTED = (list, tuple, set, frozenset)
-
-
-@contextmanager
-def serving(settings: Settings | None) -> Iterator[None]:
-    """Make ``settings`` the settings of the request being handled, for setting limits."""
-    token = _serving.set(settings)
-    try:
-        yield
-    finally:
-        _serving.reset(token)
 
 
 def setting_limit(name: str) -> SettingLimit:
@@ -63,7 +54,7 @@ class CountFirst:
 
     def current(self) -> int:
         """The limit for the request being handled."""
-        return self.limit if isinstance(self.limit, int) else self.limit(_serving.get())
+        return self.limit if isinstance(self.limit, int) else self.limit(SERVING_SETTINGS.get())
 
     def check(self, value: Any) -> Any:
         # Only a sequence is counted; anything else gets the list schema's own error.

@@ -1,9 +1,9 @@
-"""Database layer: declarative base, engine and session factories, SQLite PRAGMAs, unit of work.
+"""Database layer: declarative base, engines, SQLite PRAGMAs and writer queue, autocommit reads.
 
-One ``AsyncSession`` per request. The unit of work commits once, before the response is sent,
-and runs the after-commit hooks (broker publishes) only when the commit succeeded. On SQLite a
-write request opens its transaction with ``BEGIN IMMEDIATE`` so that read-then-write sequences
-(conflict checks, version checks) cannot interleave; PostgreSQL uses row locks instead.
+Transactions are opened through ``core.uow.UnitOfWork`` (read, write, independent) on a
+``Database``. On SQLite a write transaction begins with ``BEGIN IMMEDIATE`` so that
+read-then-write sequences (conflict checks, version checks) cannot interleave, and writers of
+this process take turns in its writer queue; PostgreSQL uses row locks instead.
 
 SQLite runs through the stdlib driver on the event loop (``core/sqlite_inline.py``), with no
 helper thread. The hottest reads (authentication, one event, a calendar page) also skip the
@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import orjson
@@ -27,8 +26,6 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
@@ -38,7 +35,6 @@ from calendo.core import statements
 from calendo.core.config import Settings
 from calendo.core.sqlite_inline import DRIVER as INLINE_DRIVER
 from calendo.core.sqlite_inline import inline_url
-from calendo.core.uow import unit_of_work
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -129,8 +125,9 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         queue = _WRITER_QUEUES.get(conn.engine.pool)
         dbapi_connection: Any = conn.connection.dbapi_connection
         if immediate and queue is not None and not queue.held_here():
-            # A write opened outside Database.write_session: it takes the queue now, before
-            # BEGIN IMMEDIATE, and gives it back when it ends (see _queue_every_writer).
+            # An independent unit of work (``UnitOfWork.independent``): it takes the queue
+            # now, before BEGIN IMMEDIATE, and gives it back when it ends (see
+            # _queue_every_writer).
             # ``run_async`` is SQLAlchemy's public way to await from a sync event (aiosqlite's
             # adapted connection has it; so does the inline driver's).
             dbapi_connection.run_async(lambda _driver: queue.acquire())
@@ -141,10 +138,10 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
 
 def _queue_every_writer(engine: AsyncEngine, queue: WriterQueue) -> None:
-    """Make write transactions opened outside ``Database.write_session`` take the queue too.
+    """Make independent write transactions (``UnitOfWork.independent``) take the queue too.
 
     Those are the short ones that must not hold the queue while they hash a password (the
-    auth routes) and the independent ones that must outlive a failed request (an audit row, a
+    auth routes) and the ones that must outlive a failed request (an audit row, a
     revocation). Each takes the writer queue when its transaction begins (``_on_begin``,
     before ``BEGIN IMMEDIATE``) and gives it back when the transaction ends. Without this, one that
     began while a queued writer had handed the loop back would wait in SQLite's busy handler,
@@ -390,19 +387,22 @@ def create_reads(engine: AsyncEngine) -> Reads:
 
 
 class Database:
-    """The engine, two session factories (read; write, immediate on SQLite) and ``reads``."""
+    """The engine, its write options, the reads, and SQLite's writer queue and connection.
+
+    Transactions are opened on it through ``core.uow.UnitOfWork`` (read, write, independent);
+    ``reads`` runs single statements outside any transaction.
+    """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.reads = create_reads(engine)
         # SQLite allows one writer; queueing writers here, in order, beats each of them
         # sleeping and retrying in SQLite's busy handler (long tail latencies).
-        self._write_queue = WriterQueue() if engine.dialect.name == "sqlite" else None
-        if self._write_queue is not None:
-            _queue_every_writer(engine, self._write_queue)
-        self.read_sessions = async_sessionmaker(engine, expire_on_commit=False)
-        write_engine = engine.execution_options(**{_WRITE_OPTION: True})
-        self.write_sessions = async_sessionmaker(write_engine, expire_on_commit=False)
+        self.write_queue = WriterQueue() if engine.dialect.name == "sqlite" else None
+        if self.write_queue is not None:
+            _queue_every_writer(engine, self.write_queue)
+        # Write transactions begin with BEGIN IMMEDIATE on SQLite (``_on_begin``).
+        self.write_engine = engine.execution_options(**{_WRITE_OPTION: True})
         # SQLite: the queued writers take turns on one connection held for the process, which
         # spares each write a pool checkout and check-in (about 60 µs, a fifth of a small
         # write transaction). Opened at the first write, closed by ``dispose``.
@@ -414,20 +414,8 @@ class Database:
         own = self.reads.own_engine
         return (self.engine.sync_engine,) if own is None else (self.engine.sync_engine, own)
 
-    def read_session(self) -> AbstractAsyncContextManager[AsyncSession]:
-        """A read-only unit of work, for routes that take no ``SessionDep``."""
-        return unit_of_work(self.read_sessions())
-
-    @asynccontextmanager
-    async def write_session(self) -> AsyncIterator[AsyncSession]:
-        """A write unit of work, in this process's writer queue (SQLite)."""
-        async with self.writer(), unit_of_work(await self._queued_session()) as session:
-            yield session
-
-    async def _queued_session(self) -> AsyncSession:
-        """A write session; on SQLite bound to the held writer connection (queue held)."""
-        if self._write_queue is None:
-            return self.write_sessions()
+    async def writer_connection(self) -> AsyncConnection:
+        """The connection the queued writers share (SQLite; call it holding the queue)."""
         connection = self._writer_connection
         if connection is None or connection.closed or connection.invalidated:
             connection = await self.engine.connect()
@@ -437,21 +425,12 @@ class Database:
             # Left open by a unit of work that failed to end it; a session must never join
             # it (it would then not own, and not commit, its own writes).
             await connection.rollback()
-        return AsyncSession(bind=connection, expire_on_commit=False)
-
-    @asynccontextmanager
-    async def writer(self) -> AsyncIterator[None]:
-        """Hold this process's writer queue (SQLite only) for a write transaction."""
-        if self._write_queue is None:
-            yield
-            return
-        async with self._write_queue:
-            yield
+        return connection
 
     async def dispose(self) -> None:
         """Close every pooled connection."""
-        if self._writer_connection is not None:
-            async with self.writer():
+        if self._writer_connection is not None and self.write_queue is not None:
+            async with self.write_queue:
                 await self._writer_connection.close()
                 self._writer_connection = None
         await self.reads.close()

@@ -1,15 +1,14 @@
-"""Request-scoped dependencies that know no domain: services, the unit of work, the client."""
+"""Request-scoped dependencies that know no domain: services, the read and independent units of
+work, the client. A write route opens its own unit in the handler (``UnitOfWork.write``)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated
 
 import redis.asyncio as aioredis
 from fastapi import Depends, Path, Request
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendo.core.cache import Cache
 from calendo.core.config import Settings
@@ -19,42 +18,39 @@ from calendo.core.pubsub import Broker
 from calendo.core.ratelimit import RateLimiter
 from calendo.core.security import PasswordHasher, TokenVerifier
 from calendo.core.types import MAX_ID
-from calendo.core.uow import unit_of_work
-
-_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+from calendo.core.uow import UnitOfWork
 
 
-async def _unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
-    db: Database = request.app.state.services.db
-    if request.method in _READ_METHODS:
-        async with unit_of_work(db.read_sessions()) as session:
-            yield session
-        return
-    async with db.write_session() as session:
-        yield session
+async def _read_unit(request: Request) -> AsyncIterator[UnitOfWork]:
+    async with UnitOfWork.read(services_of(request).db) as unit:
+        yield unit
 
 
-async def _unqueued_unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
-    db: Database = request.app.state.services.db
-    async with unit_of_work(db.write_sessions()) as session:
-        yield session
+async def _independent_unit(request: Request) -> AsyncIterator[UnitOfWork]:
+    async with UnitOfWork.independent(services_of(request).db) as unit:
+        yield unit
 
 
-# scope="function": the commit happens before the response is sent, so a client never sees a
-# 2xx for a write that then fails to commit.
-SessionDep = Annotated[AsyncSession, Depends(_unit_of_work, scope="function")]
-# For the auth endpoints, whose slow password hashing must not hold the writer queue: they
-# keep their write transactions short themselves.
-UnqueuedSessionDep = Annotated[AsyncSession, Depends(_unqueued_unit_of_work, scope="function")]
+# A read route's unit of work (``UnitOfWork.read``): it commits nothing.
+ReadUnitDep = Annotated[UnitOfWork, Depends(_read_unit, scope="function")]
+# The password routes' (``UnitOfWork.independent``): their slow password hashing must not hold
+# the writer queue, so their write transaction takes it only once it begins, and they keep it
+# short themselves. scope="function": the commit happens before the response is sent, so a
+# client never sees a 2xx for a write that then fails to commit.
+IndependentUnitDep = Annotated[UnitOfWork, Depends(_independent_unit, scope="function")]
 
 
-async def client_ip(request: Request) -> str | None:
+def client_ip(request: Request) -> str | None:
     """The client's address: the peer, or the client a trusted proxy forwarded
     (``CALENDO_TRUSTED_PROXIES``; ``core.proxy`` rewrites the peer before any route runs)."""
     return request.client.host if request.client else None
 
 
-ClientIP = Annotated[str | None, Depends(client_ip)]
+async def _client_ip(request: Request) -> str | None:
+    return client_ip(request)
+
+
+ClientIP = Annotated[str | None, Depends(_client_ip)]
 
 # An id or version number in a path: ids are 32-bit (PostgreSQL INTEGER), so a larger one is a
 # precise 422 here instead of a value the database would refuse.
@@ -89,24 +85,3 @@ async def get_services(request: Request) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
-
-
-@dataclass(frozen=True, slots=True)
-class Write:
-    """What a write route needs besides the caller: its unit of work, the services, the peer."""
-
-    session: AsyncSession
-    services: Services
-    ip: str | None
-
-
-@asynccontextmanager
-async def write_unit(request: Request) -> AsyncIterator[Write]:
-    """A write route's unit of work, opened by the handler: ``async with write_unit(request) as
-    write``. Like ``SessionDep``, it commits (or rolls back) when the block ends, before the
-    handler returns its response. The hot event writes use it instead of a ``yield``
-    dependency, whose exit FastAPI runs through an exit stack and a shielded cancel scope at
-    ~70 µs per request."""
-    services = services_of(request)
-    async with services.db.write_session() as session:
-        yield Write(session, services, await client_ip(request))

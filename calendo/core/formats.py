@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -36,7 +36,7 @@ import ormsgpack
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from calendo.core.bounded import serving
+from calendo.core.bounded import SERVING_SETTINGS
 from calendo.core.config import Settings
 from calendo.core.errors import (
     BadRequest,
@@ -203,8 +203,11 @@ class NegotiationMiddleware:
         if response_format == MSGPACK:
             send = _msgpack_sender(send)
         # Validators whose limit is a setting (a batch's item count) read this app's.
-        with serving(_settings_of(scope)):
+        token = SERVING_SETTINGS.set(_settings_of(scope))
+        try:
             await self.app(scope, receive, send)
+        finally:
+            SERVING_SETTINGS.reset(token)
 
     def _too_large(self) -> PayloadTooLarge:
         return PayloadTooLarge(f"Request bodies are limited to {self.max_body_bytes} bytes")
@@ -435,6 +438,8 @@ def _in_zone(zone: tzinfo) -> Callable[[Any], str]:
     some zones' local mean time before 1940) is rendered in UTC instead: same instant."""
 
     def render(value: Any) -> str:
+        if isinstance(value, date) and not isinstance(value, datetime):
+            return value.isoformat()  # a date (an all-day event's) has no zone: as it is
         if not isinstance(value, datetime):
             raise TypeError(f"{type(value).__name__} is not JSON serializable")
         instant = value if value.tzinfo is not None else value.replace(tzinfo=UTC)

@@ -7,7 +7,9 @@ contract for a fraction of that: a parser the handler calls, which validates the
 string with one ``model_validate``, and the OpenAPI parameters as FastAPI itself renders the
 declared model (``openapi_extra``), so names, types, constraints and descriptions cannot drift
 from it. Headers the handler reads itself are documented the same way from a header model.
-Errors are FastAPI's: a ``RequestValidationError`` located at ``("query", field, ...)``.
+Errors are FastAPI's: a ``RequestValidationError`` located at ``("query", field, ...)``. A
+request with no query string at all needs no parsing: the handler takes an instance of the
+model's defaults, built once, instead of calling the parser.
 """
 
 from __future__ import annotations

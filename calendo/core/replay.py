@@ -3,7 +3,7 @@
 The lock order (docs/architecture.md) designs deadlocks out of Calendo's own writes; this is
 the net under it, for what no order covers (a serialization failure, an operator's statement
 holding a lock, SQLite's write lock held past its busy timeout by another process). The unit
-of work (``core.uow.unit_of_work``) rolls such a transaction back and raises
+of work (``core.uow.UnitOfWork``) rolls such a transaction back and raises
 ``TransientConflict``. A route's unit of work spans the route's whole body and commits before
 the response starts, so nothing of a failed attempt has reached the client or the broker
 (after-commit hooks run only on commit): running the request once more from the start, with

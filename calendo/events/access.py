@@ -161,10 +161,13 @@ async def lock_event(
         params["session_id"] = login_session
     sqlite_read, postgres_read = _LOCK_READS[live]
 
-    def read(connection: Connection) -> tuple[list[Row[Any]], dict[int, str]]:
+    def read(sync: Session, connection: Connection) -> tuple[list[Row[Any]], dict[int, str]]:
         if connection.dialect.name == "sqlite":
+            # The write transaction is exclusive (BEGIN IMMEDIATE): nothing to lock.
             rows = statements.rows(connection, sqlite_read, params)
             return rows, {row.member: row.grant for row in rows}
+        # The lock order: the caller's calendar before any event row (a no-op once taken).
+        lock_calendar(sync, user_id)
         rows = statements.rows(connection, postgres_read, params)
         if not rows:
             return rows, {}
@@ -173,11 +176,8 @@ async def lock_event(
 
     def run(sync: Session) -> tuple[Row[Any] | None, dict[int, str]]:
         sync.flush()  # what the session's own execute does first (autoflush)
-        # The lock order: the caller's calendar before any event row (PostgreSQL; a no-op
-        # once taken, and on SQLite).
-        lock_calendar(sync, user_id)
         connection = sync.connection()
-        rows, audience = read(connection)
+        rows, audience = read(sync, connection)
         if not rows:
             if live and not statements.rows(connection, _IS_LIVE, params)[0][0]:
                 refuse()

@@ -13,7 +13,7 @@ from calendo.calendar.conflicts import Conflict
 from calendo.core.cooperative import Pacer
 from calendo.core.deps import Services
 from calendo.core.errors import AppError, ItemList, ValidationFailed
-from calendo.events import creation, scheduling, service
+from calendo.events import all_day, creation, scheduling, service
 from calendo.events.schemas import ConflictCheck, EventCreate
 from calendo.events.snapshots import format_instant
 from calendo.events.state import EventState
@@ -58,6 +58,7 @@ class CreateRun:
             strategy=ctx.strategy,
             settings=ctx.services.settings,
             pacer=pacer,
+            zone=ctx.actor.timezone,
         )
         return cls(session, ctx, cache)
 
@@ -72,6 +73,7 @@ class CreateRun:
             strategy=self.ctx.strategy,
             exclude_ids=[],
             cache=self.cache,
+            zone=self.ctx.actor.timezone,
         )
         self.rows.append(creation.new_row(self.ctx, content, placed))
         self.found.append(found)
@@ -114,7 +116,7 @@ async def batch_create(
     prepared = []
     for index, item in enumerate(items):
         try:
-            prepared.append(creation.prepare_create(item))
+            prepared.append(creation.prepare_create(item, zone=ctx.actor.timezone))
         except AppError as exc:
             raise ITEMS.name(exc, index) from exc
         await pacer.tick()
@@ -150,23 +152,38 @@ def invalid_batch_item(errors: Sequence[Any]) -> AppError | None:
 
 
 async def check_conflicts(
-    session: AsyncSession, *, services: Services, user_id: int, data: ConflictCheck
+    session: AsyncSession,
+    *,
+    services: Services,
+    user_id: int,
+    data: ConflictCheck,
+    zone: str = "UTC",
 ) -> dict[str, Any]:
-    """Conflicts and suggested free slots for a prospective time, without writing."""
+    """Conflicts and suggested free slots for a prospective time, without writing (all-day
+    events placed in ``zone``, the caller's)."""
     content = {
-        "start_time": format_instant(data.start_time),
-        "end_time": format_instant(data.end_time),
+        "start_time": format_instant(data.start_time) if data.start_time else None,
+        "end_time": format_instant(data.end_time) if data.end_time else None,
         "timezone": data.timezone,
         "is_recurring": data.recurrence_pattern is not None,
         "recurrence_pattern": data.recurrence_pattern,
-        "recurrence_exceptions": [format_instant(x) for x in data.recurrence_exceptions],
-        "recurrence_dates": [format_instant(x) for x in data.recurrence_dates],
+        **{
+            f: service.content_value(f, getattr(data, f))
+            for f in ("recurrence_exceptions", "recurrence_dates", *all_day.FIELDS)
+        },
         "transparency": data.transparency,
     }
-    series = scheduling.series_from_content(content)
+    sent = {f for f in data.model_fields_set if getattr(data, f) is not None}
+    all_day.reconcile(content, sent, was_all_day=False)
+    series = scheduling.series_from_content(content, zone=zone)
     exclude = [data.exclude_event_id] if data.exclude_event_id is not None else []
     found, slots = await scheduling.preview(
-        session, settings=services.settings, user_id=user_id, series=series, exclude_ids=exclude
+        session,
+        settings=services.settings,
+        user_id=user_id,
+        series=series,
+        exclude_ids=exclude,
+        zone=zone,
     )
     return {
         "conflicts": scheduling.conflict_dicts(found),

@@ -44,7 +44,7 @@ class Actor:
 
 @dataclass(frozen=True, slots=True)
 class Notice:
-    """The notification of a change to the event's audience (the actor excluded when sent)."""
+    """The notification of a change to the event's audience, the actor excluded."""
 
     type: str
     recipient_ids: tuple[int, ...]
@@ -69,7 +69,7 @@ class EventChange:
     audit_row: Mapping[str, Any]
     feed_users: tuple[int, ...]  # who gets a sync-feed row
     feed_change: str  # "upsert" or "delete"
-    notice: Notice | None  # a create tells nobody
+    notice: Notice | None  # a create tells nobody, nor a change the actor alone can see
 
 
 def _marked(actor: Actor, tags: Sequence[str], details: dict[str, Any]) -> Sequence[str]:
@@ -145,15 +145,21 @@ def build_change(
         tags=tags,
         target_version=target_version,
     )
-    notice = Notice(
-        type=notify_type,
-        recipient_ids=tuple(audience),
-        event_id=after.id,
-        event_title=after.title,
-        actor_id=actor.id,
-        actor_username=actor.username,
-        changed_fields=tuple(version["changed_fields"]),
-        version=after.version,
+    # Nobody to tell when the actor is the whole audience (their own event, unshared).
+    recipients = tuple(user_id for user_id in audience if user_id != actor.id)
+    notice = (
+        Notice(
+            type=notify_type,
+            recipient_ids=recipients,
+            event_id=after.id,
+            event_title=after.title,
+            actor_id=actor.id,
+            actor_username=actor.username,
+            changed_fields=tuple(version["changed_fields"]),
+            version=after.version,
+        )
+        if recipients
+        else None
     )
     return EventChange(
         before=before,

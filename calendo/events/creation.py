@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendo.calendar import recurrence
 from calendo.core.types import utcnow
-from calendo.events import overrides, repository, scheduling
+from calendo.events import all_day, overrides, repository, scheduling
 from calendo.events.change import build_created
 from calendo.events.models import EVENT_TABLE
 from calendo.events.schemas import EventCreate
@@ -39,7 +39,7 @@ async def create_event(
     tags: Sequence[str] = (),
 ) -> Written:
     """Create an event owned by the actor, after the conflict check."""
-    content, series = prepare_create(data)
+    content, series = prepare_create(data, zone=ctx.actor.timezone)
     series, found = await scheduling.resolve(
         session,
         settings=ctx.services.settings,
@@ -47,6 +47,7 @@ async def create_event(
         series=series,
         strategy=ctx.strategy,
         exclude_ids=[],
+        zone=ctx.actor.timezone,
     )
     [event] = await insert_events(session, [new_row(ctx, content, series)])
     await record_created(session, ctx, [(event, note or data.note)], tags=tags)
@@ -90,10 +91,15 @@ async def record_created(
     await repository.apply_changes(session, ctx.services.broker, changes)
 
 
-def prepare_create(data: EventCreate) -> tuple[dict[str, Any], recurrence.Series]:
-    """The content of a new event and its validated series."""
+def prepare_create(
+    data: EventCreate, *, zone: str = "UTC"
+) -> tuple[dict[str, Any], recurrence.Series]:
+    """The content of a new event and its validated series (an all-day one placed in
+    ``zone``, the creator's, for the conflict check)."""
     content = {f: content_value(f, getattr(data, f)) for f in CONTENT_FIELDS}
     reconcile_recurrence(content, data.model_fields_set)
-    series = scheduling.series_from_content(content)
+    sent = {f for f in data.model_fields_set if getattr(data, f) is not None}
+    all_day.reconcile(content, sent, was_all_day=False)
+    series = scheduling.series_from_content(content, zone=zone)
     overrides.check(None, content)
     return content, series

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,7 +18,7 @@ from calendo.core.deps import Services
 from calendo.core.errors import ValidationFailed
 from calendo.core.formats import encode_json
 from calendo.core.pagination import decode_cursor, encode_cursor
-from calendo.events import access, overrides, repository, scheduling
+from calendo.events import access, all_day, overrides, repository, scheduling
 from calendo.events.presenters import calendar_bodies, event_body, permission_body
 from calendo.events.schemas import MIN_YEAR
 from calendo.events.snapshots import format_instant, parse_instant
@@ -116,11 +117,44 @@ def _calendar(
     return statement, {k: v for k, v in params.items() if v is not None}
 
 
-def _occurs_in(event: Row[Any], start: datetime | None, end: datetime | None) -> bool:
-    """Whether a recurring event really has an occurrence in the window."""
+def _occurs_in(
+    event: Row[Any], start: datetime | None, end: datetime | None, zone: str = "UTC"
+) -> bool:
+    """Whether a recurring event really has an occurrence in the window; an all-day event
+    (recurring or not) placed in ``zone``, since its stored bounds are wider than any
+    placement of its dates."""
+    if event.all_day:
+        return _all_day_in(event, start, end, zone)
     if not event.is_recurring or start is None or end is None:
         return True
     return recurrence.occurs_in(scheduling.series_of(event), start, end)
+
+
+def _all_day_in(event: Row[Any], start: datetime | None, end: datetime | None, zone: str) -> bool:
+    """Whether an all-day event placed in ``zone`` has an occurrence in the (half-open) window."""
+    return series_in_window(scheduling.series_of(event, zone=zone), start, end)
+
+
+def series_in_window(
+    series: recurrence.Series, start: datetime | None, end: datetime | None
+) -> bool:
+    """Whether the series has an occurrence in a window, either bound of which may be open."""
+    if start is not None and end is not None:
+        return recurrence.occurs_in(series, start, end)
+    if end is not None:
+        return scheduling.first_start(series) < end
+    if start is not None:
+        last = scheduling.last_end(series)
+        return last is None or last > start
+    return True
+
+
+def _zone_of(rows: Sequence[Row[Any]], tz: str | None) -> str:
+    """The zone all-day dates are placed in: the read's ``tz``, else the caller's account zone
+    (which the statement read along)."""
+    if tz is not None:
+        return tz
+    return rows[0].caller_timezone if rows else "UTC"
 
 
 async def list_events(
@@ -134,8 +168,11 @@ async def list_events(
     limit: int,
     cursor: str | None,
     skip: int | None,
+    tz: str | None = None,
 ) -> WithZone:
-    """A page of the caller's calendar, sorted by start then id (keyset pagination)."""
+    """A page of the caller's calendar, sorted by start then id (keyset pagination); an
+    all-day event is in the window when its dates, placed in the caller's zone (``tz``, else
+    the account's), overlap it, and its times are that placement."""
     validate_window(start, end)
     start = _floored(start)
     query, params = _calendar(
@@ -148,7 +185,14 @@ async def list_events(
         paged=True,
     )
     items = await _occurring(
-        reads, query, params, caller=caller, offset=skip or 0, limit=limit, window=(start, end)
+        reads,
+        query,
+        params,
+        caller=caller,
+        offset=skip or 0,
+        limit=limit,
+        window=(start, end),
+        tz=tz,
     )
     page = items[:limit]
     next_cursor = None
@@ -156,6 +200,7 @@ async def list_events(
         last = page[-1]
         next_cursor = encode_cursor(format_instant(last.start_time), last.id)
     bodies, zone = _page_bodies(page)
+    all_day.place_bodies(bodies, tz or zone)
     return {"items": bodies, "next_cursor": next_cursor}, zone
 
 
@@ -168,12 +213,14 @@ async def _occurring(
     offset: int,
     limit: int,
     window: tuple[datetime | None, datetime | None],
+    tz: str | None = None,
 ) -> list[Row[Any]]:
     """The rows of a paged calendar statement from ``offset`` that occur in the window, read
     until more than ``limit`` are found or the rows run out: the caller keeps the first
     ``limit``, and one more tells there is more. Recurring candidates without an occurrence in
-    the window are dropped, so it fetches again until it has enough. With a ``caller``, an
-    empty first fetch proves the login session live (401 otherwise)."""
+    the window are dropped, so it fetches again until it has enough; an all-day event is placed
+    in ``tz``, else the caller's account zone (``_zone_of``). With a ``caller``, an empty
+    first fetch proves the login session live (401 otherwise)."""
     start, end = window
     chunk = limit + 1
     items: list[Row[Any]] = []
@@ -182,7 +229,8 @@ async def _occurring(
         rows = await reads.all(query, {**params, "offset": offset, "limit": chunk})
         if not rows and offset == first and caller is not None:
             await require_live(reads, caller)  # an empty calendar, or a revoked session
-        items.extend(row for row in rows if _occurs_in(row, start, end))
+        zone = _zone_of(rows, tz)
+        items.extend(row for row in rows if _occurs_in(row, start, end, zone))
         if len(rows) < chunk:
             break
         offset += chunk
@@ -237,8 +285,10 @@ async def list_expanded(
     limit: int,
     cursor: str | None,
     settings: Settings,
+    tz: str | None = None,
 ) -> WithZone:
-    """One item per occurrence in the window, sorted by occurrence start then id."""
+    """One item per occurrence in the window, sorted by occurrence start then id (all-day
+    occurrences placed in the caller's zone: ``tz``, else the account's)."""
     if start is None or end is None:
         raise ValidationFailed("expand=true needs start_time and end_time", loc=("query", "expand"))
     validate_window(start, end)
@@ -254,9 +304,14 @@ async def list_expanded(
         await require_live(reads, caller)  # an empty window, or a revoked session
     rows: list[tuple[datetime, int, recurrence.Occurrence, Row[Any]]] = []
     pacer = Pacer()
+    zone = _zone_of(found, tz)
     for event in found:
         expansion = await expand_paced(
-            scheduling.series_of(event), since, end, limit=settings.max_occurrences, pacer=pacer
+            scheduling.series_of(event, zone=zone),
+            since,
+            end,
+            limit=settings.max_occurrences,
+            pacer=pacer,
         )
         for occ in expansion.occurrences:
             if after is None or (occ.start, event.id) > after:
@@ -265,7 +320,8 @@ async def list_expanded(
     rows.sort(key=lambda r: (r[0], r[1]))
     page = rows[:limit]
     await pacer.tick()
-    bodies, zone = _page_bodies([event for _, _, _, event in page])
+    bodies, account_zone = _page_bodies([event for _, _, _, event in page])
+    all_day.place_bodies(bodies, zone)
     items = await pacer.map(
         lambda pair: {**pair[0], **occurrence_fields(pair[1][2], pair[1][3])},
         zip(bodies, page, strict=True),
@@ -273,7 +329,7 @@ async def list_expanded(
     next_cursor = None
     if len(rows) > limit:
         next_cursor = encode_cursor(format_instant(page[-1][0]), page[-1][1])
-    return {"items": items, "next_cursor": next_cursor}, zone
+    return {"items": items, "next_cursor": next_cursor}, account_zone
 
 
 async def occurrences(
@@ -288,7 +344,7 @@ async def occurrences(
     zone: str = "UTC",
 ) -> bytes:
     """The series expanded in a window (default: from its start, one year or to its end), as
-    the JSON body with its times rendered in ``zone``.
+    the JSON body with its times rendered in ``zone`` (an all-day series placed there).
 
     Cached per event version, window and zone: a write bumps the version, so stale entries
     are never read, and a rendering in one zone is never served to a caller reading in
@@ -296,7 +352,7 @@ async def occurrences(
     """
     found = await access.require_event(session, user_id=user_id, event_id=event_id)
     event = found.event
-    series = scheduling.series_of(event)
+    series = scheduling.series_of(event, zone=zone)
     validate_window(start, end)
     start, end = _default_window(series, _floored(start), end)
     if end <= start:  # a defaulted bound fell on the other side: nothing to expand
@@ -365,7 +421,7 @@ def _default_window(
     series: recurrence.Series, start: datetime | None, end: datetime | None
 ) -> tuple[datetime, datetime]:
     """Fill a missing bound: from the series start, to its end or one year on."""
-    start = start or series.start
+    start = start or scheduling.first_start(series)
     if end is None:
         last = scheduling.last_end(series)
         end = last if last is not None else _year_after(start)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Table, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from calendo.core.db import Base
@@ -51,6 +51,12 @@ class Event(Base):
     # this one to (RFC 5545 RELATED-TO), ``[{"event_id", "relation", "version"}]``
     # (events.splitting); NULL reads as none.
     related_events: Mapped[list[Any] | None] = mapped_column(JSONType, default=list)
+    # Added by migration 0008: an all-day event (RFC 5545 VALUE=DATE) has dates, end exclusive;
+    # its start_time / end_time / series_end are then index bounds wide enough for any zone's
+    # placement of the dates (events.all_day).
+    all_day: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    start_date: Mapped[date | None] = mapped_column(Date, default=None)
+    end_date: Mapped[date | None] = mapped_column(Date, default=None)
 
     # Every UPDATE of an event is ``... WHERE id = :id AND version = :seen`` and bumps the
     # version: the check and the write are one statement. Content writes issue it themselves

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import Query
@@ -19,8 +19,8 @@ from pydantic import AfterValidator
 from pydantic_core import PydanticCustomError
 from sqlalchemy import Row
 
-from calendo.calendar import recurrence
-from calendo.events.snapshots import parse_instant
+from calendo.calendar import days, recurrence
+from calendo.events.all_day import stored_value
 from calendo.events.state import EventFields
 from calendo.sharing.models import Permission
 
@@ -57,9 +57,10 @@ def rendering_zone(tz: str | None, account_default: str = "UTC") -> str:
     return tz if tz is not None else account_default
 
 
-def instants(values: Iterable[str]) -> list[datetime]:
-    """Stored RFC 3339 instants (``snapshots.format_instant``) as ``datetime``s."""
-    return [parse_instant(value) for value in values]
+def instants(values: Iterable[str]) -> list[datetime | date]:
+    """Stored RFC 3339 instants (``snapshots.format_instant``) as ``datetime``s (an all-day
+    event's stored dates as ``date``s)."""
+    return [stored_value(value) for value in values]
 
 
 def snapshot_body(snapshot: Mapping[str, Any]) -> dict[str, Any]:
@@ -93,9 +94,9 @@ def override_body(stored: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _instant_or_text(value: str) -> datetime | str:
+def _instant_or_text(value: str) -> datetime | date | str:
     try:
-        return parse_instant(value)
+        return stored_value(value)
     except ValueError:
         return value
 
@@ -112,7 +113,7 @@ def event_body(event: EventFields | Row[Any], role: str) -> dict[str, Any]:
     """The ``EventRead`` fields of an event (an ORM object, or a Core row of its columns) for
     a caller with ``role``."""
     get = _getter(event)
-    return {
+    body = {
         "id": get("id"),
         "title": get("title"),
         "description": get("description"),
@@ -126,6 +127,9 @@ def event_body(event: EventFields | Row[Any], role: str) -> dict[str, Any]:
         "recurrence_dates": instants(get("recurrence_dates") or ()),
         "transparency": get("transparency") or "opaque",
         "recurrence_overrides": [override_body(v) for v in get("recurrence_overrides") or ()],
+        "all_day": bool(get("all_day")),
+        "start_date": get("start_date"),
+        "end_date": get("end_date"),
         "related_events": get("related_events") or [],
         "owner_id": get("owner_id"),
         "my_role": role,
@@ -133,6 +137,16 @@ def event_body(event: EventFields | Row[Any], role: str) -> dict[str, Any]:
         "created_at": get("created_at"),
         "updated_at": get("updated_at"),
     }
+    return _utc_placement(body)
+
+
+def _utc_placement(body: dict[str, Any]) -> dict[str, Any]:
+    """An all-day body's times: the UTC midnights of its dates (its columns hold the index
+    bounds); ``all_day.place_body`` places them in another zone."""
+    if body["all_day"]:
+        body["start_time"] = days.floating(body["start_date"])
+        body["end_time"] = days.floating(body["end_date"])
+    return body
 
 
 def calendar_bodies(rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
@@ -153,6 +167,7 @@ def calendar_bodies(rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
         overridden = body["recurrence_overrides"]
         body["recurrence_overrides"] = [override_body(v) for v in overridden] if overridden else []
         body["related_events"] = body["related_events"] or []
+        _utc_placement(body)
     return bodies
 
 

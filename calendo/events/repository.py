@@ -99,6 +99,9 @@ CALENDAR_COLUMNS = (
     Event.recurrence_dates,
     Event.transparency,
     Event.recurrence_overrides,
+    Event.all_day,
+    Event.start_date,
+    Event.end_date,
     Event.related_events,
     Event.owner_id,
     Permission.role.label("my_role"),
@@ -290,7 +293,7 @@ def _save_step(before: EventState, change: EventChange) -> Step:
         "expected": before.version,
         "new_version": after.version,
     }
-    stale = VersionConflict(f"Event {before.id} was changed concurrently; retry")
+    stale = functools.partial(VersionConflict, f"Event {before.id} was changed concurrently; retry")
     return Step(_SAVE, params, unmatched=stale)
 
 

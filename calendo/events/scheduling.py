@@ -18,13 +18,14 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendo.calendar import conflicts as pure
-from calendo.calendar import recurrence
+from calendo.calendar import days, recurrence
 from calendo.calendar.recurrence import Occurrence, Override, Series
 from calendo.core.config import Settings
 from calendo.core.cooperative import Pacer
 from calendo.core.errors import Conflict, ValidationFailed
 from calendo.events import repository
-from calendo.events.snapshots import format_instant, parse_instant
+from calendo.events.all_day import stored_instant
+from calendo.events.snapshots import floating_times, format_instant, parse_instant
 from calendo.events.state import EventFields
 
 _MAX_PLACEMENT_TRIES = 12
@@ -48,8 +49,9 @@ def conflict_dicts(found: list[pure.Conflict]) -> list[dict[str, Any]]:
     ]
 
 
-def series_of_content(content: Mapping[str, Any]) -> Series:
-    """The series of a content snapshot, unchecked (``series_from_content`` checks it)."""
+def series_of_content(content: Mapping[str, Any], *, zone: str = "UTC") -> Series:
+    """The series of a content snapshot, unchecked (``series_from_content`` checks it); an
+    all-day series placed in ``zone``."""
     return Series(
         start=parse_instant(content["start_time"]),
         end=parse_instant(content["end_time"]),
@@ -59,20 +61,26 @@ def series_of_content(content: Mapping[str, Any]) -> Series:
         rdates=_exdates(content["is_recurring"], content.get("recurrence_dates")),
         transparent=content.get("transparency") == "transparent",
         overrides=_overrides(content["is_recurring"], content.get("recurrence_overrides")),
+        days_in=zone if content.get("all_day") else None,
     )
 
 
-def series_from_content(content: dict[str, Any]) -> Series:
-    """Build and validate the series of a content snapshot; 422 when the rule cannot work."""
-    series = series_of_content(content)
+def series_from_content(content: dict[str, Any], *, zone: str = "UTC") -> Series:
+    """Build and validate the series of a content snapshot; 422 when the rule cannot work.
+    An all-day series is placed in ``zone`` (the acting user's, for its conflict check)."""
+    series = series_of_content(content, zone=zone)
     if series.end <= series.start:
         raise ValidationFailed("end_time must be after start_time", loc=("body", "end_time"))
     if series.rdates and min(series.rdates) < series.start:
         # The event's start bounds its series in the calendar index: an extra date before it
         # would never be found by a window query.
+        first, start = format_instant(min(series.rdates)), content["start_time"]
+        if series.days_in is not None:  # an all-day series: speak its dates
+            first, start, bound = first[:10], start[:10], "start_date"
+        else:
+            bound = "start_time"
         raise ValidationFailed(
-            "recurrence_dates must not be before start_time: "
-            f"{format_instant(min(series.rdates))} is before {content['start_time']}",
+            f"recurrence_dates must not be before {bound}: {first} is before {start}",
             loc=("body", "recurrence_dates"),
         )
     try:
@@ -82,17 +90,24 @@ def series_from_content(content: dict[str, Any]) -> Series:
     return series
 
 
-def series_of(event: EventFields | Row[Any]) -> Series:
-    """The stored series of an event."""
+def series_of(event: EventFields | Row[Any], *, zone: str = "UTC") -> Series:
+    """The stored series of an event; an all-day one's dates placed in ``zone`` (the
+    caller's), its times read from its dates (its columns hold index bounds)."""
+    if getattr(event, "all_day", False):
+        start, end = floating_times(event.start_date, event.end_date)
+        timezone = "UTC"  # a rule on dates walks the floating midnights
+    else:
+        start, end, timezone = event.start_time, event.end_time, event.timezone
     return Series(
-        start=event.start_time,
-        end=event.end_time,
-        timezone=event.timezone,
+        start=start,
+        end=end,
+        timezone=timezone,
         rule=event.recurrence_pattern if event.is_recurring else None,
         exdates=_exdates(event.is_recurring, event.recurrence_exceptions),
         rdates=_exdates(event.is_recurring, event.recurrence_dates),
         transparent=event.transparency == "transparent",
         overrides=_overrides(event.is_recurring, event.recurrence_overrides),
+        days_in=zone if getattr(event, "all_day", False) else None,
     )
 
 
@@ -119,7 +134,7 @@ def _instant(value: str | None) -> datetime | None:
 def _exdates(is_recurring: bool, values: list[str] | None) -> tuple[datetime, ...]:
     """Exceptions (EXDATE) remove occurrences of a series and extra dates (RDATE) add some; a
     single event has neither, and always keeps its one occurrence."""
-    return tuple(parse_instant(x) for x in values or ()) if is_recurring else ()
+    return tuple(stored_instant(x) for x in values or ()) if is_recurring else ()
 
 
 def last_end(series: Series) -> datetime | None:
@@ -137,8 +152,16 @@ def last_end(series: Series) -> datetime | None:
 def check_window(series: Series, settings: Settings) -> tuple[datetime, datetime]:
     """The span a conflict check covers: the whole series, or a horizon when open-ended."""
     final = last_end(series)
-    horizon_end = series.start + timedelta(days=settings.conflict_horizon_days)
-    return series.start, min(final, horizon_end) if final else horizon_end
+    start = first_start(series)
+    horizon_end = start + timedelta(days=settings.conflict_horizon_days)
+    return start, min(final, horizon_end) if final else horizon_end
+
+
+def first_start(series: Series) -> datetime:
+    """The series' start: an all-day one's first date placed in its zone."""
+    if series.days_in is None:
+        return series.start
+    return days.place(series.start, series.start, recurrence.load_zone(series.days_in))[0]
 
 
 async def busy_between(
@@ -149,13 +172,14 @@ async def busy_between(
     end: datetime,
     exclude_ids: list[int],
     settings: Settings,
+    zone: str = "UTC",
 ) -> list[pure.Busy]:
-    """Occurrences of the user's events in the window."""
+    """Occurrences of the user's events in the window (all-day ones placed in ``zone``)."""
     busy: list[pure.Busy] = []
     for event in await repository.calendar_candidates(
         session, user_id=user_id, start=start, end=end, exclude_ids=exclude_ids
     ):
-        series = series_of(event)
+        series = series_of(event, zone=zone)
         expansion = recurrence.expand(series, start, end, limit=settings.max_occurrences)
         busy.extend(
             pure.Busy(event.id, event.title, o.start, o.end)
@@ -245,6 +269,7 @@ async def load_cache(
     strategy: str,
     settings: Settings,
     pacer: Pacer,
+    zone: str = "UTC",
 ) -> BusyCache:
     """Load the busy occurrences covering every series' check (one query), expanding the
     events found one at a time with a ``pacer`` tick after each."""
@@ -255,7 +280,7 @@ async def load_cache(
     for event in await repository.calendar_candidates(
         session, user_id=user_id, start=cache.start, end=cache.end
     ):
-        cache.add(event.id, event.title, series_of(event))
+        cache.add(event.id, event.title, series_of(event, zone=zone))
         await pacer.tick()
     return cache
 
@@ -288,9 +313,12 @@ async def resolve(
     strategy: str,
     exclude_ids: list[int],
     cache: BusyCache | None = None,
+    zone: str = "UTC",
 ) -> tuple[Series, list[pure.Conflict]]:
     """Apply a strategy: raise (reject), report (allow) or move the series (shift). A
-    transparent series never conflicts: it is written where it was asked, whatever overlaps."""
+    transparent series never conflicts: it is written where it was asked, whatever overlaps.
+    All-day events (the series' and the calendar's) are placed in ``zone``, the actor's; an
+    all-day series shifts by whole days."""
     await repository.lock_user(session, user_id)
     if not ever_busy(series):
         return series, []
@@ -308,10 +336,19 @@ async def resolve(
             end=busy_end,
             exclude_ids=exclude_ids,
             settings=settings,
+            zone=zone,
         )
     found = pure.find_conflicts(candidate, busy)
     if not found or strategy == "allow":
         return series, found
+    if strategy == "shift" and series.days_in is not None:
+        moves = day_shifts(series, busy, settings, count=1)
+        if moves:
+            return _shifted(series, moves[0]), []
+        raise ScheduleConflict(
+            f"No free day within {settings.shift_horizon_days} days of the requested date",
+            extra={"conflicts": conflict_dicts(found)},
+        )
     if strategy == "shift":
         delta = pure.find_shift(candidate, busy, latest_start=series.start + shift_horizon)
         if delta is not None and _moves_whole(series, delta, candidate, settings):
@@ -370,11 +407,13 @@ async def preview(
     user_id: int,
     series: Series,
     exclude_ids: list[int],
+    zone: str = "UTC",
 ) -> tuple[list[pure.Conflict], list[tuple[datetime, datetime]]]:
     """Conflicts and up to three free slots of the same duration, without writing. A
-    transparent series has no conflict, and any placement is free: its own is suggested."""
+    transparent series has no conflict, and any placement is free: its own is suggested.
+    All-day events are placed in ``zone``; an all-day series' slots are whole days later."""
     if not ever_busy(series):
-        return [], [(series.start, series.end)]
+        return [], [_placed_span(series)]
     start, end = check_window(series, settings)
     shift_horizon = timedelta(days=settings.shift_horizon_days)
     candidate = candidate_occurrences(series, start, end, settings)
@@ -385,8 +424,12 @@ async def preview(
         end=end + shift_horizon,
         exclude_ids=exclude_ids,
         settings=settings,
+        zone=zone,
     )
     found = pure.find_conflicts(candidate, busy)
+    if series.days_in is not None:
+        moved = [_shifted(series, d) for d in day_shifts(series, busy, settings, count=3)]
+        return found, [_placed_span(m) for m in moved]
     deltas = free_placements(
         candidate,
         busy,
@@ -395,6 +438,29 @@ async def preview(
     )
     slots = [(series.start + d, series.end + d) for d in deltas]
     return found, slots
+
+
+def _placed_span(series: Series) -> tuple[datetime, datetime]:
+    """The first span of a series as written: an all-day one's dates placed in its zone."""
+    if series.days_in is None:
+        return series.start, series.end
+    return days.place(series.start, series.end, recurrence.load_zone(series.days_in))
+
+
+def day_shifts(
+    series: Series, busy: list[pure.Busy], settings: Settings, *, count: int
+) -> list[timedelta]:
+    """The first ``count`` whole-day moves (0 included) within the shift horizon after which
+    the all-day series' occurrences, expanded again, overlap nothing ``busy``."""
+    found: list[timedelta] = []
+    for day in range(settings.shift_horizon_days + 1):
+        moved = _shifted(series, timedelta(days=day))
+        start, end = check_window(moved, settings)
+        if not pure.find_conflicts(candidate_occurrences(moved, start, end, settings), busy):
+            found.append(timedelta(days=day))
+            if len(found) == count:
+                break
+    return found
 
 
 def free_placements(

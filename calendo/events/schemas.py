@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -14,9 +15,12 @@ from pydantic import (
     Field,
     SerializerFunctionWrapHandler,
     ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
     field_validator,
     model_serializer,
 )
+from pydantic_core import PydanticCustomError
 
 from calendo.calendar import recurrence
 from calendo.calendar.fields import Timezone
@@ -76,27 +80,76 @@ def _title(value: str) -> str:
 
 
 Time = Annotated[AwareDatetime, BeforeValidator(_rfc3339), AfterValidator(_in_range)]
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_date(value: Any) -> Any:
+    # Only ISO dates: pydantic would read a number as a Unix time, or take a midnight time.
+    if isinstance(value, datetime) or not isinstance(value, str | date):
+        raise ValueError("dates must be ISO dates such as 2026-03-12")
+    if isinstance(value, str) and not _ISO_DATE.fullmatch(value):
+        raise ValueError(f"dates must be ISO dates such as 2026-03-12, not {value!r}")
+    return value
+
+
+def _day_in_range(value: date) -> date:
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise ValueError(f"dates must fall between the years {MIN_YEAR} and {MAX_YEAR}")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_iso_date), AfterValidator(_day_in_range)]
+
+
+def _date_or_time(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    # An item of recurrence_exceptions / recurrence_dates: a time, or on an all-day event a
+    # date (checked against the event's kind when the content is known: events.all_day).
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return _day_in_range(value)
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
+        try:
+            return _day_in_range(date.fromisoformat(value))
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a valid date") from exc
+    return handler(value)
+
+
+DateOrTime = Annotated[Time, WrapValidator(_date_or_time)]
+
+
+def _kind_then_time(value: date) -> tuple[bool, date]:
+    # Dates (all-day) and times never mix in a valid list; sort each kind in time order (a
+    # datetime is never compared with a date: the kind differs first).
+    return isinstance(value, datetime), value
+
+
 WindowTime = Annotated[AwareDatetime, AfterValidator(_utc_representable)]
 RulePattern = Annotated[
     str | None,
     BeforeValidator(_rule),
     Field(
         description="RFC 5545 RRULE (`FREQ=WEEKLY;BYDAY=MO`), `RRULE:` prefix accepted, or the "
-        "structured form `{frequency, interval, by_weekday, by_month_day, count, until}`; "
+        "structured form `{frequency, interval, by_weekday, by_month_day, by_month, "
+        "by_set_pos, by_year_day, by_week_no, by_hour, by_minute, by_second, week_start, "
+        "count, until}`; "
         "always returned as the canonical RRULE string. The whole RFC 5545 grammar is accepted "
         "(SECONDLY to YEARLY, every BYxxx part with lists, WKST); a rule is never refused for "
         "firing often: a window with more occurrences than the cap answers `truncated`."
     ),
 ]
 Title = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_title)]
-Exceptions = Annotated[list[Time], CountFirst(MAX_EXCEPTIONS)]
-_EXDATE = "Occurrence start times removed from the series (EXDATE)."
-RecurrenceDates = Annotated[list[Time], CountFirst(MAX_RECURRENCE_DATES)]
+Exceptions = Annotated[list[DateOrTime], CountFirst(MAX_EXCEPTIONS)]
+_EXDATE = (
+    "Occurrence start times removed from the series (EXDATE); on an all-day event, dates "
+    "(`2026-03-16`)."
+)
+RecurrenceDates = Annotated[list[DateOrTime], CountFirst(MAX_RECURRENCE_DATES)]
 _RDATE = (
     "Extra occurrence start times of the series (RFC 5545 RDATE), besides its rule's; each "
     "lasts as long as the event. Only on a recurring event, none before `start_time`, at most "
     f"{MAX_RECURRENCE_DATES:,}; deduplicated and sorted. An RDATE the rule also produces is one "
-    "occurrence; `recurrence_exceptions` remove RDATEs too."
+    "occurrence; `recurrence_exceptions` remove RDATEs too. On an all-day event, dates "
+    "(`2026-03-16`), none before `start_date`."
 )
 Transparency = Literal["opaque", "transparent"]
 _TRANSP = (
@@ -104,6 +157,25 @@ _TRANSP = (
     "`transparent` event (a holiday banner, a reminder) never conflicts: it is never reported "
     "as a conflict of another event, and its own writes are never refused or shifted for "
     "overlapping others."
+)
+_ALL_DAY = (
+    "An all-day (or multi-day) event, RFC 5545 `VALUE=DATE`: it has `start_date` and "
+    "`end_date` instead of times, and stays on those dates in every viewer's zone (placed "
+    "from 00:00 of `start_date` to 00:00 of `end_date` in the caller's zone: the read's `tz`, "
+    "else the account zone; 23 or 25 hours on a DST change day). Default false."
+)
+_START_DATE = (
+    "First date of an all-day event (ISO date, `2026-03-12`); only with `all_day: true`, "
+    "where it is required."
+)
+_END_DATE = (
+    "Day after the last date of an all-day event (exclusive, RFC 5545: a one-day event on "
+    "12 March ends on `2026-03-13`); after `start_date`, which it defaults to the day after. "
+    "Only with `all_day: true`."
+)
+_TIME_ALL_DAY = (
+    " On an all-day event it is not sent (its dates place it); read, it is the placement of "
+    "its dates in the zone the body is rendered in (00:00 there)."
 )
 Note = Annotated[str | None, Field(max_length=500, description="Edit summary for the history.")]
 _OVERRIDES = (
@@ -140,6 +212,33 @@ class OverrideIn(OccurrenceChange):
 Overrides = Annotated[list[OverrideIn], CountFirst(MAX_OVERRIDES)]
 
 
+def _all_day_time(value: datetime | None, info: ValidationInfo) -> datetime | None:
+    """``start_time`` / ``end_time`` beside ``all_day``: required on a timed event (a create),
+    on an all-day event only an echo of its date's midnight (then dropped), else a 422."""
+    name = info.field_name or "start_time"
+    if not info.data.get("all_day"):
+        return value
+    if value is None:
+        return None
+    day = info.data.get("start_date" if name == "start_time" else "end_date")
+    if day is None or value.time() != datetime.min.time() or value.date() != day:
+        other = "start_date" if name == "start_time" else "end_date"
+        raise PydanticCustomError(
+            "all_day_time",
+            "{field} contradicts {other} on an all-day event: send {other} (an ISO date) "
+            "and leave {field} out, or send all_day: false to make it timed",
+            {"field": name, "other": other},
+        )
+    return None
+
+
+def _required_time(value: datetime | None, info: ValidationInfo) -> datetime | None:
+    """``_all_day_time`` of a new event: a timed one needs both times."""
+    if value is None and not info.data.get("all_day"):
+        raise PydanticCustomError("missing", "Field required")
+    return _all_day_time(value, info)
+
+
 class EventContent(BaseModel):
     """Fields shared by create and update."""
 
@@ -150,24 +249,35 @@ class EventContent(BaseModel):
     recurrence_exceptions: Exceptions | None = Field(None, description=_EXDATE)
     recurrence_dates: RecurrenceDates | None = Field(None, description=_RDATE)
     recurrence_overrides: Overrides | None = Field(None, description=_OVERRIDES)
+    # Before the times, so that their validators see them.
+    all_day: bool | None = Field(None, description=_ALL_DAY)
+    start_date: Day | None = Field(None, description=_START_DATE)
+    end_date: Day | None = Field(None, description=_END_DATE)
 
     @field_validator("recurrence_exceptions", "recurrence_dates")
     @classmethod
     def _dedupe(cls, value: list[datetime] | None) -> list[datetime] | None:
-        return sorted(set(value)) if value is not None else None
+        # Dates (all-day) and times never mix in one valid list; sort each kind apart.
+        return sorted(set(value), key=_kind_then_time) if value is not None else None
 
 
 class EventCreate(EventContent):
     """A new event. `is_recurring` defaults to whether a `recurrence_pattern` is given."""
 
     title: Title
-    start_time: Time
-    end_time: Time
+    start_time: Time | None = Field(
+        None, validate_default=True, description="Required unless `all_day`." + _TIME_ALL_DAY
+    )
+    end_time: Time | None = Field(
+        None, validate_default=True, description="Required unless `all_day`." + _TIME_ALL_DAY
+    )
     timezone: Timezone = "UTC"
     is_recurring: bool | None = None
     recurrence_pattern: RulePattern = None
     transparency: Transparency = Field("opaque", description=_TRANSP)
     note: Note = None
+
+    _times = field_validator("start_time", "end_time")(_required_time)
 
 
 class EventUpdate(EventContent):
@@ -197,7 +307,9 @@ class EventUpdate(EventContent):
     orphaned_overrides: list[Any] | None = Field(None, exclude=True)
     related_events: list[Any] | None = Field(None, exclude=True)
 
-    @field_validator("title", "start_time", "end_time", "timezone", "transparency", mode="before")
+    @field_validator(
+        "title", "start_time", "end_time", "timezone", "transparency", "all_day", mode="before"
+    )
     @classmethod
     def _not_null(cls, value: Any, info: ValidationInfo) -> Any:
         # These columns always have a value: omit a field to keep it, never send null.
@@ -205,9 +317,15 @@ class EventUpdate(EventContent):
             raise ValueError(f"{info.field_name} cannot be null; omit it to keep its value")
         return value
 
+    _times = field_validator("start_time", "end_time")(_all_day_time)
+
     def changes(self) -> dict[str, Any]:
-        """The content fields the client sent."""
-        return self.model_dump(exclude_unset=True, exclude={"version", "note"})
+        """The content fields the client sent (an all-day event's echoed times left out)."""
+        sent = self.model_dump(exclude_unset=True, exclude={"version", "note"})
+        for field in ("start_time", "end_time"):
+            if field in sent and sent[field] is None:
+                del sent[field]
+        return sent
 
 
 class OccurrenceEdit(OccurrenceChange):
@@ -256,16 +374,19 @@ class SeriesContent(BaseModel):
     id: int | None
     title: str
     description: str | None
-    start_time: datetime
-    end_time: datetime
+    start_time: datetime = Field(description="The start." + _TIME_ALL_DAY)
+    end_time: datetime = Field(description="The end." + _TIME_ALL_DAY)
     timezone: str
     location: str | None
     is_recurring: bool
     recurrence_pattern: str | None
-    recurrence_exceptions: list[datetime]
-    recurrence_dates: list[datetime] = Field(description=_RDATE)
+    recurrence_exceptions: list[datetime | date] = Field(description=_EXDATE)
+    recurrence_dates: list[datetime | date] = Field(description=_RDATE)
     transparency: Transparency = Field(description=_TRANSP)
     recurrence_overrides: list[OverrideRead] = Field(description=_OVERRIDES)
+    all_day: bool = Field(description=_ALL_DAY)
+    start_date: date | None = Field(description=_START_DATE)
+    end_date: date | None = Field(description=_END_DATE)
 
 
 class EventRead(SeriesContent):
@@ -333,8 +454,16 @@ class ExpandedEventRead(EventRead):
 class ConflictCheck(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    start_time: Time
-    end_time: Time
+    # Before the times, so that their validators see them.
+    all_day: bool = Field(False, description=_ALL_DAY)
+    start_date: Day | None = Field(None, description=_START_DATE)
+    end_date: Day | None = Field(None, description=_END_DATE)
+    start_time: Time | None = Field(
+        None, validate_default=True, description="Required unless `all_day`." + _TIME_ALL_DAY
+    )
+    end_time: Time | None = Field(
+        None, validate_default=True, description="Required unless `all_day`." + _TIME_ALL_DAY
+    )
     timezone: Timezone = "UTC"
     recurrence_pattern: RulePattern = None
     recurrence_exceptions: Exceptions = Field(default_factory=list, description=_EXDATE)
@@ -348,7 +477,9 @@ class ConflictCheck(BaseModel):
         # As on an event: extra dates belong to a series (a preview's series has a rule).
         if value and info.data.get("recurrence_pattern") is None:
             raise ValueError("recurrence_dates are only allowed with a recurrence_pattern")
-        return sorted(set(value))
+        return sorted(set(value), key=_kind_then_time)
+
+    _times = field_validator("start_time", "end_time")(_required_time)
 
 
 class Slot(BaseModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,7 +18,7 @@ from calendo.core.errors import (
     ValidationFailed,
 )
 from calendo.core.types import utcnow
-from calendo.events import access, overrides, repository, scheduling
+from calendo.events import access, all_day, overrides, repository, scheduling
 from calendo.events.change import Actor, build_change
 from calendo.events.preconditions import (
     merge_stale,
@@ -47,6 +48,7 @@ SCHEDULE_FIELDS = frozenset(
         "recurrence_dates",
         "transparency",
         "recurrence_overrides",
+        *all_day.FIELDS,
     }
 )
 
@@ -87,10 +89,17 @@ def content_value(field: str, value: Any) -> Any:
     if field in ("start_time", "end_time") and value is not None:
         return format_instant(value)
     if field in ("recurrence_exceptions", "recurrence_dates"):
-        return [format_instant(v) for v in value or []]
+        return [_stored(v) for v in value or []]
     if field == overrides.FIELD:
         return overrides.stored(v if isinstance(v, dict) else v.model_dump() for v in value or ())
+    if field in ("start_date", "end_date") and isinstance(value, date):
+        return value.isoformat()
     return value
+
+
+def _stored(value: datetime | date) -> str:
+    """An extra or excluded date as stored: an instant in UTC, or an all-day event's date."""
+    return format_instant(value) if isinstance(value, datetime) else value.isoformat()
 
 
 def reconcile_recurrence(content: dict[str, Any], sent: set[str]) -> None:
@@ -137,6 +146,10 @@ def series_columns(series: recurrence.Series, content: dict[str, Any]) -> dict[s
 
 
 def _placed(series: recurrence.Series) -> dict[str, Any]:
+    """The columns of a series' times and its index bounds (an all-day series' bounds are
+    widened for any zone: ``all_day.bound_columns``)."""
+    if series.days_in is not None:
+        return all_day.bound_columns(series)
     return {
         "start_time": series.start,
         "end_time": series.end,
@@ -211,6 +224,8 @@ async def _update_locked(
     if content[overrides.FIELD] and "start_time" in changes and overrides.FIELD not in changes:
         overrides.rekeyed(current, content)  # the series moved: its overrides move with it
     reconcile_recurrence(content, set(changes))
+    if current["all_day"] or content["all_day"] or all_day.SENT_FIELDS & changes.keys():
+        all_day.reconcile(content, set(changes), was_all_day=current["all_day"])
     if content == current:
         return Written(event, found.role, [])
     return await write_content(
@@ -245,21 +260,23 @@ async def write_content(
     event = found.event
     columns = snapshot_columns(content)
     values = {f: columns[f] for f in CONTENT_FIELDS if previous[f] != content[f]}
-    conflicts: list[Any] = []
+    conflicts: list[dict[str, Any]] = []
     orphaned: list[Any] = []
     if any(previous[f] != content[f] for f in SCHEDULE_FIELDS):
         # Only a new time or rule is conflict-checked (and may be shifted), and only then do
         # the series' bounds change.
         overrides.check(previous, content)
-        series, conflicts = await scheduling.resolve(
+        series, found_conflicts = await scheduling.resolve(
             session,
             settings=ctx.services.settings,
             user_id=ctx.actor.id,
-            series=scheduling.series_from_content(content),
+            series=scheduling.series_from_content(content, zone=ctx.actor.timezone),
             strategy=ctx.strategy,
             exclude_ids=[event.id],
+            zone=ctx.actor.timezone,
         )
         values.update(series_columns(series, content))
+        conflicts = scheduling.conflict_dicts(found_conflicts)
         orphaned = overrides.orphaned(series)
     values.update(extra_columns or {})
     values["updated_at"] = utcnow()
@@ -275,7 +292,7 @@ async def write_content(
         notify_type=notify_type,
         target_version=target_version,
     )
-    return Written(after, found.role, scheduling.conflict_dicts(conflicts), orphaned)
+    return Written(after, found.role, conflicts, orphaned)
 
 
 async def record_change(
@@ -367,9 +384,10 @@ async def restore_event(
         session,
         settings=ctx.services.settings,
         user_id=ctx.actor.id,
-        series=scheduling.series_of(event),
+        series=scheduling.series_of(event, zone=ctx.actor.timezone),
         strategy=ctx.strategy,
         exclude_ids=[event.id],
+        zone=ctx.actor.timezone,
     )
     values = {**series_columns(series, previous), "deleted_at": None, "updated_at": utcnow()}
     after = await record_change(

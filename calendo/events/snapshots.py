@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
+from calendo.calendar import days
 from calendo.events.models import Event
 from calendo.events.state import EventFields
 
@@ -33,9 +34,51 @@ def parse_instant(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
 
 
+def as_date(value: Any) -> date | None:
+    """A date, from a ``date`` or its ISO text (None stays None)."""
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(value)
+
+
+def floating_times(start_date: Any, end_date: Any) -> tuple[datetime, datetime]:
+    """The times of an all-day event: the UTC midnights of its dates (``calendar.days``)."""
+    start, end = as_date(start_date), as_date(end_date)
+    assert start is not None and end is not None
+    return days.floating(start), days.floating(end)
+
+
+def snapshot_times(start_date: Any, end_date: Any) -> tuple[str, str]:
+    """``start_time`` / ``end_time`` of an all-day snapshot: the UTC midnights of its dates."""
+    start, end = floating_times(start_date, end_date)
+    return format_instant(start), format_instant(end)
+
+
+def snapshot_date(value: Any) -> str | None:
+    """A date as a snapshot holds it (ISO text), or None."""
+    day = as_date(value)
+    return None if day is None else day.isoformat()
+
+
+def column_dates(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """The all-day columns of a content snapshot (an older one: a timed event), with the index
+    bounds of an all-day event's own span in ``start_time`` / ``end_time``."""
+    all_day = bool(snapshot.get("all_day"))
+    columns: dict[str, Any] = {
+        "all_day": all_day,
+        "start_date": as_date(snapshot.get("start_date")) if all_day else None,
+        "end_date": as_date(snapshot.get("end_date")) if all_day else None,
+    }
+    if all_day:
+        columns["start_time"] = parse_instant(snapshot["start_time"]) - days.DATE_REACH
+        columns["end_time"] = parse_instant(snapshot["end_time"]) + days.DATE_REACH
+    return columns
+
+
 def content_snapshot(event: EventFields) -> dict[str, Any]:
-    """The event's content fields, JSON-ready, in ``CONTENT_FIELDS`` order."""
-    return {
+    """The event's content fields, JSON-ready, in ``CONTENT_FIELDS`` order (an all-day
+    event's times are the UTC midnights of its dates: ``events.all_day``)."""
+    snapshot = {
         "title": event.title,
         "description": event.description,
         "start_time": format_instant(event.start_time),
@@ -48,7 +91,15 @@ def content_snapshot(event: EventFields) -> dict[str, Any]:
         "recurrence_dates": list(event.recurrence_dates or []),
         "transparency": event.transparency or "opaque",
         "recurrence_overrides": list(event.recurrence_overrides or []),
+        "all_day": bool(event.all_day),
+        "start_date": snapshot_date(event.start_date),
+        "end_date": snapshot_date(event.end_date),
     }
+    if snapshot["all_day"]:
+        snapshot["start_time"], snapshot["end_time"] = snapshot_times(
+            event.start_date, event.end_date
+        )
+    return snapshot
 
 
 def ordered(snapshot: dict[str, Any]) -> dict[str, Any]:
@@ -59,7 +110,7 @@ def ordered(snapshot: dict[str, Any]) -> dict[str, Any]:
 
 def snapshot_columns(snapshot: dict[str, Any]) -> dict[str, Any]:
     """The event column values of a content snapshot (one older than a field gives that
-    field's default: an opaque event with no extra dates)."""
+    field's default: an opaque timed event with no extra dates)."""
     return {
         "title": snapshot["title"],
         "description": snapshot["description"],
@@ -73,6 +124,7 @@ def snapshot_columns(snapshot: dict[str, Any]) -> dict[str, Any]:
         "recurrence_dates": field_value(snapshot, "recurrence_dates"),
         "transparency": field_value(snapshot, "transparency"),
         "recurrence_overrides": field_value(snapshot, "recurrence_overrides"),
+        **column_dates(snapshot),
     }
 
 

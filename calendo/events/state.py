@@ -13,7 +13,7 @@ the database by being flushed, and no session holds a second copy that could go 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Protocol
 
 
@@ -60,6 +60,12 @@ class EventFields(Protocol):
     def recurrence_overrides(self) -> list[Any] | None: ...
     @property
     def related_events(self) -> list[Any] | None: ...
+    @property
+    def all_day(self) -> bool: ...
+    @property
+    def start_date(self) -> date | None: ...
+    @property
+    def end_date(self) -> date | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +94,10 @@ class EventState:
     # Migration 0007's columns.
     recurrence_overrides: list[Any] | None = None
     related_events: list[Any] | None = None
+    # Migration 0008's columns (an all-day event's dates); an event written before is timed.
+    all_day: bool = False
+    start_date: date | None = None
+    end_date: date | None = None
 
     @classmethod
     def of_row(cls, row: Any) -> EventState:

@@ -21,11 +21,10 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from calendo.calendar import recurrence
 from calendo.core.cooperative import Pacer
 from calendo.core.errors import ValidationFailed
 from calendo.core.pagination import encode_cursor
-from calendo.events import access, listing, scheduling
+from calendo.events import access, all_day, listing, scheduling
 from calendo.events.models import Event
 from calendo.events.presenters import event_body, permission_body
 from calendo.events.snapshots import apply_snapshot, format_instant, snapshot_columns
@@ -154,17 +153,10 @@ async def _past_calendar(
         await pacer.tick()
 
 
-def _in_window(event: Any, start: datetime | None, end: datetime | None) -> bool:
-    """Whether an occurrence of the (past) series overlaps the window, as the live list does."""
-    series = scheduling.series_of(event)
-    if start is not None and end is not None:
-        return bool(recurrence.expand(series, start, end, limit=1).occurrences)
-    if end is not None:
-        return series.start < end
-    if start is not None:
-        last_end = recurrence.series_last_end(series)
-        return last_end is None or last_end > start
-    return True
+def _in_window(event: Any, start: datetime | None, end: datetime | None, zone: str = "UTC") -> bool:
+    """Whether an occurrence of the (past) series overlaps the window, as the live list does
+    (an all-day one placed in ``zone``)."""
+    return listing.series_in_window(scheduling.series_of(event, zone=zone), start, end)
 
 
 def _matches(event: Any, text: str | None) -> bool:
@@ -188,8 +180,10 @@ async def list_events_as_of(
     cursor: str | None,
     skip: int | None,
     expand: bool = False,
+    zone: str = "UTC",
 ) -> dict[str, Any]:
-    """A page of the caller's calendar as it was at ``at``, sorted by (past) start then id.
+    """A page of the caller's calendar as it was at ``at``, sorted by (past) start then id
+    (all-day events placed in ``zone``, the caller's, for the window and their times).
 
     One query fetches each event's version at ``at``; the window and text filters then apply
     to that past content, so they cannot use the live indexes (a past read is rare).
@@ -202,7 +196,7 @@ async def list_events_as_of(
     pacer = Pacer()
     past = await _past_calendar(session, user_id, at, role, pacer)
     wanted = await pacer.map(
-        lambda item: _matches(item[0], q) and _in_window(item[0], start, end), past
+        lambda item: _matches(item[0], q) and _in_window(item[0], start, end, zone), past
     )
     kept = [item for item, keep in zip(past, wanted, strict=True) if keep]
     kept.sort(key=lambda item: (item[0].start_time, item[0].id))
@@ -214,5 +208,5 @@ async def list_events_as_of(
     if len(kept) > limit:
         last = page[-1][0]
         next_cursor = encode_cursor(format_instant(last.start_time), last.id)
-    items = await pacer.map(lambda item: event_body(*item), page)
+    items = await pacer.map(lambda item: all_day.place_body(event_body(*item), zone), page)
     return {"items": items, "next_cursor": next_cursor}

@@ -50,13 +50,20 @@ CONTENT_FIELDS: tuple[str, ...] = (
     "recurrence_dates",
     "transparency",
     "recurrence_overrides",
+    "all_day",
+    "start_date",
+    "end_date",
 )
-# Fields added after versions were first written (migration 0006): a snapshot stored before
-# lacks them, and means this value (an opaque event with no extra dates).
+# Fields added after versions were first written (migrations 0006, 0007, 0008): a snapshot
+# stored before lacks them, and means this value (an opaque timed event with no extra dates
+# and no overrides).
 FIELD_DEFAULTS: dict[str, Any] = {
     "recurrence_dates": [],
     "transparency": "opaque",
     "recurrence_overrides": [],
+    "all_day": False,
+    "start_date": None,
+    "end_date": None,
 }
 TEXT_FIELDS: tuple[str, ...] = ("title", "description", "location")
 

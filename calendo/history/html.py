@@ -23,6 +23,7 @@ import html
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from calendo.history.diff import (
@@ -36,7 +37,7 @@ from calendo.history.diff import (
 )
 from calendo.history.matcher import Budget
 from calendo.history.rule_prose import describe_rule
-from calendo.history.summary import describe_instant, parse_instant, zone_name
+from calendo.history.summary import describe_instant, format_date, parse_instant, zone_name
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
@@ -55,8 +56,12 @@ _FIELD_LABELS = {
     "recurrence_dates": "Extra dates",
     "transparency": "Free/busy",
     "recurrence_overrides": "Single-occurrence edits",
+    "all_day": "All day",
+    "start_date": "First date",
+    "end_date": "Ends before (exclusive)",
 }
 _TIME_FIELDS = ("start_time", "end_time", "recurrence_exceptions", "recurrence_dates")
+_DATE_FIELDS = ("start_date", "end_date")
 _TRANSPARENCY_TEXTS = {"opaque": "busy (opaque)", "transparent": "free (transparent)"}
 # Shown under a field whose word diff was over the work budget (diff.DIFF_BUDGET).
 _GRANULARITY_NOTES = {
@@ -220,6 +225,14 @@ def _readable_time(value: str, zone: str) -> str:
         return value
 
 
+def _is_date(value: Any) -> bool:
+    """Whether a value is an ISO date (``2026-03-16``), as all-day events store theirs."""
+    try:
+        return isinstance(value, str) and len(value) == 10 and bool(date.fromisoformat(value))
+    except ValueError:
+        return False
+
+
 def _empty(value: Any) -> str:
     """Render a placeholder for None, "" or []."""
     text = "(none)" if value is None else "(empty)"
@@ -232,6 +245,8 @@ def _item(field: str, value: Any, zone: str) -> str:
         return "yes" if value else "no"
     if field == "recurrence_overrides" and isinstance(value, Mapping):
         return f'<span class="diff-text">{_e(_override_text(value, zone))}</span>'
+    if (field in _TIME_FIELDS or field in _DATE_FIELDS) and _is_date(value):
+        return _e(format_date(date.fromisoformat(value)))  # an all-day event's date
     if field in _TIME_FIELDS and isinstance(value, str):
         return _time(value, zone)
     if field == "transparency" and value in _TRANSPARENCY_TEXTS:

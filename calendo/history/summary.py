@@ -26,6 +26,7 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from calendo.history import all_day_prose
 from calendo.history.diff import changed_fields, field_value, is_empty
 from calendo.history.rule_prose import MONTHS as _MONTHS
 from calendo.history.rule_prose import WEEKDAYS as _WEEKDAYS
@@ -175,7 +176,11 @@ def _times(snapshot: Mapping[str, Any]) -> tuple[datetime, datetime]:
 
 
 def _span(snapshot: Mapping[str, Any]) -> str | None:
-    """A snapshot's time range in its own zone, or None if its times are not valid."""
+    """A snapshot's time range in its own zone (an all-day one's dates), or None if its times
+    are not valid."""
+    if snapshot.get("all_day"):  # (read here: a timed version never runs all_day_prose)
+        dates = all_day_prose.date_span(snapshot)
+        return None if dates is None else f"{dates}, all day"
     try:
         start, end = _times(snapshot)
     except (KeyError, TypeError, ValueError):
@@ -194,8 +199,10 @@ def _time_phrases(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
 
     Moves are measured on the event's wall clock when both versions share a zone, and
     between the instants when the zone changed (``_timezone_phrases`` names the new times).
-    Lengths are always elapsed time.
+    Lengths are always elapsed time. An all-day version speaks dates (``all_day_prose``).
     """
+    if old.get("all_day") or new.get("all_day"):
+        return all_day_prose.phrases(old, new, lambda: _span(new))
     try:
         start0, end0 = _times(old)
         start1, end1 = _times(new)

@@ -42,7 +42,7 @@ from calendo.core.errors import AppError, PermissionDenied
 from calendo.core.types import utcnow
 from calendo.events import access, creation, service
 from calendo.events.batch import CreateRun
-from calendo.events.schemas import EventUpdate
+from calendo.events.schemas import EventCreate, EventUpdate
 from calendo.events.snapshots import CONTENT_FIELDS
 from calendo.ical import convert
 from calendo.ical.models import EventIcalExtra, ImportedUid
@@ -123,8 +123,7 @@ async def _update(
     """Update ``event_id`` with the item's content: ``done``, or ``gone`` when the caller
     cannot see the event (the item is then created instead)."""
     assert item.data is not None
-    content = item.data.model_dump(include=set(CONTENT_FIELDS))
-    edit = service.Edit(event_id=event_id, data=EventUpdate.model_validate(content))
+    edit = service.Edit(event_id=event_id, data=replacement(item.data))
     started = utcnow()  # an unchanged event keeps its updated_at (no version is written)
     try:
         written = await service.update_event(session, ctx=ctx, edit=edit)
@@ -149,6 +148,17 @@ async def _update(
         report.updated.append(entry)
     kept[event_id] = item.kept
     return "done"
+
+
+def replacement(data: EventCreate) -> EventUpdate:
+    """An update that gives an event every content field of ``data`` (an all-day event's
+    dates and no times, a timed event's times and no dates)."""
+    content = data.model_dump(include=set(CONTENT_FIELDS))
+    content["all_day"] = bool(content["all_day"])
+    unused = ("start_time", "end_time") if content["all_day"] else ("start_date", "end_date")
+    for name in unused:
+        content.pop(name)
+    return EventUpdate.model_validate(content)
 
 
 async def _create(

@@ -13,7 +13,7 @@ from calendo.core.types import JSONType, UTCDateTime, utcnow
 
 
 class FeedToken(Base):
-    """One feed of a user's calendar (migration 0008).
+    """One feed of a user's calendar (migration 0009).
 
     ``token_hash`` is the hex SHA-256 of the secret in the feed's URL (256 random bits from
     ``secrets``, so a fast hash is enough: there is nothing to guess from). Revoking a feed
@@ -34,7 +34,7 @@ class FeedToken(Base):
 
 
 class ImportedUid(Base):
-    """Which event a foreign ``UID`` became, per importing owner (migration 0009).
+    """Which event a foreign ``UID`` became, per importing owner (migration 0010).
 
     Re-importing a file updates the events its UIDs name instead of duplicating them; another
     user importing the same UID gets an event of their own (the key is ``(owner_id, uid)``).
@@ -53,7 +53,7 @@ class ImportedUid(Base):
 class EventIcalExtra(Base):
     """What an imported VEVENT held that Calendo does not model (``X-`` properties,
     ``CATEGORIES``, ``URL``, ``ATTACH``, ``ATTENDEE``, ``ORGANIZER``, ``VALARM``…), kept as
-    its content lines and written again unchanged on export (migration 0009).
+    its content lines and written again unchanged on export (migration 0010).
 
     ``lines`` maps ``""`` (the series' VEVENT) and each override's recurrence id (RFC 3339
     UTC) to the unfolded content lines of that component, subcomponents included. Not

@@ -39,6 +39,7 @@ from calendo.core.deps import Services
 from calendo.core.errors import WS_LAGGING, WS_TOO_MANY, WS_UNAUTHORIZED, NotAuthenticated
 from calendo.core.pubsub import SubscriberLagging, Subscription, SubscriptionResumed
 from calendo.core.security import bearer_credentials
+from calendo.core.uow import UnitOfWork
 from calendo.notifications import service
 
 PING = '{"type":"ping"}'
@@ -149,7 +150,7 @@ async def _run(
 
 async def _latest_id(services: Services, *, user_id: int) -> int:
     """The user's newest notification id (0 for none): a gap replay starts above it."""
-    async with services.db.read_sessions() as session:
+    async with UnitOfWork.read(services.db) as session:
         page = await service.list_notifications(
             session, user_id=user_id, unread_only=False, before_id=None, limit=1
         )
@@ -173,7 +174,7 @@ async def _replay(
     oldest first."""
     cursor = delivered.floor if start is None else start
     while True:
-        async with services.db.read_sessions() as session:
+        async with UnitOfWork.read(services.db) as session:
             batch = await service.replay_since(
                 session, user_id=user_id, since_id=cursor, limit=REPLAY_BATCH
             )
@@ -190,7 +191,7 @@ async def _missed(services: Services, *, user_id: int, delivered: Delivered) -> 
     """Whether a notification above the floor was never sent (committed, never published)."""
     limit = REMEMBERED + REPLAY_BATCH
     with anyio.CancelScope(shield=True):  # as the heartbeat's re-check, for the same reason
-        async with services.db.read_sessions() as session:
+        async with UnitOfWork.read(services.db) as session:
             ids = await service.ids_since(
                 session, user_id=user_id, since_id=delivered.floor, limit=limit
             )
@@ -203,7 +204,7 @@ async def _unsent_below(
     """Whether a committed notification between the highest id sent and ``notification_id``
     was never sent (published late by its process, or never): a one-row index-only read."""
     with anyio.CancelScope(shield=True):  # as the heartbeat's re-check, for the same reason
-        async with services.db.read_sessions() as session:
+        async with UnitOfWork.read(services.db) as session:
             ids = await service.ids_since(
                 session, user_id=user_id, since_id=delivered.high, limit=1
             )

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from calendo.core.errors import NotFound
 from calendo.core.pagination import Page, encode_cursor
 from calendo.core.types import utcnow
-from calendo.core.uow import after_commit, commit_order_steps, run_steps
+from calendo.core.uow import UnitOfWork, commit_order_steps, run_steps
 from calendo.notifications import repository
 from calendo.notifications.models import Notification
 from calendo.notifications.repository import NotificationRow
@@ -131,7 +131,7 @@ async def notify(
             except Exception as exc:  # the commit stands whatever the broker does
                 log.warning("notification_publish_failed", channel=channel, error=str(exc))
 
-    after_commit(session, publish)
+    UnitOfWork.of(session).after_commit(publish)
 
 
 def _page(rows: list[NotificationRow], limit: int) -> Page[NotificationRead]:

@@ -111,7 +111,7 @@ async def _create_run(
     failure: tuple[int, AppError] | None = None
     for offset, operation in enumerate(creates):
         try:
-            prepared.append(creation.prepare_create(operation.event))
+            prepared.append(creation.prepare_create(operation.event, zone=ctx.actor.timezone))
         except AppError as exc:
             failure = (first + offset, exc)
             break

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from calendo.audit.models import AuditEntry
 from calendo.core.pagination import encode_cursor
+from calendo.core.uow import UnitOfWork
 from tests.helpers import Actor, assert_problem, register
 from tests.sync import api
 
@@ -30,7 +31,7 @@ async def _trail(client: httpx.AsyncClient, actor: Actor, **params: Any) -> list
 
 
 async def _stored(app: FastAPI) -> list[AuditEntry]:
-    async with app.state.services.db.read_sessions() as session:
+    async with UnitOfWork.read(app.state.services.db) as session:
         return list((await session.scalars(select(AuditEntry).order_by(AuditEntry.id))).all())
 
 

@@ -17,6 +17,7 @@ from calendo.__main__ import alembic_config, migrate
 from calendo.audit.models import AuditEntry
 from calendo.auth.caller import authenticate
 from calendo.auth.models import AuthSession, User
+from calendo.core.uow import UnitOfWork
 from calendo.notifications.models import Notification
 from calendo.sharing.models import Permission
 from calendo.sync.models import SyncChange
@@ -44,7 +45,7 @@ async def _refresh(client: httpx.AsyncClient, actor: Actor) -> httpx.Response:
 
 
 async def _audit(app: FastAPI, action: str, user_id: int) -> list[AuditEntry]:
-    async with app.state.services.db.read_sessions() as session:
+    async with UnitOfWork.read(app.state.services.db) as session:
         query = select(AuditEntry).where(
             AuditEntry.action == action, AuditEntry.subject_user_id == user_id
         )
@@ -52,12 +53,12 @@ async def _audit(app: FastAPI, action: str, user_id: int) -> list[AuditEntry]:
 
 
 async def _user(app: FastAPI, user_id: int) -> User:
-    async with app.state.services.db.read_sessions() as session:
+    async with UnitOfWork.read(app.state.services.db) as session:
         return (await session.scalars(select(User).where(User.id == user_id))).one()
 
 
 async def _count(app: FastAPI, model: Any, *conditions: Any) -> int:
-    async with app.state.services.db.read_sessions() as session:
+    async with UnitOfWork.read(app.state.services.db) as session:
         query = select(func.count()).select_from(model).where(*conditions)
         return int((await session.scalars(query)).one())
 
@@ -73,7 +74,7 @@ async def test_new_account_defaults_to_utc(client: httpx.AsyncClient, owner: Act
 
 async def test_current_user_carries_the_stored_zone(app: FastAPI, owner: Actor) -> None:
     services = app.state.services
-    async with services.db.write_sessions() as session, session.begin():
+    async with UnitOfWork.independent(services.db) as session:
         user = (await session.scalars(select(User).where(User.id == owner.id))).one()
         user.timezone = "Europe/Berlin"
     caller = await authenticate(services.tokens, services.db.reads, owner.access_token)

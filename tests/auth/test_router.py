@@ -15,6 +15,7 @@ from sqlalchemy import delete, func, select
 from calendo.audit.models import AuditEntry
 from calendo.auth.models import User
 from calendo.core.security import create_token
+from calendo.core.uow import UnitOfWork
 from tests.conftest import SECRET
 from tests.helpers import Actor, assert_problem
 
@@ -96,7 +97,7 @@ async def test_bad_credentials_read_the_same(client: httpx.AsyncClient, owner: A
     b = assert_problem(unknown, 401)
     assert a["detail"] == b["detail"]
     assert wrong.headers["www-authenticate"] == "Bearer"
-    async with app.state.services.db.read_sessions() as session:
+    async with UnitOfWork.read(app.state.services.db) as session:
         failed = await session.scalar(
             select(func.count())
             .select_from(AuditEntry)
@@ -226,7 +227,7 @@ async def test_access_token_as_refresh_is_401(client: httpx.AsyncClient, owner: 
 
 
 async def test_token_of_deleted_user_is_401(client: httpx.AsyncClient, owner: Actor, app) -> None:  # type: ignore[no-untyped-def]
-    async with app.state.services.db.write_sessions() as session, session.begin():
+    async with UnitOfWork.independent(app.state.services.db) as session:
         await session.execute(delete(User).where(User.id == owner.id))
     assert_problem(await client.get("/api/auth/me", headers=owner.headers), 401)
     assert_problem(
@@ -318,7 +319,7 @@ async def test_token_refresh_and_logout_are_audited(
     await client.post(
         "/api/auth/logout", headers={"Authorization": f"Bearer {pair['access_token']}"}
     )
-    async with app.state.services.db.read_sessions() as session:
+    async with UnitOfWork.read(app.state.services.db) as session:
         actions = list(
             await session.scalars(
                 select(AuditEntry.action)

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from calendo.core.bounded import CountFirst, serving, setting_limit
+from calendo.core.bounded import SERVING_SETTINGS, CountFirst, setting_limit
 from calendo.core.config import Settings
 from calendo.events.schemas import MAX_EXCEPTIONS, ConflictCheck, EventCreate, EventUpdate, _rfc3339
 from calendo.sharing.schemas import MAX_SHARE_TARGETS, ShareRequest, ShareTarget
@@ -85,9 +85,12 @@ def test_a_setting_limit_is_the_serving_apps_and_the_default_outside_a_request()
     limited = Limited
     limited.model_validate({"configured": [0] * 100})
     too_long(limited, {"configured": [0] * 101})
-    with serving(Settings(batch_max=3, secret_key="k" * 40)):
+    token = SERVING_SETTINGS.set(Settings(batch_max=3, secret_key="k" * 40))
+    try:
         limited.model_validate({"configured": [0] * 3})
         assert too_long(limited, {"configured": [0] * 4})["ctx"]["max_length"] == 3
+    finally:
+        SERVING_SETTINGS.reset(token)
     limited.model_validate({"configured": [0] * 100})
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.exc import OperationalError
 
 from calendo.auth.models import User
 from calendo.core.db import Database, InlineSQLiteReads, PooledReads, create_engine
-from calendo.core.uow import unit_of_work
+from calendo.core.uow import UnitOfWork
 from tests.conftest import BACKEND, FAST_PATH, make_settings
 from tests.helpers import Actor
 
@@ -22,7 +22,7 @@ _NAME = select(User.username).where(User.id == bindparam("user_id"))
 async def test_reads_see_each_commit_at_once(app: FastAPI, owner: Actor) -> None:
     db: Database = app.state.services.db
     for n in range(3):
-        async with db.writer(), unit_of_work(db.write_sessions()) as session:
+        async with UnitOfWork.write(db) as session:
             await session.execute(
                 update(User).where(User.id == owner.id).values(username=f"renamed{n}")
             )
@@ -35,7 +35,7 @@ async def test_reads_do_not_hold_a_snapshot_while_a_writer_commits(
 ) -> None:
     db: Database = app.state.services.db
     before = await db.reads.all(_NAME, {"user_id": owner.id})
-    async with db.writer(), unit_of_work(db.write_sessions()) as session:
+    async with UnitOfWork.write(db) as session:
         await session.execute(update(User).where(User.id == owner.id).values(username="later"))
         # Not committed yet: the reader sees the committed name, and does not block.
         during = await db.reads.all(_NAME, {"user_id": owner.id})
@@ -113,12 +113,12 @@ async def test_a_write_outlives_the_server_dropping_its_connections(
     pre-ping): one the server closed is replaced, and the write goes through."""
     db: Database = app.state.services.db
     for n in range(2):
-        async with db.write_session() as session:
+        async with UnitOfWork.write(db) as session:
             await session.execute(
                 update(User).where(User.id == owner.id).values(username=f"before{n}")
             )
     assert await _terminate_other_backends(db) >= 1
-    async with db.write_session() as session:
+    async with UnitOfWork.write(db) as session:
         await session.execute(update(User).where(User.id == owner.id).values(username="after"))
     rows = await db.reads.all(_NAME, {"user_id": owner.id})
     assert [row.username for row in rows] == ["after"]

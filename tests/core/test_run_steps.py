@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import bindparam, select, update
@@ -9,7 +11,7 @@ from sqlalchemy import bindparam, select, update
 from calendo.auth.models import User
 from calendo.core.db import Database
 from calendo.core.errors import Conflict
-from calendo.core.uow import Step, run_steps
+from calendo.core.uow import Step, UnitOfWork, run_steps
 from tests.helpers import Actor
 
 _RENAME = (
@@ -29,7 +31,7 @@ async def test_steps_run_in_order_and_commit_with_the_unit_of_work(
     app: FastAPI, owner: Actor
 ) -> None:
     db: Database = app.state.services.db
-    async with db.write_session() as session:
+    async with UnitOfWork.write(db) as session:
         await run_steps(
             session,
             [
@@ -47,7 +49,7 @@ async def test_an_unmatched_step_raises_its_error_and_nothing_is_written(
 ) -> None:
     db: Database = app.state.services.db
     with pytest.raises(Stale):
-        async with db.write_session() as session:
+        async with UnitOfWork.write(db) as session:
             await run_steps(
                 session,
                 [
@@ -55,7 +57,7 @@ async def test_an_unmatched_step_raises_its_error_and_nothing_is_written(
                     Step(
                         _RENAME,
                         {"user_id": owner.id, "seen": "not-the-name", "new": "never"},
-                        unmatched=Stale("the name changed"),
+                        unmatched=partial(Stale, "the name changed"),
                     ),
                 ],
             )

@@ -14,7 +14,7 @@ from sqlalchemy import select, text, update
 from calendo.auth.models import User
 from calendo.core.db import Database
 from calendo.core.sqlite_inline import DRIVER
-from calendo.core.uow import unit_of_work
+from calendo.core.uow import UnitOfWork
 from tests.conftest import BACKEND, FAST_PATH
 from tests.helpers import Actor
 
@@ -27,7 +27,7 @@ async def test_statements_run_without_a_helper_thread(app: FastAPI, owner: Actor
     assert db.engine.dialect.driver == DRIVER
     threads = threading.active_count()
     for _ in range(20):
-        async with db.read_session() as session:
+        async with UnitOfWork.read(db) as session:
             names = (await session.execute(select(User.username))).scalars().all()
         assert owner.username in names
     async with db.engine.connect() as conn:
@@ -50,7 +50,7 @@ async def test_a_write_waits_for_another_process_lock(app: FastAPI, owner: Actor
 
     threading.Thread(target=release_later).start()
     started = time.monotonic()
-    async with unit_of_work(db.write_sessions()) as session:
+    async with UnitOfWork.independent(db) as session:
         await session.execute(update(User).where(User.id == owner.id).values(username="waited"))
     assert released.is_set()
     assert time.monotonic() - started >= 0.25
@@ -73,11 +73,11 @@ async def test_a_write_outside_the_queue_waits_in_it_not_in_the_busy_handler(
     order: list[str] = []
 
     async def unqueued_write() -> None:
-        async with unit_of_work(db.write_sessions()) as session:
+        async with UnitOfWork.independent(db) as session:
             await session.execute(update(User).where(User.id == owner.id).values(email="b@x.io"))
         order.append("unqueued committed")
 
-    async with db.write_session() as session:
+    async with UnitOfWork.write(db) as session:
         await session.execute(update(User).where(User.id == owner.id).values(username="first"))
         waiting = asyncio.create_task(unqueued_write())
         for _ in range(20):  # the loop keeps running while the other write waits
@@ -91,7 +91,7 @@ async def test_a_write_outside_the_queue_waits_in_it_not_in_the_busy_handler(
 
 
 async def _driver_connection(db: Database) -> object:
-    async with db.write_session() as session:
+    async with UnitOfWork.write(db) as session:
         connection = await session.connection()
         raw = await connection.get_raw_connection()
         return raw.dbapi_connection
@@ -101,7 +101,7 @@ async def test_queued_writers_share_one_held_connection(app: FastAPI, owner: Act
     """Each write session takes its turn on the same connection, and commits on it."""
     db: Database = app.state.services.db
     first = await _driver_connection(db)
-    async with db.write_session() as session:
+    async with UnitOfWork.write(db) as session:
         await session.execute(update(User).where(User.id == owner.id).values(username="held"))
     assert await _driver_connection(db) is first
     # Held between units of work, not returned to the pool (where a lone idle connection
@@ -114,10 +114,10 @@ async def test_queued_writers_share_one_held_connection(app: FastAPI, owner: Act
 async def test_a_failed_write_leaves_the_held_connection_clean(app: FastAPI, owner: Actor) -> None:
     db: Database = app.state.services.db
     with pytest.raises(RuntimeError):
-        async with db.write_session() as session:
+        async with UnitOfWork.write(db) as session:
             await session.execute(update(User).where(User.id == owner.id).values(username="lost"))
             raise RuntimeError("the request failed")
-    async with db.write_session() as session:
+    async with UnitOfWork.write(db) as session:
         await session.execute(update(User).where(User.id == owner.id).values(username="kept"))
     rows = await db.reads.all(select(User.username).where(User.id == owner.id))
     assert [row.username for row in rows] == ["kept"]

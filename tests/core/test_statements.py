@@ -15,6 +15,7 @@ from calendo.audit.models import AuditEntry
 from calendo.auth.models import User
 from calendo.core import statements
 from calendo.core.db import Database, PooledReads, create_engine
+from calendo.core.uow import UnitOfWork
 from tests.conftest import BACKEND, make_settings
 from tests.events.conftest import EventFactory
 from tests.helpers import Actor
@@ -39,7 +40,7 @@ def _entry(action: str, n: int) -> dict[str, Any]:
 
 
 async def _in_write(db: Database, work: Any) -> Any:
-    async with db.write_session() as session:
+    async with UnitOfWork.write(db) as session:
         return await session.run_sync(lambda sync: work(sync.connection()))
 
 
@@ -184,7 +185,7 @@ async def test_the_fast_path_off_runs_everything_through_execute(
         if BACKEND == "sqlite":
             assert db.engine.dialect.driver == "aiosqlite"
             assert isinstance(db.reads, PooledReads)
-        async with db.write_session() as session:
+        async with UnitOfWork.write(db) as session:
             await session.run_sync(
                 lambda sync: statements.write(
                     sync.connection(), _INSERT_AUDIT, [_entry("off", n) for n in (1, 2)]

@@ -30,6 +30,7 @@ from redis.asyncio.sentinel import MasterNotFoundError, Sentinel
 from calendo.app import create_app
 from calendo.core.deps import Services
 from calendo.core.redis_client import PatientSentinel, connect_redis, parse_sentinel_url
+from calendo.core.uow import UnitOfWork
 from calendo.notifications.service import replay_since
 from tests.conftest import make_settings
 from tests.deploy.tools import daemon_dir, require_tool, start_redis, stop
@@ -240,7 +241,7 @@ async def test_broker_limiter_and_cache_survive_a_failover(
             assert await services.cache.get("probe") == b"before"
             await services.cache.set("probe", b"after", ttl=60)
             assert await services.cache.get("probe") == b"after"
-    async with services.db.read_sessions() as session:
+    async with UnitOfWork.read(services.db) as session:
         stored = [n.id for n in await replay_since(session, user_id=owner.id, since_id=0)]
     assert received == stored
     promoted = redis.Redis(port=sentinelled.replica_port)

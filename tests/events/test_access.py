@@ -12,6 +12,7 @@ from sqlalchemy import Table, select, update
 
 from calendo.core.db import Database
 from calendo.core.errors import NotAuthenticated
+from calendo.core.uow import UnitOfWork
 from calendo.events import access, repository
 from calendo.events.models import EVENT_TABLE, Event
 from calendo.events.state import EventState
@@ -25,7 +26,7 @@ async def test_the_locked_event_is_a_frozen_state_not_an_orm_object(
 ) -> None:
     created = await make_event(owner, title="Plain")
     db: Database = app.state.services.db
-    async with db.write_session() as session:
+    async with UnitOfWork.write(db) as session:
         found = await access.lock_event(
             session, user_id=owner.id, event_id=created["id"], minimum="owner"
         )
@@ -45,7 +46,7 @@ async def test_the_lock_and_later_reads_see_the_row_not_a_stale_loaded_object(
     write does) reads as the row is: under the lock, and through the scoped reads after it."""
     created = await make_event(owner, title="Before")
     db: Database = app.state.services.db
-    async with db.write_session() as session:
+    async with UnitOfWork.write(db) as session:
         held = (await session.execute(select(Event).where(Event.id == created["id"]))).scalar_one()
         # A Core UPDATE, as event writes are: the ORM's bulk update would refresh ``held``.
         await session.execute(
@@ -74,7 +75,7 @@ async def test_a_lock_can_prove_the_login_session_and_name_the_caller(
     created = await make_event(owner)
     db: Database = app.state.services.db
     session_id = _login_session(app, owner)
-    async with db.write_session() as session:
+    async with UnitOfWork.write(db) as session:
         found = await access.lock_event(
             session,
             user_id=owner.id,
@@ -99,7 +100,7 @@ async def test_a_lock_can_prove_the_login_session_and_name_the_caller(
     assert (await client.post("/api/auth/logout", headers=owner.headers)).status_code == 204
     for event_id in (created["id"], created["id"] + 1000):
         with pytest.raises(NotAuthenticated):
-            async with db.write_session() as session:
+            async with UnitOfWork.write(db) as session:
                 await access.lock_event(
                     session,
                     user_id=owner.id,
@@ -116,7 +117,7 @@ async def test_a_permission_list_reads_a_role_changed_through_core(
     session loaded before must read as the row is, not as it was loaded."""
     db: Database = app.state.services.db
     event_id = int(str(shared_event["id"]))
-    async with db.write_session() as session:
+    async with UnitOfWork.write(db) as session:
         listed = await access.permissions_of(session, [event_id])
         held = next(p for p, _ in listed[event_id] if p.user_id == editor.id)
         table = cast(Table, Permission.__table__)  # Core, as role changes are written

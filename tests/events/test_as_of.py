@@ -10,6 +10,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, text
 
+from calendo.core.uow import UnitOfWork
 from calendo.history.models import EventVersion
 from tests.events.conftest import EventFactory
 from tests.helpers import Actor, assert_problem
@@ -19,7 +20,7 @@ TINY = timedelta(microseconds=1)
 
 async def _version_times(app: FastAPI, event_id: int) -> dict[int, datetime]:
     """When each version of the event was written, from the database."""
-    async with app.state.services.db.read_sessions() as session:
+    async with UnitOfWork.read(app.state.services.db) as session:
         rows = await session.execute(
             select(EventVersion.version, EventVersion.created_at).where(
                 EventVersion.event_id == event_id
@@ -361,7 +362,7 @@ async def test_as_of_lookup_uses_the_index(app: Any, settings: Any) -> None:
 
     query = version_at_query(1, datetime(2026, 1, 1, tzinfo=UTC))
     sql = str(query.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
-    async with app.state.services.db.read_sessions() as session:
+    async with UnitOfWork.read(app.state.services.db) as session:
         plan = (await session.execute(text(f"EXPLAIN QUERY PLAN {sql}"))).all()
     details = " ".join(str(row[-1]) for row in plan)
     assert "ix_event_version_as_of" in details, details

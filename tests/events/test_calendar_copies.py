@@ -14,6 +14,7 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import select, update
 
+from calendo.core.uow import UnitOfWork
 from calendo.events.models import Event
 from calendo.sharing.models import Permission
 from tests.events.conftest import EventFactory
@@ -38,7 +39,7 @@ async def _copies(app: FastAPI) -> Copies:
         .join(Event, Event.id == Permission.event_id)
         .order_by(Permission.id)
     )
-    async with app.state.services.db.read_sessions() as session:
+    async with UnitOfWork.read(app.state.services.db) as session:
         rows = (await session.execute(query)).all()
     return [(r[0], r[1], tuple(r[2:5]), tuple(r[5:8])) for r in rows]
 
@@ -188,7 +189,7 @@ async def test_copies_follow_writes_that_bypass_the_application(
     event = await make_event(owner)
     later = _at("2026-07-01T09:00:00Z")
     db = app.state.services.db
-    async with db.writer(), db.write_sessions() as session, session.begin():
+    async with UnitOfWork.write(db) as session:
         await session.execute(
             update(Event)
             .where(Event.id == event["id"])

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from calendo.audit.models import AuditEntry
 from calendo.core.db import Database
+from calendo.core.uow import UnitOfWork
 from calendo.events import access, repository
 from calendo.events.change import Actor, EventChange, build_change
 from calendo.events.preconditions import VersionConflict
@@ -85,11 +86,18 @@ def test_a_change_is_the_next_state_and_every_row_it_appends() -> None:
     assert change.audit_row["ip"] == "10.0.0.2"
     assert change.audit_row["details"] == {"version": 4, "changed_fields": ["title"]}
     assert change.feed_users == (1, 2) and change.feed_change == "upsert"
+    assert change.notice is not None and change.notice.recipient_ids == (1,)  # not the actor
     assert (change.notice.type, change.notice.event_title, change.notice.version) == (
         "event_updated",
         "Retro",
         4,
     )
+
+
+def test_a_change_the_actor_alone_can_see_notifies_nobody() -> None:
+    change = _rename(_state(), "Alone", actor=Actor(1, "ada"), audience={1: "owner"})
+    assert change.notice is None
+    assert change.feed_users == (1,)  # the actor's own clients still sync it
 
 
 def test_a_change_from_another_source_names_it_in_its_tags_and_audit_entry() -> None:
@@ -103,7 +111,7 @@ def test_a_change_from_another_source_names_it_in_its_tags_and_audit_entry() -> 
 
 
 async def _count(db: Database, model: type, **where: object) -> int:
-    async with db.read_session() as session:
+    async with UnitOfWork.read(db) as session:
         query = select(func.count()).select_from(model).filter_by(**where)
         return int((await session.execute(query)).scalar_one())
 
@@ -115,7 +123,7 @@ async def test_changes_of_several_events_apply_together_or_not_at_all(
     broker = app.state.services.broker
     first, second = await make_event(owner, title="One"), await make_event(owner, title="Two")
     me = Actor(owner.id, owner.username)
-    async with db.write_session() as session:
+    async with UnitOfWork.write(db) as session:
         changes = []
         for event in (first, second):
             found = await access.lock_event(
@@ -130,7 +138,7 @@ async def test_changes_of_several_events_apply_together_or_not_at_all(
 
     # A stale second change (another writer got there first) rolls the first back too.
     with pytest.raises(VersionConflict):
-        async with db.write_session() as session:
+        async with UnitOfWork.write(db) as session:
             found = await access.lock_event(
                 session, user_id=owner.id, event_id=first["id"], minimum="owner"
             )

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from calendo.calendar.overrides import MAX_OVERRIDES
+from calendo.core.uow import UnitOfWork
 from calendo.history.models import EventVersion
 from tests.events.conftest import EventFactory, event_payload
 from tests.helpers import Actor, assert_problem
@@ -475,7 +476,7 @@ async def test_history_names_the_occurrence_and_rollback_restores_the_overrides(
     notes = (await client.get("/api/notifications", headers=owner.headers)).json()["items"]
     assert notes[-1]["changed_fields"] == ["recurrence_overrides"]
 
-    async with app.state.services.db.read_sessions() as session:
+    async with UnitOfWork.read(app.state.services.db) as session:
         v3_at = (
             await session.execute(
                 select(EventVersion.created_at).where(
@@ -501,3 +502,29 @@ async def test_history_names_the_occurrence_and_rollback_restores_the_overrides(
     ]
     items = await _occurrences(client, owner, event_id)
     assert [i["occurrence_start"] for i in items][1] == "2026-03-27T13:00:00Z"
+
+
+async def test_a_transaction_edits_overrides_atomically(
+    client: httpx.AsyncClient, owner: Actor, make_event: EventFactory
+) -> None:
+    series = await _series(make_event, owner)
+    operations: list[dict[str, Any]] = [
+        {
+            "op": "update",
+            "event_id": series["id"],
+            "changes": {"recurrence_overrides": [{"recurrence_id": SECOND, "title": "Own"}]},
+        },
+        {"op": "update", "event_id": series["id"], "changes": {"title": ""}},  # invalid
+    ]
+    refused = await client.post(
+        "/api/transactions", json={"operations": operations}, headers=owner.headers
+    )
+    assert_problem(refused, 422)
+    unchanged = (await client.get(f"/api/events/{series['id']}", headers=owner.headers)).json()
+    assert unchanged["recurrence_overrides"] == [] and unchanged["version"] == 1
+    done = await client.post(
+        "/api/transactions", json={"operations": operations[:1]}, headers=owner.headers
+    )
+    assert done.status_code == 200, done.text
+    items = await _occurrences(client, owner, series["id"])
+    assert [i.get("title") for i in items] == [None, "Own", None]

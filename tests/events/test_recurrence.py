@@ -96,6 +96,21 @@ def test_normalize_rule_string(raw: str, canonical: str) -> None:
         ),
         ({"frequency": "monthly", "by_month_day": [31]}, "FREQ=MONTHLY;BYMONTHDAY=31"),
         (
+            {
+                "frequency": "yearly",
+                "by_week_no": [20],
+                "by_weekday": ["MO"],
+                "by_year_day": [],
+                "week_start": "SU",
+            },
+            "FREQ=YEARLY;BYDAY=MO;BYWEEKNO=20;WKST=SU",
+        ),
+        ({"frequency": "yearly", "by_year_day": [1, -1]}, "FREQ=YEARLY;BYYEARDAY=1,-1"),
+        (
+            {"frequency": "daily", "by_hour": [9, 16], "by_minute": [0, 30], "by_second": [0]},
+            "FREQ=DAILY;BYHOUR=9,16;BYMINUTE=0,30;BYSECOND=0",
+        ),
+        (
             {"frequency": "yearly", "until": "2025-06-01T10:00:00+02:00"},
             "FREQ=YEARLY;UNTIL=20250601T080000Z",
         ),
@@ -187,7 +202,8 @@ def test_normalize_rule_rejects(raw: str, message: str) -> None:
         ({1: "daily"}, "unknown rule field 1"),
         ({"interval": 2}, "needs a frequency"),
         ({}, "needs a frequency"),
-        ({"frequency": 3}, "frequency must be a string"),
+        ({"frequency": 3}, "frequency must be a single code, not 3"),
+        ({"frequency": "yearly", "week_start": "MO,TU"}, "week_start must be a single code"),
         ({"frequency": "hourly-ish"}, "unknown FREQ"),
         ({"frequency": "fortnightly"}, "unknown FREQ 'fortnightly'"),
         ({"frequency": "daily", "interval": "2"}, "interval must contain whole numbers"),

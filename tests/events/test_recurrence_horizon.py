@@ -27,6 +27,7 @@ from sqlalchemy import update
 from calendo.calendar import recurrence
 from calendo.core.cooperative import Pacer
 from calendo.core.errors import RecurrenceCountUnreachable
+from calendo.core.uow import UnitOfWork
 from calendo.events import listing
 from calendo.events.models import Event
 from calendo.events.schemas import MAX_YEAR
@@ -334,7 +335,7 @@ async def test_stored_event_with_an_unreachable_count_still_reads(
     assert created.status_code == 201, created.text
     event_id = created.json()["id"]
     # As a row written before the horizon check: the same rule asking for 5000.
-    async with app.state.services.db.write_sessions() as session, session.begin():
+    async with UnitOfWork.independent(app.state.services.db) as session:
         await session.execute(
             update(Event).where(Event.id == event_id).values(recurrence_pattern=DAILY_RARE)
         )

@@ -10,6 +10,7 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
+from calendo.core.uow import UnitOfWork
 from calendo.events.models import Event
 from tests.events.conftest import EventFactory
 from tests.helpers import Actor, assert_problem
@@ -46,7 +47,7 @@ async def _starts(client: httpx.AsyncClient, actor: Actor, event_id: int) -> lis
 
 
 async def _count_events(app: FastAPI) -> int:
-    async with app.state.services.db.read_sessions() as session:
+    async with UnitOfWork.read(app.state.services.db) as session:
         return int((await session.execute(select(func.count()).select_from(Event))).scalar_one())
 
 

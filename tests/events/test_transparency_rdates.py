@@ -11,11 +11,13 @@ import httpx
 import ormsgpack
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select, update
+from sqlalchemy import select
 
+from calendo.core.uow import UnitOfWork
 from calendo.events.schemas import MAX_RECURRENCE_DATES
 from calendo.history.models import EventVersion
 from tests.events.conftest import EventFactory, event_payload
+from tests.events.support import strip_snapshots
 from tests.helpers import Actor, assert_problem
 
 WEEKLY = "FREQ=WEEKLY;COUNT=3"  # 20, 27 March, 3 April 2026, 10:00 UTC
@@ -384,7 +386,7 @@ async def test_as_of_and_sync_carry_the_new_fields(
         owner, recurrence_pattern=WEEKLY, recurrence_dates=EXTRA, transparency="transparent"
     )
     await _put(client, owner, series["id"], "allow", recurrence_dates=[], transparency="opaque")
-    async with app.state.services.db.read_sessions() as session:
+    async with UnitOfWork.read(app.state.services.db) as session:
         first = (
             await session.execute(
                 select(EventVersion.created_at).where(
@@ -532,20 +534,7 @@ async def test_snapshots_older_than_the_fields_read_as_the_defaults(
     missing keys as an opaque event without extra dates."""
     event = await make_event(owner, title="Old")
     await _put(client, owner, event["id"], title="Newer")  # v2
-    async with app.state.services.db.write_session() as session:
-        rows = await session.execute(
-            select(EventVersion.id, EventVersion.snapshot).where(
-                EventVersion.event_id == event["id"]
-            )
-        )
-        for row_id, snapshot in rows.all():
-            old = {
-                k: v for k, v in snapshot.items() if k not in ("transparency", "recurrence_dates")
-            }
-            await session.execute(
-                update(EventVersion).where(EventVersion.id == row_id).values(snapshot=old)
-            )
-        await session.commit()
+    await strip_snapshots(app, event["id"], ("transparency", "recurrence_dates"))
     await _put(client, owner, event["id"], transparency="transparent", recurrence_pattern=WEEKLY)
 
     version = (

@@ -12,6 +12,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import update
 
+from calendo.core.uow import UnitOfWork
 from calendo.history.models import EventVersion
 from tests.events.conftest import EventFactory
 from tests.helpers import Actor, assert_problem
@@ -291,7 +292,7 @@ async def test_summaries_speak_the_events_zone_even_when_stored_in_utc(
     app: FastAPI, client: httpx.AsyncClient, owner: Actor, rehearsal: dict[str, Any]
 ) -> None:
     # As a version written before summaries spoke the event's zone.
-    async with app.state.services.db.write_sessions() as session, session.begin():
+    async with UnitOfWork.independent(app.state.services.db) as session:
         await session.execute(
             update(EventVersion)
             .where(EventVersion.event_id == rehearsal["id"])

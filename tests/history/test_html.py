@@ -192,8 +192,9 @@ def test_unchanged_fields_are_collapsed() -> None:
     page = render()
     match = re.search(r"<details[^>]*><summary>(\d+) unchanged fields</summary>", page)
     assert match is not None
-    # The snapshots predate transparency, RDATEs and overrides: they show the defaults.
-    assert match.group(1) == "7"
+    # The snapshots predate transparency, RDATEs, overrides and all-day dates: they show the
+    # defaults, unchanged.
+    assert match.group(1) == "10"
     details = page[page.index("<details") :]
     assert "<dt>Free/busy</dt><dd>busy (opaque)</dd>" in details
     assert "<dt>Extra dates</dt>" in details
@@ -206,7 +207,7 @@ def test_no_changes() -> None:
     page = render(new=copy.deepcopy(OLD))
     assert "No content changes between these versions." in page
     assert "<table" not in page
-    assert "<summary>12 unchanged fields</summary>" in page
+    assert "<summary>15 unchanged fields</summary>" in page
 
 
 # --- escaping ------------------------------------------------------------------------

@@ -60,6 +60,9 @@ def snapshots() -> st.SearchStrategy[dict[str, Any]]:
             "recurrence_dates": st.lists(times, max_size=2),
             "transparency": st.sampled_from(["opaque", "transparent"]),
             "recurrence_overrides": st.lists(overrides(), max_size=2),
+            "all_day": st.booleans(),
+            "start_date": st.none() | st.sampled_from(["2026-03-12", "2026-03-14"]),
+            "end_date": st.none() | st.sampled_from(["2026-03-13", "2026-03-17"]),
         }
     )
 

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
+from calendo.core.uow import UnitOfWork
 from calendo.history.models import EventVersion
 from tests.events.conftest import EventFactory
 from tests.helpers import Actor, assert_problem
@@ -91,6 +92,9 @@ async def test_version_read_has_snapshot(
         "recurrence_dates",
         "transparency",
         "recurrence_overrides",
+        "all_day",
+        "start_date",
+        "end_date",
     ]
     assert_problem(
         await client.get(f"/api/events/{event['id']}/history/9", headers=owner.headers), 404
@@ -324,7 +328,7 @@ async def test_parallel_writers_same_if_match(
     )
     codes = sorted(r.status_code for r in responses)
     assert codes.count(200) == 1 and set(codes) <= {200, 409, 412}
-    async with app.state.services.db.read_sessions() as session:
+    async with UnitOfWork.read(app.state.services.db) as session:
         versions = list(
             await session.scalars(
                 select(EventVersion.version)
@@ -347,7 +351,7 @@ async def test_delete_and_restore_keep_history(
     assert [h["action"] for h in history] == ["deleted", "created"]
     restored = await client.post(f"/api/events/{eid}/restore", headers=owner.headers)
     assert restored.status_code == 200 and restored.json()["version"] == 3
-    async with app.state.services.db.read_sessions() as session:
+    async with UnitOfWork.read(app.state.services.db) as session:
         count = await session.scalar(select(func.count()).where(EventVersion.event_id == eid))
     assert count == 3
     log = (await client.get(f"/api/events/{eid}/changelog", headers=owner.headers)).json()["items"]

@@ -21,7 +21,7 @@ from httpx_ws.transport import ASGIWebSocketTransport
 from calendo.core.db import Database
 from calendo.core.deps import Services
 from calendo.core.pubsub import redis_channel_prefix
-from calendo.core.uow import unit_of_work
+from calendo.core.uow import UnitOfWork
 from calendo.events.models import Event
 from calendo.notifications.service import notify, user_channel
 from tests.helpers import Actor
@@ -40,7 +40,7 @@ async def create_event(app: FastAPI, owner_id: int, title: str = "Standup") -> i
 
 async def create_event_row(db: Database, owner_id: int, title: str = "Standup") -> int:
     """Insert a minimal event row (the notification's foreign key needs one)."""
-    async with unit_of_work(db.write_sessions()) as session:
+    async with UnitOfWork.independent(db) as session:
         event = Event(
             owner_id=owner_id,
             title=title,
@@ -65,7 +65,7 @@ async def produce(
 ) -> None:
     """Call ``notify()`` in its own committed unit of work, as a write request would."""
     services = services_of(app)
-    async with unit_of_work(services.db.write_sessions()) as session:
+    async with UnitOfWork.independent(services.db) as session:
         await notify(
             session,
             services.broker,

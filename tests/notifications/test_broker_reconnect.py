@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendo.app import create_app
 from calendo.core.deps import Services
-from calendo.core.uow import transaction_state, unit_of_work
+from calendo.core.uow import UnitOfWork
 from calendo.notifications.feed import REMEMBERED, Delivered
 from calendo.notifications.service import notify, replay_since
 from tests.conftest import make_settings
@@ -82,7 +82,7 @@ async def _notify_unseen(session: AsyncSession, owner: Actor, editor: Actor, eve
 
 
 async def _produce_unseen(app: FastAPI, owner: Actor, editor: Actor, event_id: int) -> None:
-    async with unit_of_work(_services(app).db.write_sessions()) as session:
+    async with UnitOfWork.independent(_services(app).db) as session:
         await _notify_unseen(session, owner, editor, event_id)
 
 
@@ -96,7 +96,7 @@ async def _kill_pubsub(url: str) -> int:
 
 
 async def _ids_in_db(app: FastAPI, owner: Actor) -> list[int]:
-    async with _services(app).db.read_sessions() as session:
+    async with UnitOfWork.read(_services(app).db) as session:
         return [n.id for n in await replay_since(session, user_id=owner.id, since_id=0, limit=500)]
 
 
@@ -200,10 +200,10 @@ async def test_notify_takes_its_ids_in_commit_order(app: FastAPI) -> None:
     """A notification written by a transaction that wrote no feed rows still takes the
     commit-order lock first (on PostgreSQL; SQLite has one writer and needs none)."""
     owner, editor, event_id = await _actors_and_event(app)
-    async with unit_of_work(_services(app).db.write_sessions()) as session:
+    async with UnitOfWork.independent(_services(app).db) as session:
         await _notify_unseen(session, owner, editor, event_id)
         postgres = session.get_bind().dialect.name == "postgresql"
-        assert transaction_state(session).commit_order_locked is postgres
+        assert session.commit_order_locked is postgres
 
 
 def test_delivered_remembers_the_last_ids_and_trails_the_floor_behind_them() -> None:

@@ -24,7 +24,7 @@ from websockets.exceptions import ConnectionClosed
 from calendo.core.db import Database, create_engine
 from calendo.core.errors import WS_UNAUTHORIZED
 from calendo.core.pubsub import RedisBroker
-from calendo.core.uow import unit_of_work
+from calendo.core.uow import UnitOfWork
 from calendo.notifications.service import notify
 from tests.conftest import BACKEND, make_settings
 from tests.helpers import Actor, register
@@ -63,7 +63,7 @@ class Producer:
     broker: RedisBroker
 
     async def notify(self, recipient: Actor, actor: Actor, event_id: int, version: int) -> None:
-        async with unit_of_work(self.db.write_sessions()) as session:
+        async with UnitOfWork.independent(self.db) as session:
             await notify(
                 session,
                 self.broker,

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from sqlalchemy import delete
 
 from calendo.auth.models import User
-from calendo.core.uow import unit_of_work
+from calendo.core.uow import UnitOfWork
 from tests.helpers import Actor, assert_problem
 from tests.notifications.factories import create_event, produce, services_of
 
@@ -139,7 +139,7 @@ async def test_actor_is_null_once_the_account_is_gone(
     app: FastAPI, client: httpx.AsyncClient, owner: Actor, editor: Actor
 ) -> None:
     await _seed(app, owner, editor, 1)
-    async with unit_of_work(services_of(app).db.write_sessions()) as session:
+    async with UnitOfWork.independent(services_of(app).db) as session:
         await session.execute(delete(User).where(User.id == editor.id))
     [item] = (await _list(client, owner))["items"]
     assert item["actor"] is None

@@ -10,7 +10,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
-from calendo.core.uow import unit_of_work
+from calendo.core.uow import UnitOfWork
 from calendo.notifications.models import Notification
 from calendo.notifications.service import notify
 from tests.helpers import Actor
@@ -35,14 +35,14 @@ class Boom(Exception):
 
 
 async def _rows(app: FastAPI) -> list[Notification]:
-    async with services_of(app).db.read_sessions() as session:
+    async with UnitOfWork.read(services_of(app).db) as session:
         return list((await session.scalars(select(Notification).order_by(Notification.id))).all())
 
 
 async def _notify(
     app: FastAPI, broker: object, actor: Actor, recipients: list[int], event_id: int
 ) -> None:
-    async with unit_of_work(services_of(app).db.write_sessions()) as session:
+    async with UnitOfWork.independent(services_of(app).db) as session:
         await notify(
             session,
             broker,  # type: ignore[arg-type]
@@ -109,7 +109,7 @@ async def test_message_is_the_read_schema(app: FastAPI, owner: Actor, editor: Ac
 async def test_publish_waits_for_the_commit(app: FastAPI, owner: Actor, editor: Actor) -> None:
     event_id = await create_event(app, owner.id)
     broker = RecordingBroker()
-    async with unit_of_work(services_of(app).db.write_sessions()) as session:
+    async with UnitOfWork.independent(services_of(app).db) as session:
         await notify(
             session,
             broker,
@@ -132,7 +132,7 @@ async def test_rollback_publishes_nothing(app: FastAPI, owner: Actor, editor: Ac
     event_id = await create_event(app, owner.id)
     async with services.broker.subscribe(f"user:{owner.id}") as subscription:
         with pytest.raises(Boom):
-            async with unit_of_work(services.db.write_sessions()) as session:
+            async with UnitOfWork.independent(services.db) as session:
                 await notify(
                     session,
                     services.broker,
@@ -164,7 +164,7 @@ async def test_failed_publish_keeps_the_commit(app: FastAPI, owner: Actor, edito
 async def test_unknown_type_is_a_programming_error(app: FastAPI, owner: Actor) -> None:
     event_id = await create_event(app, owner.id)
     with pytest.raises(ValueError, match="unknown notification type"):
-        async with unit_of_work(services_of(app).db.write_sessions()) as session:
+        async with UnitOfWork.independent(services_of(app).db) as session:
             await notify(
                 session,
                 RecordingBroker(),
@@ -175,5 +175,5 @@ async def test_unknown_type_is_a_programming_error(app: FastAPI, owner: Actor) -
                 actor_id=owner.id,
                 actor_username=owner.username,
             )
-    async with services_of(app).db.read_sessions() as session:
+    async with UnitOfWork.read(services_of(app).db) as session:
         assert await session.scalar(select(func.count()).select_from(Notification)) == 0

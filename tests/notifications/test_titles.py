@@ -13,6 +13,7 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from calendo.core.uow import UnitOfWork
 from calendo.notifications.models import Notification
 from tests.helpers import Actor, assert_problem
 from tests.notifications.factories import feed, next_message, services_of
@@ -138,7 +139,7 @@ async def test_a_later_rename_leaves_old_notifications_alone(
         "Daily sync",
         "Weekly sync",
     ]
-    async with services_of(app).db.read_sessions() as session:
+    async with UnitOfWork.read(services_of(app).db) as session:
         stored = await session.scalars(select(Notification.event_title).order_by(Notification.id))
         assert list(stored) == ["Standup", "Daily sync", "Weekly sync"]
 

@@ -13,7 +13,7 @@ from httpx_ws import WebSocketDisconnect, aconnect_ws
 
 from calendo.core.config import Settings
 from calendo.core.errors import WS_UNAUTHORIZED
-from calendo.core.uow import unit_of_work
+from calendo.core.uow import UnitOfWork
 from calendo.notifications.service import notify
 from tests.conftest import BACKEND, make_settings
 from tests.helpers import Actor
@@ -104,7 +104,7 @@ async def test_rolled_back_notification_never_reaches_the_socket(
     event_id = await create_event(app, owner.id)
     async with feed(app, owner) as ws:
         with pytest.raises(RuntimeError):
-            async with unit_of_work(services.db.write_sessions()) as session:
+            async with UnitOfWork.independent(services.db) as session:
                 await notify(
                     session,
                     services.broker,
@@ -177,9 +177,7 @@ async def test_notification_ids_commit_in_the_order_they_are_taken(
         second_done.set()
 
     async with AsyncExitStack() as slow_transaction:
-        slow = await slow_transaction.enter_async_context(
-            unit_of_work(services.db.write_sessions())
-        )
+        slow = await slow_transaction.enter_async_context(UnitOfWork.independent(services.db))
         await notify(
             slow,
             services.broker,

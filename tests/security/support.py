@@ -29,7 +29,7 @@ from httpx_ws.transport import ASGIWebSocketTransport
 from sqlalchemy import delete
 
 from calendo.auth.models import User
-from calendo.core.uow import unit_of_work
+from calendo.core.uow import UnitOfWork
 from calendo.models import Base
 from tests.conftest import SECRET
 
@@ -141,7 +141,7 @@ async def ws_outcome(app: FastAPI, token: str | None, *, wait: float = 0.5) -> i
 
 async def delete_user(app: FastAPI, user_id: int) -> None:
     """Remove an account row (there is no API for it; an operator or a GDPR erasure would)."""
-    async with unit_of_work(app.state.services.db.write_sessions()) as session:
+    async with UnitOfWork.independent(app.state.services.db) as session:
         await session.execute(delete(User).where(User.id == user_id))
 
 

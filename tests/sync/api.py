@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from calendo.core.db import Base
+from calendo.core.uow import UnitOfWork
 from tests.helpers import Actor
 
 
@@ -142,7 +143,7 @@ class SyncClient:
 async def count_rows(app: FastAPI, *tables: type[Base]) -> dict[str, int]:
     """Row counts of the given tables."""
     counts: dict[str, int] = {}
-    async with app.state.services.db.read_sessions() as session:
+    async with UnitOfWork.read(app.state.services.db) as session:
         for table in tables:
             counts[table.__tablename__] = (
                 await session.execute(select(func.count()).select_from(table))

@@ -11,6 +11,7 @@ from sqlalchemy import delete as sql_delete
 from sqlalchemy import func, select
 
 from calendo.core.pagination import decode_cursor, encode_cursor
+from calendo.core.uow import UnitOfWork
 from calendo.sharing.models import Permission
 from calendo.sync.models import SyncChange
 from tests.helpers import Actor, assert_problem
@@ -19,7 +20,7 @@ from tests.sync.api import SyncClient
 
 
 async def _newest_seq(app: FastAPI, user_id: int) -> int:
-    async with app.state.services.db.read_sessions() as session:
+    async with UnitOfWork.read(app.state.services.db) as session:
         query = select(func.max(SyncChange.seq)).where(SyncChange.user_id == user_id)
         return int((await session.execute(query)).scalar_one() or 0)
 
@@ -150,7 +151,7 @@ async def test_upsert_of_an_event_no_longer_visible_is_a_delete(
     cursor = (await api.sync_page(client, editor))["next_cursor"]
     await api.update(client, owner, event["id"], title="Changed")
     # Access disappears without a feed row (as a path that forgot to record one would do).
-    async with app.state.services.db.write_sessions() as session, session.begin():
+    async with UnitOfWork.independent(app.state.services.db) as session:
         await session.execute(
             sql_delete(Permission).where(
                 Permission.event_id == event["id"], Permission.user_id == editor.id

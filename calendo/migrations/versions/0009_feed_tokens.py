@@ -1,7 +1,7 @@
 """feed_token: the iCalendar subscription feeds' tokens (stored as SHA-256 hashes)
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-07
 
 Expand-only (docs/operations.md, "Rolling upgrades"): a new table, which the release before it
@@ -18,8 +18,8 @@ from alembic import op
 
 import calendo.core.types
 
-revision: str = "0008"
-down_revision: str | None = "0007"
+revision: str = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

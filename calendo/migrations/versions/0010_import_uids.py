@@ -1,8 +1,8 @@
 """imported_uid and event_ical_extra: what an iCalendar import needs to update instead of
 duplicate, and to lose nothing
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-07
 
 Expand-only (docs/operations.md, "Rolling upgrades"): two new tables, which the release
@@ -18,8 +18,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0009"
-down_revision: str | None = "0008"
+revision: str = "0010"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
