@@ -155,7 +155,10 @@ def replacement(data: EventCreate) -> EventUpdate:
     dates and no times, a timed event's times and no dates)."""
     content = data.model_dump(include=set(CONTENT_FIELDS))
     content["all_day"] = bool(content["all_day"])
-    unused = ("start_time", "end_time") if content["all_day"] else ("start_date", "end_date")
+    # An all-day VEVENT names no zone: the event keeps its own.
+    unused = (
+        ("start_time", "end_time", "timezone") if content["all_day"] else ("start_date", "end_date")
+    )
     for name in unused:
         content.pop(name)
     return EventUpdate.model_validate(content)

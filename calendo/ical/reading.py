@@ -14,7 +14,7 @@ Pure CPU (no database, no web framework): the import runs it off the event loop
    SECONDLY`` rule since 1601). It also keeps, per VEVENT, the lines Calendo does not model
    (``extras``).
 2. ``read`` parses what is left with ``icalendar``, groups the VEVENTs by ``UID`` (a series
-   and its ``RECURRENCE-ID`` instances), converts each group (``convert.from_series``) and
+   and its ``RECURRENCE-ID`` instances), converts each group (``inbound.from_series``) and
    validates it as ``EventCreate``. A group that cannot be an event is an ``Item`` with a
    ``refusal`` naming why; the others carry their ``EventCreate`` and kept lines.
 """
@@ -30,7 +30,7 @@ from pydantic import ValidationError
 
 from calendo.events.schemas import EventCreate
 from calendo.events.snapshots import format_instant
-from calendo.ical import convert, extras
+from calendo.ical import extras, inbound
 
 MAX_LINE = 65_536  # characters of one unfolded content line
 MAX_DEPTH = 3  # VCALENDAR > VEVENT > VALARM
@@ -195,7 +195,7 @@ def _item(uid: str, members: list[tuple[int, icalendar.Component, list[str]]]) -
         return Item(first, uid, refusal=why)
     instances = [m for m in members if "RECURRENCE-ID" in m[1]]
     try:
-        imported = convert.from_series(masters[0][1], [m[1] for m in instances])
+        imported = inbound.from_series(masters[0][1], [m[1] for m in instances])
         data = EventCreate.model_validate(imported.fields)
         kept = _kept(masters[0][2], instances)
     except ValidationError as exc:
@@ -212,7 +212,7 @@ def _kept(
     kept = {extras.SERIES_KEY: own} if own else {}
     for _, component, lines in instances:
         if lines:
-            kept[format_instant(convert.recurrence_id_of(component))] = lines
+            kept[format_instant(inbound.recurrence_id_of(component))] = lines
     size = sum(len(line) for lines in kept.values() for line in lines)
     if size > MAX_EXTRA_CHARS:
         raise ValueError(

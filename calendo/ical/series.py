@@ -46,8 +46,9 @@ def has_own_start(event: Mapping[str, Any]) -> bool:
     """Whether Calendo's series (its rule and extra dates, before exceptions) has an
     occurrence at its own start. RFC 5545 3.8.5.3 counts ``DTSTART`` as the first occurrence
     whatever the rule says; Calendo's engine gives a start the rule does not match (``BYDAY=MO``
-    from a Sunday) no occurrence. So such a series is written with an ``EXDATE`` at its start,
-    and read back (``count_the_start``) without it."""
+    from a Sunday) no occurrence. So such a series is written with an ``EXDATE`` of its start,
+    marked as Calendo's own (``X-CALENDO-EXCLUDES=DTSTART``), which reading skips; a foreign
+    file's unsynchronised start is counted (``count_the_start``)."""
     start = event["start_time"]
     if start in event["recurrence_dates"]:
         return True
@@ -61,11 +62,7 @@ def has_own_start(event: Mapping[str, Any]) -> bool:
 
 def count_the_start(fields: dict[str, Any]) -> None:
     """RFC 5545's first occurrence (``DTSTART``) in Calendo's terms: a start the rule does not
-    give is an extra date, unless an ``EXDATE`` removes it, which Calendo then needs not."""
-    if has_own_start(fields):
-        return
+    give is an extra date, unless an ``EXDATE`` removes it (then neither has it)."""
     start = fields["start_time"]
-    if start in fields["recurrence_exceptions"]:
-        fields["recurrence_exceptions"] = [v for v in fields["recurrence_exceptions"] if v != start]
-    else:
+    if start not in fields["recurrence_exceptions"] and not has_own_start(fields):
         fields["recurrence_dates"] = sorted({*fields["recurrence_dates"], start})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from calendo.calendar import recurrence
 from calendo.events.schemas import EventCreate
 from calendo.events.snapshots import CONTENT_FIELDS
-from calendo.ical import convert
+from calendo.ical import convert, inbound
 from calendo.ical import series as ical_series
 
 ZONES = [
@@ -149,9 +149,9 @@ def test_round_trip_is_the_identity_on_every_field(event: dict[str, Any]) -> Non
     for value in event.get("recurrence_overrides") or []:
         times += [value[k] for k in ("recurrence_id", "start_time", "end_time") if k in value]
     assume(not any(_ambiguous(value, event["timezone"]) for value in times))
-    [master, *instances] = convert.parse_calendar(convert.to_calendar([event]))
+    [master, *instances] = inbound.parse_calendar(convert.to_calendar([event]))
     assert len(instances) == len(event.get("recurrence_overrides") or [])
-    imported = convert.from_series(master, instances)
+    imported = inbound.from_series(master, instances)
     assert _normalised(imported.fields) == _normalised(event)
     assert imported.identity == convert.Identity(
         uid=f"{event['id']}@calendo",
@@ -226,7 +226,8 @@ def test_busy_only_keeps_nothing_but_times() -> None:
 @pytest.mark.parametrize(
     ("vevent", "reason"),
     [
-        ("DTSTART;VALUE=DATE:20260302\r\nSUMMARY:x", "all-day"),
+        ("DTSTART;VALUE=DATE:20260302\r\nDTEND:20260303T000000Z\r\nSUMMARY:x", "DTEND"),
+        ("DTSTART;VALUE=DATE:20260302\r\nSUMMARY:x\r\nEXDATE:20260303T000000Z", "EXDATE"),
         ("DTSTART:20260302T090000\r\nSUMMARY:x", "floating"),
         ("SUMMARY:x", "DTSTART is missing"),
         ("DTSTART:20260302T090000Z", "SUMMARY is missing"),
@@ -238,9 +239,9 @@ def test_what_calendo_does_not_model_is_refused_by_name(vevent: str, reason: str
     text = (
         f"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:u\r\n{vevent}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
     )
-    [component] = convert.parse_calendar(text.encode())
+    [component] = inbound.parse_calendar(text.encode())
     with pytest.raises(convert.ICalError, match=reason):
-        convert.from_vevent(component)
+        inbound.from_vevent(component)
 
 
 def test_a_duration_gives_the_end_and_foreign_uids_name_no_event() -> None:
@@ -248,13 +249,13 @@ def test_a_duration_gives_the_end_and_foreign_uids_name_no_event() -> None:
         "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:abc@example.com\r\nSUMMARY:x\r\n"
         "DTSTART:20260302T090000Z\r\nDURATION:PT45M\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
     )
-    [component] = convert.parse_calendar(text.encode())
-    imported = convert.from_vevent(component)
+    [component] = inbound.parse_calendar(text.encode())
+    imported = inbound.from_vevent(component)
     assert imported.fields["end_time"] == datetime(2026, 3, 2, 9, 45, tzinfo=UTC)
     assert imported.identity.event_id is None
     assert convert.event_id_of("12@calendo") == 12
     with pytest.raises(convert.ICalError):
-        convert.parse_calendar(b"not a calendar")
+        inbound.parse_calendar(b"not a calendar")
 
 
 MOVED = {
@@ -284,7 +285,7 @@ def test_an_override_is_a_vevent_with_the_uid_and_a_recurrence_id() -> None:
     assert moved["SEQUENCE"] == 2 and moved["TRANSP"] == "OPAQUE"
     assert freed["SUMMARY"] == "Standup\nroom 2" and freed["TRANSP"] == "TRANSPARENT"
     assert "no such occurrence" not in text  # an orphaned override is inert, not shown
-    imported = convert.from_series(master, [moved, freed])
+    imported = inbound.from_series(master, [moved, freed])
     assert imported.fields["recurrence_overrides"] == [MOVED, FREED]
 
 
@@ -318,9 +319,9 @@ def test_overrides_calendo_does_not_model_are_refused(instance: str, reason: str
         "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:7@calendo\r\nSUMMARY:x\r\n"
         f"DTSTART:20260309T090000Z\r\n{instance}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
     )
-    [component] = convert.parse_calendar(text.encode())
+    [component] = inbound.parse_calendar(text.encode())
     with pytest.raises(convert.ICalError, match=reason):
-        convert.from_series(master, [component])
+        inbound.from_series(master, [component])
 
 
 def test_a_split_series_names_its_other_half_as_a_sibling() -> None:
@@ -345,9 +346,54 @@ def test_a_start_the_rule_does_not_give_is_an_exdate_out_and_an_rdate_in() -> No
         "recurrence_overrides": [],
     }
     text = convert.to_calendar([sunday]).decode()
-    assert "EXDATE;TZID=Europe/Berlin:20260301T090000" in text
-    [vevent] = convert.parse_calendar(text.encode())
-    assert convert.from_vevent(vevent).fields["recurrence_exceptions"] == []
+    assert "EXDATE;TZID=Europe/Berlin;X-CALENDO-EXCLUDES=DTSTART:20260301T090000" in text
+    [vevent] = inbound.parse_calendar(text.encode())
+    fields = inbound.from_vevent(vevent).fields
+    assert fields["recurrence_exceptions"] == fields["recurrence_dates"] == []
     del vevent["EXDATE"]  # as another program would write it
-    fields = convert.from_vevent(vevent).fields
+    fields = inbound.from_vevent(vevent).fields
     assert fields["recurrence_dates"] == [sunday["start_time"]]
+
+
+HOLIDAY: dict[str, Any] = {
+    **SERIES,
+    "title": "Holiday",
+    "all_day": True,
+    "start_date": date(2026, 3, 12),
+    "end_date": date(2026, 3, 14),
+    "start_time": datetime(2026, 3, 12, tzinfo=UTC),
+    "end_time": datetime(2026, 3, 14, tzinfo=UTC),
+    "recurrence_pattern": "FREQ=WEEKLY;COUNT=5",
+    "recurrence_exceptions": [date(2026, 3, 19)],
+    "recurrence_dates": [date(2026, 4, 30)],
+    "recurrence_overrides": [],
+    "transparency": "transparent",
+}
+
+
+def test_an_all_day_event_is_value_date_both_ways() -> None:
+    text = convert.to_calendar([HOLIDAY]).decode()
+    assert "DTSTART;VALUE=DATE:20260312" in text
+    assert "DTEND;VALUE=DATE:20260314" in text  # exclusive, as end_date
+    assert "EXDATE;VALUE=DATE:20260319" in text and "RDATE;VALUE=DATE:20260430" in text
+    assert "VTIMEZONE" not in text and "TZID" not in text
+    [vevent] = inbound.parse_calendar(text.encode())
+    fields = inbound.from_vevent(vevent).fields
+    assert {k: fields[k] for k in ("all_day", "start_date", "end_date")} == {
+        "all_day": True,
+        "start_date": date(2026, 3, 12),
+        "end_date": date(2026, 3, 14),
+    }
+    assert fields["recurrence_exceptions"] == HOLIDAY["recurrence_exceptions"]
+    assert fields["recurrence_dates"] == HOLIDAY["recurrence_dates"]
+    assert fields["transparency"] == "transparent"
+    EventCreate.model_validate(fields)  # an event Calendo accepts
+
+
+def test_an_all_day_event_without_an_end_lasts_one_day() -> None:
+    text = (
+        "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:h@x\r\nDTSTART;VALUE=DATE:20261225\r\n"
+        "SUMMARY:Christmas Day\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    [vevent] = inbound.parse_calendar(text.encode())
+    assert inbound.from_vevent(vevent).fields["end_date"] == date(2026, 12, 26)

@@ -10,7 +10,7 @@ from asgi_lifespan import LifespanManager
 from calendo.app import create_app
 from calendo.core.formats import CALENDAR, JSON, MSGPACK, choose_format
 from calendo.events.snapshots import CONTENT_FIELDS
-from calendo.ical import convert
+from calendo.ical import inbound
 from tests.conftest import make_settings
 from tests.events.conftest import EventFactory
 from tests.helpers import Actor, assert_problem, register
@@ -210,7 +210,7 @@ async def test_an_exported_event_comes_back_whole_through_the_api(
     )
     calendar = await client.get(f"/api/events/{event['id']}", headers={**owner.headers, **ICS})
     [vevent] = _vevents(calendar)
-    fields = convert.from_vevent(vevent).fields
+    fields = inbound.from_vevent(vevent).fields
     sent = {
         name: value.isoformat() if hasattr(value, "isoformat") else value
         for name, value in fields.items()

@@ -270,3 +270,38 @@ async def test_a_split_series_exports_its_links_and_a_re_import_keeps_them_once(
         "/api/events", params=window, headers={**owner.headers, "Accept": "text/calendar"}
     )
     assert after.content.count(b"RELATED-TO") == 2
+
+
+async def test_all_day_events_export_as_dates_and_re_import_unchanged(
+    client: httpx.AsyncClient, owner: Actor
+) -> None:
+    created = await client.post(
+        "/api/events",
+        json={
+            "title": "Offsite",
+            "all_day": True,
+            "start_date": "2026-03-12",
+            "end_date": "2026-03-14",
+            "timezone": "Europe/Berlin",
+        },
+        headers=owner.headers,
+    )
+    assert created.status_code == 201, created.text
+    event_id = created.json()["id"]
+    exported = await client.get(
+        f"/api/events/{event_id}", headers={**owner.headers, "Accept": "text/calendar"}
+    )
+    assert b"DTSTART;VALUE=DATE:20260312" in exported.content
+    assert b"DTEND;VALUE=DATE:20260314" in exported.content
+    again = await _ok(client, owner, exported.content)
+    assert [u["event_id"] for u in again["unchanged"]] == [event_id]
+    holiday = "UID:xmas@example.com\r\nDTSTART;VALUE=DATE:20261225\r\nSUMMARY:Christmas Day"
+    done = await _ok(client, owner, calendar(holiday))
+    new = (
+        await client.get(f"/api/events/{done['created'][0]['event_id']}", headers=owner.headers)
+    ).json()
+    assert (new["all_day"], new["start_date"], new["end_date"]) == (
+        True,
+        "2026-12-25",
+        "2026-12-26",
+    )
