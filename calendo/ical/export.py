@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select
 
 from calendo.auth.caller import Bearer
 from calendo.core.cache import Cache
@@ -26,6 +26,7 @@ from calendo.events.preconditions import none_match_fails
 from calendo.ical import convert
 from calendo.ical.models import EventIcalExtra
 from calendo.ical.tokens import Feed
+from calendo.sharing.models import Permission
 
 # A feed serves the events with an occurrence from a year before today to two years after.
 FEED_DAYS_BACK = 365
@@ -36,6 +37,15 @@ RENDERING = "2"
 
 _EXTRAS = select(EventIcalExtra.event_id, EventIcalExtra.lines).where(
     EventIcalExtra.event_id.in_(bindparam("ids", expanding=True))
+)
+
+
+# How many events the user can see keep imported lines, and when the latest were written.
+_EXTRAS_STAMP = (
+    select(func.count(), func.max(EventIcalExtra.updated_at))
+    .select_from(Permission)
+    .join(EventIcalExtra, EventIcalExtra.event_id == Permission.event_id)
+    .where(Permission.user_id == bindparam("user_id"))
 )
 
 
@@ -122,6 +132,9 @@ async def feed_calendar(
     the secret was checked before: a revoked feed reaches no cache entry)."""
     start, end = feed_window(now)
     stamp = await listing.calendar_stamp(reads, user_id=feed.user_id, start=start, end=end)
+    if not feed.busy_only:  # what imports kept, which no event version records
+        [(kept, latest)] = await reads.all(_EXTRAS_STAMP, {"user_id": feed.user_id})
+        stamp += f"|{kept}.{latest or '-'}"
     state = f"{RENDERING}|{start.date().isoformat()}|{stamp}".encode()
     tag = f'"feed-{feed.id}-{hashlib.sha256(state).hexdigest()[:32]}"'
     if none_match_fails(if_none_match, tag):

@@ -142,11 +142,10 @@ async def _update(
         return "done"
     entry = {**_listed(item, event_id), "conflicts": written.conflicts}
     wrote = written.event.updated_at >= started
-    if not wrote and await _kept_of(session, event_id) == item.kept:
-        report.unchanged.append(entry)
-    else:
-        report.updated.append(entry)
-    kept[event_id] = item.kept
+    same_lines = await _kept_of(session, event_id) == item.kept
+    if not same_lines:
+        kept[event_id] = item.kept
+    (report.unchanged if not wrote and same_lines else report.updated).append(entry)
     return "done"
 
 
@@ -202,7 +201,8 @@ async def _create(
     for item, result in zip(placed, written, strict=True):
         event_id = result.event.id
         report.created.append({**_listed(item, event_id), "conflicts": result.conflicts})
-        kept[event_id] = item.kept
+        if item.kept:
+            kept[event_id] = item.kept
         rows.append({"owner_id": ctx.actor.id, "uid": item.uid, "event_id": event_id})
     if rows:
         uids = [row["uid"] for row in rows]
@@ -234,13 +234,15 @@ async def _kept_of(session: AsyncSession, event_id: int) -> dict[str, list[str]]
 
 
 async def _keep(session: AsyncSession, kept: dict[int, dict[str, list[str]]]) -> None:
-    """What each written event keeps of its VEVENTs: the file's, replacing any before."""
+    """What each event whose kept lines changed keeps now: the file's, replacing any before
+    (stamped, so that a feed's tag changes with them: ``export.feed_calendar``)."""
     if not kept:
         return
     ids = sorted(kept)
     for first in range(0, len(ids), 500):
         chunk = ids[first : first + 500]
         await session.execute(delete(EventIcalExtra).where(EventIcalExtra.event_id.in_(chunk)))
-    rows = [{"event_id": i, "lines": lines} for i, lines in kept.items() if lines]
+    now = utcnow()
+    rows = [{"event_id": i, "lines": v, "updated_at": now} for i, v in kept.items() if v]
     if rows:
         await session.execute(insert(EventIcalExtra), rows)

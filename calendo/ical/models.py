@@ -66,3 +66,5 @@ class EventIcalExtra(Base):
         ForeignKey("event.id", ondelete="CASCADE"), primary_key=True
     )
     lines: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    # When the import wrote them: a feed's tag names the latest (``export.feed_calendar``).
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -305,3 +306,20 @@ async def test_all_day_events_export_as_dates_and_re_import_unchanged(
         "2026-12-25",
         "2026-12-26",
     )
+
+
+async def test_a_re_import_that_changes_only_kept_lines_changes_the_feed(
+    client: httpx.AsyncClient, owner: Actor
+) -> None:
+    soon = datetime.now(UTC) + timedelta(days=2)
+    stamp = f"{soon:%Y%m%dT%H0000Z}"
+    event = f"UID:k@example.com\r\nDTSTART:{stamp}\r\nDURATION:PT1H\r\nSUMMARY:Kept"
+    await _ok(client, owner, calendar(event + "\r\nCATEGORIES:Before"))
+    feed = await client.post("/api/feeds", json={"name": "Kept"}, headers=owner.headers)
+    path = f"/api/feeds/{feed.json()['token']}.ics"
+    first = await client.get(path)
+    assert b"CATEGORIES:Before" in first.content
+    again = await _ok(client, owner, calendar(event + "\r\nCATEGORIES:After"))
+    assert [u["uid"] for u in again["updated"]] == ["k@example.com"]  # no new version, though
+    second = await client.get(path, headers={"If-None-Match": first.headers["etag"]})
+    assert second.status_code == 200 and b"CATEGORIES:After" in second.content
