@@ -3,8 +3,9 @@
 each expansion must be the occurrences Calendo's own ``/occurrences`` gives.
 
 The events cover what the format has to carry: zones with DST (the series cross a change),
-RRULE with COUNT, UNTIL, BYDAY and BYSETPOS, EXDATE, RDATE, and overrides (moved, retitled,
-lengthened). The feed file is parsed only by the other library."""
+RRULE with COUNT, UNTIL, BYDAY and BYSETPOS, EXDATE, RDATE, overrides (moved, retitled,
+lengthened), and an all-day series (its dates compared as UTC midnights: the owner's account
+zone is UTC). The feed file is parsed only by the other library."""
 
 from __future__ import annotations
 
@@ -140,6 +141,18 @@ async def test_a_second_library_expands_the_feed_as_calendo_does(
             recurrence_pattern=f"FREQ=DAILY;UNTIL={(BASE + timedelta(days=20)):%Y%m%dT%H%M%SZ}",
             transparency="transparent",
             **_at(0.5, 0.25),
+        ),
+        await make_event(
+            owner,
+            title="All-day, every other week",
+            all_day=True,
+            start_time=None,
+            end_time=None,
+            start_date=(BASE + timedelta(days=4)).date().isoformat(),
+            end_date=(BASE + timedelta(days=6)).date().isoformat(),
+            recurrence_pattern="FREQ=WEEKLY;INTERVAL=2;COUNT=10",
+            recurrence_exceptions=[(BASE + timedelta(days=18)).date().isoformat()],
+            transparency="transparent",
         ),
     ]
     await _patch(
