@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from calendo.calendar import recurrence
+from calendo.calendar import days, recurrence
 from calendo.events.schemas import EventCreate
 from calendo.events.snapshots import CONTENT_FIELDS
 from calendo.ical import convert, inbound
@@ -397,3 +397,63 @@ def test_an_all_day_event_without_an_end_lasts_one_day() -> None:
     )
     [vevent] = inbound.parse_calendar(text.encode())
     assert inbound.from_vevent(vevent).fields["end_date"] == date(2026, 12, 26)
+
+
+DATE_RULES = [
+    "FREQ=DAILY;COUNT=5",
+    "FREQ=WEEKLY;BYDAY=MO,WE,FR",
+    "FREQ=MONTHLY;INTERVAL=2;BYMONTHDAY=-1",
+    "FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU",
+    "FREQ=WEEKLY;UNTIL=21001231;WKST=SU;BYDAY=TU,TH",
+]
+days_ = st.dates(min_value=date(1901, 1, 1), max_value=date(2190, 1, 1))
+
+
+@st.composite
+def all_day_events(draw: st.DrawFn) -> dict[str, Any]:
+    """An all-day event body (as ``EventRead``) whose content ``EventCreate`` accepts."""
+    start = draw(days_)
+    rule = draw(st.none() | st.sampled_from(DATE_RULES))
+    content: dict[str, Any] = {
+        "title": draw(st.text(_TEXT, min_size=1, max_size=100).filter(str.strip)),
+        "description": draw(st.none() | st.text(_TEXT, max_size=200)),
+        "location": draw(st.none() | st.text(_TEXT, max_size=100)),
+        "all_day": True,
+        "start_date": start,
+        "end_date": start + timedelta(days=draw(st.integers(1, 30))),
+        "recurrence_pattern": rule,
+        "transparency": draw(st.sampled_from(["opaque", "transparent"])),
+    }
+    if rule is not None:
+        later = days_.filter(lambda value: value >= start)
+        content["recurrence_exceptions"] = draw(st.lists(later, max_size=4))
+        content["recurrence_dates"] = draw(st.lists(later, max_size=4))
+    fields = EventCreate.model_validate(content).model_dump(include=set(CONTENT), warnings=False)
+    return {
+        **fields,
+        "recurrence_exceptions": fields["recurrence_exceptions"] or [],
+        "recurrence_dates": fields["recurrence_dates"] or [],
+        "recurrence_overrides": [],
+        "is_recurring": rule is not None,
+        "start_time": days.floating(start),
+        "end_time": days.floating(fields["end_date"]),
+        "id": draw(st.integers(1, 2_147_483_647)),
+        "version": 1,
+        "created_at": datetime(2026, 1, 1, tzinfo=UTC),
+        "updated_at": datetime(2026, 1, 1, tzinfo=UTC),
+    }
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(all_day_events())
+def test_an_all_day_round_trip_is_the_identity_on_every_field(event: dict[str, Any]) -> None:
+    """Every field but the zone, which an all-day VEVENT does not carry (an import keeps the
+    event's own: ``importing.replacement``)."""
+    [vevent] = inbound.parse_calendar(convert.to_calendar([event]))
+    fields = EventCreate.model_validate(inbound.from_vevent(vevent).fields)
+    kept = set(CONTENT) - {"timezone", "start_time", "end_time", "recurrence_overrides"}
+    back = fields.model_dump(include=kept, warnings=False)
+    back["recurrence_exceptions"] = back["recurrence_exceptions"] or []
+    back["recurrence_dates"] = back["recurrence_dates"] or []
+    back["is_recurring"] = bool(back["is_recurring"])
+    assert back == {name: event[name] for name in kept}

@@ -284,6 +284,9 @@ async def test_all_day_events_export_as_dates_and_re_import_unchanged(
             "start_date": "2026-03-12",
             "end_date": "2026-03-14",
             "timezone": "Europe/Berlin",
+            "recurrence_pattern": "FREQ=WEEKLY;COUNT=4",
+            "recurrence_exceptions": ["2026-03-19"],
+            "recurrence_dates": ["2026-04-30"],
         },
         headers=owner.headers,
     )
@@ -294,6 +297,7 @@ async def test_all_day_events_export_as_dates_and_re_import_unchanged(
     )
     assert b"DTSTART;VALUE=DATE:20260312" in exported.content
     assert b"DTEND;VALUE=DATE:20260314" in exported.content
+    assert b"EXDATE;VALUE=DATE:20260319" in exported.content
     again = await _ok(client, owner, exported.content)
     assert [u["event_id"] for u in again["unchanged"]] == [event_id]
     holiday = "UID:xmas@example.com\r\nDTSTART;VALUE=DATE:20261225\r\nSUMMARY:Christmas Day"
