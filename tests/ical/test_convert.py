@@ -61,25 +61,40 @@ def _ambiguous(value: datetime, zone: str) -> bool:
 
 
 @st.composite
+def _texts(draw: st.DrawFn) -> dict[str, Any]:
+    """An event's text fields and transparency, as a create may send them."""
+    return {
+        "title": draw(st.text(_TEXT, min_size=1, max_size=200).filter(str.strip)),
+        "description": draw(st.none() | st.text(_TEXT, max_size=300)),
+        "location": draw(st.none() | st.text(_TEXT, max_size=100)),
+        "transparency": draw(st.sampled_from(["opaque", "transparent"])),
+    }
+
+
+@st.composite
+def _extra_dates(draw: st.DrawFn, later: st.SearchStrategy[Any]) -> dict[str, Any]:
+    """A series' exceptions and extra dates, from ``later`` (none before its start)."""
+    return {
+        "recurrence_exceptions": draw(st.lists(later, max_size=4)),
+        "recurrence_dates": draw(st.lists(later, max_size=4)),
+    }
+
+
+@st.composite
 def events(draw: st.DrawFn) -> dict[str, Any]:
     """An event body (as ``EventRead``) whose content ``EventCreate`` accepts."""
     start = draw(instants)
     end = start + timedelta(seconds=draw(st.integers(1, 40 * 86_400)))
     rule = draw(st.none() | st.sampled_from(RULES))
     content: dict[str, Any] = {
-        "title": draw(st.text(_TEXT, min_size=1, max_size=200).filter(str.strip)),
-        "description": draw(st.none() | st.text(_TEXT, max_size=300)),
+        **draw(_texts()),
         "start_time": start,
         "end_time": end,
         "timezone": draw(st.sampled_from(ZONES)),
-        "location": draw(st.none() | st.text(_TEXT, max_size=100)),
         "recurrence_pattern": rule,
-        "transparency": draw(st.sampled_from(["opaque", "transparent"])),
     }
     if rule is not None:
-        later = instants.filter(lambda value: value >= start)
-        content["recurrence_exceptions"] = draw(st.lists(later, max_size=4))
-        content["recurrence_dates"] = draw(st.lists(later, max_size=4))
+        content |= draw(_extra_dates(instants.filter(lambda value: value >= start)))
     fields = _normalised(content)
     if rule is not None:
         fields["recurrence_overrides"] = draw(_overrides(fields))
@@ -415,19 +430,14 @@ def all_day_events(draw: st.DrawFn) -> dict[str, Any]:
     start = draw(days_)
     rule = draw(st.none() | st.sampled_from(DATE_RULES))
     content: dict[str, Any] = {
-        "title": draw(st.text(_TEXT, min_size=1, max_size=100).filter(str.strip)),
-        "description": draw(st.none() | st.text(_TEXT, max_size=200)),
-        "location": draw(st.none() | st.text(_TEXT, max_size=100)),
+        **draw(_texts()),
         "all_day": True,
         "start_date": start,
         "end_date": start + timedelta(days=draw(st.integers(1, 30))),
         "recurrence_pattern": rule,
-        "transparency": draw(st.sampled_from(["opaque", "transparent"])),
     }
     if rule is not None:
-        later = days_.filter(lambda value: value >= start)
-        content["recurrence_exceptions"] = draw(st.lists(later, max_size=4))
-        content["recurrence_dates"] = draw(st.lists(later, max_size=4))
+        content |= draw(_extra_dates(days_.filter(lambda value: value >= start)))
     fields = EventCreate.model_validate(content).model_dump(include=set(CONTENT), warnings=False)
     return {
         **fields,
