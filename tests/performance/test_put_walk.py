@@ -105,12 +105,16 @@ async def test_a_title_change_never_climbs_the_layers_and_runs_code_in_a_bounded
     assert response.json()["version"] == 2
     assert not walk.climbs, sorted(walk.climbs)
     assert len(walk.files) <= MAX_FILES, "\n".join(walk.files)
-    assert list(walk.files) == documented_walk(settings), "\n".join(walk.files)
+    documented = documented_walk(settings)
+    if settings.is_sqlite and settings.fast_path == "on":
+        assert list(walk.files) == documented, "\n".join(walk.files)
+    else:  # the same files; the engine's hooks and the lock run in another order there
+        assert sorted(walk.files) == sorted(documented), "\n".join(walk.files)
 
 
 def documented_walk(settings: Settings) -> list[str]:
-    """The numbered files of docs/architecture.md's "One write, file by file", as SQLite runs
-    them on the fast path. On PostgreSQL the calendar lock's ``auth/scopes.py`` runs where the
+    """The numbered files of docs/architecture.md's "One write, file by file", in the order
+    SQLite runs them on the fast path. On PostgreSQL the calendar lock's ``auth/scopes.py`` runs where the
     inline SQLite driver does; with the fast path off, SQLite goes through aiosqlite."""
     text = ARCHITECTURE.read_text()
     section = text.split("## One write, file by file", 1)[1].split("\n## ", 1)[0]
