@@ -13,7 +13,7 @@ DEV_STAMP := $(VENV)/.installed-dev-$(SUM)
 UV_INSTALL := $(BIN)/uv pip install --quiet --python $(BIN)/python \
 	-c constraints.txt --build-constraints constraints.txt
 
-.PHONY: install install-dev venv run run-cluster migrate test test-sqlite test-fast-path-off test-postgres crash-test rehearsal lint format bench check-deploy clean
+.PHONY: install install-dev venv ical-interop-venv run run-cluster migrate test test-sqlite test-fast-path-off test-postgres crash-test rehearsal lint format bench check-deploy clean
 
 install: $(SERVE_STAMP)
 
@@ -40,6 +40,20 @@ $(DEV_STAMP): pyproject.toml constraints.txt
 	$(MAKE) --no-print-directory venv
 	$(UV_INSTALL) -e '.[dev]' uv
 	rm -f $(VENV)/.installed-* && touch $@ $(SERVE_STAMP)
+
+# The second iCalendar library of tests/ical/test_interop.py, whose pins clash with ours
+# (python-dateutil < 3): a venv of its own, from tests/ical/interop/constraints.txt (every
+# package pinned), installed by the uv of the project's venv; reinstalled when that file changes.
+ICAL_VENV ?= .venv-ical-interop
+ICAL_CONSTRAINTS := tests/ical/interop/constraints.txt
+ICAL_STAMP := $(ICAL_VENV)/.installed-$(shell cksum < $(ICAL_CONSTRAINTS) | cut -d' ' -f1)
+ical-interop-venv: $(ICAL_STAMP)
+
+$(ICAL_STAMP): $(ICAL_CONSTRAINTS)
+	$(MAKE) --no-print-directory venv
+	test -x $(ICAL_VENV)/bin/python || $(PYTHON) -m venv --without-pip $(ICAL_VENV)
+	$(BIN)/uv pip install --quiet --python $(ICAL_VENV)/bin/python -r $(ICAL_CONSTRAINTS)
+	rm -f $(ICAL_VENV)/.installed-* && touch $@
 
 run: install
 	$(BIN)/python -m calendo serve

@@ -21,7 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from calendo import __version__
-from calendo.api import OPENAPI_TAGS, include_api
+from calendo.api import CALENDAR_ONLY_PATHS, CALENDAR_PATHS, OPENAPI_TAGS, include_api
 from calendo.core import looplag
 from calendo.core.cache import create_cache, warn_if_redis_evicts
 from calendo.core.config import Settings, get_settings
@@ -143,7 +143,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # the header cap and body deadline (core/guards.py), CORS, rate limits, format negotiation,
     # then the replay of a write the database aborted (core/replay.py).
     app.add_middleware(ReplayMiddleware)
-    app.add_middleware(NegotiationMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        NegotiationMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        calendar_paths=CALENDAR_PATHS,
+        calendar_only_paths=CALENDAR_ONLY_PATHS,
+    )
     app.add_middleware(RateLimitMiddleware, limiter=app.state.limiter, tokens=tokens)
     if settings.cors_origins:
         app.add_middleware(

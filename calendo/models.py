@@ -5,6 +5,7 @@ from calendo.auth.models import AuthSession, User
 from calendo.core.db import Base
 from calendo.events.models import Event
 from calendo.history.models import EventVersion
+from calendo.ical.models import EventIcalExtra, FeedToken, ImportedUid
 from calendo.notifications.models import Notification
 from calendo.sharing.models import Permission
 from calendo.sync.models import SyncChange
@@ -14,7 +15,10 @@ __all__ = [
     "AuthSession",
     "Base",
     "Event",
+    "EventIcalExtra",
     "EventVersion",
+    "FeedToken",
+    "ImportedUid",
     "Notification",
     "Permission",
     "SyncChange",

@@ -23,6 +23,7 @@ from calendo.auth.caller import CurrentUser
 from calendo.core.deps import Services
 from calendo.events import access, sharing
 from calendo.events import service as events
+from calendo.ical import tokens as feeds
 from calendo.notifications.models import Notification
 from calendo.sharing.models import Permission
 from calendo.sync.models import SyncChange
@@ -53,10 +54,12 @@ async def _memberships(session: AsyncSession, user_id: int) -> Memberships:
 
 
 async def _erase_personal_rows(session: AsyncSession, user_id: int) -> None:
-    """Delete what only the account could read: its notifications, its sync feed and its
-    remaining collaborator roles (on deleted events; its owner rows stay, naming the owner of
-    its events): the rows an ON DELETE CASCADE would take if the account row went away."""
+    """Delete what only the account could read: its notifications, its sync feed, its
+    calendar subscription feeds (their URLs answer 404 from the commit on) and its remaining
+    collaborator roles (on deleted events; its owner rows stay, naming the owner of its
+    events): the rows an ON DELETE CASCADE would take if the account row went away."""
     await session.execute(delete(Notification).where(Notification.user_id == user_id))
+    await feeds.delete_feeds(session, user_id=user_id)
     await session.execute(delete(SyncChange).where(SyncChange.user_id == user_id))
     await session.execute(
         delete(Permission).where(Permission.user_id == user_id, Permission.role != "owner")

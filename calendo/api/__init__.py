@@ -6,6 +6,8 @@ routes and the package graph stays one-way (docs/architecture.md, "Layers")."""
 
 from __future__ import annotations
 
+import re
+
 from fastapi import APIRouter, FastAPI
 
 from calendo.api.audit import router as audit_router
@@ -13,7 +15,9 @@ from calendo.api.auth import router as auth_router
 from calendo.api.auth import users_router
 from calendo.api.events import batch_router
 from calendo.api.events import router as events_router
+from calendo.api.feeds import router as feeds_router
 from calendo.api.history import router as history_router
+from calendo.api.imports import router as imports_router
 from calendo.api.notifications import router as notifications_router
 from calendo.api.occurrences import router as occurrences_router
 from calendo.api.sharing import router as sharing_router
@@ -25,6 +29,7 @@ from calendo.api.transactions import router as transactions_router
 ROUTERS: tuple[tuple[APIRouter, str], ...] = (
     (events_router, "/events"),
     (batch_router, "/events"),
+    (imports_router, "/events"),
     (occurrences_router, "/events"),
     (sharing_router, "/events"),
     (history_router, "/events"),
@@ -34,7 +39,13 @@ ROUTERS: tuple[tuple[APIRouter, str], ...] = (
     (notifications_router, "/notifications"),
     (audit_router, "/audit"),
     (transactions_router, "/transactions"),
+    (feeds_router, "/feeds"),
 )
+
+# The GETs that may answer text/calendar besides JSON and MessagePack (core/formats.py): the
+# calendar list and one event; and the feeds, which answer nothing else.
+CALENDAR_PATHS = re.compile(r"/api/events(?:/-?[0-9]+)?")
+CALENDAR_ONLY_PATHS = re.compile(r"/api/feeds/[^/]+\.ics")
 
 # The order of the groups in the OpenAPI document (and /docs), independent of ROUTERS.
 OPENAPI_TAGS = [
@@ -47,6 +58,10 @@ OPENAPI_TAGS = [
     {"name": "sync", "description": "Incremental sync."},
     {"name": "audit", "description": "The audit trail."},
     {"name": "transactions", "description": "Several operations, all or nothing."},
+    {
+        "name": "feeds",
+        "description": "iCalendar subscription feeds: secret URLs a calendar program polls.",
+    },
     {"name": "operations", "description": "Health and metrics."},
 ]
 

@@ -7,11 +7,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from calendo.api import calendars
 from calendo.auth.caller import CurrentUser
 from calendo.auth.dependencies import BearerDep, CurrentUserDep, current_user
 from calendo.core.deps import PathId, ReadUnitDep, Services, ServicesDep, client_ip, services_of
 from calendo.core.errors import problem_responses
-from calendo.core.formats import JSON, json_response
+from calendo.core.formats import CALENDAR, JSON, json_response, negotiated
 from calendo.core.pagination import CursorParam, Limit, Page
 from calendo.core.querymodel import query_model
 from calendo.core.routing import StrictQueryRoute, indexed_validation_route
@@ -163,16 +164,36 @@ _list_query, _LIST_QUERY_DOCS = query_model(ListEventsQuery)
 _LIST_DEFAULTS = ListEventsQuery()
 
 
+# The text/calendar answer of the event reads, beside their JSON (api/calendars.py).
+_CALENDAR_200: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Successful Response; with `Accept: text/calendar`, an RFC 5545 VCALENDAR",
+        "content": {"text/calendar": {"schema": {"type": "string"}}},
+    }
+}
+
+
 @router.get(
     "",
     response_model=Page[ExpandedEventRead] | Page[EventRead],
-    responses=problem_responses(401, 422),
+    responses={**_CALENDAR_200, **problem_responses(401, 422)},
     openapi_extra=_LIST_QUERY_DOCS,
 )
 async def list_events(request: Request, caller: BearerDep) -> Any:
-    """The caller's calendar: owned and shared events, sorted by start then id."""
+    """The caller's calendar: owned and shared events, sorted by start then id.
+
+    With `Accept: text/calendar`: one VCALENDAR holding every event with an occurrence in the
+    window, which `start_time` and `end_time` must give (422 otherwise); `q` and `role` filter
+    as usual, the other parameters do not apply (422). Not paged: at most
+    `CALENDO_ICAL_MAX_EVENTS` events (default 2000), a 422 beyond that asks for a shorter
+    window. Each event is a VEVENT with `UID:<id>@calendo` (docs/api-notes.md, "iCalendar").
+    """
     query = _list_query(request) if request.scope["query_string"] else _LIST_DEFAULTS
     services = services_of(request)
+    if negotiated(request.scope) == CALENDAR:
+        return await calendars.window(
+            request, caller, start=query.start_time, end=query.end_time, q=query.q, role=query.role
+        )
     filters: dict[str, Any] = {
         "start": query.start_time,
         "end": query.end_time,
@@ -290,11 +311,19 @@ _EVENT_READ_DEFAULTS = EventReadQuery()
 @router.get(
     "/{event_id}",
     response_model=EventDetail,
-    responses={304: {"description": "Not modified"}, **problem_responses(401, 404, 422)},
+    responses={
+        **_CALENDAR_200,
+        304: {"description": "Not modified"},
+        **problem_responses(401, 404, 422),
+    },
     openapi_extra=_EVENT_READ_DOCS,
 )
 async def get_event(event_id: PathId, request: Request, caller: BearerDep) -> Any:
-    """The event, the caller's role and its permission list."""
+    """The event, the caller's role and its permission list.
+
+    With `Accept: text/calendar`: the event as one VCALENDAR (its VEVENT and the VTIMEZONE of
+    its zone; `as_of` applies, `tz` does not matter), with `ETag: "<id>-<version>@ics"`.
+    """
     query = _event_read_query(request) if request.scope["query_string"] else _EVENT_READ_DEFAULTS
     services = services_of(request)
     if query.as_of is None:
@@ -308,6 +337,8 @@ async def get_event(event_id: PathId, request: Request, caller: BearerDep) -> An
             body = await temporal.get_event_as_of(
                 session, user_id=caller.user_id, event_id=event_id, at=query.as_of
             )
+    if negotiated(request.scope) == CALENDAR:
+        return await calendars.one_event(request, body)
     zone = rendering_zone(query.tz, default_zone)
     all_day.place_body(body, zone)  # an all-day event's times: its dates in that zone
     # The tag names the zone too: a copy rendered in one zone is never a 304 in another.

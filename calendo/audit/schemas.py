@@ -16,7 +16,7 @@ class AuditEntryRead(BaseModel):
         description="register, login, login_failed, token_refresh, logout, "
         "refresh_reuse_detected, password_check_failed, password_changed, account_updated, "
         "account_deleted, event_created, event_updated, event_deleted, event_restored, "
-        "event_rolled_back, shared, permission_changed, unshared"
+        "event_rolled_back, shared, permission_changed, unshared, feed_created, feed_revoked"
     )
     actor_id: int | None = Field(description="Who did it; null for anonymous login attempts.")
     event_id: int | None

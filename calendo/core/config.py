@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     body_read_timeout_seconds: float = Field(10.0, gt=0)
     ws_max_per_user: int = Field(20, ge=1)
     sync_page_size: int = Field(200, ge=1, le=1000)
+    # The most events one text/calendar answer (a calendar window, a feed) holds.
+    ical_max_events: int = Field(2000, ge=1)
+    # The most events (VEVENTs) one iCalendar import reads (``calendo/ical/reading.py``).
+    import_max_events: int = Field(1000, ge=1)
     ws_heartbeat_seconds: float = Field(20.0, gt=0)
     db_pool_size: int = Field(10, ge=1)
     # ``pgbouncer``: the database URL names a PgBouncer in transaction mode, so no statement is

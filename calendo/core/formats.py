@@ -49,10 +49,17 @@ from calendo.core.errors import (
 
 JSON = "application/json"
 MSGPACK = "application/msgpack"
+# iCalendar (RFC 5545), offered by the routes the app names (``calendar_paths``) and the only
+# type of its feeds (``calendar_only_paths``); the route reads the choice with ``negotiated``.
+CALENDAR = "text/calendar"
+_FORMAT_KEY = "calendo.format"
 _MSGPACK_TYPES = {MSGPACK, "application/x-msgpack"}
 _JSON_TYPES = {JSON, "application/problem+json"}
 _FORM_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
 _FORM_PATHS = {"/api/auth/login"}
+# The routes whose body is an iCalendar file (text/calendar, or a multipart upload of one).
+_CALENDAR_BODY_PATHS = {"/api/events/import"}
+_MULTIPART = "multipart/form-data"
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 _MSGPACK_ERRORS = (ormsgpack.MsgpackDecodeError, TypeError, ValueError)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -91,13 +98,21 @@ def _quality(ranges: list[tuple[str, float]], media: str) -> float:
     return best
 
 
-def choose_format(accept: str | None, *, allow_html: bool) -> str | None:
-    """The response type for this Accept header, or None when nothing we produce fits."""
+def choose_format(
+    accept: str | None, *, allow_html: bool, allow_calendar: bool = False
+) -> str | None:
+    """The response type for this Accept header, or None when nothing we produce fits.
+
+    ``allow_calendar``: ``text/calendar`` is offered too, chosen when the client prefers it to
+    JSON and MessagePack (``*/*`` alone still means JSON).
+    """
     if not accept or not accept.strip():
         return JSON
     ranges = _media_ranges(accept)
     json_q = _quality(ranges, JSON)
     msgpack_q = max(_quality(ranges, m) for m in _MSGPACK_TYPES)
+    if allow_calendar and _quality(ranges, CALENDAR) > max(json_q, msgpack_q):
+        return CALENDAR
     if msgpack_q > json_q and any(n in _MSGPACK_TYPES for n, _ in ranges):
         return MSGPACK
     if json_q > 0:
@@ -120,25 +135,54 @@ def _settings_of(scope: Scope) -> Settings | None:
     return services.settings if services is not None else None
 
 
-class NegotiationMiddleware:
-    """Negotiate request and response formats for everything under ``/api``."""
+def negotiated(scope: Scope) -> str:
+    """The response type the middleware chose for this request (JSON outside ``/api``)."""
+    return str(scope.get(_FORMAT_KEY, JSON))
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+
+class NegotiationMiddleware:
+    """Negotiate request and response formats for everything under ``/api``.
+
+    ``GET`` of a path matching ``calendar_paths`` may also answer ``text/calendar``; one
+    matching ``calendar_only_paths`` answers nothing else (406 when ``Accept`` excludes it).
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        calendar_paths: re.Pattern[str] | None = None,
+        calendar_only_paths: re.Pattern[str] | None = None,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.calendar_paths = calendar_paths
+        self.calendar_only_paths = calendar_only_paths
+
+    def _choose(self, scope: Scope) -> tuple[str | None, str]:
+        """The response type, and the types this path offers (for a 406)."""
+        accept = _header(scope, b"accept")
+        path = scope["path"]
+        if scope["method"] in ("GET", "HEAD"):
+            if self.calendar_only_paths is not None and self.calendar_only_paths.fullmatch(path):
+                fits = not accept or _quality(_media_ranges(accept), CALENDAR) > 0
+                return (CALENDAR if fits else None), CALENDAR
+            if self.calendar_paths is not None and self.calendar_paths.fullmatch(path):
+                chosen = choose_format(accept, allow_html=False, allow_calendar=True)
+                return chosen, f"{JSON}, {MSGPACK}, {CALENDAR}"
+        allow_html = b"format=html" in scope.get("query_string", b"")
+        return choose_format(accept, allow_html=allow_html), f"{JSON}, {MSGPACK}"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith("/api"):
             await self.app(scope, receive, send)
             return
-        allow_html = b"format=html" in scope.get("query_string", b"")
-        response_format = choose_format(_header(scope, b"accept"), allow_html=allow_html)
+        response_format, offered = self._choose(scope)
         if response_format is None:
-            await send_app_error(
-                send,
-                NotAcceptable("Supported response types: application/json, application/msgpack"),
-            )
+            await send_app_error(send, NotAcceptable(f"Supported response types: {offered}"))
             return
+        scope[_FORMAT_KEY] = response_format
         if _has_nul_query(scope.get("query_string", b"")):
             await _send_invalid(send, "query", "NUL characters are not allowed")
             return
@@ -285,6 +329,12 @@ def _unstorable_text(body: bytes, content_type: str) -> str | None:
     """Why a body (JSON after MessagePack conversion, or a form) cannot be stored, if so."""
     if not body:
         return None
+    if content_type == CALENDAR:
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            return "an iCalendar body must be UTF-8 (RFC 5545 3.1.4)"
+        return "NUL characters are not allowed" if b"\x00" in body else None
     if content_type in _FORM_TYPES:
         urlencoded = content_type == "application/x-www-form-urlencoded"
         nul = b"\x00" in body or (urlencoded and b"%00" in body)
@@ -300,6 +350,8 @@ def _unstorable_text(body: bytes, content_type: str) -> str | None:
 
 def _body_type_allowed(content_type: str, path: str) -> bool:
     if content_type in _JSON_TYPES or content_type in _MSGPACK_TYPES:
+        return True
+    if content_type in (CALENDAR, _MULTIPART) and path in _CALENDAR_BODY_PATHS:
         return True
     if content_type.startswith("application/") and content_type.endswith("+json"):
         return True

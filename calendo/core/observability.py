@@ -54,12 +54,16 @@ def configure_logging(*, json_logs: bool) -> None:
 
 
 class RedactTokens(logging.Filter):
-    """Hide ``token=`` query values in log lines (uvicorn logs WebSocket paths with them)."""
+    """Hide ``token=`` query values in log lines (uvicorn logs WebSocket paths with them), and
+    the secret of a subscription feed's path (``/feeds/<secret>.ics``)."""
 
     _pattern = re.compile(r"(token=)[^&\s\"']+")
+    _feed = re.compile(r"(/feeds/)[^/\s\"'?]+(\.ics)")
 
     def _clean(self, value: object) -> object:
-        return self._pattern.sub(r"\1[redacted]", value) if isinstance(value, str) else value
+        if not isinstance(value, str):
+            return value
+        return self._feed.sub(r"\1[redacted]\2", self._pattern.sub(r"\1[redacted]", value))
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Rewrite the message and its arguments; never drop the record."""

@@ -25,9 +25,10 @@ from calendo.events.snapshots import content_snapshot
 from calendo.events.state import EventState
 from calendo.history import recording
 
-# Where a change came from. ``api`` is every request of the REST API today; the others are
-# for the clients to come (the web app, CalDAV, an iCalendar import). A change from anywhere
-# but the API names its source in its version's tags and its audit entry.
+# Where a change came from. ``api`` is every request of the REST API but the iCalendar import
+# (``import``, ``ical.importing``); the others are for the clients to come (the web app,
+# CalDAV). A change from anywhere but the API names its source in its version's tags and its
+# audit entry.
 SOURCES = frozenset({"api", "web", "caldav", "import"})
 
 

@@ -83,7 +83,7 @@ def cursor_position(cursor: str | None) -> tuple[datetime, int] | None:
 
 def _calendar(
     *,
-    caller: Bearer,
+    caller: Bearer | int,
     start: datetime | None,
     end: datetime | None,
     q: str | None,
@@ -91,10 +91,12 @@ def _calendar(
     after: tuple[datetime, int] | None = None,
     paged: bool = False,
 ) -> tuple[Any, dict[str, Any]]:
-    """The prepared calendar statement for these filters, and the values to bind."""
+    """The prepared calendar statement for these filters, and the values to bind; ``caller``
+    is a bearer (its login session must be live) or a bare user id (a feed's owner)."""
+    live = isinstance(caller, Bearer)
     params: dict[str, Any] = {
-        "user_id": caller.user_id,
-        "session_id": caller.session_id,
+        "user_id": caller.user_id if isinstance(caller, Bearer) else caller,
+        "session_id": caller.session_id if isinstance(caller, Bearer) else None,
         "start": start,
         "end": end,
         "role": role,
@@ -110,6 +112,7 @@ def _calendar(
         role=bool(role),
         after=after is not None,
         paged=paged,
+        live=live,
     )
     return statement, {k: v for k, v in params.items() if v is not None}
 
@@ -181,22 +184,16 @@ async def list_events(
         after=cursor_position(cursor),
         paged=True,
     )
-    offset = skip or 0
-    first = offset
-    # One row more than the page tells whether there is a next page; recurring candidates
-    # without an occurrence in the window are dropped, so fetch again until the page fills.
-    chunk = limit + 1
-    items: list[Row[Any]] = []
-    while len(items) <= limit:
-        rows = await reads.all(query, {**params, "offset": offset, "limit": chunk})
-        if not rows and offset == first:
-            await require_live(reads, caller)  # an empty calendar, or a revoked session
-        zone = _zone_of(rows, tz)
-        items.extend(row for row in rows if _occurs_in(row, start, end, zone))
-        if len(rows) < chunk:
-            break
-        offset += chunk
-        chunk = max(chunk, _CHUNK)
+    items = await _occurring(
+        reads,
+        query,
+        params,
+        caller=caller,
+        offset=skip or 0,
+        limit=limit,
+        window=(start, end),
+        tz=tz,
+    )
     page = items[:limit]
     next_cursor = None
     if len(items) > limit:
@@ -205,6 +202,76 @@ async def list_events(
     bodies, zone = _page_bodies(page)
     all_day.place_bodies(bodies, tz or zone)
     return {"items": bodies, "next_cursor": next_cursor}, zone
+
+
+async def _occurring(
+    reads: Reads,
+    query: Any,
+    params: dict[str, Any],
+    *,
+    caller: Bearer | None,
+    offset: int,
+    limit: int,
+    window: tuple[datetime | None, datetime | None],
+    tz: str | None = None,
+) -> list[Row[Any]]:
+    """The rows of a paged calendar statement from ``offset`` that occur in the window, read
+    until more than ``limit`` are found or the rows run out: the caller keeps the first
+    ``limit``, and one more tells there is more. Recurring candidates without an occurrence in
+    the window are dropped, so it fetches again until it has enough; an all-day event is placed
+    in ``tz``, else the caller's account zone (``_zone_of``). With a ``caller``, an empty
+    first fetch proves the login session live (401 otherwise)."""
+    start, end = window
+    chunk = limit + 1
+    items: list[Row[Any]] = []
+    first = offset
+    while len(items) <= limit:
+        rows = await reads.all(query, {**params, "offset": offset, "limit": chunk})
+        if not rows and offset == first and caller is not None:
+            await require_live(reads, caller)  # an empty calendar, or a revoked session
+        zone = _zone_of(rows, tz)
+        items.extend(row for row in rows if _occurs_in(row, start, end, zone))
+        if len(rows) < chunk:
+            break
+        offset += chunk
+        chunk = max(chunk, _CHUNK)
+    return items
+
+
+async def calendar_window(
+    reads: Reads,
+    *,
+    owner: Bearer | int,
+    start: datetime,
+    end: datetime,
+    cap: int,
+    q: str | None = None,
+    role: str | None = None,
+) -> tuple[list[dict[str, Any]], bool]:
+    """Every event of a calendar with an occurrence in the window, sorted by start then id, as
+    ``EventRead`` bodies (at most ``cap``), and whether more were left out.
+
+    ``owner``: the caller's bearer (its login session must be live: 401 otherwise), or the
+    user id of a feed's owner (whose token the feed checked)."""
+    validate_window(start, end)
+    start = max(start, WINDOW_FLOOR)
+    query, params = _calendar(caller=owner, start=start, end=end, q=q, role=role, paged=True)
+    caller = owner if isinstance(owner, Bearer) else None
+    rows = await _occurring(
+        reads, query, params, caller=caller, offset=0, limit=cap, window=(start, end)
+    )
+    bodies, _ = _page_bodies(rows[:cap])
+    return bodies, len(rows) > cap
+
+
+async def calendar_stamp(reads: Reads, *, user_id: int, start: datetime, end: datetime) -> str:
+    """A short text that changes whenever ``calendar_window`` of that window would
+    (``repository.calendar_stamp_query``): one indexed aggregate, no row content read."""
+    params = {"user_id": user_id, "start": start, "end": end}
+    [(seq, count, ids, versions, latest)] = await reads.all(
+        repository.calendar_stamp_query(), params
+    )
+    return f"{seq or 0}.{count}.{ids}.{versions}.{latest or '-'}"
 
 
 async def list_expanded(

@@ -39,6 +39,7 @@ from calendo.history.models import EventVersion
 from calendo.notifications import service as notifications
 from calendo.sharing.models import Permission
 from calendo.sync import feed
+from calendo.sync.models import SyncChange
 
 Bound = BindParameter[Any]
 _Query = TypeVar("_Query", bound="Select[*tuple[Any, ...]]")
@@ -122,7 +123,7 @@ CALLER_TIMEZONE = (
 
 @functools.cache
 def calendar_query(
-    *, start: bool, end: bool, text: bool, role: bool, after: bool, paged: bool
+    *, start: bool, end: bool, text: bool, role: bool, after: bool, paged: bool, live: bool = True
 ) -> Select[*tuple[Any, ...]]:
     """The calendar statement for one combination of filters, built once per process.
 
@@ -130,6 +131,8 @@ def calendar_query(
     which must be live: ``auth.scopes.LIVE_SESSION``) always; ``start``, ``end``,
     ``pattern`` (from ``text_pattern``), ``role`` when filtered; ``after_start`` and
     ``after_id`` (keyset); ``offset`` and ``limit`` when ``paged`` (sorted by start, then id).
+    ``live=False`` leaves the login-session condition out (and ``session_id`` unbound): for a
+    read that proved its right otherwise (a subscription feed's token).
 
     Rows have the ``CALENDAR_COLUMNS``, then ``caller_timezone`` (the caller's account zone,
     which the page's times are rendered in when the read names no ``tz``). Every filter and
@@ -141,12 +144,10 @@ def calendar_query(
         select(*CALENDAR_COLUMNS, CALLER_TIMEZONE)
         .select_from(Permission)
         .join(Event, Event.id == Permission.event_id)
-        .where(
-            Permission.user_id == bindparam("user_id"),
-            Permission.event_deleted_at.is_(None),
-            LIVE_SESSION,  # binds session_id too: a revoked session finds nothing
-        )
+        .where(Permission.user_id == bindparam("user_id"), Permission.event_deleted_at.is_(None))
     )
+    if live:
+        query = query.where(LIVE_SESSION)  # binds session_id too: a revoked session finds nothing
     if end:
         query = query.where(Permission.event_start_time < bindparam("end"))
     if start:
@@ -173,6 +174,41 @@ def calendar_query(
             .limit(bindparam("limit"))
         )
     return query
+
+
+@functools.cache
+def calendar_stamp_query() -> Select[*tuple[Any, ...]]:
+    """What changes whenever the calendar window of a user changes, in one row: the user's
+    latest sync-feed sequence number (every event or sharing write the user can see appends a
+    row there, ``sync.feed``), then how many events the window holds, the sums of their ids and
+    versions, and the latest ``updated_at`` (bind ``user_id``, ``start``, ``end``), which also
+    catch a row changed by hand. Read from the sync feed's index and the calendar page's,
+    without reading the rows' content."""
+    latest_change = (
+        select(func.max(SyncChange.seq))
+        .where(SyncChange.user_id == bindparam("user_id"))
+        .scalar_subquery()
+    )
+    return (
+        select(
+            latest_change,
+            func.count(),
+            func.coalesce(func.sum(Event.id), 0),
+            func.coalesce(func.sum(Event.version), 0),
+            func.max(Event.updated_at),
+        )
+        .select_from(Permission)
+        .join(Event, Event.id == Permission.event_id)
+        .where(
+            Permission.user_id == bindparam("user_id"),
+            Permission.event_deleted_at.is_(None),
+            Permission.event_start_time < bindparam("end"),
+            or_(
+                Permission.event_series_end.is_(None),
+                Permission.event_series_end > bindparam("start"),
+            ),
+        )
+    )
 
 
 # An alias: ``LIVE_SESSION``'s subquery names ``User`` too, and would correlate to the

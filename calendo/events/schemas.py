@@ -320,8 +320,11 @@ class EventUpdate(EventContent):
     _times = field_validator("start_time", "end_time")(_all_day_time)
 
     def changes(self) -> dict[str, Any]:
-        """The content fields the client sent (an all-day event's echoed times left out)."""
-        sent = self.model_dump(exclude_unset=True, exclude={"version", "note"})
+        """The content fields the client sent (an all-day event's echoed times left out).
+
+        Serialiser warnings off: an all-day event's exceptions and extra dates are dates in
+        lists typed for times (``DateOrTime``), which dump as they are."""
+        sent = self.model_dump(exclude_unset=True, exclude={"version", "note"}, warnings=False)
         for field in ("start_time", "end_time"):
             if field in sent and sent[field] is None:
                 del sent[field]

@@ -1,6 +1,6 @@
 """Two real server processes on one PostgreSQL and one Redis must behave as one service:
-rate limits are shared, a logout on one is a logout on both, and what one caches the other
-never serves stale (content or access).
+rate limits are shared, a logout on one is a logout on both, a feed revoked on one is refused
+by both, and what one caches the other never serves stale (content or access).
 
 Defences: the limiter's Redis storage (``core/ratelimit.py``), the login session checked in
 the database on every request (``auth/repository.live_username``), cache keys that
@@ -134,6 +134,27 @@ async def test_logout_on_one_process_is_a_logout_on_the_other(
         )
         assert refresh.status_code == 401, refresh.text
         assert await _ws_close_code(b, user["access_token"]) in (4401, 1008)
+
+
+async def test_a_feed_revoked_on_one_process_is_refused_by_the_other(
+    cluster: tuple[Server, Server],
+) -> None:
+    """A feed's secret is looked up on every request (``ical.tokens.open_feed``): no process
+    keeps a revoked feed alive, and none serves a rendering it cached before the revoke."""
+    a, b = cluster
+    async with http() as client:
+        user = await register(client, a, "subscriber")
+        created = await client.post(
+            a.url + "/api/feeds", json={"name": "Phone"}, headers=user["headers"]
+        )
+        assert created.status_code == 201, created.text
+        feed = created.json()
+        path = f"/api/feeds/{feed['token']}.ics"
+        assert (await client.get(b.url + path)).status_code == 200  # B renders and caches it
+        revoked = await client.delete(f"{a.url}/api/feeds/{feed['id']}", headers=user["headers"])
+        assert revoked.status_code == 204
+        assert (await client.get(b.url + path)).status_code == 404
+        assert (await client.get(a.url + path)).status_code == 404
 
 
 async def _occurrences(

@@ -10,7 +10,8 @@ viewer, editor and owner of one shared event. The contract's rules:
 - ``viewer`` / ``editor`` / ``owner`` (routes on one event): enough role → success; a role
   too low → 403; a stranger → 404 (existence does not leak); no or expired token → 401.
 - ``recipient``: the editor's notification marked read by the editor → 204, by anyone else
-  → 404 (someone else's notification does not exist for you).
+  → 404 (someone else's notification does not exist for you); the editor's feed token
+  likewise (only the editor may revoke it).
 - WebSocket: a bad token closes with 4401 (1008 accepted); a good one keeps the socket open.
 """
 
@@ -79,6 +80,8 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("POST", "/api/events"): Rule("user", 201),
     ("POST", "/api/events/batch"): Rule("user", 201),
     ("POST", "/api/events/conflicts"): Rule("user", 200),
+    # Imports into the caller's own calendar (tests/ical/test_import.py: UIDs of others' events).
+    ("POST", "/api/events/import"): Rule("user", 200),
     ("GET", "/api/notifications"): Rule("user", 200),
     ("POST", "/api/notifications/read"): Rule("user", 204),
     ("POST", "/api/notifications/{notification_id}/read"): Rule("recipient", 204),
@@ -104,6 +107,11 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("GET", "/api/events/{event_id}/changelog"): Rule("viewer", 200),
     ("GET", "/api/events/{event_id}/diff/{version_id1}/{version_id2}"): Rule("viewer", 200),
     ("POST", "/api/events/{event_id}/rollback/{version_id}"): Rule("editor", 200),
+    ("POST", "/api/feeds"): Rule("user", 201),
+    ("GET", "/api/feeds"): Rule("user", 200),
+    ("DELETE", "/api/feeds/{feed_id}"): Rule("recipient", 204, setup="feed"),
+    # The secret in the path is the credential: any caller, any Authorization header.
+    ("GET", "/api/feeds/{token}.ics"): Rule("public", 200, setup="feed"),
     ("PATCH", "/api/events/{event_id}/occurrences/{recurrence_id}"): Rule(
         "editor", 200, setup="series"
     ),
@@ -169,6 +177,8 @@ class Scene:
     notification_id: int
     event_start: str
     sessions: dict[str, Actor] = field(default_factory=dict)
+    # The editor's feed (``setup="feed"``): its id and secret.
+    feed: dict[str, Any] = field(default_factory=lambda: {"id": 0, "token": "none"})
 
     @property
     def client(self) -> httpx.AsyncClient:
@@ -306,6 +316,7 @@ def _body(scene: Scene, method: str, path: str) -> Any:
             "new_password": "an0ther-s3cret",
         },
         ("DELETE", "/api/auth/me"): {"password": account.password},
+        ("POST", "/api/feeds"): {"name": "Phone"},
     }
     return bodies.get((method, path))
 
@@ -318,12 +329,31 @@ def _url(scene: Scene, path: str) -> str:
         version_id1=1,
         version_id2=2,
         notification_id=scene.notification_id,
+        feed_id=scene.feed["id"],
+        token=scene.feed["token"],
         recurrence_id=scene.event_start,
     )
 
 
+def _calendar_file() -> bytes:
+    """An iCalendar file of one new event on a day of its own (``POST /api/events/import``)."""
+    event = _event_payload()
+    start, end = (
+        datetime.fromisoformat(event[k]).strftime("%Y%m%dT%H%M%SZ")
+        for k in ("start_time", "end_time")
+    )
+    return (
+        "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\n"
+        f"UID:matrix-{next(DAYS)}@example.com\r\nDTSTART:{start}\r\nDTEND:{end}\r\n"
+        "SUMMARY:Matrix\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    ).encode()
+
+
 async def _call(scene: Scene, method: str, path: str, caller: str) -> httpx.Response:
     params = {"q": "o"} if path == "/api/users" else {}
+    if path == "/api/events/import":
+        headers = {**scene.headers(caller), "Content-Type": "text/calendar"}
+        return await scene.client.post(path, content=_calendar_file(), headers=headers)
     return await scene.client.request(
         method,
         _url(scene, path),
@@ -345,6 +375,12 @@ async def _prepare(scene: Scene, route: tuple[str, str], caller: str) -> None:
     if TABLE[route].setup == "account" and caller in scene.actors:
         account = await register(scene.client, f"account{next(DAYS)}")
         scene.sessions["account"] = scene.sessions[caller] = account
+    if TABLE[route].setup == "feed":
+        created = await scene.client.post(
+            "/api/feeds", json={"name": "Matrix"}, headers=scene.headers("editor")
+        )
+        assert created.status_code == 201, created.text
+        scene.feed = created.json()
     if TABLE[route].setup == "series":
         series = await scene.client.put(
             f"/api/events/{scene.event_id}",

@@ -1,0 +1,249 @@
+"""Import: an iCalendar file's events written through the event use cases, in one unit of work.
+
+The file is read off the event loop (``reading.read``, pure CPU), then each of its events
+(one per ``UID``: a series and its overrides) is matched and written here, in the caller's
+unit of work, so the whole import is one transaction: every event or none.
+
+Which event a ``UID`` updates, stated once (docs/api-notes.md, "iCalendar import"):
+
+- ``<id>@calendo`` (Calendo's own, from an export or a feed): event ``id`` when the caller can
+  edit it (owner or editor). One the caller can only view is **refused**, naming the role.
+  One the caller cannot see at all (someone else's export, or a deleted event) is treated as
+  a foreign UID below: the caller gets an event of their own.
+- Any other UID: the caller's ``imported_uid`` row for it (``(owner_id, uid)``) names the
+  event an earlier import made, which is updated (recreated if it was deleted since); with no
+  row, a new event is created and the row written. Another user's import of the same UID
+  is their own event.
+
+Updates go through ``events.service.update_event`` (the If-Match-free full replacement of
+every content field; an unchanged event writes no version), creates through
+``events.batch.CreateRun`` (the batch's conflict checks, each against the calendar and the
+events placed before it), both under the caller's conflict strategy and with the change source
+``import`` (``WriteContext.source``: the versions' tags and the audit entries say so). What
+Calendo does not model is written beside each event (``EventIcalExtra``).
+
+A refused event (unreadable, invalid, in conflict under ``reject``, only viewable) is listed
+with its component index, UID and reason. ``run`` does the writes whatever it refused; the
+route decides what to keep: a dry run rolls everything back, a real run rolls back when
+something was refused unless the caller asked to skip refusals (``on_refusal=skip``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from calendo.core.cooperative import Pacer
+from calendo.core.errors import AppError, PermissionDenied
+from calendo.core.types import utcnow
+from calendo.events import access, creation, service
+from calendo.events.batch import CreateRun
+from calendo.events.schemas import EventCreate, EventUpdate
+from calendo.events.snapshots import CONTENT_FIELDS
+from calendo.ical import convert
+from calendo.ical.models import EventIcalExtra, ImportedUid
+from calendo.ical.reading import Item
+
+
+@dataclass(slots=True)
+class Report:
+    """What an import did (or, dry, would do)."""
+
+    created: list[dict[str, Any]] = field(default_factory=list)
+    updated: list[dict[str, Any]] = field(default_factory=list)
+    unchanged: list[dict[str, Any]] = field(default_factory=list)
+    refused: list[dict[str, Any]] = field(default_factory=list)
+
+    def refuse(self, item: Item, reason: str, **more: Any) -> None:
+        self.refused.append({"index": item.index, "uid": item.uid, "reason": reason, **more})
+
+    def body(self, *, dry_run: bool) -> dict[str, Any]:
+        return {
+            "dry_run": dry_run,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "refused": self.refused,
+        }
+
+
+def _listed(item: Item, event_id: int | None) -> dict[str, Any]:
+    return {"index": item.index, "uid": item.uid, "event_id": event_id, "title": item.title}
+
+
+def _reason(exc: AppError) -> tuple[str, dict[str, Any]]:
+    more = {"conflicts": exc.extra["conflicts"]} if "conflicts" in exc.extra else {}
+    return f"{exc.status} {exc.detail}", more
+
+
+async def run(session: AsyncSession, *, ctx: service.WriteContext, items: Sequence[Item]) -> Report:
+    """Write the file's events (module docstring) and report each; raises nothing for one
+    event's failure (it is listed as refused)."""
+    report = Report()
+    for item in items:
+        if item.refusal is not None:
+            report.refuse(item, item.refusal)
+    readable = [item for item in items if item.data is not None]
+    mapped = await _mapped(session, ctx.actor.id, [item.uid for item in readable])
+    own_ids = [convert.event_id_of(item.uid or "") for item in readable]
+    targets = [i for i in own_ids if i is not None] + list(mapped.values())
+    await access.lock_events(session, user_id=ctx.actor.id, event_ids=targets)
+    pacer = Pacer()
+    creates: list[Item] = []
+    kept: dict[int, dict[str, list[str]]] = {}
+    for item, own_id in zip(readable, own_ids, strict=True):
+        await pacer.tick()
+        if own_id is not None:
+            outcome = await _update(session, ctx, item, own_id, report, kept)
+            if outcome != "gone":
+                continue
+        target = mapped.get(item.uid or "")
+        if target is not None:
+            outcome = await _update(session, ctx, item, target, report, kept)
+            if outcome != "gone":
+                continue
+        creates.append(item)
+    await _create(session, ctx, creates, report, kept, pacer)
+    await _keep(session, kept)
+    return report
+
+
+async def _update(
+    session: AsyncSession,
+    ctx: service.WriteContext,
+    item: Item,
+    event_id: int,
+    report: Report,
+    kept: dict[int, dict[str, list[str]]],
+) -> str:
+    """Update ``event_id`` with the item's content: ``done``, or ``gone`` when the caller
+    cannot see the event (the item is then created instead)."""
+    assert item.data is not None
+    edit = service.Edit(event_id=event_id, data=replacement(item.data))
+    started = utcnow()  # an unchanged event keeps its updated_at (no version is written)
+    try:
+        written = await service.update_event(session, ctx=ctx, edit=edit)
+    except access.EventNotFound:
+        return "gone"
+    except PermissionDenied as exc:
+        report.refuse(
+            item,
+            f"UID {item.uid} names event {event_id}, which you can only view: an import "
+            f"updates only events you can edit ({exc.detail})",
+        )
+        return "done"
+    except AppError as exc:
+        reason, more = _reason(exc)
+        report.refuse(item, reason, **more)
+        return "done"
+    entry = {**_listed(item, event_id), "conflicts": written.conflicts}
+    wrote = written.event.updated_at >= started
+    same_lines = await _kept_of(session, event_id) == item.kept
+    if not same_lines:
+        kept[event_id] = item.kept
+    (report.unchanged if not wrote and same_lines else report.updated).append(entry)
+    return "done"
+
+
+def replacement(data: EventCreate) -> EventUpdate:
+    """An update that gives an event every content field of ``data`` (an all-day event's
+    dates and no times, a timed event's times and no dates)."""
+    # Warnings off: the schema types an all-day event's date lists as times for serialising.
+    content = data.model_dump(include=set(CONTENT_FIELDS), warnings=False)
+    content["all_day"] = bool(content["all_day"])
+    # An all-day VEVENT names no zone: the event keeps its own.
+    unused = (
+        ("start_time", "end_time", "timezone") if content["all_day"] else ("start_date", "end_date")
+    )
+    for name in unused:
+        content.pop(name)
+    return EventUpdate.model_validate(content)
+
+
+async def _create(
+    session: AsyncSession,
+    ctx: service.WriteContext,
+    creates: list[Item],
+    report: Report,
+    kept: dict[int, dict[str, list[str]]],
+    pacer: Pacer,
+) -> None:
+    """Create the items no event matched, as a batch does, and map their UIDs."""
+    prepared: list[tuple[Item, dict[str, Any], Any]] = []
+    for item in creates:
+        assert item.data is not None
+        await pacer.tick()
+        try:
+            content, series = creation.prepare_create(item.data)
+        except AppError as exc:
+            reason, more = _reason(exc)
+            report.refuse(item, reason, **more)
+            continue
+        prepared.append((item, content, series))
+    if not prepared:
+        return
+    run_ = await CreateRun.open(session, ctx=ctx, series=[p[2] for p in prepared], pacer=pacer)
+    placed: list[Item] = []
+    for item, content, series in prepared:
+        try:
+            await run_.place(content, series)
+        except AppError as exc:
+            reason, more = _reason(exc)
+            report.refuse(item, reason, **more)
+            continue
+        placed.append(item)
+        await pacer.tick()
+    written = await run_.write([None] * len(placed), tags=(), pacer=pacer)
+    rows = []
+    for item, result in zip(placed, written, strict=True):
+        event_id = result.event.id
+        report.created.append({**_listed(item, event_id), "conflicts": result.conflicts})
+        if item.kept:
+            kept[event_id] = item.kept
+        rows.append({"owner_id": ctx.actor.id, "uid": item.uid, "event_id": event_id})
+    if rows:
+        uids = [row["uid"] for row in rows]
+        await session.execute(
+            delete(ImportedUid).where(
+                ImportedUid.owner_id == ctx.actor.id, ImportedUid.uid.in_(uids)
+            )
+        )
+        await session.execute(insert(ImportedUid), rows)
+
+
+async def _mapped(session: AsyncSession, owner_id: int, uids: list[str | None]) -> dict[str, int]:
+    """The caller's imported UIDs among ``uids``, and the events they name."""
+    wanted = sorted({uid for uid in uids if uid})
+    found: dict[str, int] = {}
+    for first in range(0, len(wanted), 500):
+        statement = select(ImportedUid.uid, ImportedUid.event_id).where(
+            ImportedUid.owner_id == owner_id, ImportedUid.uid.in_(wanted[first : first + 500])
+        )
+        found.update({uid: event_id for uid, event_id in (await session.execute(statement))})
+    return found
+
+
+async def _kept_of(session: AsyncSession, event_id: int) -> dict[str, list[str]]:
+    lines = await session.scalar(
+        select(EventIcalExtra.lines).where(EventIcalExtra.event_id == event_id)
+    )
+    return dict(lines or {})
+
+
+async def _keep(session: AsyncSession, kept: dict[int, dict[str, list[str]]]) -> None:
+    """What each event whose kept lines changed keeps now: the file's, replacing any before
+    (stamped, so that a feed's tag changes with them: ``export.feed_calendar``)."""
+    if not kept:
+        return
+    ids = sorted(kept)
+    for first in range(0, len(ids), 500):
+        chunk = ids[first : first + 500]
+        await session.execute(delete(EventIcalExtra).where(EventIcalExtra.event_id.in_(chunk)))
+    now = utcnow()
+    rows = [{"event_id": i, "lines": v, "updated_at": now} for i, v in kept.items() if v]
+    if rows:
+        await session.execute(insert(EventIcalExtra), rows)

@@ -1,0 +1,269 @@
+"""RFC 5545 VEVENTs read back as Calendo events: the inverse of ``convert``'s writing.
+
+``from_vevent`` maps one ``VEVENT`` to the fields of ``EventCreate`` (timed, or all-day for
+``VALUE=DATE``) and its identity (UID, SEQUENCE, CREATED, LAST-MODIFIED); ``from_series``
+adds the ``RECURRENCE-ID`` instances of a series as its ``recurrence_overrides``. Each field
+is read here beside the form ``convert`` writes it in (docs/api-notes.md, "iCalendar").
+
+Pure: no database, no web framework.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import icalendar
+
+from calendo.ical import series
+from calendo.ical.convert import (
+    OVERRIDE_TEXT,
+    START_MARK,
+    ICalError,
+    Identity,
+    Imported,
+    event_id_of,
+)
+
+
+def parse_calendar(data: bytes | str) -> list[icalendar.Event]:
+    """The VEVENTs of an iCalendar text; ``ICalError`` when it is not one."""
+    try:
+        calendar = icalendar.Calendar.from_ical(data)
+    except ValueError as exc:
+        raise ICalError(f"not an iCalendar object: {exc}") from None
+    return list(calendar.events)
+
+
+def from_vevent(vevent: icalendar.Component) -> Imported:
+    """A VEVENT as the fields of ``EventCreate`` (validated by the caller, through the
+    schema) and its identity; ``ICalError`` names what Calendo cannot model."""
+    prop = vevent.get("DTSTART")
+    if prop is not None and type(getattr(prop, "dt", None)) is date:
+        return Imported(fields=_all_day_fields(vevent, prop.dt), identity=_identity(vevent))
+    start, zone = _start(vevent)
+    rule = _rule(vevent)
+    fields: dict[str, Any] = {
+        "title": _required_text(vevent, "SUMMARY"),
+        "description": _optional_text(vevent, "DESCRIPTION"),
+        "start_time": start.astimezone(UTC),
+        "end_time": _end(vevent, start).astimezone(UTC),
+        "timezone": zone,
+        "location": _optional_text(vevent, "LOCATION"),
+        "is_recurring": rule is not None,
+        "recurrence_pattern": rule,
+        "recurrence_exceptions": _instants(vevent, "EXDATE"),
+        "recurrence_dates": _instants(vevent, "RDATE"),
+        "transparency": _transparency(vevent),
+    }
+    if rule is not None and not _marked_start(vevent):
+        series.count_the_start(fields)
+    return Imported(fields=fields, identity=_identity(vevent))
+
+
+def _marked_start(vevent: icalendar.Component) -> bool:
+    """Whether the VEVENT carries Calendo's own ``EXDATE`` of a start its rule does not give."""
+    found = vevent.get("EXDATE")
+    lists: Sequence[Any] = [] if found is None else found if isinstance(found, list) else [found]
+    return any(_is_start_mark(listed) for listed in lists)
+
+
+def _is_start_mark(listed: Any) -> bool:
+    return str(listed.params.get(START_MARK, "")).upper() == "DTSTART"
+
+
+def _all_day_fields(vevent: icalendar.Component, start: date) -> dict[str, Any]:
+    """An all-day VEVENT (``DTSTART;VALUE=DATE``) as ``EventCreate`` fields: its dates, the
+    end exclusive (RFC 5545: one day when neither ``DTEND`` nor ``DURATION`` says more)."""
+    end = start + timedelta(days=1)
+    given = getattr(vevent.get("DTEND"), "dt", None)
+    duration = getattr(vevent.get("DURATION"), "dt", None)
+    if "DTEND" in vevent:
+        if type(given) is not date:
+            raise ICalError("DTEND must be a date (VALUE=DATE), as DTSTART is")
+        end = given
+    elif isinstance(duration, timedelta):
+        end = start + timedelta(days=max(1, duration.days))
+    rule = _rule(vevent)
+    return {
+        "title": _required_text(vevent, "SUMMARY"),
+        "description": _optional_text(vevent, "DESCRIPTION"),
+        "all_day": True,
+        "start_date": start,
+        "end_date": end,
+        "location": _optional_text(vevent, "LOCATION"),
+        "is_recurring": rule is not None,
+        "recurrence_pattern": rule,
+        "recurrence_exceptions": _dates(vevent, "EXDATE"),
+        "recurrence_dates": _dates(vevent, "RDATE"),
+        "transparency": _transparency(vevent),
+    }
+
+
+def _dates(vevent: icalendar.Component, name: str) -> list[date]:
+    found = vevent.get(name)
+    lists: Sequence[Any] = [] if found is None else found if isinstance(found, list) else [found]
+    values: set[date] = set()
+    for listed in lists:
+        for item in listed.dts:
+            if type(item.dt) is not date:
+                raise ICalError(f"{name} values of an all-day event must be dates")
+            values.add(item.dt)
+    return sorted(values)
+
+
+def from_series(master: icalendar.Component, instances: Sequence[icalendar.Component]) -> Imported:
+    """A series' VEVENT and the VEVENTs of its overridden occurrences (same ``UID``, each
+    with a ``RECURRENCE-ID``) as one event whose ``recurrence_overrides`` hold them."""
+    imported = from_vevent(master)
+    if instances:
+        imported.fields["recurrence_overrides"] = overrides_of(imported.fields, instances)
+    return imported
+
+
+def overrides_of(
+    series: Mapping[str, Any], instances: Sequence[icalendar.Component]
+) -> list[dict[str, Any]]:
+    """The ``recurrence_overrides`` (``OverrideIn`` fields) of a series (``from_vevent``
+    fields) that ``instances`` give: each keeps only what differs from what the series gives
+    its occurrence; an instance without ``DTEND`` or ``DURATION`` lasts as long as the
+    series' occurrences."""
+    if not series["is_recurring"]:
+        raise ICalError("RECURRENCE-ID components for an event that does not recur")
+    if series.get("all_day"):
+        raise ICalError("RECURRENCE-ID components of an all-day series are not imported yet")
+    duration = series["end_time"] - series["start_time"]
+    result: list[dict[str, Any]] = []
+    for instance in instances:
+        rid = recurrence_id_of(instance)
+        value: dict[str, Any] = {"recurrence_id": rid}
+        start = _start(instance)[0].astimezone(UTC) if "DTSTART" in instance else rid
+        has_end = "DTEND" in instance or "DURATION" in instance
+        end = _end(instance, start).astimezone(UTC) if has_end else start + duration
+        if start != rid:
+            value["start_time"] = start
+        if end != start + duration:
+            value["end_time"] = end
+        for field, name in OVERRIDE_TEXT.items():
+            text = _optional_text(instance, name)
+            if text is not None and text != series[field]:
+                value[field] = text
+        if "TRANSP" in instance and _transparency(instance) != series["transparency"]:
+            value["transparency"] = _transparency(instance)
+        result.append(value)
+    return sorted(result, key=lambda v: v["recurrence_id"])
+
+
+def recurrence_id_of(instance: icalendar.Component) -> datetime:
+    """The ``RECURRENCE-ID`` of an instance VEVENT, in UTC; ``ICalError`` for one Calendo
+    cannot model."""
+    prop = instance["RECURRENCE-ID"]
+    rid = getattr(prop, "dt", None)
+    if not isinstance(rid, datetime) or rid.tzinfo is None:
+        raise ICalError("RECURRENCE-ID must be a date-time with a zone")
+    if str(prop.params.get("RANGE", "")).upper() == "THISANDFUTURE":
+        raise ICalError("RECURRENCE-ID;RANGE=THISANDFUTURE: Calendo overrides one occurrence")
+    return rid.astimezone(UTC)
+
+
+def _start(vevent: icalendar.Component) -> tuple[datetime, str]:
+    prop = vevent.get("DTSTART")
+    if prop is None:
+        raise ICalError("DTSTART is missing")
+    value = prop.dt
+    # All-day events (VALUE=DATE) will be read here once the event model has them.
+    if not isinstance(value, datetime):
+        raise ICalError("DTSTART is a date (an all-day event), which Calendo does not model yet")
+    tzid = prop.params.get("TZID")
+    if value.tzinfo is None and tzid:
+        raise ICalError(
+            f"DTSTART's TZID {str(tzid)[:60]!r} is not a time zone Calendo knows (a tz database "
+            "or Windows name; a file's own VTIMEZONE rules are not used)"
+        )
+    if value.tzinfo is None:
+        raise ICalError("DTSTART is a floating time (no TZID, no Z): its instant is unknown")
+    if isinstance(value.tzinfo, ZoneInfo):  # a Windows name reads as its tz database zone
+        return value, value.tzinfo.key
+    return value, str(tzid) if tzid else "UTC"
+
+
+def _end(vevent: icalendar.Component, start: datetime) -> datetime:
+    prop = vevent.get("DTEND")
+    if prop is not None:
+        value = prop.dt
+        if not isinstance(value, datetime) or value.tzinfo is None:
+            raise ICalError("DTEND must be a date-time with a zone, as DTSTART is")
+        return value
+    duration = vevent.get("DURATION")
+    if duration is not None and isinstance(duration.dt, timedelta):
+        return start + duration.dt
+    return start  # RFC 5545 3.6.1: a DATE-TIME start without an end ends when it starts
+
+
+def _rule(vevent: icalendar.Component) -> str | None:
+    rules = vevent.get("RRULE")
+    if rules is None:
+        return None
+    if isinstance(rules, list):
+        if len(rules) > 1:
+            raise ICalError("more than one RRULE: Calendo models one rule per event")
+        rules = rules[0]
+    return str(rules.to_ical().decode())
+
+
+def _instants(vevent: icalendar.Component, name: str) -> list[datetime]:
+    found = vevent.get(name)
+    if found is None:
+        return []
+    lists: Sequence[Any] = found if isinstance(found, list) else [found]
+    values: set[datetime] = set()
+    for listed in lists:
+        if _is_start_mark(listed):
+            continue  # Calendo's own EXDATE of an unsynchronised start: not an exception
+        for item in listed.dts:
+            value = item.dt
+            if not isinstance(value, datetime) or value.tzinfo is None:
+                raise ICalError(f"{name} values must be date-times with a zone")
+            values.add(value.astimezone(UTC))
+    return sorted(values)
+
+
+def _transparency(vevent: icalendar.Component) -> str:
+    value = vevent.get("TRANSP")
+    return "transparent" if value is not None and str(value).upper() == "TRANSPARENT" else "opaque"
+
+
+def _required_text(vevent: icalendar.Component, name: str) -> str:
+    value = _optional_text(vevent, name)
+    if value is None:
+        raise ICalError(f"{name} is missing")
+    return value
+
+
+def _optional_text(vevent: icalendar.Component, name: str) -> str | None:
+    value = vevent.get(name)
+    if value is None:
+        return None
+    if isinstance(value, list):
+        raise ICalError(f"{name} appears more than once")
+    return str(value)
+
+
+def _utc_or_none(vevent: icalendar.Component, name: str) -> datetime | None:
+    prop = vevent.get(name)
+    value = getattr(prop, "dt", None)
+    return value.astimezone(UTC) if isinstance(value, datetime) and value.tzinfo else None
+
+
+def _identity(vevent: icalendar.Component) -> Identity:
+    uid = str(vevent.get("UID", ""))
+    sequence = vevent.get("SEQUENCE")
+    return Identity(
+        uid=uid,
+        event_id=event_id_of(uid),
+        version=int(sequence) + 1 if sequence is not None else None,
+        created_at=_utc_or_none(vevent, "CREATED"),
+        updated_at=_utc_or_none(vevent, "LAST-MODIFIED"),
+    )

@@ -1,0 +1,68 @@
+"""An event's series as the calendar engine sees it, for the iCalendar conversion
+(``convert``): which overrides are live, and whether the series has an occurrence at its own
+start (RFC 5545 counts ``DTSTART`` as one whatever the rule says; Calendo's engine does not).
+
+Pure: no database, no web framework. Events are read as their ``EventRead`` fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+from calendo.calendar import recurrence
+from calendo.calendar.overrides import Override
+
+
+def live_overrides(event: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The event's overrides (``EventRead`` form) whose occurrence its series has."""
+    values = event.get("recurrence_overrides") or []
+    if not values or not (event["recurrence_pattern"] or event["recurrence_dates"]):
+        return []
+    series = series_of(event, tuple(Override(v["recurrence_id"]) for v in values))
+    try:
+        lost = set(recurrence.orphaned_overrides(series))
+    except recurrence.RecurrenceError:
+        return []
+    return [v for v in values if v["recurrence_id"] not in lost]
+
+
+def series_of(event: Mapping[str, Any], overrides: tuple[Override, ...] = ()) -> recurrence.Series:
+    """The calendar engine's series of an event (its ``EventRead`` fields)."""
+    return recurrence.Series(
+        start=event["start_time"],
+        end=event["end_time"],
+        timezone=event["timezone"],
+        rule=event["recurrence_pattern"],
+        exdates=tuple(event["recurrence_exceptions"]),
+        rdates=tuple(event["recurrence_dates"]),
+        overrides=overrides,
+    )
+
+
+def has_own_start(event: Mapping[str, Any]) -> bool:
+    """Whether Calendo's series (its rule and extra dates, before exceptions) has an
+    occurrence at its own start. RFC 5545 3.8.5.3 counts ``DTSTART`` as the first occurrence
+    whatever the rule says; Calendo's engine gives a start the rule does not match (``BYDAY=MO``
+    from a Sunday) no occurrence. So such a series is written with an ``EXDATE`` of its start,
+    marked as Calendo's own (``X-CALENDO-EXCLUDES=DTSTART``), which reading skips; a foreign
+    file's unsynchronised start is counted (``count_the_start``)."""
+    start = event["start_time"]
+    if start in event["recurrence_dates"]:
+        return True
+    plain = replace(series_of(event), exdates=(), rdates=())
+    try:
+        found = recurrence.expand(plain, start, start + timedelta(microseconds=1), limit=50)
+    except recurrence.RecurrenceError:
+        return True
+    return any(occurrence.start == start for occurrence in found.occurrences)
+
+
+def count_the_start(fields: dict[str, Any]) -> None:
+    """RFC 5545's first occurrence (``DTSTART``) in Calendo's terms: a start the rule does not
+    give is an extra date, unless an ``EXDATE`` removes it (then neither has it)."""
+    start = fields["start_time"]
+    if start not in fields["recurrence_exceptions"] and not has_own_start(fields):
+        fields["recurrence_dates"] = sorted({*fields["recurrence_dates"], start})

@@ -1,0 +1,137 @@
+"""Hostile and broken iCalendar files: a clear 4xx (problem+json), nothing written, and the
+event loop kept free while a large file is read."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from tests.helpers import Actor, assert_problem
+from tests.ical.test_import import ICS, URL, _count, calendar, vevent
+
+HEAD = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n"
+TAIL = "END:VCALENDAR\r\n"
+# A VTIMEZONE whose rule would be expanded second by second from 1601 if it were ever used.
+BOMB_ZONE = (
+    "BEGIN:VTIMEZONE\r\nTZID:Bomb/{n}\r\nBEGIN:STANDARD\r\nDTSTART:16010101T000000\r\n"
+    "TZOFFSETFROM:+0100\r\nTZOFFSETTO:+0100\r\nRRULE:FREQ=SECONDLY\r\nEND:STANDARD\r\n"
+    "END:VTIMEZONE\r\n"
+)
+
+
+def _nested(depth: int) -> bytes:
+    opening = "".join("BEGIN:VALARM\r\n" for _ in range(depth))
+    closing = "".join("END:VALARM\r\n" for _ in range(depth))
+    inner = vevent("deep@example.com") + "\r\n" + opening + closing
+    return f"{HEAD}BEGIN:VEVENT\r\n{inner}END:VEVENT\r\n{TAIL}".encode()
+
+
+def _hourly(n: int) -> str:
+    """Event ``n`` of a file: an hour of its own, with a long description."""
+    start = datetime(2026, 3, 2, tzinfo=UTC) + timedelta(hours=n)
+    return "\r\n".join(
+        [
+            f"UID:{n}@example.com",
+            f"DTSTART:{start:%Y%m%dT%H%M%SZ}",
+            "DURATION:PT30M",
+            f"SUMMARY:Event {n}",
+            "DESCRIPTION:" + "word " * 60,
+        ]
+    )
+
+
+def _events(count: int) -> bytes:
+    return calendar(*(vevent(f"{n}@example.com", f"E{n}", 2) for n in range(count)))
+
+
+CASES = {
+    "not a calendar": (b"hello, world", 422, "VCALENDAR"),
+    "unterminated": (f"{HEAD}BEGIN:VEVENT\r\nUID:x\r\n".encode(), 422, "ends inside VEVENT"),
+    "crossed": (f"{HEAD}BEGIN:VEVENT\r\nEND:VTODO\r\n{TAIL}".encode(), 422, "closes VEVENT"),
+    "two calendars": (calendar(vevent("a@x")) * 2, 422, "one VCALENDAR"),
+    "not utf-8": (calendar(vevent("a@x", "caf\xe9")).decode().encode("latin-1"), 422, "UTF-8"),
+    "nul": (calendar(vevent("a@x", "a\x00b")), 422, "NUL"),
+    "deep nesting": (_nested(50), 422, "nested deeper than 3"),
+    "huge line": (calendar(vevent("a@x", "x" * 70_000)), 422, "longer than 65536"),
+    "timezone bomb": (
+        (HEAD + "".join(BOMB_ZONE.format(n=n) for n in range(101)) + TAIL).encode(),
+        422,
+        "more than 100 VTIMEZONE",
+    ),
+    "thousands of events": (_events(1001), 422, "more than 1000 events"),
+    "thousands of overrides": (
+        calendar(
+            vevent("s@x", "Daily", 2, "RRULE:FREQ=DAILY"),
+            *(f"UID:s@x\r\nRECURRENCE-ID:202603{d % 28 + 1:02d}T080000Z" for d in range(2000)),
+        ),
+        422,
+        "more than 2000 components",
+    ),
+    "over the body limit": (b"X" * 1_100_000, 413, "limited to"),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+async def test_hostile_files_are_a_clear_4xx_and_write_nothing(
+    client: httpx.AsyncClient, owner: Actor, case: str
+) -> None:
+    data, status, words = CASES[case]
+    response = await client.post(URL, content=data, headers={**owner.headers, **ICS})
+    problem = assert_problem(response, status)
+    assert words in problem["detail"] or words in str(problem.get("errors")), problem
+    assert await _count(client, owner) == 0
+
+
+async def test_a_zone_the_file_defines_itself_is_refused_not_expanded(
+    client: httpx.AsyncClient, owner: Actor
+) -> None:
+    uses = "UID:b@x\r\nDTSTART;TZID=Bomb/0:20260302T090000\r\nSUMMARY:x"
+    data = HEAD + BOMB_ZONE.format(n=0) + f"BEGIN:VEVENT\r\n{uses}\r\nEND:VEVENT\r\n" + TAIL
+    started = time.perf_counter()
+    response = await client.post(URL, content=data.encode(), headers={**owner.headers, **ICS})
+    assert time.perf_counter() - started < 5
+    [refusal] = assert_problem(response, 422, "import-refused")["refused"]
+    assert "Bomb/0" in refusal["reason"] and "not a time zone Calendo knows" in refusal["reason"]
+
+
+async def test_other_media_types_are_415(client: httpx.AsyncClient, owner: Actor) -> None:
+    response = await client.post(
+        URL, content=calendar(vevent("a@x")), headers={**owner.headers, "Content-Type": "text/xml"}
+    )
+    assert_problem(response, 415)
+
+
+async def test_reading_a_large_file_leaves_the_loop_free(
+    client: httpx.AsyncClient, owner: Actor
+) -> None:
+    """A file of 1,000 events (~400 KB) is read off the loop: a ticker beside the import is
+    never held up for long (the writes hand the loop back too)."""
+    data = calendar(*(_hourly(n) for n in range(1000)))
+    assert len(data) > 300_000
+    gaps: list[float] = []
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        last = time.perf_counter()
+        while not done.is_set():
+            await asyncio.sleep(0.005)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    task = asyncio.create_task(ticker())
+    response = await client.post(
+        URL,
+        content=data,
+        headers={**owner.headers, **ICS},
+        params={"dry_run": "true"},
+    )
+    done.set()
+    await task
+    assert response.status_code == 200, response.text
+    assert len(response.json()["created"]) == 1000
+    assert max(gaps) < 0.5, max(gaps)
