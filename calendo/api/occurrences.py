@@ -17,13 +17,12 @@ from calendo.core.routing import StrictQueryRoute
 from calendo.core.uow import UnitOfWork
 from calendo.events import occurrences, preconditions, splitting
 from calendo.events.presenters import event_body
-from calendo.events.schemas import (
-    EventWriteResult,
+from calendo.events.schemas import EventWriteResult, WindowTime
+from calendo.events.series_schemas import (
     OccurrenceEdit,
     SplitRequest,
     SplitResult,
     UndoSplitResult,
-    WindowTime,
 )
 
 router = APIRouter(tags=["events"], route_class=StrictQueryRoute)

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendo.events import access, overrides
 from calendo.events.preconditions import raise_stale, require_if_match
-from calendo.events.schemas import OccurrenceEdit
+from calendo.events.series_schemas import OccurrenceEdit
 from calendo.events.service import WriteContext, Written, write_content
 from calendo.events.snapshots import content_snapshot, format_instant, parse_instant
 

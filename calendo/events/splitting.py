@@ -30,7 +30,7 @@ from calendo.events import access, overrides, repository, scheduling
 from calendo.events.change import build_access_change, build_created
 from calendo.events.creation import insert_events, new_row
 from calendo.events.preconditions import raise_stale, require_if_match
-from calendo.events.schemas import SplitRequest
+from calendo.events.series_schemas import SplitRequest
 from calendo.events.service import (
     WriteContext,
     content_value,
