@@ -59,7 +59,7 @@ class Rule:
     overrides: Mapping[str, int] = field(default_factory=dict)
     # Setup the route needs: "deleted" (restore needs a deleted event), "account" (the caller is
     # a fresh account of its own: the account routes change or delete the caller), "series"
-    # (the event repeats weekly: the occurrence routes name its first occurrence).
+    # (the event repeats, twice that day: the occurrence routes name its first occurrence).
     setup: str = ""
 
 
@@ -302,7 +302,7 @@ def _body(scene: Scene, method: str, path: str) -> Any:
         ("PATCH", "/api/events/{event_id}/occurrences/{recurrence_id}"): {"title": "Own"},
         ("POST", "/api/events/{event_id}/split"): {
             "recurrence_id": (
-                datetime.fromisoformat(scene.event_start) + timedelta(days=7)
+                datetime.fromisoformat(scene.event_start) + timedelta(hours=1)
             ).isoformat(),
             "dry_run": True,
         },
@@ -384,7 +384,8 @@ async def _prepare(scene: Scene, route: tuple[str, str], caller: str) -> None:
     if TABLE[route].setup == "series":
         series = await scene.client.put(
             f"/api/events/{scene.event_id}",
-            json={"recurrence_pattern": "FREQ=WEEKLY;COUNT=4"},
+            # Two hourly occurrences on the scene's own day: no later event's day meets them.
+            json={"recurrence_pattern": "FREQ=HOURLY;COUNT=2"},
             headers=scene.headers("owner"),
         )
         assert series.status_code == 200, series.text
