@@ -634,10 +634,15 @@ def reference(rule: str, start: datetime, zone: str, duration: timedelta) -> lis
 def test_expand_matches_dateutil(
     rule: str, start: datetime, zone: str, duration: timedelta
 ) -> None:
-    expected = reference(rule, start, zone, duration)
-    result = expand(
-        series(start, rule, zone=zone, duration=duration), utc(2019, 1, 1), utc(2050, 1, 1)
-    )
+    window = (utc(2019, 1, 1), utc(2050, 1, 1))
+    # A sparse rule (BYMONTHDAY=31 every third month) may reach past the window: compare the
+    # occurrences that overlap it.
+    expected = [
+        occ
+        for occ in reference(rule, start, zone, duration)
+        if occ.end > window[0] and occ.start < window[1]
+    ]
+    result = expand(series(start, rule, zone=zone, duration=duration), *window)
     assert result.occurrences == expected
     assert not result.truncated
 
