@@ -103,12 +103,16 @@ def written_response(
     headers = {"ETag": preconditions.etag(written.event)}
     if location is not None:
         headers["Location"] = location
-    body = {
+    return json_response(written_body(written), status_code=status_code, headers=headers)
+
+
+def written_body(written: service.Written) -> dict[str, Any]:
+    """The ``EventWriteResult`` fields of a write."""
+    return {
         **event_body(written.event, written.role),
         "conflicts": written.conflicts,
         "orphaned_overrides": list(written.orphaned),
     }
-    return json_response(body, status_code=status_code, headers=headers)
 
 
 @router.post(
@@ -275,7 +279,7 @@ async def batch_create(
         written = await batch.batch_create(
             unit, ctx=write_context(user, services, request, conflict_strategy), items=data.events
         )
-        items = [{**event_body(w.event, w.role), "conflicts": w.conflicts} for w in written]
+        items = [written_body(w) for w in written]
     return {"items": items}
 
 

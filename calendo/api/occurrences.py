@@ -8,7 +8,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from calendo.api.events import IfMatch, NoteParam, Strategy, write_context, written_response
+from calendo.api.events import (
+    IfMatch,
+    NoteParam,
+    Strategy,
+    write_context,
+    written_body,
+    written_response,
+)
 from calendo.auth.dependencies import CurrentUserDep
 from calendo.core.deps import PathId, services_of
 from calendo.core.errors import problem_responses
@@ -16,7 +23,6 @@ from calendo.core.formats import json_response
 from calendo.core.routing import StrictQueryRoute
 from calendo.core.uow import UnitOfWork
 from calendo.events import occurrences, preconditions, splitting
-from calendo.events.presenters import event_body
 from calendo.events.schemas import EventWriteResult, WindowTime
 from calendo.events.series_schemas import (
     OccurrenceEdit,
@@ -152,13 +158,5 @@ async def undo_split(
             unit, ctx=write_context(user, services, request), event_id=event_id, note=note
         )
         written = undone["event"]
-        body = {
-            "series": {
-                **event_body(written.event, written.role),
-                "conflicts": written.conflicts,
-                "orphaned_overrides": list(written.orphaned),
-            },
-            "deleted_event_id": undone["deleted_id"],
-        }
-        headers = {"ETag": preconditions.etag(written.event)}
-        return json_response(body, headers=headers)
+        body = {"series": written_body(written), "deleted_event_id": undone["deleted_id"]}
+        return json_response(body, headers={"ETag": preconditions.etag(written.event)})

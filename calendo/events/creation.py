@@ -101,5 +101,5 @@ def prepare_create(
     sent = {f for f in data.model_fields_set if getattr(data, f) is not None}
     all_day.reconcile(content, sent, was_all_day=False)
     series = scheduling.series_from_content(content, zone=zone)
-    overrides.check(None, content)
+    overrides.check(None, content, series)
     return content, series

@@ -137,19 +137,21 @@ def rekeyed(previous: Mapping[str, Any], content: dict[str, Any]) -> None:
     content[FIELD] = sorted(kept, key=lambda v: parse_instant(v["recurrence_id"]))
 
 
-def check(previous: Mapping[str, Any] | None, content: Mapping[str, Any]) -> None:
-    """422 unless the content's overrides fit its series: at most ``MAX_OVERRIDES``, each
+def check(
+    previous: Mapping[str, Any] | None, content: Mapping[str, Any], series: recurrence.Series
+) -> list[datetime]:
+    """422 unless the content's overrides fit its ``series``: at most ``MAX_OVERRIDES``, each
     ending after it starts and starting no earlier than the series (whose start bounds it in
     the calendar index), and each one new or changed by this write (``previous`` is the
-    content before it) an override of an occurrence the series has."""
+    content before it) an override of an occurrence the series has. Returns the recurrence
+    ids of the overrides the series does not have (kept, orphaned)."""
     values = content.get(FIELD) or []
     if not values:
-        return
+        return []
     if len(values) > MAX_OVERRIDES:
         raise ValidationFailed(
             f"at most {MAX_OVERRIDES} overrides per series (recurrence_overrides cap)", loc=_LOC
         )
-    series = series_of_content(content)
     duration = series.end - series.start
     for override in series.overrides:
         start, end = override.placed(duration)
@@ -162,16 +164,15 @@ def check(previous: Mapping[str, Any] | None, content: Mapping[str, Any]) -> Non
                 f"{format_instant(series.start)} (move the series instead)",
                 loc=_LOC,
             )
+    missing = recurrence.orphaned_overrides(series)
     before = {_key(v) for v in (previous or {}).get(FIELD) or ()}
-    fresh = [v for v in values if _key(v) not in before]
-    if not fresh:
-        return
-    missing = set(recurrence.orphaned_overrides(series))
-    for value in fresh:
-        if parse_instant(value["recurrence_id"]) in missing:
+    lost = set(missing)
+    for value in values:
+        if _key(value) not in before and parse_instant(value["recurrence_id"]) in lost:
             raise ValidationFailed(
                 f"the series has no occurrence starting at {value['recurrence_id']}", loc=_LOC
             )
+    return missing
 
 
 def _key(value: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:

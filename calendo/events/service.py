@@ -265,19 +265,21 @@ async def write_content(
     if any(previous[f] != content[f] for f in SCHEDULE_FIELDS):
         # Only a new time or rule is conflict-checked (and may be shifted), and only then do
         # the series' bounds change.
-        overrides.check(previous, content)
+        asked = scheduling.series_from_content(content, zone=ctx.actor.timezone)
+        orphaned = overrides.check(previous, content, asked)
         series, found_conflicts = await scheduling.resolve(
             session,
             settings=ctx.services.settings,
             user_id=ctx.actor.id,
-            series=scheduling.series_from_content(content, zone=ctx.actor.timezone),
+            series=asked,
             strategy=ctx.strategy,
             exclude_ids=[event.id],
             zone=ctx.actor.timezone,
         )
         values.update(series_columns(series, content))
         conflicts = scheduling.conflict_dicts(found_conflicts)
-        orphaned = overrides.orphaned(series)
+        if series is not asked:  # shifted: its overrides moved with it
+            orphaned = overrides.orphaned(series)
     values.update(extra_columns or {})
     values["updated_at"] = utcnow()
     after = await record_change(

@@ -16,7 +16,7 @@ deletes it, first. Edits of the head since the split are kept.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -65,15 +65,28 @@ def _later_overrides(values: list[dict[str, Any]], at: datetime, after: bool) ->
     return [v for v in values if (parse_instant(v["recurrence_id"]) >= at) == after]
 
 
-def plan(current: dict[str, Any], data: SplitRequest) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The head's and the tail's content (the tail with the requested changes); 422 when the
-    split point is not an occurrence of the series' rule after its first, or the changes do
-    not make a series."""
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A split worked out: the series before it, both sides' content (the tail's with the
+    requested changes) and series, and the overrides the tail's changes orphan."""
+
+    original: recurrence.Series
+    head: dict[str, Any]
+    head_series: recurrence.Series
+    tail: dict[str, Any]
+    tail_series: recurrence.Series
+    orphaned: list[datetime]
+
+
+def plan(current: dict[str, Any], data: SplitRequest) -> Plan:
+    """The split of ``current`` that ``data`` asks for; 422 when the split point is not an
+    occurrence of the series' rule after its first, or the changes do not make a series."""
     if not current["is_recurring"]:
         raise ValidationFailed("only a recurring series can be split", loc=_LOC)
     at = data.recurrence_id
+    original = scheduling.series_of_content(current)
     try:
-        parts = split(scheduling.series_of_content(current), at)
+        parts = split(original, at)
     except recurrence.RecurrenceError as exc:
         raise ValidationFailed(str(exc), loc=_LOC) from exc
     head = {
@@ -105,19 +118,18 @@ def plan(current: dict[str, Any], data: SplitRequest) -> tuple[dict[str, Any], d
     reconcile_recurrence(tail, set(changes))
     if not tail["is_recurring"]:
         raise ValidationFailed("the new series must repeat", loc=("body", "changes"))
-    overrides.check(base, tail)
-    return head, tail
+    tail_series = scheduling.series_from_content(tail)
+    orphaned = overrides.check(base, tail, tail_series)
+    return Plan(original, head, parts.head, tail, tail_series, orphaned)
 
 
 def preview_occurrences(
-    current: dict[str, Any], tail: dict[str, Any], at: datetime, limit: int
+    planned: Plan, at: datetime, limit: int
 ) -> tuple[list[dict[str, Any]], bool]:
     """The occurrences from the split point on, before and after (paired in order; a side
     without a partner is null), at most ``limit``, and whether there are more."""
-    before = recurrence.expand(
-        scheduling.series_of_content(current), at, _far(at), limit=limit
-    ).occurrences
-    series = scheduling.series_from_content(tail)
+    before = recurrence.expand(planned.original, at, _far(at), limit=limit).occurrences
+    series = planned.tail_series
     after = recurrence.expand(series, series.start, _far(series.start), limit=limit + 1)
     old = [o for o in before if o.start >= at]
     items = []
@@ -139,12 +151,12 @@ def _far(start: datetime) -> datetime:
     return start.replace(year=min(start.year + 200, recurrence.HORIZON_YEAR + 1))
 
 
-def override_report(current: dict[str, Any], tail: dict[str, Any], at: datetime) -> dict[str, Any]:
+def override_report(planned: Plan) -> dict[str, Any]:
     """Which overrides stay with the head, move to the tail, or move but are orphaned there
     (the tail's changes leave it without their occurrence: kept, inert)."""
-    kept = [v["recurrence_id"] for v in _later_overrides(current[overrides.FIELD], at, False)]
-    orphaned = {format_instant(x) for x in overrides.orphaned(scheduling.series_of_content(tail))}
-    moved = [v["recurrence_id"] for v in tail[overrides.FIELD]]
+    kept = [v["recurrence_id"] for v in planned.head[overrides.FIELD]]
+    orphaned = {format_instant(x) for x in planned.orphaned}
+    moved = [v["recurrence_id"] for v in planned.tail[overrides.FIELD]]
     return {
         "kept": [parse_instant(x) for x in kept],
         "moved": [parse_instant(x) for x in moved if x not in orphaned],
@@ -171,18 +183,18 @@ async def split_series(
         await raise_stale(session, found.event, found.role, data.version, by_header=False)
     head_event = found.event
     current = content_snapshot(head_event)
-    head, tail = plan(current, data)
+    planned = plan(current, data)
+    head, tail, tail_series = planned.head, planned.tail, planned.tail_series
     at = data.recurrence_id
-    items, truncated = preview_occurrences(current, tail, at, limit)
+    items, truncated = preview_occurrences(planned, at, limit)
     result: dict[str, Any] = {
         "dry_run": data.dry_run,
         "series": {"id": head_event.id, **head},
         "new_series": {"id": None, **tail},
         "occurrences": items,
         "occurrences_truncated": truncated,
-        "overrides": override_report(current, tail, at),
+        "overrides": override_report(planned),
     }
-    tail_series = scheduling.series_from_content(tail)
     if data.dry_run:
         found_conflicts, _ = await scheduling.preview(
             session,
@@ -215,11 +227,10 @@ async def split_series(
         session, ctx.services.broker, [replace(made, feed_users=tuple(sorted(audience))), grant]
     )
     link = {"event_id": created.id, "relation": "split_into", "version": head_event.version + 1}
-    head_series = scheduling.series_from_content(head)
     columns = {f: head[f] for f in RECURRENCE_FIELDS if head[f] != current[f]}
     values = {
         **columns,
-        "series_end": scheduling.last_end(head_series),
+        "series_end": scheduling.last_end(planned.head_series),
         "related_events": [*(head_event.related_events or []), link],
         "updated_at": utcnow(),
     }
