@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+from calendo.core.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "bench" / "results"
@@ -95,3 +98,16 @@ def quick_options(base: RunOptions) -> RunOptions:
         postgres_url=base.postgres_url,
         redis_url=base.redis_url,
     )
+
+
+def in_process_settings(url: str, **overrides: Any) -> Settings:
+    """Settings of an app a benchmark drives in process (httpx + ASGITransport) on its own
+    throw-away database: test environment, rate limits off, a fixed secret."""
+    values: dict[str, Any] = {
+        "env": "test",
+        "database_url": url,
+        "secret_key": "bench-secret-key-that-is-long-enough-0123456789",
+        "rate_limit_enabled": False,
+        **overrides,
+    }
+    return Settings(_env_file=None, **values)

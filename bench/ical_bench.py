@@ -43,9 +43,9 @@ from asgi_lifespan import LifespanManager
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.config import in_process_settings
 from calendo.__main__ import migrate
 from calendo.app import create_app
-from calendo.core.config import Settings
 
 ZONES = ["Europe/Berlin", "America/New_York", "Asia/Tokyo", "UTC"]
 BATCH = 100
@@ -131,14 +131,7 @@ def _report(label: str, took: list[float]) -> None:
 
 
 async def run(url: str, count: int, samples: int) -> None:
-    settings = Settings(
-        _env_file=None,
-        env="test",
-        database_url=url,
-        secret_key="bench-secret-key-that-is-long-enough-0123456789",
-        rate_limit_enabled=False,
-        max_body_bytes=4 * 1_048_576,
-    )
+    settings = in_process_settings(url, max_body_bytes=4 * 1_048_576)
     app = create_app(settings)
     async with LifespanManager(app):
         transport = httpx.ASGITransport(app=app)

@@ -41,9 +41,9 @@ from sqlalchemy import insert
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.config import in_process_settings
 from calendo.__main__ import migrate
 from calendo.app import create_app
-from calendo.core.config import Settings
 from calendo.core.db import Database
 from calendo.core.pagination import encode_cursor
 from calendo.core.uow import UnitOfWork
@@ -203,13 +203,7 @@ async def _time_as_of(
 
 async def run(url: str, changes: int, versions: int, calls: int) -> None:
     """Seed, then time the first sync, a full incremental replay and as_of reads."""
-    settings = Settings(
-        _env_file=None,
-        env="test",
-        database_url=url,
-        secret_key="bench-secret-key-that-is-long-enough-0123456789",
-        rate_limit_enabled=False,
-    )
+    settings = in_process_settings(url)
     app = create_app(settings)
     async with LifespanManager(app):
         transport = httpx.ASGITransport(app=app)

@@ -146,6 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         NegotiationMiddleware,
         max_body_bytes=settings.max_body_bytes,
+        file_body_bytes=settings.import_max_bytes,
         calendar_paths=CALENDAR_PATHS,
         calendar_only_paths=CALENDAR_ONLY_PATHS,
     )

@@ -1,10 +1,11 @@
 """``POST /api/events/import``: an iCalendar file into the caller's calendar.
 
 The body is the file itself (``Content-Type: text/calendar``) or a ``multipart/form-data``
-upload whose ``file`` part is the file; either way the ``/api`` body limit applies (413 from
-core/formats.py, before the route runs). The file is read off the event loop
-(``reading.read``), then written in one unit of work (``ical.importing``): a dry run, or a
-real run that refused something (unless ``on_refusal=skip``), is rolled back whole.
+upload whose ``file`` part is the file; either way the import's own body limit applies
+(``CALENDO_IMPORT_MAX_BYTES``, 16 MiB: a 413 from core/formats.py before the route runs). The
+file is read off the event loop (``reading.read``), then written part by part
+(``ical.parts``), each part one unit of work (``ical.importing``): a file of up to
+``CALENDO_IMPORT_PART_EVENTS`` events is one part, all or nothing.
 """
 
 from __future__ import annotations
@@ -20,10 +21,9 @@ from calendo.core.deps import client_ip, services_of
 from calendo.core.errors import AppError, ValidationFailed, problem_responses
 from calendo.core.formats import json_response
 from calendo.core.routing import StrictQueryRoute
-from calendo.core.uow import UnitOfWork
 from calendo.events.schemas import ConflictStrategy
 from calendo.events.service import WriteContext
-from calendo.ical import importing, reading
+from calendo.ical import parts, reading
 from calendo.ical.schemas import ImportReport
 
 router = APIRouter(tags=["events"], route_class=StrictQueryRoute)
@@ -36,14 +36,6 @@ class ImportRefused(AppError):
     status = 422
     slug = "import-refused"
     title = "Import refused"
-
-
-class _DryRun(Exception):
-    """Leaves the unit of work so that it rolls back, carrying the report."""
-
-    def __init__(self, report: importing.Report) -> None:
-        super().__init__("dry run")
-        self.report = report
 
 
 _BODY = {
@@ -83,13 +75,15 @@ async def import_calendar(
     on_refusal: Annotated[
         Literal["abort", "skip"],
         Query(
-            description="abort: any refused component refuses the whole import (422 "
-            "`import-refused` listing them; nothing written). skip: the others are written "
-            "and the refusals listed."
+            description="abort: any refused component refuses the import (422 "
+            "`import-refused` listing them; nothing written, or in a file of several parts "
+            "only the parts before the refusal's). skip: the others are written and the "
+            "refusals listed."
         ),
     ] = "abort",
 ) -> Response:
-    """Import an iCalendar (RFC 5545) file: its events become the caller's, in one transaction.
+    """Import an iCalendar (RFC 5545) file, up to `CALENDO_IMPORT_MAX_BYTES` (16 MiB): its
+    events become the caller's.
 
     Each `UID` is one event (a series and its `RECURRENCE-ID` overrides). Re-importing updates
     instead of duplicating: `<id>@calendo` updates event `id` if the caller can edit it (one
@@ -101,55 +95,83 @@ async def import_calendar(
     cannot read at all is a 422 naming why and where (malformed, more than
     `CALENDO_IMPORT_MAX_EVENTS` events or twice as many components, lines over 65,536
     characters, nesting deeper than 3, over 100 VTIMEZONEs); one over the body limit a 413.
-    Larger calendars: split the file (each part is its own atomic import; re-importing a part
-    is harmless).
+
+    A file of up to `CALENDO_IMPORT_PART_EVENTS` (200) events is one transaction: every event
+    or none. A larger one is written in parts of that many events, in file order, each its own
+    transaction, so other writers wait at most one part. Components that cannot be events
+    refuse the whole file before anything is written (`on_refusal=abort`); a refusal only the
+    database finds (a clash under `reject`, a UID you can only view) stops the import at its
+    part: that part is rolled back, the parts before it stay written, and the 422 lists them
+    (`written`, `parts_written`). Sending the corrected file again finishes the import: what
+    was written comes back `unchanged`, matched by UID. A dry run checks every part, each
+    against the events the earlier parts would create.
     """
-    data = await _file_of(request)
     services = services_of(request)
-    read = functools.partial(reading.read, max_events=services.settings.import_max_events)
+    settings = services.settings
+    data = await _file_of(request, max_bytes=settings.import_max_bytes)
+    read = functools.partial(reading.read, max_events=settings.import_max_events)
     try:
         items = await off_loop(read, data)
     except reading.Unreadable as exc:
         raise ValidationFailed(str(exc), loc=("body",)) from None
+    ctx = WriteContext(
+        actor=user,
+        services=services,
+        ip=client_ip(request),
+        strategy=conflict_strategy,
+        source="import",
+    )
     try:
-        async with UnitOfWork.write(services.db) as unit:
-            ctx = WriteContext(
-                actor=user,
-                services=services,
-                ip=client_ip(request),
-                strategy=conflict_strategy,
-                source="import",
-            )
-            report = await importing.run(unit, ctx=ctx, items=items)
-            if dry_run or (report.refused and on_refusal == "abort"):
-                raise _DryRun(report)
-    except _DryRun as rolled_back:
-        report = rolled_back.report
-        if not dry_run:
-            raise _refused(report) from None
+        report = await parts.run(
+            services.db,
+            ctx=ctx,
+            items=items,
+            part_events=settings.import_part_events,
+            dry_run=dry_run,
+            abort=on_refusal == "abort",
+        )
+    except parts.Stopped as stopped:
+        raise _refused(stopped) from None
     return json_response(report.body(dry_run=dry_run))
 
 
-def _refused(report: importing.Report) -> ImportRefused:
-    count = len(report.refused)
+def _refused(stopped: parts.Stopped) -> ImportRefused:
+    count = len(stopped.refused)
+    if not stopped.parts_written:
+        return ImportRefused(
+            f"{count} component(s) of the file cannot be imported, so nothing was written "
+            "(see refused; on_refusal=skip writes the others)",
+            extra={"refused": stopped.refused},
+        )
+    written = stopped.written.body(dry_run=False)
+    done = len(written["created"]) + len(written["updated"]) + len(written["unchanged"])
     return ImportRefused(
-        f"{count} component(s) of the file cannot be imported, so nothing was written (see "
-        "refused; on_refusal=skip writes the others)",
-        extra={"refused": report.refused},
+        f"{count} component(s) of part {stopped.parts_written + 1} of the file cannot be "
+        f"imported, so the import stopped there: the {done} event(s) of the parts before it "
+        "are written (see written). Send the corrected file again to finish (those come back "
+        "unchanged, matched by UID), or import with on_refusal=skip",
+        extra={
+            "refused": stopped.refused,
+            "parts_written": stopped.parts_written,
+            "written": {key: written[key] for key in ("created", "updated", "unchanged")},
+        },
     )
 
 
-async def _file_of(request: Request) -> bytes:
-    """The file: the body itself, or the ``file`` part of a form upload."""
+async def _file_of(request: Request, *, max_bytes: int) -> bytes:
+    """The file: the body itself, or the ``file`` part of a form upload (a part sent without
+    a file name is a form field, whose size limit is then the body's, not Starlette's)."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "multipart/form-data":
-        async with request.form() as form:  # closes the parts' spooled files
+        async with request.form(max_part_size=max_bytes) as form:  # closes spooled files
             part: Any = form.get(_FILE_PART)
-            if part is None or isinstance(part, str):
+            if part is None:
                 raise ValidationFailed(
                     f"upload the file as the form part named {_FILE_PART!r}",
                     loc=("body", _FILE_PART),
                 )
+            if isinstance(part, str):  # sent without a file name: a field, already text
+                return part.encode()
             return bytes(await part.read())
     body = await request.body()
     if not body:

@@ -74,8 +74,12 @@ class Settings(BaseSettings):
     sync_page_size: int = Field(200, ge=1, le=1000)
     # The most events one text/calendar answer (a calendar window, a feed) holds.
     ical_max_events: int = Field(2000, ge=1)
+    # An iCalendar import's body limit (``POST /api/events/import``), in place of the above.
+    import_max_bytes: int = Field(16 * 1_048_576, ge=1024)
     # The most events (VEVENTs) one iCalendar import reads (``calendo/ical/reading.py``).
-    import_max_events: int = Field(1000, ge=1)
+    import_max_events: int = Field(10_000, ge=1)
+    # Events per transaction of an import (``calendo/ical/parts.py``).
+    import_part_events: int = Field(200, ge=1)
     ws_heartbeat_seconds: float = Field(20.0, gt=0)
     db_pool_size: int = Field(10, ge=1)
     # ``pgbouncer``: the database URL names a PgBouncer in transaction mode, so no statement is

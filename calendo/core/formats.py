@@ -152,11 +152,14 @@ class NegotiationMiddleware:
         app: ASGIApp,
         *,
         max_body_bytes: int,
+        file_body_bytes: int | None = None,
         calendar_paths: re.Pattern[str] | None = None,
         calendar_only_paths: re.Pattern[str] | None = None,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        # The limit of the paths that take a file (an iCalendar import), when it differs.
+        self.file_body_bytes = file_body_bytes or max_body_bytes
         self.calendar_paths = calendar_paths
         self.calendar_only_paths = calendar_only_paths
 
@@ -188,13 +191,14 @@ class NegotiationMiddleware:
             return
         content_type = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
         declared = _header(scope, b"content-length")
-        if declared and declared.isdigit() and int(declared) > self.max_body_bytes:
-            await send_app_error(send, self._too_large())
+        limit = self.file_body_bytes if _takes_file(scope["path"]) else self.max_body_bytes
+        if declared and declared.isdigit() and int(declared) > limit:
+            await send_app_error(send, _too_large(limit))
             return
         if scope["method"] in _BODY_METHODS:
-            body = await _read_body(receive, self.max_body_bytes)
+            body = await _read_body(receive, limit)
             if body is None:
-                await send_app_error(send, self._too_large())
+                await send_app_error(send, _too_large(limit))
                 return
             rewritten = await self._rewrite_request(scope, send, body, content_type)
             if rewritten is None:
@@ -208,9 +212,6 @@ class NegotiationMiddleware:
             await self.app(scope, receive, send)
         finally:
             SERVING_SETTINGS.reset(token)
-
-    def _too_large(self) -> PayloadTooLarge:
-        return PayloadTooLarge(f"Request bodies are limited to {self.max_body_bytes} bytes")
 
     async def _rewrite_request(
         self, scope: Scope, send: Send, body: bytes, content_type: str
@@ -244,6 +245,15 @@ class NegotiationMiddleware:
             await _send_invalid(send, "body", problem)
             return None
         return scope, _replay(body)
+
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"Request bodies are limited to {limit} bytes")
+
+
+def _takes_file(path: str) -> bool:
+    """Whether ``path`` takes a file (``text/calendar`` or a form upload) as its body."""
+    return path in _CALENDAR_BODY_PATHS
 
 
 TIMESTAMP_EXT = -1  # the MessagePack spec's timestamp extension type
@@ -351,7 +361,7 @@ def _unstorable_text(body: bytes, content_type: str) -> str | None:
 def _body_type_allowed(content_type: str, path: str) -> bool:
     if content_type in _JSON_TYPES or content_type in _MSGPACK_TYPES:
         return True
-    if content_type in (CALENDAR, _MULTIPART) and path in _CALENDAR_BODY_PATHS:
+    if content_type in (CALENDAR, _MULTIPART) and _takes_file(path):
         return True
     if content_type.startswith("application/") and content_type.endswith("+json"):
         return True

@@ -38,6 +38,7 @@ class CreateRun:
     ) -> None:
         self.session, self.ctx, self.cache = session, ctx, cache
         self.rows: list[creation.NewRow] = []
+        self.placed: list[recurrence.Series] = []  # each row's series, as placed
         self.found: list[list[Conflict]] = []
         self.ids: dict[int, int] = {}  # placeholder -> id, once written
 
@@ -76,6 +77,7 @@ class CreateRun:
             zone=self.ctx.actor.timezone,
         )
         self.rows.append(creation.new_row(self.ctx, content, placed))
+        self.placed.append(placed)
         self.found.append(found)
         self.cache.add(-len(self.rows), content["title"], placed)
 

@@ -24,8 +24,15 @@ Calendo does not model is written beside each event (``EventIcalExtra``).
 
 A refused event (unreadable, invalid, in conflict under ``reject``, only viewable) is listed
 with its component index, UID and reason. ``run`` does the writes whatever it refused; the
-route decides what to keep: a dry run rolls everything back, a real run rolls back when
-something was refused unless the caller asked to skip refusals (``on_refusal=skip``).
+caller (``ical.parts``) decides what to keep: a dry run rolls everything back, a real run rolls
+back when something was refused unless the caller asked to skip refusals (``on_refusal=skip``).
+
+``run`` writes one part of a file. A dry run's parts are each rolled back, so a later part
+cannot see what an earlier one would create: the earlier parts' new events are handed to it
+(``earlier``, the ``Report.placed`` of each) and stand in its conflict checks under ids of
+their own (``_CARRIED`` below the component index). A conflict with an event the file itself
+creates names that event's component (``{"event_id": null, "index": i}``) wherever it has no
+id yet, as a batch names its items.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from calendo.calendar import recurrence
 from calendo.core.cooperative import Pacer
 from calendo.core.errors import AppError, PermissionDenied
 from calendo.core.types import utcnow
@@ -48,6 +56,19 @@ from calendo.ical import convert
 from calendo.ical.models import EventIcalExtra, ImportedUid
 from calendo.ical.reading import Item
 
+# A would-be event of an earlier dry part stands in a later part's checks as
+# ``-(_CARRIED + index)``: below the placeholders (``-1, -2, ...``) any one part can use.
+_CARRIED = 1 << 40
+
+
+@dataclass(frozen=True, slots=True)
+class Placed:
+    """A new event of a part, as placed (its component index, title and series)."""
+
+    index: int
+    title: str
+    series: recurrence.Series
+
 
 @dataclass(slots=True)
 class Report:
@@ -57,6 +78,26 @@ class Report:
     updated: list[dict[str, Any]] = field(default_factory=list)
     unchanged: list[dict[str, Any]] = field(default_factory=list)
     refused: list[dict[str, Any]] = field(default_factory=list)
+    placed: list[Placed] = field(default_factory=list)  # not in the answer
+
+    def extend(self, other: Report) -> None:
+        """Add a later part's lists to these."""
+        self.created += other.created
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.refused += other.refused
+        self.placed += other.placed
+
+    def rolled_back(self) -> None:
+        """A dry part's new ids were rolled back: its new events, and conflicts with them,
+        name their components instead."""
+        indexes = {entry["event_id"]: entry["index"] for entry in self.created}
+        for entry in self.created:
+            entry["event_id"] = None
+        for entries in (self.created, self.updated, self.unchanged, self.refused):
+            for entry in entries:
+                if "conflicts" in entry:
+                    entry["conflicts"] = [_named(c, indexes) for c in entry["conflicts"]]
 
     def refuse(self, item: Item, reason: str, **more: Any) -> None:
         self.refused.append({"index": item.index, "uid": item.uid, "reason": reason, **more})
@@ -75,14 +116,33 @@ def _listed(item: Item, event_id: int | None) -> dict[str, Any]:
     return {"index": item.index, "uid": item.uid, "event_id": event_id, "title": item.title}
 
 
-def _reason(exc: AppError) -> tuple[str, dict[str, Any]]:
-    more = {"conflicts": exc.extra["conflicts"]} if "conflicts" in exc.extra else {}
+def _named(conflict: dict[str, Any], indexes: dict[int, int]) -> dict[str, Any]:
+    """A conflict with an event of the file that has no id (yet): named by its component."""
+    event_id = conflict["event_id"]
+    if event_id in indexes:
+        return {**conflict, "event_id": None, "index": indexes[event_id]}
+    if event_id is not None and event_id <= -_CARRIED:
+        return {**conflict, "event_id": None, "index": -event_id - _CARRIED}
+    return conflict
+
+
+def _reason(exc: AppError, indexes: dict[int, int] | None = None) -> tuple[str, dict[str, Any]]:
+    more: dict[str, Any] = {}
+    if "conflicts" in exc.extra:
+        more["conflicts"] = [_named(c, indexes or {}) for c in exc.extra["conflicts"]]
     return f"{exc.status} {exc.detail}", more
 
 
-async def run(session: AsyncSession, *, ctx: service.WriteContext, items: Sequence[Item]) -> Report:
-    """Write the file's events (module docstring) and report each; raises nothing for one
-    event's failure (it is listed as refused)."""
+async def run(
+    session: AsyncSession,
+    *,
+    ctx: service.WriteContext,
+    items: Sequence[Item],
+    earlier: Sequence[Placed] = (),
+) -> Report:
+    """Write one part of a file's events (module docstring) and report each; raises nothing
+    for one event's failure (it is listed as refused). ``earlier``: the new events of the
+    earlier parts of a dry run, for the conflict checks."""
     report = Report()
     for item in items:
         if item.refusal is not None:
@@ -107,7 +167,7 @@ async def run(session: AsyncSession, *, ctx: service.WriteContext, items: Sequen
             if outcome != "gone":
                 continue
         creates.append(item)
-    await _create(session, ctx, creates, report, kept, pacer)
+    await _create(session, ctx, creates, report, kept, pacer, earlier)
     await _keep(session, kept)
     return report
 
@@ -171,6 +231,7 @@ async def _create(
     report: Report,
     kept: dict[int, dict[str, list[str]]],
     pacer: Pacer,
+    earlier: Sequence[Placed],
 ) -> None:
     """Create the items no event matched, as a batch does, and map their UIDs."""
     prepared: list[tuple[Item, dict[str, Any], Any]] = []
@@ -187,21 +248,25 @@ async def _create(
     if not prepared:
         return
     run_ = await CreateRun.open(session, ctx=ctx, series=[p[2] for p in prepared], pacer=pacer)
+    for before in earlier:
+        run_.cache.add(-(_CARRIED + before.index), before.title, before.series)
     placed: list[Item] = []
     for item, content, series in prepared:
         try:
             await run_.place(content, series)
         except AppError as exc:
-            reason, more = _reason(exc)
+            # Placeholder -(k + 1) is the k-th event placed here, not written yet.
+            reason, more = _reason(exc, {-(k + 1): p.index for k, p in enumerate(placed)})
             report.refuse(item, reason, **more)
             continue
         placed.append(item)
         await pacer.tick()
     written = await run_.write([None] * len(placed), tags=(), pacer=pacer)
     rows = []
-    for item, result in zip(placed, written, strict=True):
+    for item, result, series in zip(placed, written, run_.placed, strict=True):
         event_id = result.event.id
         report.created.append({**_listed(item, event_id), "conflicts": result.conflicts})
+        report.placed.append(Placed(item.index, result.event.title, series))
         if item.kept:
             kept[event_id] = item.kept
         rows.append({"owner_id": ctx.actor.id, "uid": item.uid, "event_id": event_id})

@@ -252,8 +252,10 @@ def test_the_load_balancer_forwards_what_the_app_needs() -> None:
     (buffers,) = nginx_directive("large_client_header_buffers")
     count, size = buffers.split()
     assert int(count) * int(size.removesuffix("k")) * 1024 >= settings.max_header_bytes
-    (body,) = nginx_directive("client_max_body_size")
+    body, import_body = nginx_directive("client_max_body_size")
     assert int(body.removesuffix("m")) * 1024 * 1024 > settings.max_body_bytes
+    assert int(import_body.removesuffix("m")) * 1024 * 1024 > settings.import_max_bytes
+    assert re.search(r"location = /api/events/import \{\s*client_max_body_size", nginx())
     assert re.search(r"location = /metrics \{\s*return 404;", nginx())
     # No query string (a feed's ?token=) in the access log format.
     assert "$request " not in nginx() and "$request_uri" not in nginx() and "$args" not in nginx()

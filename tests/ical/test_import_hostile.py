@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
+from calendo.core.config import Settings
+from tests.conftest import make_settings
 from tests.helpers import Actor, assert_problem
 from tests.ical.test_import import ICS, URL, _count, calendar, vevent
 
@@ -21,6 +23,15 @@ BOMB_ZONE = (
     "TZOFFSETFROM:+0100\r\nTZOFFSETTO:+0100\r\nRRULE:FREQ=SECONDLY\r\nEND:STANDARD\r\n"
     "END:VTIMEZONE\r\n"
 )
+
+
+@pytest.fixture
+def settings(database_url: str, redis_url: str | None) -> Settings:
+    """The caps these files meet, lowered to cheap sizes (the defaults are 10,000 events and
+    16 MiB; tests/ical/test_import_parts.py meets the real body limit)."""
+    return make_settings(
+        database_url, redis_url, import_max_events=1000, import_max_bytes=1_048_576
+    )
 
 
 def _nested(depth: int) -> bytes:
