@@ -18,6 +18,14 @@ from calendo.ical import convert, export
 # writes every time in its event's own zone).
 _NOT_FOR_CALENDAR = ("expand", "limit", "cursor", "skip", "as_of", "tz")
 
+# The text/calendar answer of the event reads, beside their JSON, for their OpenAPI ``200``.
+OPENAPI_200: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Successful Response; with `Accept: text/calendar`, an RFC 5545 VCALENDAR",
+        "content": {"text/calendar": {"schema": {"type": "string"}}},
+    }
+}
+
 
 async def window(
     request: Request,

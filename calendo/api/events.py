@@ -168,19 +168,10 @@ _list_query, _LIST_QUERY_DOCS = query_model(ListEventsQuery)
 _LIST_DEFAULTS = ListEventsQuery()
 
 
-# The text/calendar answer of the event reads, beside their JSON (api/calendars.py).
-_CALENDAR_200: dict[int | str, dict[str, Any]] = {
-    200: {
-        "description": "Successful Response; with `Accept: text/calendar`, an RFC 5545 VCALENDAR",
-        "content": {"text/calendar": {"schema": {"type": "string"}}},
-    }
-}
-
-
 @router.get(
     "",
     response_model=Page[ExpandedEventRead] | Page[EventRead],
-    responses={**_CALENDAR_200, **problem_responses(401, 422)},
+    responses={**calendars.OPENAPI_200, **problem_responses(401, 422)},
     openapi_extra=_LIST_QUERY_DOCS,
 )
 async def list_events(request: Request, caller: BearerDep) -> Any:
@@ -316,7 +307,7 @@ _EVENT_READ_DEFAULTS = EventReadQuery()
     "/{event_id}",
     response_model=EventDetail,
     responses={
-        **_CALENDAR_200,
+        **calendars.OPENAPI_200,
         304: {"description": "Not modified"},
         **problem_responses(401, 404, 422),
     },
