@@ -11,12 +11,19 @@ from fastapi import Request, Response
 from calendo.auth.caller import Bearer
 from calendo.core.deps import services_of
 from calendo.core.errors import ValidationFailed
-from calendo.events import preconditions
 from calendo.ical import convert, export
 
 # The list's parameters that mean nothing to one calendar document (and ``tz``: iCalendar
 # writes every time in its event's own zone).
 _NOT_FOR_CALENDAR = ("expand", "limit", "cursor", "skip", "as_of", "tz")
+
+# The text/calendar answer of the event reads, beside their JSON, for their OpenAPI ``200``.
+OPENAPI_200: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Successful Response; with `Accept: text/calendar`, an RFC 5545 VCALENDAR",
+        "content": {"text/calendar": {"schema": {"type": "string"}}},
+    }
+}
 
 
 async def window(
@@ -56,14 +63,13 @@ async def window(
 
 
 async def one_event(request: Request, body: dict[str, Any]) -> Response:
-    """One event as a VCALENDAR; its tag names the format (``"<id>-<version>@ics"``), so a
-    JSON copy is never confirmed (304) for it, nor the reverse."""
-    tag = preconditions.version_tag(body["id"], body["version"], "ics")
-    headers = {"ETag": tag, "Vary": "Accept"}
-    if preconditions.none_match_fails(request.headers.get("if-none-match"), tag):
-        return Response(status_code=304, headers=headers)
-    return Response(
-        await export.event_calendar(services_of(request).db.reads, body),
-        media_type=convert.MEDIA_TYPE,
-        headers=headers,
+    """One event as a VCALENDAR; its tag names the format and the lines an import kept of it
+    (``"<id>-<version>@ics"``, ``export.event_calendar``), so a JSON copy is never confirmed
+    (304) for it, nor the reverse, nor a copy from before a re-import changed those lines."""
+    answer = await export.event_calendar(
+        services_of(request).db.reads, body, if_none_match=request.headers.get("if-none-match")
     )
+    headers = {"ETag": answer.tag, "Vary": "Accept"}
+    if answer.body is None:
+        return Response(status_code=304, headers=headers)
+    return Response(answer.body, media_type=convert.MEDIA_TYPE, headers=headers)

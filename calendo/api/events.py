@@ -168,19 +168,10 @@ _list_query, _LIST_QUERY_DOCS = query_model(ListEventsQuery)
 _LIST_DEFAULTS = ListEventsQuery()
 
 
-# The text/calendar answer of the event reads, beside their JSON (api/calendars.py).
-_CALENDAR_200: dict[int | str, dict[str, Any]] = {
-    200: {
-        "description": "Successful Response; with `Accept: text/calendar`, an RFC 5545 VCALENDAR",
-        "content": {"text/calendar": {"schema": {"type": "string"}}},
-    }
-}
-
-
 @router.get(
     "",
     response_model=Page[ExpandedEventRead] | Page[EventRead],
-    responses={**_CALENDAR_200, **problem_responses(401, 422)},
+    responses={**calendars.OPENAPI_200, **problem_responses(401, 422)},
     openapi_extra=_LIST_QUERY_DOCS,
 )
 async def list_events(request: Request, caller: BearerDep) -> Any:
@@ -316,7 +307,7 @@ _EVENT_READ_DEFAULTS = EventReadQuery()
     "/{event_id}",
     response_model=EventDetail,
     responses={
-        **_CALENDAR_200,
+        **calendars.OPENAPI_200,
         304: {"description": "Not modified"},
         **problem_responses(401, 404, 422),
     },
@@ -326,7 +317,11 @@ async def get_event(event_id: PathId, request: Request, caller: BearerDep) -> An
     """The event, the caller's role and its permission list.
 
     With `Accept: text/calendar`: the event as one VCALENDAR (its VEVENT and the VTIMEZONE of
-    its zone; `as_of` applies, `tz` does not matter), with `ETag: "<id>-<version>@ics"`.
+    its zone; `as_of` applies, `tz` does not matter), with `ETag: "<id>-<version>@ics"`, or
+    `"<id>-<version>@ics.<µs>"` when an import kept iCalendar lines Calendo does not model for
+    the event (`<µs>`: when the import wrote them, in microseconds since 1970-01-01 UTC), so
+    a re-import that changes only those lines changes the tag; `If-None-Match` naming the
+    current tag is a 304.
     """
     query = _event_read_query(request) if request.scope["query_string"] else _EVENT_READ_DEFAULTS
     services = services_of(request)

@@ -4,6 +4,8 @@ Rendering is pure CPU with no natural step (``icalendar`` serialises a whole cal
 once), so it runs off the event loop on the process's CPU lane (``core.cooperative.off_loop``),
 as the word diff does. A feed checks its entity tag before reading any event: an unchanged
 calendar costs the token lookup and one aggregate statement (``listing.calendar_stamp``).
+One event's tag names its version and when an import last wrote the lines kept of it, read
+with them in one primary-key lookup (``event_calendar``), before anything is rendered.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from calendo.core.cooperative import off_loop
 from calendo.core.db import Reads
 from calendo.core.errors import ValidationFailed
 from calendo.events import listing
-from calendo.events.preconditions import none_match_fails
+from calendo.events.preconditions import none_match_fails, version_tag
 from calendo.ical import convert
 from calendo.ical.models import EventIcalExtra
 from calendo.ical.tokens import Feed
@@ -32,11 +34,15 @@ from calendo.sharing.models import Permission
 FEED_DAYS_BACK = 365
 FEED_DAYS_AHEAD = 730
 # Bumped when the rendering changes, so that no client keeps a copy a 304 would confirm.
-RENDERING = "2"
+RENDERING = "3"
 
 
 _EXTRAS = select(EventIcalExtra.event_id, EventIcalExtra.lines).where(
     EventIcalExtra.event_id.in_(bindparam("ids", expanding=True))
+)
+# One event's kept lines and when they were written (its primary key).
+_ONE_EXTRA = select(EventIcalExtra.lines, EventIcalExtra.updated_at).where(
+    EventIcalExtra.event_id == bindparam("event_id")
 )
 
 
@@ -65,10 +71,42 @@ async def with_extras(reads: Reads, bodies: list[dict[str, Any]]) -> list[dict[s
     ]
 
 
-async def event_calendar(reads: Reads, body: Mapping[str, Any]) -> bytes:
-    """One event (its ``EventRead`` body) as a VCALENDAR."""
-    [full] = await with_extras(reads, [dict(body)])
-    return await off_loop(convert.to_calendar, [full])
+@dataclass(frozen=True, slots=True)
+class Tagged:
+    """A calendar's entity tag, and its body unless the client's copy is current (None)."""
+
+    tag: str
+    body: bytes | None
+
+
+async def event_calendar(
+    reads: Reads, body: Mapping[str, Any], *, if_none_match: str | None
+) -> Tagged:
+    """One event (its ``EventRead`` body) as a VCALENDAR, or only its tag when
+    ``if_none_match`` names it.
+
+    The tag is ``"<id>-<version>@ics"``; for an event an import kept lines of
+    (``EventIcalExtra``, not versioned) ``"<id>-<version>@ics.<µs>"``, ``<µs>`` the time the
+    import wrote them in microseconds since the Unix epoch (UTC), so a re-import that changes
+    only those lines changes the tag. ``If-Match`` reads the version of either (the part
+    before ``@``)."""
+    rows = await reads.all(_ONE_EXTRA, {"event_id": body["id"]})
+    full, kind = dict(body), "ics"
+    if rows:
+        [(lines, written)] = rows
+        full["ical_extra"] = lines
+        kind = f"ics.{_microseconds(written)}"
+    tag = version_tag(body["id"], body["version"], kind)
+    if none_match_fails(if_none_match, tag):
+        return Tagged(tag, None)
+    return Tagged(tag, await off_loop(convert.to_calendar, [full]))
+
+
+def _microseconds(instant: datetime) -> int:
+    return (instant - _EPOCH) // timedelta(microseconds=1)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _too_many(cap: int, loc: str) -> ValidationFailed:
@@ -105,14 +143,6 @@ def feed_window(today: datetime) -> tuple[datetime, datetime]:
     return midnight - timedelta(days=FEED_DAYS_BACK), midnight + timedelta(days=FEED_DAYS_AHEAD)
 
 
-@dataclass(frozen=True, slots=True)
-class FeedAnswer:
-    """A feed's entity tag, and its body unless the client's copy is current (None)."""
-
-    tag: str
-    body: bytes | None
-
-
 async def feed_calendar(
     reads: Reads,
     *,
@@ -122,7 +152,7 @@ async def feed_calendar(
     now: datetime,
     cache: Cache,
     ttl: int,
-) -> FeedAnswer:
+) -> Tagged:
     """The feed's calendar, or only its tag when ``if_none_match`` names it (checked before
     any event is read).
 
@@ -138,11 +168,11 @@ async def feed_calendar(
     state = f"{RENDERING}|{start.date().isoformat()}|{stamp}".encode()
     tag = f'"feed-{feed.id}-{hashlib.sha256(state).hexdigest()[:32]}"'
     if none_match_fails(if_none_match, tag):
-        return FeedAnswer(tag, None)
+        return Tagged(tag, None)
     key = f"ics:{tag}"
     cached = await cache.get(key)
     if cached is not None:
-        return FeedAnswer(tag, cached)
+        return Tagged(tag, cached)
     bodies, more = await listing.calendar_window(
         reads, owner=feed.user_id, start=start, end=end, cap=cap
     )
@@ -152,7 +182,7 @@ async def feed_calendar(
         bodies = await with_extras(reads, bodies)
     body = await off_loop(_render_feed, bodies, feed)
     await cache.set(key, body, ttl=ttl)
-    return FeedAnswer(tag, body)
+    return Tagged(tag, body)
 
 
 def _render_feed(bodies: list[dict[str, Any]], feed: Feed) -> bytes:

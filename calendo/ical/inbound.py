@@ -2,7 +2,9 @@
 
 ``from_vevent`` maps one ``VEVENT`` to the fields of ``EventCreate`` (timed, or all-day for
 ``VALUE=DATE``) and its identity (UID, SEQUENCE, CREATED, LAST-MODIFIED); ``from_series``
-adds the ``RECURRENCE-ID`` instances of a series as its ``recurrence_overrides``. Each field
+adds the ``RECURRENCE-ID`` instances of a series as its ``recurrence_overrides`` (an all-day
+series' in dates, keyed by their floating instants as Calendo stores them), each checked to
+name an occurrence the series has. Each field
 is read here beside the form ``convert`` writes it in (docs/api-notes.md, "iCalendar").
 
 Pure: no database, no web framework.
@@ -17,6 +19,8 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 
+from calendo.calendar import days
+from calendo.events.snapshots import format_instant
 from calendo.ical import series
 from calendo.ical.convert import (
     OVERRIDE_TEXT,
@@ -77,22 +81,13 @@ def _is_start_mark(listed: Any) -> bool:
 def _all_day_fields(vevent: icalendar.Component, start: date) -> dict[str, Any]:
     """An all-day VEVENT (``DTSTART;VALUE=DATE``) as ``EventCreate`` fields: its dates, the
     end exclusive (RFC 5545: one day when neither ``DTEND`` nor ``DURATION`` says more)."""
-    end = start + timedelta(days=1)
-    given = getattr(vevent.get("DTEND"), "dt", None)
-    duration = getattr(vevent.get("DURATION"), "dt", None)
-    if "DTEND" in vevent:
-        if type(given) is not date:
-            raise ICalError("DTEND must be a date (VALUE=DATE), as DTSTART is")
-        end = given
-    elif isinstance(duration, timedelta):
-        end = start + timedelta(days=max(1, duration.days))
     rule = _rule(vevent)
     return {
         "title": _required_text(vevent, "SUMMARY"),
         "description": _optional_text(vevent, "DESCRIPTION"),
         "all_day": True,
         "start_date": start,
-        "end_date": end,
+        "end_date": _end_date(vevent, start, timedelta(days=1)),
         "location": _optional_text(vevent, "LOCATION"),
         "is_recurring": rule is not None,
         "recurrence_pattern": rule,
@@ -100,6 +95,20 @@ def _all_day_fields(vevent: icalendar.Component, start: date) -> dict[str, Any]:
         "recurrence_dates": _dates(vevent, "RDATE"),
         "transparency": _transparency(vevent),
     }
+
+
+def _end_date(vevent: icalendar.Component, start: date, length: timedelta) -> date:
+    """The exclusive end date of an all-day VEVENT: its ``DTEND`` (a date), or its start plus
+    its ``DURATION`` (whole days, at least one), else plus ``length``."""
+    given = getattr(vevent.get("DTEND"), "dt", None)
+    duration = getattr(vevent.get("DURATION"), "dt", None)
+    if "DTEND" in vevent:
+        if type(given) is not date:
+            raise ICalError("DTEND must be a date (VALUE=DATE), as DTSTART is")
+        return given
+    if isinstance(duration, timedelta):
+        return start + timedelta(days=max(1, duration.days))
+    return start + length
 
 
 def _dates(vevent: icalendar.Component, name: str) -> list[date]:
@@ -129,42 +138,93 @@ def overrides_of(
     """The ``recurrence_overrides`` (``OverrideIn`` fields) of a series (``from_vevent``
     fields) that ``instances`` give: each keeps only what differs from what the series gives
     its occurrence; an instance without ``DTEND`` or ``DURATION`` lasts as long as the
-    series' occurrences."""
+    series' occurrences. ``ICalError`` when one names no occurrence of the series."""
     if not series["is_recurring"]:
         raise ICalError("RECURRENCE-ID components for an event that does not recur")
-    if series.get("all_day"):
-        raise ICalError("RECURRENCE-ID components of an all-day series are not imported yet")
-    duration = series["end_time"] - series["start_time"]
-    result: list[dict[str, Any]] = []
-    for instance in instances:
-        rid = recurrence_id_of(instance)
-        value: dict[str, Any] = {"recurrence_id": rid}
-        start = _start(instance)[0].astimezone(UTC) if "DTSTART" in instance else rid
-        has_end = "DTEND" in instance or "DURATION" in instance
-        end = _end(instance, start).astimezone(UTC) if has_end else start + duration
-        if start != rid:
-            value["start_time"] = start
-        if end != start + duration:
-            value["end_time"] = end
+    own = _all_day_override if series.get("all_day") else _timed_override
+    result = [own(series, instance) for instance in instances]
+    for value, instance in zip(result, instances, strict=True):
         for field, name in OVERRIDE_TEXT.items():
             text = _optional_text(instance, name)
             if text is not None and text != series[field]:
                 value[field] = text
         if "TRANSP" in instance and _transparency(instance) != series["transparency"]:
             value["transparency"] = _transparency(instance)
-        result.append(value)
+    _check_occurrences(series, [value["recurrence_id"] for value in result])
     return sorted(result, key=lambda v: v["recurrence_id"])
 
 
-def recurrence_id_of(instance: icalendar.Component) -> datetime:
-    """The ``RECURRENCE-ID`` of an instance VEVENT, in UTC; ``ICalError`` for one Calendo
-    cannot model."""
+def _timed_override(series: Mapping[str, Any], instance: icalendar.Component) -> dict[str, Any]:
+    """A timed series' override: its recurrence id and its own times (UTC)."""
+    duration = series["end_time"] - series["start_time"]
+    rid = recurrence_id_of(instance, all_day=False)
+    value: dict[str, Any] = {"recurrence_id": rid}
+    start = _start(instance)[0].astimezone(UTC) if "DTSTART" in instance else rid
+    has_end = "DTEND" in instance or "DURATION" in instance
+    end = _end(instance, start).astimezone(UTC) if has_end else start + duration
+    if start != rid:
+        value["start_time"] = start
+    if end != start + duration:
+        value["end_time"] = end
+    return value
+
+
+def _all_day_override(series: Mapping[str, Any], instance: icalendar.Component) -> dict[str, Any]:
+    """An all-day series' override: its recurrence id and its own dates, each as the floating
+    instant (UTC midnight) Calendo keys and places it by (``calendar.days``)."""
+    rid = recurrence_id_of(instance, all_day=True)
+    value: dict[str, Any] = {"recurrence_id": rid}
+    given = getattr(instance.get("DTSTART"), "dt", None)
+    if "DTSTART" in instance and type(given) is not date:
+        raise ICalError(
+            "DTSTART of an all-day occurrence (RECURRENCE-ID;VALUE=DATE) must be a date"
+        )
+    start = given if isinstance(given, date) else rid.date()
+    length = series["end_date"] - series["start_date"]
+    end = _end_date(instance, start, length)
+    if start != rid.date():
+        value["start_time"] = days.floating(start)
+    if end != start + length:
+        value["end_time"] = days.floating(end)
+    return value
+
+
+def _check_occurrences(fields: Mapping[str, Any], recurrence_ids: Sequence[datetime]) -> None:
+    """``ICalError`` naming the first ``RECURRENCE-ID`` the series has no occurrence at (its
+    rule, ``RDATE`` and ``EXDATE`` as Calendo expands them)."""
+    lost = series.orphaned(fields, recurrence_ids)
+    if not lost:
+        return  # all found, or a rule the event's own validation refuses
+    first = min(lost)
+    if fields.get("all_day"):
+        raise ICalError(
+            f"RECURRENCE-ID {first.date().isoformat()} is not an occurrence of the series: its "
+            "rule, RDATE and EXDATE give no occurrence on that date"
+        )
+    raise ICalError(
+        f"RECURRENCE-ID {format_instant(first)} is not an occurrence of the series: its rule, "
+        "RDATE and EXDATE give no occurrence starting then"
+    )
+
+
+def recurrence_id_of(instance: icalendar.Component, *, all_day: bool | None = None) -> datetime:
+    """The ``RECURRENCE-ID`` of an instance VEVENT as Calendo keys it: a date-time in UTC, a
+    date (of an all-day series) as its floating instant. ``all_day`` says which the series
+    needs (None: either); ``ICalError`` for one Calendo cannot model."""
     prop = instance["RECURRENCE-ID"]
     rid = getattr(prop, "dt", None)
-    if not isinstance(rid, datetime) or rid.tzinfo is None:
-        raise ICalError("RECURRENCE-ID must be a date-time with a zone")
     if str(prop.params.get("RANGE", "")).upper() == "THISANDFUTURE":
         raise ICalError("RECURRENCE-ID;RANGE=THISANDFUTURE: Calendo overrides one occurrence")
+    if type(rid) is date and all_day is not False:
+        return days.floating(rid)
+    if all_day:
+        raise ICalError(
+            "RECURRENCE-ID of an all-day series must be a date (VALUE=DATE), as its DTSTART is"
+        )
+    if not isinstance(rid, datetime) or rid.tzinfo is None:
+        raise ICalError(
+            "RECURRENCE-ID must be a date-time with a zone, as the DTSTART of a timed series is"
+        )
     return rid.astimezone(UTC)
 
 
@@ -173,9 +233,10 @@ def _start(vevent: icalendar.Component) -> tuple[datetime, str]:
     if prop is None:
         raise ICalError("DTSTART is missing")
     value = prop.dt
-    # All-day events (VALUE=DATE) will be read here once the event model has them.
+    # A date here is an instance of a timed series (from_vevent reads an all-day DTSTART as
+    # such, and overrides_of an all-day series' instances as dates).
     if not isinstance(value, datetime):
-        raise ICalError("DTSTART is a date (an all-day event), which Calendo does not model yet")
+        raise ICalError("DTSTART is a date, but the series' DTSTART is a date-time")
     tzid = prop.params.get("TZID")
     if value.tzinfo is None and tzid:
         raise ICalError(

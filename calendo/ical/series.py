@@ -7,12 +7,12 @@ Pure: no database, no web framework. Events are read as their ``EventRead`` fiel
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from calendo.calendar import recurrence
+from calendo.calendar import days, recurrence
 from calendo.calendar.overrides import Override
 
 
@@ -21,25 +21,51 @@ def live_overrides(event: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     values = event.get("recurrence_overrides") or []
     if not values or not (event["recurrence_pattern"] or event["recurrence_dates"]):
         return []
-    series = series_of(event, tuple(Override(v["recurrence_id"]) for v in values))
-    try:
-        lost = set(recurrence.orphaned_overrides(series))
-    except recurrence.RecurrenceError:
+    lost = orphaned(event, [v["recurrence_id"] for v in values])
+    if lost is None:
         return []
     return [v for v in values if v["recurrence_id"] not in lost]
 
 
+def orphaned(event: Mapping[str, Any], recurrence_ids: Sequence[datetime]) -> set[datetime] | None:
+    """Which of ``recurrence_ids`` name no occurrence of the event's series (None when its
+    rule cannot be expanded: the event's own validation says why)."""
+    series = series_of(event, tuple(Override(rid) for rid in recurrence_ids))
+    try:
+        return set(recurrence.orphaned_overrides(series))
+    except recurrence.RecurrenceError:
+        return None
+
+
 def series_of(event: Mapping[str, Any], overrides: tuple[Override, ...] = ()) -> recurrence.Series:
-    """The calendar engine's series of an event (its ``EventRead`` fields)."""
+    """The calendar engine's series of an event (its ``EventRead`` fields, or the
+    ``EventCreate`` fields ``inbound`` reads). An all-day series is floating, as the engine
+    stores it (``calendar.days``): its dates, extra dates and exceptions as their UTC
+    midnights, its rule walking them in UTC, so its overrides are keyed the same way."""
+    if event.get("all_day"):
+        start, end = days.floating(event["start_date"]), days.floating(event["end_date"])
+        zone = "UTC"
+    else:
+        start, end, zone = event["start_time"], event["end_time"], event["timezone"]
     return recurrence.Series(
-        start=event["start_time"],
-        end=event["end_time"],
-        timezone=event["timezone"],
+        start=start,
+        end=end,
+        timezone=zone,
         rule=event["recurrence_pattern"],
-        exdates=tuple(event["recurrence_exceptions"]),
-        rdates=tuple(event["recurrence_dates"]),
+        exdates=tuple(map(floating, event["recurrence_exceptions"])),
+        rdates=tuple(map(floating, event["recurrence_dates"])),
         overrides=overrides,
     )
+
+
+def floating(value: date | datetime) -> datetime:
+    """An instant as it is, a date (of an all-day series) as its floating instant."""
+    return value if isinstance(value, datetime) else days.floating(value)
+
+
+def floating_day(value: date | datetime) -> date:
+    """The date of a floating instant (its UTC date); a date as it is."""
+    return value.astimezone(UTC).date() if isinstance(value, datetime) else value
 
 
 def has_own_start(event: Mapping[str, Any]) -> bool:

@@ -15,6 +15,7 @@ from tests.conftest import make_settings
 from tests.events.conftest import EventFactory
 from tests.helpers import Actor, assert_problem, register
 from tests.ical.support import share_with_viewer
+from tests.ical.test_import import _ok, calendar
 
 ICS = {"Accept": "text/calendar"}
 WINDOW = {"start_time": "2026-03-01T00:00:00Z", "end_time": "2026-04-01T00:00:00Z"}
@@ -224,3 +225,42 @@ async def test_an_exported_event_comes_back_whole_through_the_api(
     assert {name: copy.json()[name] for name in CONTENT_FIELDS} == {
         name: event[name] for name in CONTENT_FIELDS
     }
+
+
+async def test_the_one_event_tag_changes_with_the_lines_an_import_kept(
+    client: httpx.AsyncClient, owner: Actor
+) -> None:
+    """A re-import that changes only kept lines writes no version, but another calendar:
+    the tag names when the lines were written, so the old copy is not confirmed (304)."""
+    event = "UID:k@example.com\r\nDTSTART:20260302T090000Z\r\nDURATION:PT1H\r\nSUMMARY:Kept"
+    done = await _ok(client, owner, calendar(event + "\r\nX-ROOM:Before"))
+    url = f"/api/events/{done['created'][0]['event_id']}"
+    first = await client.get(url, headers={**owner.headers, **ICS})
+    [vevent] = _vevents(first)
+    assert vevent["X-ROOM"] == "Before"
+    tag = first.headers["etag"]
+    prefix = f'"{done["created"][0]["event_id"]}-1@ics.'
+    assert tag.startswith(prefix) and tag.removeprefix(prefix).removesuffix('"').isdigit()
+    # The same file again changes nothing: the copy is still current.
+    same = await _ok(client, owner, calendar(event + "\r\nX-ROOM:Before"))
+    assert [u["uid"] for u in same["unchanged"]] == ["k@example.com"]
+    still = await client.get(url, headers={**owner.headers, **ICS, "If-None-Match": tag})
+    assert (still.status_code, still.headers["etag"], still.content) == (304, tag, b"")
+    # Another X- value, the event's content unchanged: a new tag, and the old one is stale.
+    changed = await _ok(client, owner, calendar(event + "\r\nX-ROOM:After"))
+    assert [u["uid"] for u in changed["updated"]] == ["k@example.com"]
+    second = await client.get(url, headers={**owner.headers, **ICS, "If-None-Match": tag})
+    [vevent] = _vevents(second)
+    assert vevent["X-ROOM"] == "After" and vevent["SEQUENCE"] == 0  # still version 1
+    new_tag = second.headers["etag"]
+    assert new_tag != tag and new_tag.startswith(prefix)
+    confirmed = await client.get(url, headers={**owner.headers, **ICS, "If-None-Match": new_tag})
+    assert confirmed.status_code == 304
+    # If-Match reads the version the tag names (the part before "@").
+    renamed = await client.patch(
+        url, json={"title": "Renamed"}, headers={**owner.headers, "If-Match": new_tag}
+    )
+    assert renamed.status_code == 200, renamed.text
+    stale = await client.get(url, headers={**owner.headers, **ICS, "If-None-Match": new_tag})
+    assert stale.status_code == 200
+    assert stale.headers["etag"].startswith(f'"{renamed.json()["id"]}-2@ics.')

@@ -4,8 +4,8 @@ each expansion must be the occurrences Calendo's own ``/occurrences`` gives.
 
 The events cover what the format has to carry: zones with DST (the series cross a change),
 RRULE with COUNT, UNTIL, BYDAY and BYSETPOS, EXDATE, RDATE, overrides (moved, retitled,
-lengthened), and an all-day series (its dates compared as UTC midnights: the owner's account
-zone is UTC). The feed file is parsed only by the other library."""
+lengthened), and an all-day series with an override of dates (its dates compared as UTC
+midnights: the owner's account zone is UTC). The feed file is parsed only by the other library."""
 
 from __future__ import annotations
 
@@ -160,6 +160,10 @@ async def test_a_second_library_expands_the_feed_as_calendo_does(
     )
     await _patch(client, owner, events[2], 4, {"end_time": _z(BASE + timedelta(days=13, hours=5))})
     await _patch(client, owner, events[3], 1, {"location": "Elsewhere"})
+    # An all-day occurrence moved a day later and lengthened to three days.
+    first = datetime.fromisoformat((await _occurrences(client, owner, events[5]["id"]))[1][0])
+    moved = {"start_time": _z(first + timedelta(days=1)), "end_time": _z(first + timedelta(days=4))}
+    await _patch(client, owner, events[5], 1, {**moved, "title": "Moved"})
 
     feed = await client.post("/api/feeds", json={"name": "Interop"}, headers=owner.headers)
     assert feed.status_code == 201, feed.text
