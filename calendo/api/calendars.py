@@ -64,7 +64,7 @@ async def window(
 
 async def one_event(request: Request, body: dict[str, Any]) -> Response:
     """One event as a VCALENDAR; its tag names the format and the lines an import kept of it
-    (``"<id>-<version>@ics"``, ``export.event_calendar``), so a JSON copy is never confirmed
+    (``"<id>-<version>@ics<r>"``, ``export.event_calendar``), so a JSON copy is never confirmed
     (304) for it, nor the reverse, nor a copy from before a re-import changed those lines."""
     answer = await export.event_calendar(
         services_of(request).db.reads, body, if_none_match=request.headers.get("if-none-match")

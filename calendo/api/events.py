@@ -317,11 +317,11 @@ async def get_event(event_id: PathId, request: Request, caller: BearerDep) -> An
     """The event, the caller's role and its permission list.
 
     With `Accept: text/calendar`: the event as one VCALENDAR (its VEVENT and the VTIMEZONE of
-    its zone; `as_of` applies, `tz` does not matter), with `ETag: "<id>-<version>@ics"`, or
-    `"<id>-<version>@ics.<µs>"` when an import kept iCalendar lines Calendo does not model for
-    the event (`<µs>`: when the import wrote them, in microseconds since 1970-01-01 UTC), so
-    a re-import that changes only those lines changes the tag; `If-None-Match` naming the
-    current tag is a 304.
+    its zone; `as_of` applies, `tz` does not matter), with `ETag: "<id>-<version>@ics<r>"`, or
+    `"<id>-<version>@ics<r>.<µs>"` when an import kept iCalendar lines Calendo does not model for
+    the event (`<r>`: the rendering's number, which changes when the rendering does; `<µs>`:
+    when the import wrote them, in microseconds since 1970-01-01 UTC), so a re-import that
+    changes only those lines changes the tag; `If-None-Match` naming the current tag is a 304.
     """
     query = _event_read_query(request) if request.scope["query_string"] else _EVENT_READ_DEFAULTS
     services = services_of(request)

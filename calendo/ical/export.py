@@ -85,17 +85,18 @@ async def event_calendar(
     """One event (its ``EventRead`` body) as a VCALENDAR, or only its tag when
     ``if_none_match`` names it.
 
-    The tag is ``"<id>-<version>@ics"``; for an event an import kept lines of
-    (``EventIcalExtra``, not versioned) ``"<id>-<version>@ics.<µs>"``, ``<µs>`` the time the
-    import wrote them in microseconds since the Unix epoch (UTC), so a re-import that changes
-    only those lines changes the tag. ``If-Match`` reads the version of either (the part
-    before ``@``)."""
+    The tag is ``"<id>-<version>@ics<rendering>"`` (``RENDERING``, so that a copy rendered
+    before the rendering changed is not confirmed); for an event an import kept lines of
+    (``EventIcalExtra``, not versioned) ``"<id>-<version>@ics<rendering>.<µs>"``, ``<µs>`` the
+    time the import wrote them in microseconds since the Unix epoch (UTC), so a re-import that
+    changes only those lines changes the tag. ``If-Match`` reads the version of either (the
+    part before ``@``)."""
     rows = await reads.all(_ONE_EXTRA, {"event_id": body["id"]})
-    full, kind = dict(body), "ics"
+    full, kind = dict(body), f"ics{RENDERING}"
     if rows:
         [(lines, written)] = rows
         full["ical_extra"] = lines
-        kind = f"ics.{_microseconds(written)}"
+        kind = f"ics{RENDERING}.{_microseconds(written)}"
     tag = version_tag(body["id"], body["version"], kind)
     if none_match_fails(if_none_match, tag):
         return Tagged(tag, None)

@@ -10,7 +10,7 @@ from asgi_lifespan import LifespanManager
 from calendo.app import create_app
 from calendo.core.formats import CALENDAR, JSON, MSGPACK, choose_format
 from calendo.events.snapshots import CONTENT_FIELDS
-from calendo.ical import inbound
+from calendo.ical import export, inbound
 from tests.conftest import make_settings
 from tests.events.conftest import EventFactory
 from tests.helpers import Actor, assert_problem, register
@@ -48,7 +48,7 @@ async def test_one_event_as_a_calendar(
     calendar = icalendar.Calendar.from_ical(response.content)
     assert [tz["TZID"] for tz in calendar.timezones] == ["Europe/Berlin"]
     tag = response.headers["etag"]
-    assert tag == f'"{event["id"]}-1@ics"'
+    assert tag == f'"{event["id"]}-1@ics{export.RENDERING}"'
     assert response.headers["vary"] == "Accept"
     again = await client.get(url, headers={**owner.headers, **ICS, "If-None-Match": tag})
     assert again.status_code == 304
@@ -239,7 +239,7 @@ async def test_the_one_event_tag_changes_with_the_lines_an_import_kept(
     [vevent] = _vevents(first)
     assert vevent["X-ROOM"] == "Before"
     tag = first.headers["etag"]
-    prefix = f'"{done["created"][0]["event_id"]}-1@ics.'
+    prefix = f'"{done["created"][0]["event_id"]}-1@ics{export.RENDERING}.'
     assert tag.startswith(prefix) and tag.removeprefix(prefix).removesuffix('"').isdigit()
     # The same file again changes nothing: the copy is still current.
     same = await _ok(client, owner, calendar(event + "\r\nX-ROOM:Before"))
@@ -263,4 +263,4 @@ async def test_the_one_event_tag_changes_with_the_lines_an_import_kept(
     assert renamed.status_code == 200, renamed.text
     stale = await client.get(url, headers={**owner.headers, **ICS, "If-None-Match": new_tag})
     assert stale.status_code == 200
-    assert stale.headers["etag"].startswith(f'"{renamed.json()["id"]}-2@ics.')
+    assert stale.headers["etag"].startswith(f'"{renamed.json()["id"]}-2@ics{export.RENDERING}.')
