@@ -14,10 +14,12 @@ an event) is imported into an empty account twice, each time on a fresh database
 2. with it at the file's size: the whole file in one transaction, as before parts existed.
 
 Beside each import another user writes one event at a time (``POST /api/events``) in a
-loop. The numbers: the import's time, and the other writer's latency while it ran (median,
-p99, slowest) against the same writer alone first. On SQLite a transaction holds the
-process's writer queue, so the slowest write beside the import is about the longest
-transaction the import holds.
+loop, and a third reads one event as ``text/calendar`` in a loop (its rendering runs on the
+process's CPU lane, ``core.cooperative.off_loop``). The numbers: the import's time, and each
+loop's latency while it ran (median, p99, slowest) against the same loop alone first. On
+SQLite a transaction holds the process's writer queue, so the slowest write beside the import
+is about the longest transaction the import holds; the slowest export says whether the
+import's reading held up the CPU lane.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -81,27 +84,44 @@ def calendar_file(count: int) -> bytes:
     return ("\r\n".join(lines) + "\r\n").encode()
 
 
-async def _writer(
-    client: httpx.AsyncClient, headers: dict[str, str], stop: asyncio.Event, took: list[float]
+Call = Callable[[httpx.AsyncClient, dict[str, str], int], Awaitable[httpx.Response]]
+
+
+async def write_one(client: httpx.AsyncClient, headers: dict[str, str], n: int) -> httpx.Response:
+    """Event ``n``, far from the file's (overlaps allowed)."""
+    start = datetime(2030, 1, 1, tzinfo=UTC) + timedelta(hours=n)
+    body = {
+        "title": f"Beside {n}",
+        "start_time": start.isoformat(),
+        "end_time": (start + timedelta(minutes=30)).isoformat(),
+    }
+    return await client.post(
+        "/api/events", json=body, params={"conflict_strategy": "allow"}, headers=headers
+    )
+
+
+async def export_one(client: httpx.AsyncClient, headers: dict[str, str], n: int) -> httpx.Response:
+    """The reader's first event, as ``text/calendar``."""
+    return await client.get("/api/events/1", headers={**headers, "Accept": "text/calendar"})
+
+
+async def _loop(
+    call: Call,
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    stop: asyncio.Event,
+    took: list[float],
+    first: int = 0,
 ) -> None:
-    """One event at a time, far from the file's (overlaps allowed), until ``stop``."""
-    base = datetime(2030, 1, 1, tzinfo=UTC)
-    n = len(took)
+    """``call`` one request at a time until ``stop``, timing each."""
+    n = first
     while not stop.is_set():
-        start = base + timedelta(hours=n)
-        n += 1
-        body = {
-            "title": f"Beside {n}",
-            "start_time": start.isoformat(),
-            "end_time": (start + timedelta(minutes=30)).isoformat(),
-        }
         started = time.perf_counter()
-        response = await client.post(
-            "/api/events", json=body, params={"conflict_strategy": "allow"}, headers=headers
-        )
+        response = await call(client, headers, n)
         took.append(time.perf_counter() - started)
-        assert response.status_code == 201, response.text
-        # In process a write may never suspend (SQLite runs inline): hand the loop over.
+        assert response.status_code < 300, response.text
+        n += 1
+        # In process a request may never suspend (SQLite runs inline): hand the loop over.
         await asyncio.sleep(0)
 
 
@@ -109,7 +129,7 @@ def _latencies(label: str, took: list[float]) -> str:
     ordered = sorted(took)
     p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
     return (
-        f"{label}: {len(took)} writes, median {_ms(statistics.median(took))}, "
+        f"{label}: {len(took)} requests, median {_ms(statistics.median(took))}, "
         f"p99 {_ms(p99)}, slowest {_ms(max(took))}"
     )
 
@@ -124,15 +144,21 @@ async def scenario(url: str, data: bytes, part_events: int) -> None:
         ) as client:
             importer = {**(await _register(client, "importer")), "Content-Type": "text/calendar"}
             other = await _register(client, "other")
-            alone: list[float] = []
+            await write_one(client, other, 0)  # event 1, which the export loop reads
+            calls = {"other writer": write_one, "one-event export": export_one}
+            alone: dict[str, list[float]] = {label: [] for label in calls}
+            for label, call in calls.items():
+                stop = asyncio.Event()
+                solo = asyncio.create_task(_loop(call, client, other, stop, alone[label], 1))
+                await asyncio.sleep(2)
+                stop.set()
+                await solo
+            beside: dict[str, list[float]] = {label: [] for label in calls}
             stop = asyncio.Event()
-            solo = asyncio.create_task(_writer(client, other, stop, alone))
-            await asyncio.sleep(2)
-            stop.set()
-            await solo
-            beside: list[float] = []
-            stop = asyncio.Event()
-            writing = asyncio.create_task(_writer(client, other, stop, beside))
+            loops = [
+                asyncio.create_task(_loop(call, client, other, stop, beside[label], 10_000))
+                for label, call in calls.items()
+            ]
             started = time.perf_counter()
             response = await client.post(
                 "/api/events/import",
@@ -142,15 +168,16 @@ async def scenario(url: str, data: bytes, part_events: int) -> None:
             )
             took = time.perf_counter() - started
             stop.set()
-            await writing
+            await asyncio.gather(*loops)
             response.raise_for_status()
             body = response.json()
             print(
                 f"  import: {_ms(took)} ({len(body['created'])} created, "
                 f"{len(body['refused'])} refused)"
             )
-            print("  " + _latencies("other writer alone", alone))
-            print("  " + _latencies("other writer beside the import", beside))
+            for label in calls:
+                print("  " + _latencies(f"{label} alone", alone[label]))
+                print("  " + _latencies(f"{label} beside the import", beside[label]))
 
 
 def main() -> None:

@@ -111,7 +111,7 @@ async def import_calendar(
     data = await _file_of(request, max_bytes=settings.import_max_bytes)
     read = functools.partial(reading.read, max_events=settings.import_max_events)
     try:
-        items = await off_loop(read, data)
+        items = await off_loop(read, data, bulk=True)
     except reading.Unreadable as exc:
         raise ValidationFailed(str(exc), loc=("body",)) from None
     ctx = WriteContext(

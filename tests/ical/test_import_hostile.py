@@ -4,6 +4,7 @@ event loop kept free while a large file is read."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -11,7 +12,9 @@ import httpx
 import pytest
 
 from calendo.core.config import Settings
+from calendo.ical import reading
 from tests.conftest import make_settings
+from tests.events.conftest import EventFactory
 from tests.helpers import Actor, assert_problem
 from tests.ical.test_import import ICS, URL, _count, calendar, vevent
 
@@ -146,3 +149,41 @@ async def test_reading_a_large_file_leaves_the_loop_free(
     assert response.status_code == 200, response.text
     assert len(response.json()["created"]) == 1000
     assert max(gaps) < 0.5, max(gaps)
+
+
+async def test_an_import_being_read_holds_up_no_export(
+    client: httpx.AsyncClient,
+    owner: Actor,
+    make_event: EventFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Reading a file runs on the lane for long jobs: while an import is still being read, a
+    one-event export (rendered on the CPU lane) is answered."""
+    event = await make_event(owner, title="Rendered meanwhile")
+    entered, release = threading.Event(), threading.Event()
+    real = reading.read
+
+    def held(data: bytes, *, max_events: int) -> list[reading.Item]:
+        entered.set()
+        release.wait(30)
+        return real(data, max_events=max_events)
+
+    monkeypatch.setattr(reading, "read", held)
+    importing = asyncio.create_task(
+        client.post(URL, content=calendar(vevent("a@x")), headers={**owner.headers, **ICS})
+    )
+    try:
+        assert await asyncio.to_thread(entered.wait, 10)
+        exported = await asyncio.wait_for(
+            client.get(
+                f"/api/events/{event['id']}", headers={**owner.headers, "Accept": "text/calendar"}
+            ),
+            timeout=10,
+        )
+        assert exported.status_code == 200
+        assert b"SUMMARY:Rendered meanwhile" in exported.content
+        assert not importing.done()  # still being read
+    finally:
+        release.set()
+    response = await importing
+    assert response.status_code == 200 and len(response.json()["created"]) == 1
