@@ -50,7 +50,6 @@ HEARTBEAT = 1.0
 LEAD = 0.6  # heavy clients start this long before the cheap reads are measured
 SINGLE_TARGET, TRIPLE_TARGET, STALL_TARGET_MS = 5.0, 15.0, 100.0
 LAG_GAUGE = "calendo_event_loop_lag_max_seconds"
-JSON = {"content-type": "application/json"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +190,8 @@ def _warm(server: Server, headers: dict[str, str], heavy: HeavySet) -> None:
     with httpx.Client(base_url=server.url, headers=headers, timeout=120) as client:
         for name, templates in heavy.items():
             method, path, body = render(templates[0], 0)
-            response = client.request(method, path, content=body, headers=JSON)
+            kind = {"content-type": templates[0].content_type}
+            response = client.request(method, path, content=body, headers=kind)
             if not response.is_success:
                 raise SystemExit(f"{name}: HTTP {response.status_code} {response.text[:300]}")
 

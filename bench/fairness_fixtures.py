@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from bench import config
+from bench.ical_import_bench import calendar_file
 from bench.plan import RequestTemplate, SlotBody, slot_event
 from bench.seed_content import SENTENCES
 
@@ -26,6 +27,8 @@ OCCURRENCES = 1000
 WINDOWS = 400
 TRANSACTION_BODIES = 60
 DESCRIPTION_CHARS = 10_000
+# A 1,000-event iCalendar file (0.9 MiB: a tenth weekly series with two overrides each).
+IMPORT_FILE = calendar_file(1000).decode()
 EXPAND_WINDOW = (config.RANGE_START + timedelta(weeks=40), config.RANGE_START + timedelta(weeks=66))
 
 
@@ -161,5 +164,14 @@ def heavy_requests(fixtures: Fixtures, phase: int) -> dict[str, tuple[RequestTem
         "transaction 100": _transactions(phase),
         "diff html (10 kB texts)": (
             RequestTemplate("GET", f"/api/events/{fixtures.diff_id}/diff/1/2?format=html"),
+        ),
+        # Read whole off the loop, then five parts written and rolled back.
+        "import 1000 (dry run)": (
+            RequestTemplate(
+                "POST",
+                "/api/events/import?dry_run=true&conflict_strategy=allow",
+                body=IMPORT_FILE,
+                content_type="text/calendar",
+            ),
         ),
     }

@@ -24,7 +24,6 @@ from bench.config import ROOT
 from bench.plan import LoadResult, LoadSpec, percentile, render
 
 REQUEST_TIMEOUT = 60.0
-JSON_HEADERS = {"content-type": "application/json"}
 
 
 async def _worker(
@@ -37,8 +36,9 @@ async def _worker(
 ) -> None:
     while time.perf_counter() < deadline:
         n = next(numbers)
-        method, path, body = render(spec.templates[n % len(spec.templates)], n)
-        headers = JSON_HEADERS if body is not None else None
+        template = spec.templates[n % len(spec.templates)]
+        method, path, body = render(template, n)
+        headers = {"content-type": template.content_type} if body is not None else None
         started = time.perf_counter()
         try:
             response = await client.request(method, path, content=body, headers=headers)

@@ -38,6 +38,7 @@ class RequestTemplate:
     path: str
     body: str | None = None
     slots: SlotBody | None = None
+    content_type: str = "application/json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,7 @@ class LoadSpec:
                 path=t["path"],
                 body=t["body"],
                 slots=SlotBody(**t["slots"]) if t["slots"] else None,
+                content_type=t.get("content_type", "application/json"),
             )
             for t in raw.pop("templates")
         )

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, insert, select
@@ -48,7 +49,7 @@ from calendo.calendar import recurrence
 from calendo.core.cooperative import Pacer
 from calendo.core.errors import AppError, PermissionDenied
 from calendo.core.types import utcnow
-from calendo.events import access, creation, service
+from calendo.events import access, creation, scheduling, service
 from calendo.events.batch import CreateRun
 from calendo.events.schemas import EventCreate, EventUpdate
 from calendo.events.snapshots import CONTENT_FIELDS
@@ -63,11 +64,23 @@ _CARRIED = 1 << 40
 
 @dataclass(frozen=True, slots=True)
 class Placed:
-    """A new event of a part, as placed (its component index, title and series)."""
+    """A new event of a part, as placed (its component index, title and series), with the
+    span of its occurrences (``last`` None when open-ended)."""
 
     index: int
     title: str
     series: recurrence.Series
+    first: datetime
+    last: datetime | None
+
+    @classmethod
+    def of(cls, index: int, title: str, series: recurrence.Series) -> Placed:
+        first, last = scheduling.first_start(series), scheduling.last_end(series)
+        return cls(index, title, series, first, last)
+
+    def meets(self, start: datetime, end: datetime) -> bool:
+        """Whether an occurrence of it may overlap ``[start, end)``."""
+        return self.first < end and (self.last is None or self.last > start)
 
 
 @dataclass(slots=True)
@@ -248,8 +261,10 @@ async def _create(
     if not prepared:
         return
     run_ = await CreateRun.open(session, ctx=ctx, series=[p[2] for p in prepared], pacer=pacer)
-    for before in earlier:
-        run_.cache.add(-(_CARRIED + before.index), before.title, before.series)
+    for before in earlier:  # only those that can meet this part's window are expanded
+        if before.meets(run_.cache.start, run_.cache.end):
+            run_.cache.add(-(_CARRIED + before.index), before.title, before.series)
+            await pacer.tick()
     placed: list[Item] = []
     for item, content, series in prepared:
         try:
@@ -266,7 +281,8 @@ async def _create(
     for item, result, series in zip(placed, written, run_.placed, strict=True):
         event_id = result.event.id
         report.created.append({**_listed(item, event_id), "conflicts": result.conflicts})
-        report.placed.append(Placed(item.index, result.event.title, series))
+        report.placed.append(Placed.of(item.index, result.event.title, series))
+        await pacer.tick()
         if item.kept:
             kept[event_id] = item.kept
         rows.append({"owner_id": ctx.actor.id, "uid": item.uid, "event_id": event_id})
