@@ -23,7 +23,7 @@ from calendo.core.formats import json_response
 from calendo.core.routing import StrictQueryRoute
 from calendo.core.uow import UnitOfWork
 from calendo.events import occurrences, preconditions, splitting
-from calendo.events.schemas import EventWriteResult, WindowTime
+from calendo.events.schemas import Day, EventWriteResult, WindowTime
 from calendo.events.series_schemas import (
     OccurrenceEdit,
     SplitRequest,
@@ -34,10 +34,15 @@ from calendo.events.series_schemas import (
 router = APIRouter(tags=["events"], route_class=StrictQueryRoute)
 
 RecurrenceId = Annotated[
-    WindowTime,
+    Day | WindowTime,
     Path(
         description="The start the series gives the occurrence (RFC 3339 with offset, as "
-        "`/occurrences` lists it; an overridden occurrence keeps its `recurrence_id`)."
+        "`/occurrences` lists it; an overridden occurrence keeps its `recurrence_id`). An "
+        "all-day series' occurrence is named by its date (`2026-03-26`), or by a time that is "
+        "00:00 on its own offset's clock, read as that date: its UTC midnight "
+        "(`2026-03-26T00:00:00Z`, its stored `recurrence_id`) or its start as `/occurrences` "
+        "places it in the caller's zone (`2026-03-26T00:00:00+01:00`). A date on a timed "
+        "series, or any other time on an all-day one, names no occurrence (404)."
     ),
 ]
 _ERRORS = problem_responses(401, 403, 404, 409, 412, 422)
@@ -61,7 +66,16 @@ async def edit_occurrence(
     """Edit one occurrence of a series (editor or owner): the fields sent become its own
     (`null` gives one back to the series). A new version of the series; the answer is the
     series with its `recurrence_overrides`. 404 when the series has no occurrence starting
-    at `recurrence_id`."""
+    at `recurrence_id`.
+
+    An all-day series' occurrence moves by whole dates: send `start_date` / `end_date` (ISO
+    dates, the end exclusive as the event's `end_date`), stored as the UTC midnights of those
+    dates in the override's `start_time` / `end_time` (and returned so). `start_time` /
+    `end_time` are accepted there only as UTC midnights (`2026-03-27T00:00:00Z`); any other
+    time is a 422 `validation-error` at `["body","start_time"]` saying to send
+    `start_date`, and a date beside its time (`start_date` with `start_time`) is a 422 too.
+    On a timed series `start_date` / `end_date` are a 422 (send times). Nothing is written
+    when refused."""
     services = services_of(request)
     async with UnitOfWork.write(services.db) as unit:
         written = await occurrences.edit_occurrence(

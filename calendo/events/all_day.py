@@ -24,7 +24,7 @@ all-day event are its UTC placement (the UTC midnights of its dates), derived fr
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -38,9 +38,11 @@ __all__ = [
     "SENT_FIELDS",
     "bound_columns",
     "is_date_text",
+    "occurrence_days",
     "place_bodies",
     "place_body",
     "reconcile",
+    "settle_overrides",
     "stored_instant",
     "stored_value",
 ]
@@ -48,9 +50,14 @@ __all__ = [
 FIELDS = ("all_day", "start_date", "end_date")
 # The fields whose values ``reconcile`` checks on a timed event: an update of a timed event
 # sending none of them has nothing to reconcile (a title change never runs this module).
-SENT_FIELDS = frozenset({*FIELDS, "recurrence_exceptions", "recurrence_dates"})
+SENT_FIELDS = frozenset(
+    {*FIELDS, "recurrence_exceptions", "recurrence_dates", "recurrence_overrides"}
+)
 _DAY = timedelta(days=1)
 _LISTS = ("recurrence_exceptions", "recurrence_dates")
+_OVERRIDES = "recurrence_overrides"
+# An occurrence's own times and the dates an all-day series' occurrence may give them by.
+_OWN_DAYS = {"start_time": "start_date", "end_time": "end_date"}
 
 
 def is_date_text(value: object) -> bool:
@@ -85,6 +92,8 @@ def reconcile(content: dict[str, Any], sent: set[str], *, was_all_day: bool) -> 
     is refused unless the body's schema found them equal to the dates), and extra or excluded
     dates must be dates. Timed: dates are refused, and making an all-day event timed needs
     both times."""
+    if _OVERRIDES in sent:
+        settle_overrides(content)
     if not content.get("all_day"):
         content["all_day"] = False
         for field in ("start_date", "end_date"):
@@ -155,6 +164,65 @@ def _converted(content: dict[str, Any], values: list[str], *, dates: bool) -> li
     return sorted(
         {format_instant(datetime.combine(date.fromisoformat(v), clock, zone)) for v in values}
     )
+
+
+def settle_overrides(content: dict[str, Any]) -> None:
+    """The sent ``recurrence_overrides`` of new content (stored form, dates still as sent) with
+    each override's dates as its times (``occurrence_days``), in place."""
+    all_day = bool(content.get("all_day"))
+    content[_OVERRIDES] = [
+        {
+            "recurrence_id": value["recurrence_id"],
+            **occurrence_days(value, all_day=all_day, loc=("body", _OVERRIDES, index), text=True),
+        }
+        for index, value in enumerate(content.get(_OVERRIDES) or ())
+    ]
+
+
+def occurrence_days(
+    own: Mapping[str, Any], *, all_day: bool, loc: tuple[str | int, ...], text: bool = False
+) -> dict[str, Any]:
+    """What one occurrence has of its own (an override, or a ``PATCH`` of one: ``None`` gives
+    a field back to the series) with ``start_date`` / ``end_date`` as ``start_time`` /
+    ``end_time``: the UTC midnights an all-day series keys and places its occurrences by
+    (``calendar.days``; as RFC 3339 strings when ``text``, else datetimes). 422 at ``loc`` +
+    the field for dates on a timed series' occurrence, a date beside its time, and, on an
+    all-day series, a time that is not a UTC midnight."""
+    result = {k: v for k, v in own.items() if k not in _OWN_DAYS.values() and k != "recurrence_id"}
+    for field, date_field in _OWN_DAYS.items():
+        day, given = own.get(date_field), own.get(field)
+        if day is not None and not all_day:
+            raise ValidationFailed(
+                f"{date_field} is only for an occurrence of an all-day series; this series is "
+                f"timed: send {field} (RFC 3339 with an offset)",
+                loc=(*loc, date_field),
+            )
+        if day is not None and given is not None:
+            raise ValidationFailed(
+                f"send {date_field} or {field}, not both", loc=(*loc, date_field)
+            )
+        if day is not None:
+            instant = days.floating(date.fromisoformat(day) if isinstance(day, str) else day)
+            result[field] = format_instant(instant) if text else instant
+        elif all_day and given is not None:
+            _require_midnight(given, field, date_field, (*loc, field))
+        elif date_field in own and field not in own:  # a PATCH's null: the series' again
+            result[field] = None
+    return result
+
+
+def _require_midnight(value: str | datetime, field: str, date_field: str, loc: Any) -> None:
+    """422 unless an all-day occurrence's time is a UTC midnight (the form it is stored in)."""
+    instant = parse_instant(value) if isinstance(value, str) else value.astimezone(UTC)
+    if instant.time() != datetime.min.time():
+        shown = value if isinstance(value, str) else value.isoformat()
+        raise ValidationFailed(
+            f"{field} of an occurrence of an all-day series must be a UTC midnight (such as "
+            f"{instant.date().isoformat()}T00:00:00Z), not {shown}: an all-day occurrence "
+            f"moves by whole dates; send {date_field} (an ISO date such as "
+            f"{instant.date().isoformat()}) instead",
+            loc=loc,
+        )
 
 
 def bound_columns(series: recurrence.Series) -> dict[str, Any]:

@@ -9,16 +9,16 @@ conflict-checked with the rest of the series under the caller's strategy.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from calendo.events import access, overrides
+from calendo.events import access, all_day, overrides
 from calendo.events.preconditions import raise_stale, require_if_match
 from calendo.events.series_schemas import OccurrenceEdit
 from calendo.events.service import WriteContext, Written, write_content
-from calendo.events.snapshots import content_snapshot, format_instant, parse_instant
+from calendo.events.snapshots import content_snapshot, format_instant
 
 
 async def edit_occurrence(
@@ -26,15 +26,18 @@ async def edit_occurrence(
     *,
     ctx: WriteContext,
     event_id: int,
-    recurrence_id: datetime,
+    recurrence_id: datetime | date,
     data: OccurrenceEdit,
     if_match: str | None,
     note: str | None = None,
 ) -> Written:
     """Give one occurrence its own times, title, description, location or transparency
     (editor or owner); 404 when the series has no occurrence starting at ``recurrence_id``."""
-    found, current = await _locked(session, ctx, event_id, recurrence_id, data.version, if_match)
-    values = overrides.patched(current[overrides.FIELD], recurrence_id, data.changes())
+    found, current, rid = await _locked(
+        session, ctx, event_id, recurrence_id, data.version, if_match
+    )
+    changes = all_day.occurrence_days(data.changes(), all_day=current["all_day"], loc=("body",))
+    values = overrides.patched(current[overrides.FIELD], rid, changes)
     content = {**current, overrides.FIELD: values}
     if content == current:
         return Written(found.event, found.role, [])
@@ -46,19 +49,20 @@ async def cancel_occurrence(
     *,
     ctx: WriteContext,
     event_id: int,
-    recurrence_id: datetime,
+    recurrence_id: datetime | date,
     if_match: str | None,
     note: str | None = None,
 ) -> Written:
     """Cancel one occurrence (editor or owner): its start becomes an exception of the series
     and its override, if any, goes with it (both come back with a rollback)."""
-    found, current = await _locked(session, ctx, event_id, recurrence_id, None, if_match)
-    rid = format_instant(recurrence_id)
-    exceptions = sorted({*current["recurrence_exceptions"], rid}, key=parse_instant)
+    found, current, rid = await _locked(session, ctx, event_id, recurrence_id, None, if_match)
+    # An all-day series' exceptions are dates (``events.all_day``).
+    excluded = rid.date().isoformat() if current["all_day"] else format_instant(rid)
+    exceptions = sorted({*current["recurrence_exceptions"], excluded}, key=all_day.stored_instant)
     content: dict[str, Any] = {
         **current,
         "recurrence_exceptions": exceptions,
-        overrides.FIELD: overrides.without(current[overrides.FIELD], recurrence_id),
+        overrides.FIELD: overrides.without(current[overrides.FIELD], rid),
     }
     return await _write(session, ctx, found, current, content, note)
 
@@ -89,12 +93,12 @@ async def _locked(
     session: AsyncSession,
     ctx: WriteContext,
     event_id: int,
-    recurrence_id: datetime,
+    recurrence_id: datetime | date,
     version: int | None,
     if_match: str | None,
-) -> tuple[access.WriteAccess, dict[str, Any]]:
-    """The series locked for an editor, its preconditions met, and its content; 404 when it
-    has no such occurrence."""
+) -> tuple[access.WriteAccess, dict[str, Any], datetime]:
+    """The series locked for an editor, its preconditions met, its content and the recurrence
+    id the path names (``overrides.occurrence_key``); 404 when it has no such occurrence."""
     found = await access.lock_event(
         session, user_id=ctx.actor.id, event_id=event_id, minimum="editor"
     )
@@ -102,5 +106,4 @@ async def _locked(
     if version is not None and version != found.event.version:
         await raise_stale(session, found.event, found.role, version, by_header=False)
     current = content_snapshot(found.event)
-    overrides.require_occurrence(current, recurrence_id)
-    return found, current
+    return found, current, overrides.require_occurrence(current, recurrence_id)

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from calendo.calendar import recurrence
+from calendo.calendar import days, recurrence
 from calendo.calendar.overrides import MAX_OVERRIDES, Override
 from calendo.core.errors import NotFound, ValidationFailed
 from calendo.events.scheduling import series_of_content
@@ -30,6 +30,8 @@ FIELD = "recurrence_overrides"
 TIMES = ("start_time", "end_time")
 # What an override may hold besides its recurrence id, in the order it is stored.
 OWN_FIELDS = ("start_time", "end_time", "title", "description", "location", "transparency")
+# What an all-day series' occurrence may be moved by instead of its times (never stored).
+DATES = ("start_date", "end_date")
 # The event fields an override may replace on its occurrence (its times aside).
 CONTENT = ("title", "description", "location", "transparency")
 _LOC = ("body", FIELD)
@@ -48,13 +50,17 @@ def stored(items: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 
 def own(item: Mapping[str, Any]) -> dict[str, Any]:
-    """The fields of ``item`` an override keeps (the set ones), times in stored form."""
+    """The fields of ``item`` an override keeps (the set ones), times in stored form; the
+    dates an all-day series' occurrence may be given by as ISO dates, which
+    ``all_day.settle_overrides`` turns into times once the series' kind is known."""
     kept: dict[str, Any] = {}
-    for field in OWN_FIELDS:
+    for field in (*OWN_FIELDS, *DATES):
         value = item.get(field)
         if value is None:
             continue
-        kept[field] = format_instant(value) if isinstance(value, datetime) else value
+        if isinstance(value, datetime):
+            value = format_instant(value)
+        kept[field] = value.isoformat() if isinstance(value, date) else value
     return kept
 
 
@@ -179,12 +185,37 @@ def _key(value: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
     return tuple(sorted(value.items()))
 
 
-def require_occurrence(content: Mapping[str, Any], recurrence_id: datetime) -> None:
-    """404 unless the series has an occurrence starting at ``recurrence_id`` (an overridden
-    one counts by the start its series gives it)."""
+def require_occurrence(content: Mapping[str, Any], named: datetime | date) -> datetime:
+    """The recurrence id of the occurrence a path names (``occurrence_key``); 404 unless the
+    series has an occurrence starting there (an overridden one counts by the start its series
+    gives it)."""
+    recurrence_id = occurrence_key(content, named)
     probe = replace(series_of_content(content), overrides=(Override(recurrence_id),))
     if not content["is_recurring"] or recurrence.orphaned_overrides(probe):
-        raise NotFound(f"The event has no occurrence starting at {format_instant(recurrence_id)}")
+        hint = " (an all-day series' occurrence is named by its date)" * bool(content["all_day"])
+        raise NotFound(
+            f"The event has no occurrence starting at {format_instant(recurrence_id)}{hint}"
+        )
+    return recurrence_id
+
+
+def occurrence_key(content: Mapping[str, Any], named: datetime | date) -> datetime:
+    """The recurrence id a path's ``recurrence_id`` names. A timed series' occurrence is named
+    by its start (any offset). An all-day series' occurrences are keyed by the UTC midnights
+    of their dates (``calendar.days``): one is named by its date (``2026-03-26``), or by a
+    time that is 00:00 on its own offset's clock (its UTC midnight, or its start as
+    ``/occurrences`` places it in a caller's zone, ``2026-03-26T00:00:00+01:00``). A date on a
+    timed series names nothing (404)."""
+    if not isinstance(named, datetime):
+        if not content.get("all_day"):
+            raise NotFound(
+                f"The event has no occurrence on {named.isoformat()}: a date names an "
+                "occurrence of an all-day series; name this timed series' by its start time"
+            )
+        return days.floating(named)
+    if content.get("all_day") and named.time() == datetime.min.time():
+        return days.floating(named.date())
+    return named
 
 
 def orphaned(series: recurrence.Series) -> list[datetime]:

@@ -182,7 +182,8 @@ _OVERRIDES = (
     "Single-occurrence edits (RFC 5545 RECURRENCE-ID), one per occurrence, sorted by "
     "`recurrence_id`: the start the series gives the occurrence, and what this occurrence has "
     "of its own (its times, title, description, location, transparency; a field left out is "
-    "the series'). Only on a recurring event, at most "
+    "the series'; on an all-day series, `start_date` / `end_date` or UTC midnights, stored as "
+    "UTC midnights). Only on a recurring event, at most "
     f"{MAX_OVERRIDES:,}; an occurrence may not start before the series' `start_time`. "
     "`PATCH /api/events/{id}/occurrences/{recurrence_id}` edits one. When the series' start "
     "moves, each override's `recurrence_id` moves with it; an override whose occurrence the "
@@ -191,12 +192,16 @@ _OVERRIDES = (
 
 
 class OccurrenceChange(BaseModel):
-    """What one occurrence has of its own; a field left out (or null) is the series'."""
+    """What one occurrence has of its own; a field left out (or null) is the series'. An
+    all-day series' occurrence moves by dates, `start_date` / `end_date` (end exclusive),
+    or by times that are UTC midnights; dates on a timed series' occurrence are a 422."""
 
     model_config = ConfigDict(extra="forbid")
 
     start_time: Time | None = None
     end_time: Time | None = None
+    start_date: Day | None = None
+    end_date: Day | None = None
     title: Title | None = None
     description: str | None = Field(None, max_length=10_000)
     location: str | None = Field(None, max_length=500)

@@ -26,7 +26,7 @@ from calendo.calendar import recurrence
 from calendo.calendar.split import split
 from calendo.core.errors import Conflict, NotFound, ValidationFailed
 from calendo.core.types import utcnow
-from calendo.events import access, overrides, repository, scheduling
+from calendo.events import access, all_day, overrides, repository, scheduling
 from calendo.events.change import build_access_change, build_created
 from calendo.events.creation import insert_events, new_row
 from calendo.events.preconditions import raise_stale, require_if_match
@@ -107,6 +107,8 @@ def plan(current: dict[str, Any], data: SplitRequest) -> Plan:
     }
     changes = {f: content_value(f, v) for f, v in data.changes.changes().items()}
     tail = {**base, **changes}
+    if overrides.FIELD in changes:  # an all-day series' override dates as times
+        all_day.settle_overrides(tail)
     if "start_time" in changes:
         # The new series moved from the split point: what was keyed to its occurrences moves
         # with them (a whole-series edit moves overrides only; exceptions stay as sent).

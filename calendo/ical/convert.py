@@ -31,8 +31,9 @@ The rules, stated once (docs/api-notes.md, "iCalendar"):
   ``DTSTART`` and ``DTEND``: the dates of the floating instants Calendo keys and places
   them by (``calendar.days``: an override of 19 March is ``2026-03-19T00:00:00Z``).
 - A series whose rule does not give its own start (``BYDAY=MO`` from a Sunday) gets an
-  ``EXDATE`` of it marked ``X-CALENDO-EXCLUDES=DTSTART``: RFC 5545 counts ``DTSTART`` as an
-  occurrence, Calendo does not; ``inbound`` skips the marked one.
+  ``EXDATE`` of it marked ``X-CALENDO-EXCLUDES=DTSTART`` (``EXDATE;VALUE=DATE`` for an
+  all-day series): RFC 5545 counts ``DTSTART`` as an occurrence, Calendo does not;
+  ``inbound`` skips the marked one.
 - Text (``SUMMARY``, ``DESCRIPTION``, ``LOCATION``) cannot carry a carriage return or another
   control character but tab and newline (RFC 5545 3.3.11): a CR or CRLF is written as a
   newline, other control characters are left out.
@@ -172,15 +173,13 @@ def _add_times(vevent: icalendar.Event, event: Mapping[str, Any], zone: str) -> 
     vevent.add("dtend", _on_clock(event["end_time"], zone))
     if event["recurrence_dates"]:
         vevent.add("rdate", [_on_clock(value, zone) for value in event["recurrence_dates"]])
-    exceptions = event["recurrence_exceptions"]
-    if exceptions:
-        vevent.add("exdate", [_on_clock(value, zone) for value in exceptions])
-    start = event["start_time"]
-    if event["recurrence_pattern"] and start not in exceptions and not series.has_own_start(event):
+    if event["recurrence_exceptions"]:
+        vevent.add("exdate", [_on_clock(value, zone) for value in event["recurrence_exceptions"]])
+    if series.excludes_own_start(event):
         # RFC 5545 would count DTSTART as an occurrence: say it is none, marked as Calendo's
         # own so that reading it back adds no exception.
         marked = {START_MARK: "DTSTART"}
-        vevent.add("exdate", [_on_clock(start, zone)], parameters=marked)
+        vevent.add("exdate", [_on_clock(event["start_time"], zone)], parameters=marked)
 
 
 def _add_dates(vevent: icalendar.Event, event: Mapping[str, Any]) -> None:
@@ -191,6 +190,9 @@ def _add_dates(vevent: icalendar.Event, event: Mapping[str, Any]) -> None:
         vevent.add("rdate", [_day(value) for value in event["recurrence_dates"]])
     if event["recurrence_exceptions"]:
         vevent.add("exdate", [_day(value) for value in event["recurrence_exceptions"]])
+    if series.excludes_own_start(event):  # as a timed series' (``_add_times``), a date
+        marked = {START_MARK: "DTSTART"}
+        vevent.add("exdate", [event["start_date"]], parameters=marked)
 
 
 _day = series.floating_day

@@ -80,9 +80,10 @@ def _is_start_mark(listed: Any) -> bool:
 
 def _all_day_fields(vevent: icalendar.Component, start: date) -> dict[str, Any]:
     """An all-day VEVENT (``DTSTART;VALUE=DATE``) as ``EventCreate`` fields: its dates, the
-    end exclusive (RFC 5545: one day when neither ``DTEND`` nor ``DURATION`` says more)."""
+    end exclusive (RFC 5545: one day when neither ``DTEND`` nor ``DURATION`` says more); its
+    start counted as RFC 5545 counts it, as a timed series' is (``series.count_the_start``)."""
     rule = _rule(vevent)
-    return {
+    fields: dict[str, Any] = {
         "title": _required_text(vevent, "SUMMARY"),
         "description": _optional_text(vevent, "DESCRIPTION"),
         "all_day": True,
@@ -95,6 +96,9 @@ def _all_day_fields(vevent: icalendar.Component, start: date) -> dict[str, Any]:
         "recurrence_dates": _dates(vevent, "RDATE"),
         "transparency": _transparency(vevent),
     }
+    if rule is not None and not _marked_start(vevent):  # as a timed series' (from_vevent)
+        series.count_the_start(fields)
+    return fields
 
 
 def _end_date(vevent: icalendar.Component, start: date, length: timedelta) -> date:
@@ -116,6 +120,8 @@ def _dates(vevent: icalendar.Component, name: str) -> list[date]:
     lists: Sequence[Any] = [] if found is None else found if isinstance(found, list) else [found]
     values: set[date] = set()
     for listed in lists:
+        if _is_start_mark(listed):
+            continue  # Calendo's own EXDATE of an unsynchronised start: not an exception
         for item in listed.dts:
             if type(item.dt) is not date:
                 raise ICalError(f"{name} values of an all-day event must be dates")

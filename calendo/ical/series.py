@@ -68,15 +68,25 @@ def floating_day(value: date | datetime) -> date:
     return value.astimezone(UTC).date() if isinstance(value, datetime) else value
 
 
+def own_start(event: Mapping[str, Any]) -> datetime:
+    """The series' start as the engine keys it: its ``start_time``, or for an all-day series
+    the floating instant of its ``start_date``."""
+    if event.get("all_day"):
+        return days.floating(event["start_date"])
+    start: datetime = event["start_time"]
+    return start
+
+
 def has_own_start(event: Mapping[str, Any]) -> bool:
     """Whether Calendo's series (its rule and extra dates, before exceptions) has an
     occurrence at its own start. RFC 5545 3.8.5.3 counts ``DTSTART`` as the first occurrence
     whatever the rule says; Calendo's engine gives a start the rule does not match (``BYDAY=MO``
     from a Sunday) no occurrence. So such a series is written with an ``EXDATE`` of its start,
     marked as Calendo's own (``X-CALENDO-EXCLUDES=DTSTART``), which reading skips; a foreign
-    file's unsynchronised start is counted (``count_the_start``)."""
-    start = event["start_time"]
-    if start in event["recurrence_dates"]:
+    file's unsynchronised start is counted (``count_the_start``). Timed and all-day alike
+    (an all-day series' start, extra dates and exceptions are dates)."""
+    start = own_start(event)
+    if start in map(floating, event["recurrence_dates"]):
         return True
     plain = replace(series_of(event), exdates=(), rdates=())
     try:
@@ -86,9 +96,22 @@ def has_own_start(event: Mapping[str, Any]) -> bool:
     return any(occurrence.start == start for occurrence in found.occurrences)
 
 
+def excludes_own_start(event: Mapping[str, Any]) -> bool:
+    """Whether an export writes the marked ``EXDATE`` of the series' start: a recurring series
+    whose rule does not give it, and no exception of its own already removes it."""
+    start = own_start(event)
+    return bool(
+        event["recurrence_pattern"]
+        and start not in map(floating, event["recurrence_exceptions"])
+        and not has_own_start(event)
+    )
+
+
 def count_the_start(fields: dict[str, Any]) -> None:
     """RFC 5545's first occurrence (``DTSTART``) in Calendo's terms: a start the rule does not
-    give is an extra date, unless an ``EXDATE`` removes it (then neither has it)."""
-    start = fields["start_time"]
-    if start not in fields["recurrence_exceptions"] and not has_own_start(fields):
-        fields["recurrence_dates"] = sorted({*fields["recurrence_dates"], start})
+    give is an extra date, unless an ``EXDATE`` removes it (then neither has it). An all-day
+    series' start is its ``start_date``, added as a date."""
+    if not excludes_own_start(fields):
+        return
+    start = fields["start_date"] if fields.get("all_day") else fields["start_time"]
+    fields["recurrence_dates"] = sorted({*fields["recurrence_dates"], start})

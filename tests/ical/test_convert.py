@@ -393,6 +393,36 @@ HOLIDAY: dict[str, Any] = {
 }
 
 
+def test_an_all_day_start_the_rule_does_not_give_is_a_date_exdate_out_and_an_rdate_in() -> None:
+    """The same for an all-day series, in dates: a Monday rule from Sunday 1 March writes
+    ``EXDATE;VALUE=DATE`` of that Sunday with the marker, which reads back as no exception;
+    without it (another program's file) the Sunday is an extra date, as RFC 5545 counts it."""
+    first, after = date(2026, 3, 1), date(2026, 3, 2)
+    sunday = {**HOLIDAY, "recurrence_pattern": "FREQ=WEEKLY;BYDAY=MO", "recurrence_dates": []}
+    sunday |= {"start_date": first, "end_date": after, "recurrence_exceptions": [date(2026, 3, 9)]}
+    sunday |= {"start_time": days.floating(first), "end_time": days.floating(after)}
+    sunday["transparency"] = "opaque"  # so that a busy-only feed writes it too
+    text = convert.to_calendar([sunday]).decode()
+    assert "EXDATE;VALUE=DATE;X-CALENDO-EXCLUDES=DTSTART:20260301" in text
+    assert "EXDATE;VALUE=DATE:20260309" in text  # the series' own exception, unmarked
+    busy = convert.to_calendar([sunday], busy_only=True).decode()
+    assert "EXDATE;VALUE=DATE;X-CALENDO-EXCLUDES=DTSTART:20260301" in busy
+    [vevent] = inbound.parse_calendar(text.encode())
+    fields = inbound.from_vevent(vevent).fields
+    assert fields["recurrence_exceptions"] == [date(2026, 3, 9)]
+    assert fields["recurrence_dates"] == []
+    vevent.pop("EXDATE")
+    vevent.add("exdate", [date(2026, 3, 9)])  # as another program would write it
+    fields = inbound.from_vevent(vevent).fields
+    assert fields["recurrence_dates"] == [date(2026, 3, 1)]
+    assert fields["recurrence_exceptions"] == [date(2026, 3, 9)]
+    # A start its own exception removes needs no marker, and a start the rule gives none.
+    excluded = {**sunday, "recurrence_exceptions": [date(2026, 3, 1)]}
+    assert "X-CALENDO-EXCLUDES" not in convert.to_calendar([excluded]).decode()
+    monday = {**sunday, "start_date": date(2026, 3, 2), "end_date": date(2026, 3, 3)}
+    assert "X-CALENDO-EXCLUDES" not in convert.to_calendar([monday]).decode()
+
+
 def test_an_all_day_event_is_value_date_both_ways() -> None:
     text = convert.to_calendar([HOLIDAY]).decode()
     assert "DTSTART;VALUE=DATE:20260312" in text
