@@ -34,7 +34,7 @@ from calendo.sharing.models import Permission
 FEED_DAYS_BACK = 365
 FEED_DAYS_AHEAD = 730
 # Bumped when the rendering changes, so that no client keeps a copy a 304 would confirm.
-RENDERING = "3"
+RENDERING = "4"
 
 
 _EXTRAS = select(EventIcalExtra.event_id, EventIcalExtra.lines).where(
