@@ -165,7 +165,7 @@ def heavy_requests(fixtures: Fixtures, phase: int) -> dict[str, tuple[RequestTem
         "diff html (10 kB texts)": (
             RequestTemplate("GET", f"/api/events/{fixtures.diff_id}/diff/1/2?format=html"),
         ),
-        # Read whole off the loop, then five parts written and rolled back.
+        # Read in steps on the loop, then ten parts written and rolled back.
         "import 1000 (dry run)": (
             RequestTemplate(
                 "POST",

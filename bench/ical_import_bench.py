@@ -9,7 +9,7 @@ rest single events with 700-character descriptions and a kept ``X-`` property: a
 an event) is imported into an empty account twice, each time on a fresh database and app
 (in-process, httpx + ASGITransport, rate limits off):
 
-1. with ``CALENDO_IMPORT_PART_EVENTS`` at ``--parts`` (the default, 200): a transaction per
+1. with ``CALENDO_IMPORT_PART_EVENTS`` at ``--parts`` (the default, 100): a transaction per
    part;
 2. with it at the file's size: the whole file in one transaction, as before parts existed.
 
@@ -183,7 +183,7 @@ async def scenario(url: str, data: bytes, part_events: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=5000)
-    parser.add_argument("--parts", type=int, default=200)
+    parser.add_argument("--parts", type=int, default=100)
     args = parser.parse_args()
     logging.getLogger("httpx").setLevel(logging.WARNING)
     data = calendar_file(args.events)

@@ -3,20 +3,19 @@
 The body is the file itself (``Content-Type: text/calendar``) or a ``multipart/form-data``
 upload whose ``file`` part is the file; either way the import's own body limit applies
 (``CALENDO_IMPORT_MAX_BYTES``, 16 MiB: a 413 from core/formats.py before the route runs). The
-file is read off the event loop (``reading.read``), then written part by part
+file is read in steps that hand the event loop back (``reading.steps``), then written part by part
 (``ical.parts``), each part one unit of work (``ical.importing``): a file of up to
 ``CALENDO_IMPORT_PART_EVENTS`` events is one part, all or nothing.
 """
 
 from __future__ import annotations
 
-import functools
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
 from calendo.auth.dependencies import CurrentUserDep
-from calendo.core.cooperative import off_loop
+from calendo.core.cooperative import Pacer
 from calendo.core.deps import client_ip, services_of
 from calendo.core.errors import AppError, ValidationFailed, problem_responses
 from calendo.core.formats import json_response
@@ -96,7 +95,7 @@ async def import_calendar(
     `CALENDO_IMPORT_MAX_EVENTS` events or twice as many components, lines over 65,536
     characters, nesting deeper than 3, over 100 VTIMEZONEs); one over the body limit a 413.
 
-    A file of up to `CALENDO_IMPORT_PART_EVENTS` (200) events is one transaction: every event
+    A file of up to `CALENDO_IMPORT_PART_EVENTS` (100) events is one transaction: every event
     or none. A larger one is written in parts of that many events, in file order, each its own
     transaction, so other writers wait at most one part. Components that cannot be events
     refuse the whole file before anything is written (`on_refusal=abort`); a refusal only the
@@ -109,9 +108,9 @@ async def import_calendar(
     services = services_of(request)
     settings = services.settings
     data = await _file_of(request, max_bytes=settings.import_max_bytes)
-    read = functools.partial(reading.read, max_events=settings.import_max_events)
+    reads = reading.steps(data, max_events=settings.import_max_events)
     try:
-        items = await off_loop(read, data, bulk=True)
+        items = await Pacer().drive(reads)
     except reading.Unreadable as exc:
         raise ValidationFailed(str(exc), loc=("body",)) from None
     ctx = WriteContext(

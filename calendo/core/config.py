@@ -79,7 +79,7 @@ class Settings(BaseSettings):
     # The most events (VEVENTs) one iCalendar import reads (``calendo/ical/reading.py``).
     import_max_events: int = Field(10_000, ge=1)
     # Events per transaction of an import (``calendo/ical/parts.py``).
-    import_part_events: int = Field(200, ge=1)
+    import_part_events: int = Field(100, ge=1)
     ws_heartbeat_seconds: float = Field(20.0, gt=0)
     db_pool_size: int = Field(10, ge=1)
     # ``pgbouncer``: the database URL names a PgBouncer in transaction mode, so no statement is

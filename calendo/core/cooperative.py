@@ -14,9 +14,9 @@ import asyncio
 import functools
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import TypeVar, cast
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -29,10 +29,6 @@ SWITCH_INTERVAL = 0.0005
 # the loop then shares the GIL with one computing thread, never with as many as there are
 # concurrent heavy requests (each of which is bounded in work by construction besides).
 _CPU_LANE = ThreadPoolExecutor(max_workers=1, thread_name_prefix="calendo-cpu")
-# Work measured in seconds rather than milliseconds (reading a 10,000-event iCalendar file
-# takes about 5 s) has a lane of its own, one job at a time too, so that it never queues the
-# short jobs above behind it: a diff or a feed rendering waits for no import.
-_BULK_LANE = ThreadPoolExecutor(max_workers=1, thread_name_prefix="calendo-bulk")
 
 
 def share_the_gil() -> None:
@@ -41,12 +37,10 @@ def share_the_gil() -> None:
     sys.setswitchinterval(SWITCH_INTERVAL)
 
 
-async def off_loop(fn: Callable[..., R], /, *args: object, bulk: bool = False) -> R:
-    """``fn(*args)`` on the process's CPU lane (``bulk``: the lane of long jobs), awaited
-    from the loop."""
+async def off_loop(fn: Callable[..., R], /, *args: object) -> R:
+    """``fn(*args)`` on the process's one CPU lane, awaited from the loop."""
     loop = asyncio.get_running_loop()
-    lane = _BULK_LANE if bulk else _CPU_LANE
-    return await loop.run_in_executor(lane, functools.partial(fn, *args))
+    return await loop.run_in_executor(_CPU_LANE, functools.partial(fn, *args))
 
 
 class Pacer:
@@ -64,6 +58,15 @@ class Pacer:
             await asyncio.sleep(0)
             self.yields += 1
             self._since = time.perf_counter()
+
+    async def drive(self, steps: Generator[None, None, R]) -> R:
+        """Run a generator of steps to its end, ticking after each; what it returns."""
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                return cast(R, done.value)
+            await self.tick()
 
     async def map(self, build: Callable[[T], R], items: Iterable[T], every: int = 16) -> list[R]:
         """``[build(item) for item in items]``, ticking after each ``every`` items."""

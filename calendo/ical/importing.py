@@ -1,6 +1,6 @@
 """Import: an iCalendar file's events written through the event use cases, in one unit of work.
 
-The file is read off the event loop (``reading.read``, pure CPU), then each of its events
+The file is read in steps on the event loop (``reading.steps``, pure CPU), then each of its events
 (one per ``UID``: a series and its overrides) is matched and written here, in the caller's
 unit of work, so the whole import is one transaction: every event or none.
 

@@ -1,27 +1,34 @@
 """An uploaded iCalendar file, screened and read into the events it would become.
 
-Pure CPU (no database, no web framework): the import runs it off the event loop
-(``core.cooperative.off_loop``). Two passes:
+Pure CPU (no database, no web framework, no event loop). ``steps`` is the reading as a
+generator that yields between small units of work (a slice of lines, one component, one
+event) and returns the items; the import drives it on the event loop, handing the loop back
+whenever a step has used its budget (``core.cooperative.Pacer.drive``). Reading a
+10,000-event file takes seconds of CPU: on a thread it would hold the GIL against the loop
+(every SQLite call the loop makes gives the GIL up and waits to get it back), so it runs on
+the loop in steps instead, as the other long reads do. Two passes:
 
-1. ``screen`` walks the unfolded content lines once, before any parser sees them, and refuses
+1. ``_screen`` walks the unfolded content lines once, before any parser sees them, and refuses
    the whole file (``Unreadable``, a 422) for what would cost the parser or the server more
-   than a calendar is worth: a line over ``MAX_LINE`` characters, components nested deeper
-   than ``MAX_DEPTH``, more than ``max_events`` events (``CALENDO_IMPORT_MAX_EVENTS``: VEVENTs
-   without ``RECURRENCE-ID``) or twice as many components, more than ``MAX_TIMEZONES``
-   VTIMEZONEs, unbalanced ``BEGIN``/``END``. It drops every
-   VTIMEZONE: Calendo resolves a ``TZID`` only as a tz-database (or Windows) zone name, never
-   from the file's own rules, whose expansion a hostile file can make endless (a ``FREQ=
-   SECONDLY`` rule since 1601). It also keeps, per VEVENT, the lines Calendo does not model
-   (``extras``).
-2. ``read`` parses what is left with ``icalendar``, groups the VEVENTs by ``UID`` (a series
-   and its ``RECURRENCE-ID`` instances), converts each group (``inbound.from_series``) and
-   validates it as ``EventCreate``. A group that cannot be an event is an ``Item`` with a
+   than a calendar is worth: a line over ``MAX_LINE`` characters (found while unfolding, before
+   it is built), components nested deeper than ``MAX_DEPTH``, more than ``max_events`` events
+   (``CALENDO_IMPORT_MAX_EVENTS``: VEVENTs without ``RECURRENCE-ID``) or twice as many
+   components, more than ``MAX_TIMEZONES`` VTIMEZONEs, unbalanced ``BEGIN``/``END``. It drops
+   every VTIMEZONE: Calendo resolves a ``TZID`` only as a tz-database (or Windows) zone name,
+   never from the file's own rules, whose expansion a hostile file can make endless (a
+   ``FREQ=SECONDLY`` rule since 1601). It keeps each top-level component's lines, and per
+   VEVENT the lines Calendo does not model (``extras``).
+2. Each VEVENT is then parsed on its own with ``icalendar`` (one that cannot be parsed is
+   refused, naming why), the VEVENTs are grouped by ``UID`` (a series and its
+   ``RECURRENCE-ID`` instances), and each group is converted (``inbound.from_series``) and
+   validated as ``EventCreate``. A group that cannot be an event is an ``Item`` with a
    ``refusal`` naming why; the others carry their ``EventCreate`` and kept lines.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,26 +55,51 @@ class Unreadable(ValueError):
     """The file as a whole cannot be imported; ``str()`` says why (and where)."""
 
 
+# Lines screened between two yields of ``steps``.
+_LINES_PER_STEP = 256
+
+
 @dataclass(slots=True)
-class Screened:
-    """The file without its VTIMEZONEs, and per top-level component (document order, the
-    VTIMEZONEs left out) its name and the lines of it Calendo does not model."""
+class Component:
+    """One top-level component of the file (not a VTIMEZONE): its name, its lines, and the
+    lines of it Calendo does not model."""
 
-    text: str
-    components: list[tuple[str, list[str]]] = field(default_factory=list)
-
-
-def _unfolded(text: str) -> list[str]:
-    lines: list[str] = []
-    for raw in _BREAK.split(text):
-        if raw[:1] in (" ", "\t") and lines:
-            lines[-1] += raw[1:]
-        elif raw:
-            lines.append(raw)
-    return lines
+    name: str
+    lines: list[str] = field(default_factory=list)
+    extras: list[str] = field(default_factory=list)
 
 
-def screen(data: bytes, *, max_events: int) -> Screened:
+def _raw_lines(text: str) -> Iterator[str]:
+    """The file's lines as they come (CRLF, LF or CR), found one at a time: splitting a
+    16 MiB file at once would hold the loop for its whole length."""
+    start = 0
+    for found in _BREAK.finditer(text):
+        yield text[start : found.start()]
+        start = found.end()
+    yield text[start:]
+
+
+def _unfolded(text: str) -> Iterator[str]:
+    """The content lines, unfolded (RFC 5545 3.1); ``Unreadable`` as soon as one passes
+    ``MAX_LINE`` (its pieces are joined once, so a long line costs its length, not more)."""
+    pieces: list[str] = []
+    size = count = 0
+    for raw in _raw_lines(text):
+        if raw[:1] in (" ", "\t") and pieces:
+            pieces.append(raw[1:])
+            size += len(raw) - 1
+        else:
+            if pieces:
+                yield "".join(pieces)
+            pieces, size = ([raw], len(raw)) if raw else ([], 0)
+            count += bool(raw)
+        if size > MAX_LINE:
+            raise Unreadable(f"line {count} is longer than {MAX_LINE} characters")
+    if pieces:
+        yield "".join(pieces)
+
+
+def _screen(data: bytes, *, max_events: int) -> Generator[None, None, list[Component]]:
     """The first pass (module docstring); ``Unreadable`` for a file to refuse whole."""
     try:
         text = data.decode("utf-8")
@@ -75,14 +107,13 @@ def screen(data: bytes, *, max_events: int) -> Screened:
         raise Unreadable("an iCalendar file must be UTF-8 (RFC 5545 3.1.4)") from None
     if "\x00" in text:
         raise Unreadable("NUL characters are not allowed")
-    kept: list[str] = []
-    result = Screened("")
+    result: list[Component] = []
     stack: list[str] = []
     events = components = timezones = calendars = 0
     instance = False  # whether the VEVENT being read has a RECURRENCE-ID
     for number, line in enumerate(_unfolded(text), start=1):
-        if len(line) > MAX_LINE:
-            raise Unreadable(f"line {number} is longer than {MAX_LINE} characters")
+        if number % _LINES_PER_STEP == 0:
+            yield
         name = extras.property_name(line)
         value = line.partition(":")[2].strip().upper()
         if name == "BEGIN":
@@ -105,17 +136,16 @@ def screen(data: bytes, *, max_events: int) -> Screened:
                 if timezones > MAX_TIMEZONES:
                     raise Unreadable(f"more than {MAX_TIMEZONES} VTIMEZONE components")
                 if value != "VTIMEZONE":
-                    result.components.append((value, []))
+                    result.append(Component(value))
         elif not stack:
             raise Unreadable(f"line {number}: content outside BEGIN:VCALENDAR … END:VCALENDAR")
-        in_timezone = len(stack) >= 2 and stack[1] == "VTIMEZONE"
-        if not in_timezone:
-            kept.append(line)
+        if len(stack) >= 2 and stack[1] != "VTIMEZONE":
+            result[-1].lines.append(line)
             nested = len(stack) > 2
             own = len(stack) == 2 and name not in extras.MODELLED and name not in _BOUNDS
             own = own and not extras.calendo_link(name, line)
             if nested or own:
-                result.components[-1][1].append(line)
+                result[-1].extras.append(line)
         if name == "RECURRENCE-ID" and len(stack) == 2:
             instance = True
         if name == "END":
@@ -131,9 +161,8 @@ def screen(data: bytes, *, max_events: int) -> Screened:
                 )
     if stack:
         raise Unreadable(f"the file ends inside {stack[-1]}")
-    if not kept:
+    if not calendars:
         raise Unreadable("the file is empty")
-    result.text = "\r\n".join(kept) + "\r\n"
     return result
 
 
@@ -155,33 +184,33 @@ class Item:
         return self.data.title if self.data is not None else None
 
 
-def read(data: bytes, *, max_events: int) -> list[Item]:
-    """The events a file would become (module docstring); ``Unreadable`` for a file to
-    refuse whole."""
-    screened = screen(data, max_events=max_events)
-    try:
-        calendar = icalendar.Calendar.from_ical(screened.text)
-    except ValueError as exc:
-        raise Unreadable(f"not an iCalendar object: {exc}") from None
-    components = list(calendar.subcomponents)
-    if len(components) != len(screened.components):  # pragma: no cover - parser disagreed
-        raise Unreadable("the file's components could not be told apart")
+def steps(data: bytes, *, max_events: int) -> Generator[None, None, list[Item]]:
+    """The events a file would become (module docstring), yielding between steps; raises
+    ``Unreadable`` for a file to refuse whole."""
+    screened = yield from _screen(data, max_events=max_events)
     groups: dict[str, list[tuple[int, icalendar.Component, list[str]]]] = {}
     items: list[Item] = []
-    for index, (component, (name, kept)) in enumerate(
-        zip(components, screened.components, strict=True)
-    ):
-        if name != "VEVENT":
-            items.append(Item(index, None, refusal=f"{name}: Calendo imports events (VEVENT)"))
+    for index, found in enumerate(screened):
+        if found.name != "VEVENT":
+            refusal = f"{found.name}: Calendo imports events (VEVENT)"
+            items.append(Item(index, None, refusal=refusal))
             continue
+        try:
+            component = icalendar.Calendar.from_ical("\r\n".join(found.lines) + "\r\n")
+        except ValueError as exc:
+            items.append(Item(index, None, refusal=f"VEVENT: not readable: {exc}"))
+            continue
+        yield
         uid = str(component.get("UID", "")).strip()
         if not uid:
             items.append(Item(index, None, refusal="UID is missing (RFC 5545 3.6.1)"))
         elif len(uid) > MAX_UID:
             items.append(Item(index, uid[:40], refusal=f"UID is longer than {MAX_UID}"))
         else:
-            groups.setdefault(uid, []).append((index, component, kept))
-    items += [_item(uid, members) for uid, members in groups.items()]
+            groups.setdefault(uid, []).append((index, component, found.extras))
+    for uid, members in groups.items():
+        items.append(_item(uid, members))
+        yield
     return sorted(items, key=lambda item: item.index)
 
 

@@ -4,7 +4,6 @@ event loop kept free while a large file is read."""
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -12,6 +11,7 @@ import httpx
 import pytest
 
 from calendo.core.config import Settings
+from calendo.core.cooperative import Pacer
 from calendo.ical import reading
 from tests.conftest import make_settings
 from tests.events.conftest import EventFactory
@@ -71,6 +71,12 @@ CASES = {
     "nul": (calendar(vevent("a@x", "a\x00b")), 422, "NUL"),
     "deep nesting": (_nested(50), 422, "nested deeper than 3"),
     "huge line": (calendar(vevent("a@x", "x" * 70_000)), 422, "longer than 65536"),
+    # Folded into 12,000 pieces: refused once the pieces pass the cap, never joined whole.
+    "huge folded line": (
+        calendar(vevent("a@x", "\r\n ".join(["x" * 74] * 12_000))),
+        422,
+        "line 9 is longer than 65536",
+    ),
     "timezone bomb": (
         (HEAD + "".join(BOMB_ZONE.format(n=n) for n in range(101)) + TAIL).encode(),
         422,
@@ -151,39 +157,44 @@ async def test_reading_a_large_file_leaves_the_loop_free(
     assert max(gaps) < 0.5, max(gaps)
 
 
-async def test_an_import_being_read_holds_up_no_export(
-    client: httpx.AsyncClient,
-    owner: Actor,
-    make_event: EventFactory,
-    monkeypatch: pytest.MonkeyPatch,
+async def test_an_export_is_answered_while_an_import_runs(
+    client: httpx.AsyncClient, owner: Actor, make_event: EventFactory
 ) -> None:
-    """Reading a file runs on the lane for long jobs: while an import is still being read, a
-    one-event export (rendered on the CPU lane) is answered."""
-    event = await make_event(owner, title="Rendered meanwhile")
-    entered, release = threading.Event(), threading.Event()
-    real = reading.read
-
-    def held(data: bytes, *, max_events: int) -> list[reading.Item]:
-        entered.set()
-        release.wait(30)
-        return real(data, max_events=max_events)
-
-    monkeypatch.setattr(reading, "read", held)
-    importing = asyncio.create_task(
-        client.post(URL, content=calendar(vevent("a@x")), headers={**owner.headers, **ICS})
+    """The import hands the loop back between steps (reading, then writing): a one-event
+    export asked for while a 1,000-event file is imported is answered before the import."""
+    event = await make_event(
+        owner,
+        title="Rendered meanwhile",
+        start_time="2030-01-01T10:00:00Z",
+        end_time="2030-01-01T11:00:00Z",
     )
-    try:
-        assert await asyncio.to_thread(entered.wait, 10)
-        exported = await asyncio.wait_for(
-            client.get(
-                f"/api/events/{event['id']}", headers={**owner.headers, "Accept": "text/calendar"}
-            ),
-            timeout=10,
+    data = calendar(*(_hourly(n) for n in range(1000)))
+    order: list[str] = []
+
+    async def import_file() -> httpx.Response:
+        response = await client.post(
+            URL, content=data, headers={**owner.headers, **ICS}, params={"dry_run": "true"}
         )
-        assert exported.status_code == 200
-        assert b"SUMMARY:Rendered meanwhile" in exported.content
-        assert not importing.done()  # still being read
-    finally:
-        release.set()
+        order.append("import")
+        return response
+
+    importing = asyncio.create_task(import_file())
+    await asyncio.sleep(0.05)  # the import has its body and is reading it
+    exported = await client.get(
+        f"/api/events/{event['id']}", headers={**owner.headers, "Accept": "text/calendar"}
+    )
+    order.append("export")
     response = await importing
-    assert response.status_code == 200 and len(response.json()["created"]) == 1
+    assert exported.status_code == 200 and b"SUMMARY:Rendered meanwhile" in exported.content
+    assert response.status_code == 200 and len(response.json()["created"]) == 1000
+    assert order == ["export", "import"]
+
+
+def test_reading_is_a_generator_of_small_steps() -> None:
+    """Every component is a step of its own (and every 256 lines of the first pass)."""
+    data = calendar(*(_hourly(n) for n in range(300)))
+    pacer = Pacer(budget=0)  # hands the loop back after every step
+    items = asyncio.run(pacer.drive(reading.steps(data, max_events=1000)))
+    assert [item.uid for item in items] == [f"{n}@example.com" for n in range(300)]
+    lines = data.count(b"\r\n")
+    assert pacer.yields >= 2 * 300 + lines // 256
