@@ -151,11 +151,12 @@ async def run(
     *,
     ctx: service.WriteContext,
     items: Sequence[Item],
-    earlier: Sequence[Placed] = (),
+    earlier: Sequence[Placed] | None = None,
 ) -> Report:
     """Write one part of a file's events (module docstring) and report each; raises nothing
-    for one event's failure (it is listed as refused). ``earlier``: the new events of the
-    earlier parts of a dry run, for the conflict checks."""
+    for one event's failure (it is listed as refused). ``earlier``: in a dry run, the new
+    events of the earlier parts, for the conflict checks (and this part's are then listed in
+    ``Report.placed`` for the next); None in a real run."""
     report = Report()
     for item in items:
         if item.refusal is not None:
@@ -244,7 +245,7 @@ async def _create(
     report: Report,
     kept: dict[int, dict[str, list[str]]],
     pacer: Pacer,
-    earlier: Sequence[Placed],
+    earlier: Sequence[Placed] | None,
 ) -> None:
     """Create the items no event matched, as a batch does, and map their UIDs."""
     prepared: list[tuple[Item, dict[str, Any], Any]] = []
@@ -261,7 +262,7 @@ async def _create(
     if not prepared:
         return
     run_ = await CreateRun.open(session, ctx=ctx, series=[p[2] for p in prepared], pacer=pacer)
-    for before in earlier:  # only those that can meet this part's window are expanded
+    for before in earlier or ():  # only those that can meet this part's window are expanded
         if before.meets(run_.cache.start, run_.cache.end):
             run_.cache.add(-(_CARRIED + before.index), before.title, before.series)
             await pacer.tick()
@@ -281,8 +282,9 @@ async def _create(
     for item, result, series in zip(placed, written, run_.placed, strict=True):
         event_id = result.event.id
         report.created.append({**_listed(item, event_id), "conflicts": result.conflicts})
-        report.placed.append(Placed.of(item.index, result.event.title, series))
-        await pacer.tick()
+        if earlier is not None:  # a dry run: held for the next part's checks
+            report.placed.append(Placed.of(item.index, result.event.title, series))
+            await pacer.tick()
         if item.kept:
             kept[event_id] = item.kept
         rows.append({"owner_id": ctx.actor.id, "uid": item.uid, "event_id": event_id})

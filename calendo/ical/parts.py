@@ -83,7 +83,7 @@ async def run(
         raise Stopped(importing.Report(), checked.refused, 0)
     total = importing.Report()
     for number, part in enumerate(cut(items, part_events)):
-        earlier = total.placed if dry_run else ()
+        earlier = total.placed if dry_run else None
         report, committed = await _part(db, ctx, part, earlier, dry_run=dry_run, abort=abort)
         if not committed and not dry_run:
             raise Stopped(total, report.refused, number)
@@ -97,7 +97,7 @@ async def _part(
     db: Database,
     ctx: WriteContext,
     items: list[Item],
-    earlier: Sequence[importing.Placed],
+    earlier: Sequence[importing.Placed] | None,
     *,
     dry_run: bool,
     abort: bool,
