@@ -162,6 +162,10 @@ async def run(
         if item.refusal is not None:
             report.refuse(item, item.refusal)
     readable = [item for item in items if item.data is not None]
+    # The caller's calendar lock first (the lock order's first step), so that the UIDs are
+    # matched after any concurrent import of theirs has committed (PostgreSQL; SQLite's write
+    # transaction is exclusive): the same file imported twice at once makes each event once.
+    await access.lock_events(session, user_id=ctx.actor.id, event_ids=[])
     mapped = await _mapped(session, ctx.actor.id, [item.uid for item in readable])
     own_ids = [convert.event_id_of(item.uid or "") for item in readable]
     targets = [i for i in own_ids if i is not None] + list(mapped.values())

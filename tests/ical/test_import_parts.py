@@ -4,6 +4,7 @@ and files over the ``/api`` body limit accepted up to the import's own."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -184,3 +185,16 @@ async def test_the_import_limit_is_its_own_and_other_routes_keep_theirs(
     )
     assert "1048576" in assert_problem(other, 413)["detail"]
     assert await _count(client, owner) == 0
+
+
+async def test_the_same_file_imported_twice_at_once_makes_each_event_once(
+    client: httpx.AsyncClient, owner: Actor
+) -> None:
+    """Both imports match UIDs under the caller's calendar lock: the second sees the first's
+    events (PostgreSQL: it waits for the lock, then reads what the first committed)."""
+    data = calendar(*_days(*range(1, 8)))
+    first, second = await asyncio.gather(_import(client, owner, data), _import(client, owner, data))
+    assert first.status_code == second.status_code == 200, (first.text, second.text)
+    created = first.json()["created"] + second.json()["created"]
+    assert sorted(c["uid"] for c in created) == sorted(f"d{d}@example.com" for d in range(1, 8))
+    assert await _count(client, owner) == 7
