@@ -140,7 +140,14 @@ async def split_series(
     keeps the owner and the shares, and takes the exceptions, extra dates and overrides from
     that occurrence on. Both name each other in `related_events`. With `dry_run`, nothing is
     written: the answer previews both series, the occurrences that change and what happens to
-    each override. `POST /api/events/{new id}/split/undo` undoes it."""
+    each override. `POST /api/events/{new id}/split/undo` undoes it.
+
+    An all-day series is split at an occurrence named as this router's paths name it: its
+    date (`2026-03-26`) or a time that is 00:00 on its own offset's clock
+    (`2026-03-26T00:00:00Z`, `2026-03-26T00:00:00+01:00`), used as its UTC midnight. Any other
+    time on an all-day series, and a date on a timed one, is a 422 `validation-error` at
+    `["body","recurrence_id"]` (as is a time the rule gives no occurrence at); nothing is
+    written."""
     services = services_of(request)
     async with UnitOfWork.write(services.db) as unit:
         result = await splitting.split_series(

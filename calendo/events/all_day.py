@@ -30,7 +30,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from calendo.calendar import days, recurrence
-from calendo.core.errors import ValidationFailed
+from calendo.core.errors import NotFound, ValidationFailed
 from calendo.events.snapshots import as_date, format_instant, parse_instant, snapshot_times
 
 __all__ = [
@@ -38,7 +38,9 @@ __all__ = [
     "SENT_FIELDS",
     "bound_columns",
     "is_date_text",
+    "named_occurrence",
     "occurrence_days",
+    "occurrence_key",
     "place_bodies",
     "place_body",
     "reconcile",
@@ -177,6 +179,47 @@ def settle_overrides(content: dict[str, Any]) -> None:
         }
         for index, value in enumerate(content.get(_OVERRIDES) or ())
     ]
+
+
+def occurrence_key(content: Mapping[str, Any], named: datetime | date) -> datetime:
+    """The recurrence id a path's ``recurrence_id`` names. A timed series' occurrence is named
+    by its start (any offset). An all-day series' occurrences are keyed by the UTC midnights
+    of their dates (``calendar.days``): one is named by its date (``2026-03-26``), or by a
+    time that is 00:00 on its own offset's clock (its UTC midnight, or its start as
+    ``/occurrences`` places it in a caller's zone, ``2026-03-26T00:00:00+01:00``). A date on a
+    timed series names nothing (404)."""
+    if not isinstance(named, datetime):
+        if not content.get("all_day"):
+            raise NotFound(
+                f"The event has no occurrence on {named.isoformat()}: a date names an "
+                "occurrence of an all-day series; name this timed series' by its start time"
+            )
+        return days.floating(named)
+    if content.get("all_day") and named.time() == datetime.min.time():
+        return days.floating(named.date())
+    return named
+
+
+def named_occurrence(
+    content: Mapping[str, Any], named: datetime | date, loc: tuple[str | int, ...]
+) -> datetime:
+    """The recurrence id a body's ``recurrence_id`` (a split point, an override's) names, read
+    as a path's (``occurrence_key``); 422 at ``loc`` for a form that names no occurrence of
+    this series: a date on a timed series, or on an all-day one a time that is not 00:00 on
+    its own offset's clock."""
+    try:
+        key = occurrence_key(content, named)
+    except NotFound as exc:
+        raise ValidationFailed(exc.detail, loc=loc) from exc
+    if content.get("all_day") and key.time() != datetime.min.time():
+        day = key.date().isoformat()
+        raise ValidationFailed(
+            f"recurrence_id {key.isoformat()} names no occurrence of an all-day series: name "
+            f"one by its date (such as {day}) or by 00:00 on its own offset (such as "
+            f"{day}T00:00:00Z)",
+            loc=loc,
+        )
+    return key
 
 
 def occurrence_days(

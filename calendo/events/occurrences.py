@@ -98,7 +98,7 @@ async def _locked(
     if_match: str | None,
 ) -> tuple[access.WriteAccess, dict[str, Any], datetime]:
     """The series locked for an editor, its preconditions met, its content and the recurrence
-    id the path names (``overrides.occurrence_key``); 404 when it has no such occurrence."""
+    id the path names (``all_day.occurrence_key``); 404 when it has no such occurrence."""
     found = await access.lock_event(
         session, user_id=ctx.actor.id, event_id=event_id, minimum="editor"
     )

@@ -1,0 +1,111 @@
+"""How a body names an all-day series' occurrence: ``POST …/split``'s ``recurrence_id`` takes
+a date, or a time that is 00:00 on its own offset's clock, as ``…/occurrences/{recurrence_id}``
+does, and uses its UTC midnight; any other time (and a date on a timed series) is a 422 naming
+the field, with nothing written."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from tests.events.conftest import CAMP, EventFactory, read_event
+from tests.events.support import Event, count_rows
+from tests.helpers import Actor, assert_problem
+
+# The old series ends before the split point, 26 March.
+HEAD_RULE = "FREQ=WEEKLY;UNTIL=20260325T235959Z"
+TIMED = {
+    "start_time": "2026-03-12T09:00:00Z",
+    "end_time": "2026-03-12T10:00:00Z",
+    "recurrence_pattern": "FREQ=WEEKLY;COUNT=4",
+}
+
+
+def _mid(day: str) -> str:
+    """The UTC midnight of a March date (or "04-02" for 2 April)."""
+    month_day = day if "-" in day else f"03-{day}"
+    return f"2026-{month_day}T00:00:00Z"
+
+
+async def _refused_at(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    actor: Actor,
+    response: httpx.Response,
+    loc: list[Any],
+    words: str,
+    unchanged: dict[str, Any],
+) -> None:
+    """A 422 at ``loc`` saying ``words``; the event ``unchanged`` (as read before) and no
+    event made."""
+    problem = assert_problem(response, 422, "validation-error")
+    assert problem["errors"][0]["loc"] == loc, problem
+    assert words in problem["detail"], problem["detail"]
+    assert await read_event(client, actor, unchanged["id"]) == unchanged
+    assert await count_rows(app, Event) == 1
+
+
+# --------------------------------------------------------------------------- split
+
+
+async def test_an_all_day_series_splits_at_its_date_or_a_midnight_on_any_clock(
+    client: httpx.AsyncClient, owner: Actor, make_event: EventFactory
+) -> None:
+    camp = await make_event(
+        owner, **CAMP, recurrence_overrides=[{"recurrence_id": _mid("04-02"), "title": "Last"}]
+    )
+    url = f"/api/events/{camp['id']}/split"
+    forms = ("2026-03-26", _mid("26"), "2026-03-26T00:00:00+01:00", "2026-03-26T00:00:00-05:00")
+    for rid in forms:
+        preview = await client.post(
+            url, json={"recurrence_id": rid, "dry_run": True}, headers=owner.headers
+        )
+        assert preview.status_code == 200, (rid, preview.text)
+        body = preview.json()
+        assert body["new_series"]["start_date"] == "2026-03-26", rid
+        assert body["series"]["recurrence_pattern"] == HEAD_RULE, rid
+        assert body["overrides"] == {"kept": [], "moved": [_mid("04-02")], "orphaned": []}
+    split = await client.post(url, json={"recurrence_id": "2026-03-26"}, headers=owner.headers)
+    assert split.status_code == 201, split.text
+    new = split.json()["new_series"]
+    assert (new["start_date"], new["end_date"]) == ("2026-03-26", "2026-03-27")
+    assert new["recurrence_overrides"] == [{"recurrence_id": _mid("04-02"), "title": "Last"}]
+    old = await read_event(client, owner, camp["id"])
+    assert (old["recurrence_pattern"], old["recurrence_overrides"]) == (HEAD_RULE, [])
+    history = await client.get(f"/api/events/{camp['id']}/history", headers=owner.headers)
+    assert history.status_code == 200, history.text
+    assert f"Split at {_mid('26')}" in history.text
+
+
+async def test_a_split_point_that_names_no_occurrence_by_its_form_is_refused(
+    app: FastAPI, client: httpx.AsyncClient, owner: Actor, make_event: EventFactory
+) -> None:
+    camp = await make_event(owner, **CAMP)
+    before = await read_event(client, owner, camp["id"])
+    url = f"/api/events/{camp['id']}/split"
+    for rid in ("2026-03-26T10:00:00Z", "2026-03-25T23:00:00Z", "2026-03-26T00:30:00+01:00"):
+        response = await client.post(url, json={"recurrence_id": rid}, headers=owner.headers)
+        words = "names no occurrence of an all-day series: name one by its date"
+        await _refused_at(app, client, owner, response, ["body", "recurrence_id"], words, before)
+    # A date the series does not have is refused as any other non-occurrence is.
+    response = await client.post(url, json={"recurrence_id": "2026-03-27"}, headers=owner.headers)
+    words = "occurrence of the series' rule"
+    problem = assert_problem(response, 422, "validation-error")
+    assert words in problem["detail"], problem
+    assert problem["errors"][0]["loc"] == ["body", "recurrence_id"]
+
+
+async def test_a_date_is_no_split_point_of_a_timed_series(
+    app: FastAPI, client: httpx.AsyncClient, owner: Actor, make_event: EventFactory
+) -> None:
+    series = await make_event(owner, **TIMED)
+    before = await read_event(client, owner, series["id"])
+    response = await client.post(
+        f"/api/events/{series['id']}/split",
+        json={"recurrence_id": "2026-03-26"},
+        headers=owner.headers,
+    )
+    words = "a date names an occurrence of an all-day series"
+    await _refused_at(app, client, owner, response, ["body", "recurrence_id"], words, before)
