@@ -169,16 +169,27 @@ def _converted(content: dict[str, Any], values: list[str], *, dates: bool) -> li
 
 
 def settle_overrides(content: dict[str, Any]) -> None:
-    """The sent ``recurrence_overrides`` of new content (stored form, dates still as sent) with
-    each override's dates as its times (``occurrence_days``), in place."""
+    """The sent ``recurrence_overrides`` of new content (stored form, dates still as sent),
+    in place: each keyed by the occurrence its ``recurrence_id`` names (``named_occurrence``:
+    an all-day series' by its UTC midnight) with its dates as its times (``occurrence_days``),
+    sorted; two naming one occurrence are a 422."""
     all_day = bool(content.get("all_day"))
-    content[_OVERRIDES] = [
-        {
-            "recurrence_id": value["recurrence_id"],
-            **occurrence_days(value, all_day=all_day, loc=("body", _OVERRIDES, index), text=True),
-        }
-        for index, value in enumerate(content.get(_OVERRIDES) or ())
-    ]
+    settled: dict[datetime, dict[str, Any]] = {}
+    for index, value in enumerate(content.get(_OVERRIDES) or ()):
+        loc = ("body", _OVERRIDES, index)
+        rid = named_occurrence(content, _sent(value["recurrence_id"]), (*loc, "recurrence_id"))
+        if rid in settled:
+            raise ValidationFailed(
+                f"two overrides for the occurrence {format_instant(rid)}", loc=("body", _OVERRIDES)
+            )
+        own = occurrence_days(value, all_day=all_day, loc=loc, text=True)
+        settled[rid] = {"recurrence_id": format_instant(rid), **own}
+    content[_OVERRIDES] = [settled[rid] for rid in sorted(settled)]
+
+
+def _sent(value: str) -> datetime | date:
+    """A recurrence id as ``overrides.stored`` keeps it: a date, or a time on its own clock."""
+    return date.fromisoformat(value) if is_date_text(value) else datetime.fromisoformat(value)
 
 
 def occurrence_key(content: Mapping[str, Any], named: datetime | date) -> datetime:

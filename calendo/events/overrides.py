@@ -40,14 +40,26 @@ _LOC = ("body", FIELD)
 
 def stored(items: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Request overrides (``OverrideIn`` dumps) in stored form: set fields only, times as
-    RFC 3339 UTC strings, sorted by recurrence id; two for one occurrence are a 422."""
+    RFC 3339 UTC strings, sorted by recurrence id; two for one occurrence are a 422. A
+    recurrence id that may name an all-day series' occurrence by its date (a date, or 00:00
+    on a clock other than UTC) is kept as sent until ``all_day.settle_overrides`` reads it."""
     result: dict[str, dict[str, Any]] = {}
     for item in items:
-        rid = format_instant(item["recurrence_id"])
-        if rid in result:
+        rid = _sent_id(item["recurrence_id"])
+        key = format_instant(all_day.stored_instant(rid))
+        if key in result:
             raise ValidationFailed(f"two overrides for the occurrence {rid}", loc=_LOC)
-        result[rid] = {"recurrence_id": rid, **own(item)}
-    return [result[rid] for rid in sorted(result, key=parse_instant)]
+        result[key] = {"recurrence_id": rid, **own(item)}
+    return [result[key] for key in sorted(result, key=parse_instant)]
+
+
+def _sent_id(value: datetime | date | str) -> str:
+    if isinstance(value, str):
+        return value
+    if not isinstance(value, datetime):
+        return value.isoformat()
+    local_midnight = value.time() == datetime.min.time() and value.utcoffset()
+    return value.isoformat() if local_midnight else format_instant(value)
 
 
 def own(item: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,7 @@
-"""How a body names an all-day series' occurrence: ``POST …/split``'s ``recurrence_id`` takes
-a date, or a time that is 00:00 on its own offset's clock, as ``…/occurrences/{recurrence_id}``
-does, and uses its UTC midnight; any other time (and a date on a timed series) is a 422 naming
-the field, with nothing written."""
+"""How a body names an all-day series' occurrence: ``POST …/split``'s ``recurrence_id`` and
+each ``recurrence_overrides`` item's take a date, or a time that is 00:00 on its own offset's
+clock, as ``…/occurrences/{recurrence_id}`` does, and use its UTC midnight; any other time
+(and a date on a timed series) is a 422 naming the field, with nothing written."""
 
 from __future__ import annotations
 
@@ -109,3 +109,75 @@ async def test_a_date_is_no_split_point_of_a_timed_series(
     )
     words = "a date names an occurrence of an all-day series"
     await _refused_at(app, client, owner, response, ["body", "recurrence_id"], words, before)
+
+
+# ------------------------------------------------------------- recurrence_overrides
+
+
+async def test_an_override_is_named_by_its_date_or_a_midnight_on_any_clock(
+    client: httpx.AsyncClient, owner: Actor, make_event: EventFactory
+) -> None:
+    camp = await make_event(
+        owner,
+        **CAMP,
+        recurrence_overrides=[
+            {"recurrence_id": "2026-03-26T00:00:00+01:00", "start_date": "2026-03-27"},
+            {"recurrence_id": "2026-03-19", "title": "Rain day"},
+        ],
+    )
+    stored = [
+        {"recurrence_id": _mid("19"), "title": "Rain day"},
+        {"recurrence_id": _mid("26"), "start_time": _mid("27")},
+    ]
+    assert camp["recurrence_overrides"] == stored
+    assert (await read_event(client, owner, camp["id"]))["recurrence_overrides"] == stored
+    # An update by dates stores the same midnights.
+    url = f"/api/events/{camp['id']}"
+    again = [{"recurrence_id": "2026-04-02", "location": "Hall"}]
+    updated = await client.put(url, json={"recurrence_overrides": again}, headers=owner.headers)
+    assert updated.status_code == 200, updated.text
+    assert updated.json()["recurrence_overrides"] == [
+        {"recurrence_id": _mid("04-02"), "location": "Hall"}
+    ]
+    exported = await client.get(url, headers={**owner.headers, "Accept": "text/calendar"})
+    assert b"RECURRENCE-ID;VALUE=DATE:20260402" in exported.content
+
+
+async def test_an_override_id_that_names_no_occurrence_by_its_form_is_refused(
+    app: FastAPI, client: httpx.AsyncClient, owner: Actor, make_event: EventFactory
+) -> None:
+    camp = await make_event(owner, **CAMP)
+    before = await read_event(client, owner, camp["id"])
+    url = f"/api/events/{camp['id']}"
+    loc = ["body", "recurrence_overrides", 1, "recurrence_id"]
+    for rid in ("2026-03-26T10:00:00Z", "2026-03-25T23:00:00Z"):
+        sent = [{"recurrence_id": "2026-03-19", "title": "x"}, {"recurrence_id": rid, "title": "y"}]
+        response = await client.put(url, json={"recurrence_overrides": sent}, headers=owner.headers)
+        words = f"recurrence_id {rid.replace('Z', '+00:00')} names no occurrence of an all-day"
+        await _refused_at(app, client, owner, response, loc, words, before)
+        created = await client.post(
+            "/api/events",
+            json={"title": "Camp", **CAMP, "recurrence_overrides": sent},
+            headers=owner.headers,
+            params={"conflict_strategy": "allow"},
+        )
+        await _refused_at(app, client, owner, created, loc, words, before)
+    # Two names of one occurrence are two overrides of it.
+    twice = [{"recurrence_id": "2026-03-19", "title": "x"}, {"recurrence_id": _mid("19")}]
+    response = await client.put(url, json={"recurrence_overrides": twice}, headers=owner.headers)
+    words = f"two overrides for the occurrence {_mid('19')}"
+    await _refused_at(app, client, owner, response, ["body", "recurrence_overrides"], words, before)
+
+
+async def test_a_date_is_no_override_id_of_a_timed_series(
+    app: FastAPI, client: httpx.AsyncClient, owner: Actor, make_event: EventFactory
+) -> None:
+    series = await make_event(owner, **TIMED)
+    before = await read_event(client, owner, series["id"])
+    sent = [{"recurrence_id": "2026-03-19", "title": "x"}]
+    response = await client.put(
+        f"/api/events/{series['id']}", json={"recurrence_overrides": sent}, headers=owner.headers
+    )
+    loc = ["body", "recurrence_overrides", 0, "recurrence_id"]
+    words = "a date names an occurrence of an all-day series"
+    await _refused_at(app, client, owner, response, loc, words, before)
