@@ -74,6 +74,8 @@ async def edit_occurrence(
     `end_time` are accepted there only as UTC midnights (`2026-03-27T00:00:00Z`); any other
     time is a 422 `validation-error` at `["body","start_time"]` saying to send
     `start_date`, and a date beside its time (`start_date` with `start_time`) is a 422 too.
+    A start on the occurrence's own date (its `recurrence_id`'s) is no start of its own: it
+    gives the start back to the series, as `null` does (and as an iCalendar import reads it).
     On a timed series `start_date` / `end_date` are a 422 (send times). Nothing is written
     when refused."""
     services = services_of(request)

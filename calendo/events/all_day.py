@@ -182,8 +182,9 @@ def settle_overrides(content: dict[str, Any]) -> None:
             raise ValidationFailed(
                 f"two overrides for the occurrence {format_instant(rid)}", loc=("body", _OVERRIDES)
             )
-        own = occurrence_days(value, all_day=all_day, loc=loc, text=True)
-        settled[rid] = {"recurrence_id": format_instant(rid), **own}
+        own = occurrence_days(value, all_day=all_day, loc=loc, text=True, recurrence_id=rid)
+        kept = {k: v for k, v in own.items() if v is not None}
+        settled[rid] = {"recurrence_id": format_instant(rid), **kept}
     content[_OVERRIDES] = [settled[rid] for rid in sorted(settled)]
 
 
@@ -234,14 +235,21 @@ def named_occurrence(
 
 
 def occurrence_days(
-    own: Mapping[str, Any], *, all_day: bool, loc: tuple[str | int, ...], text: bool = False
+    own: Mapping[str, Any],
+    *,
+    all_day: bool,
+    loc: tuple[str | int, ...],
+    recurrence_id: datetime,
+    text: bool = False,
 ) -> dict[str, Any]:
     """What one occurrence has of its own (an override, or a ``PATCH`` of one: ``None`` gives
     a field back to the series) with ``start_date`` / ``end_date`` as ``start_time`` /
     ``end_time``: the UTC midnights an all-day series keys and places its occurrences by
-    (``calendar.days``; as RFC 3339 strings when ``text``, else datetimes). 422 at ``loc`` +
-    the field for dates on a timed series' occurrence, a date beside its time, and, on an
-    all-day series, a time that is not a UTC midnight."""
+    (``calendar.days``; as RFC 3339 strings when ``text``, else datetimes). An all-day
+    occurrence's start on its own date (``recurrence_id``) is ``None``, not a start of its own,
+    as an iCalendar import reads it back. 422 at ``loc`` + the field for dates on a timed
+    series' occurrence, a date beside its time, and, on an all-day series, a time that is not
+    a UTC midnight."""
     result = {k: v for k, v in own.items() if k not in _OWN_DAYS.values() and k != "recurrence_id"}
     for field, date_field in _OWN_DAYS.items():
         day, given = own.get(date_field), own.get(field)
@@ -262,12 +270,19 @@ def occurrence_days(
             _require_midnight(given, field, date_field, (*loc, field))
         elif date_field in own and field not in own:  # a PATCH's null: the series' again
             result[field] = None
+    start = result.get("start_time")
+    if all_day and start is not None and _instant(start) == recurrence_id:
+        result["start_time"] = None  # not moved: the series' start (ical.inbound reads so)
     return result
+
+
+def _instant(value: str | datetime) -> datetime:
+    return parse_instant(value) if isinstance(value, str) else value.astimezone(UTC)
 
 
 def _require_midnight(value: str | datetime, field: str, date_field: str, loc: Any) -> None:
     """422 unless an all-day occurrence's time is a UTC midnight (the form it is stored in)."""
-    instant = parse_instant(value) if isinstance(value, str) else value.astimezone(UTC)
+    instant = _instant(value)
     if instant.time() != datetime.min.time():
         shown = value if isinstance(value, str) else value.isoformat()
         raise ValidationFailed(

@@ -36,7 +36,9 @@ async def edit_occurrence(
     found, current, rid = await _locked(
         session, ctx, event_id, recurrence_id, data.version, if_match
     )
-    changes = all_day.occurrence_days(data.changes(), all_day=current["all_day"], loc=("body",))
+    changes = all_day.occurrence_days(
+        data.changes(), all_day=current["all_day"], loc=("body",), recurrence_id=rid
+    )
     values = overrides.patched(current[overrides.FIELD], rid, changes)
     content = {**current, overrides.FIELD: values}
     if content == current:

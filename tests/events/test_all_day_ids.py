@@ -1,7 +1,9 @@
 """How a body names an all-day series' occurrence: ``POST …/split``'s ``recurrence_id`` and
 each ``recurrence_overrides`` item's take a date, or a time that is 00:00 on its own offset's
 clock, as ``…/occurrences/{recurrence_id}`` does, and use its UTC midnight; any other time
-(and a date on a timed series) is a 422 naming the field, with nothing written."""
+(and a date on a timed series) is a 422 naming the field, with nothing written. An all-day
+override's start on its own date is no start of its own, as an iCalendar import reads it
+back, so export → re-import is the identity."""
 
 from __future__ import annotations
 
@@ -181,3 +183,52 @@ async def test_a_date_is_no_override_id_of_a_timed_series(
     loc = ["body", "recurrence_overrides", 0, "recurrence_id"]
     words = "a date names an occurrence of an all-day series"
     await _refused_at(app, client, owner, response, loc, words, before)
+
+
+# ------------------------------------------------------- a start on the occurrence's own date
+
+
+async def test_a_start_on_the_occurrences_own_date_is_no_start_of_its_own(
+    client: httpx.AsyncClient, owner: Actor, make_event: EventFactory
+) -> None:
+    camp = await make_event(
+        owner,
+        **CAMP,
+        recurrence_overrides=[
+            {"recurrence_id": "2026-03-19", "start_date": "2026-03-19", "end_date": "2026-03-21"},
+            {"recurrence_id": _mid("26"), "start_time": _mid("26"), "title": "Same day"},
+        ],
+    )
+    stored = [
+        {"recurrence_id": _mid("19"), "end_time": _mid("21")},
+        {"recurrence_id": _mid("26"), "title": "Same day"},
+    ]
+    assert (await read_event(client, owner, camp["id"]))["recurrence_overrides"] == stored
+    # A PATCH moving an occurrence back to its own date gives its start back to the series.
+    occurrence = f"/api/events/{camp['id']}/occurrences/2026-04-02"
+    moved = await client.patch(occurrence, json={"start_date": "2026-04-03"}, headers=owner.headers)
+    assert moved.status_code == 200, moved.text
+    back = await client.patch(occurrence, json={"start_date": "2026-04-02"}, headers=owner.headers)
+    assert back.status_code == 200, back.text
+    assert back.json()["recurrence_overrides"] == stored
+    kept = await client.patch(
+        occurrence,
+        json={"start_date": "2026-04-02", "end_date": "2026-04-04"},
+        headers=owner.headers,
+    )
+    assert kept.status_code == 200, kept.text
+    stored.append({"recurrence_id": _mid("04-02"), "end_time": _mid("04-04")})
+    assert kept.json()["recurrence_overrides"] == stored
+    # Export, then re-import (by UID, an update): the same overrides, no new version.
+    url = f"/api/events/{camp['id']}"
+    exported = await client.get(url, headers={**owner.headers, "Accept": "text/calendar"})
+    assert exported.status_code == 200, exported.text
+    version = kept.json()["version"]
+    imported = await client.post(
+        "/api/events/import",
+        content=exported.content,
+        headers={**owner.headers, "Content-Type": "text/calendar"},
+    )
+    assert imported.status_code == 200, imported.text
+    after = await read_event(client, owner, camp["id"])
+    assert (after["recurrence_overrides"], after["version"]) == (stored, version)
