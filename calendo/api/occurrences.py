@@ -74,6 +74,8 @@ async def edit_occurrence(
     `end_time` are accepted there only as UTC midnights (`2026-03-27T00:00:00Z`); any other
     time is a 422 `validation-error` at `["body","start_time"]` saying to send
     `start_date`, and a date beside its time (`start_date` with `start_time`) is a 422 too.
+    A start on the occurrence's own date (its `recurrence_id`'s) is no start of its own: it
+    gives the start back to the series, as `null` does (and as an iCalendar import reads it).
     On a timed series `start_date` / `end_date` are a 422 (send times). Nothing is written
     when refused."""
     services = services_of(request)
@@ -140,7 +142,14 @@ async def split_series(
     keeps the owner and the shares, and takes the exceptions, extra dates and overrides from
     that occurrence on. Both name each other in `related_events`. With `dry_run`, nothing is
     written: the answer previews both series, the occurrences that change and what happens to
-    each override. `POST /api/events/{new id}/split/undo` undoes it."""
+    each override. `POST /api/events/{new id}/split/undo` undoes it.
+
+    An all-day series is split at an occurrence named as this router's paths name it: its
+    date (`2026-03-26`) or a time that is 00:00 on its own offset's clock
+    (`2026-03-26T00:00:00Z`, `2026-03-26T00:00:00+01:00`), used as its UTC midnight. Any other
+    time on an all-day series, and a date on a timed one, is a 422 `validation-error` at
+    `["body","recurrence_id"]` (as is a time the rule gives no occurrence at); nothing is
+    written."""
     services = services_of(request)
     async with UnitOfWork.write(services.db) as unit:
         result = await splitting.split_series(

@@ -30,7 +30,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from calendo.calendar import days, recurrence
-from calendo.core.errors import ValidationFailed
+from calendo.core.errors import NotFound, ValidationFailed
 from calendo.events.snapshots import as_date, format_instant, parse_instant, snapshot_times
 
 __all__ = [
@@ -38,7 +38,9 @@ __all__ = [
     "SENT_FIELDS",
     "bound_columns",
     "is_date_text",
+    "named_occurrence",
     "occurrence_days",
+    "occurrence_key",
     "place_bodies",
     "place_body",
     "reconcile",
@@ -167,27 +169,87 @@ def _converted(content: dict[str, Any], values: list[str], *, dates: bool) -> li
 
 
 def settle_overrides(content: dict[str, Any]) -> None:
-    """The sent ``recurrence_overrides`` of new content (stored form, dates still as sent) with
-    each override's dates as its times (``occurrence_days``), in place."""
+    """The sent ``recurrence_overrides`` of new content (stored form, dates still as sent),
+    in place: each keyed by the occurrence its ``recurrence_id`` names (``named_occurrence``:
+    an all-day series' by its UTC midnight) with its dates as its times (``occurrence_days``),
+    sorted; two naming one occurrence are a 422."""
     all_day = bool(content.get("all_day"))
-    content[_OVERRIDES] = [
-        {
-            "recurrence_id": value["recurrence_id"],
-            **occurrence_days(value, all_day=all_day, loc=("body", _OVERRIDES, index), text=True),
-        }
-        for index, value in enumerate(content.get(_OVERRIDES) or ())
-    ]
+    settled: dict[datetime, dict[str, Any]] = {}
+    for index, value in enumerate(content.get(_OVERRIDES) or ()):
+        loc = ("body", _OVERRIDES, index)
+        rid = named_occurrence(content, _sent(value["recurrence_id"]), (*loc, "recurrence_id"))
+        if rid in settled:
+            raise ValidationFailed(
+                f"two overrides for the occurrence {format_instant(rid)}", loc=("body", _OVERRIDES)
+            )
+        own = occurrence_days(value, all_day=all_day, loc=loc, text=True, recurrence_id=rid)
+        kept = {k: v for k, v in own.items() if v is not None}
+        settled[rid] = {"recurrence_id": format_instant(rid), **kept}
+    content[_OVERRIDES] = [settled[rid] for rid in sorted(settled)]
+
+
+def _sent(value: str) -> datetime | date:
+    """A recurrence id as ``overrides.stored`` keeps it: a date, or a time on its own clock."""
+    return date.fromisoformat(value) if is_date_text(value) else datetime.fromisoformat(value)
+
+
+def occurrence_key(content: Mapping[str, Any], named: datetime | date) -> datetime:
+    """The recurrence id a path's ``recurrence_id`` names. A timed series' occurrence is named
+    by its start (any offset). An all-day series' occurrences are keyed by the UTC midnights
+    of their dates (``calendar.days``): one is named by its date (``2026-03-26``), or by a
+    time that is 00:00 on its own offset's clock (its UTC midnight, or its start as
+    ``/occurrences`` places it in a caller's zone, ``2026-03-26T00:00:00+01:00``). A date on a
+    timed series names nothing (404)."""
+    if not isinstance(named, datetime):
+        if not content.get("all_day"):
+            raise NotFound(
+                f"The event has no occurrence on {named.isoformat()}: a date names an "
+                "occurrence of an all-day series; name this timed series' by its start time"
+            )
+        return days.floating(named)
+    if content.get("all_day") and named.time() == datetime.min.time():
+        return days.floating(named.date())
+    return named
+
+
+def named_occurrence(
+    content: Mapping[str, Any], named: datetime | date, loc: tuple[str | int, ...]
+) -> datetime:
+    """The recurrence id a body's ``recurrence_id`` (a split point, an override's) names, read
+    as a path's (``occurrence_key``); 422 at ``loc`` for a form that names no occurrence of
+    this series: a date on a timed series, or on an all-day one a time that is not 00:00 on
+    its own offset's clock."""
+    try:
+        key = occurrence_key(content, named)
+    except NotFound as exc:
+        raise ValidationFailed(exc.detail, loc=loc) from exc
+    if content.get("all_day") and key.time() != datetime.min.time():
+        day = key.date().isoformat()
+        raise ValidationFailed(
+            f"recurrence_id {key.isoformat()} names no occurrence of an all-day series: name "
+            f"one by its date (such as {day}) or by 00:00 on its own offset (such as "
+            f"{day}T00:00:00Z)",
+            loc=loc,
+        )
+    return key
 
 
 def occurrence_days(
-    own: Mapping[str, Any], *, all_day: bool, loc: tuple[str | int, ...], text: bool = False
+    own: Mapping[str, Any],
+    *,
+    all_day: bool,
+    loc: tuple[str | int, ...],
+    recurrence_id: datetime,
+    text: bool = False,
 ) -> dict[str, Any]:
     """What one occurrence has of its own (an override, or a ``PATCH`` of one: ``None`` gives
     a field back to the series) with ``start_date`` / ``end_date`` as ``start_time`` /
     ``end_time``: the UTC midnights an all-day series keys and places its occurrences by
-    (``calendar.days``; as RFC 3339 strings when ``text``, else datetimes). 422 at ``loc`` +
-    the field for dates on a timed series' occurrence, a date beside its time, and, on an
-    all-day series, a time that is not a UTC midnight."""
+    (``calendar.days``; as RFC 3339 strings when ``text``, else datetimes). An all-day
+    occurrence's start on its own date (``recurrence_id``) is ``None``, not a start of its own,
+    as an iCalendar import reads it back. 422 at ``loc`` + the field for dates on a timed
+    series' occurrence, a date beside its time, and, on an all-day series, a time that is not
+    a UTC midnight."""
     result = {k: v for k, v in own.items() if k not in _OWN_DAYS.values() and k != "recurrence_id"}
     for field, date_field in _OWN_DAYS.items():
         day, given = own.get(date_field), own.get(field)
@@ -208,12 +270,19 @@ def occurrence_days(
             _require_midnight(given, field, date_field, (*loc, field))
         elif date_field in own and field not in own:  # a PATCH's null: the series' again
             result[field] = None
+    start = result.get("start_time")
+    if all_day and start is not None and _instant(start) == recurrence_id:
+        result["start_time"] = None  # not moved: the series' start (ical.inbound reads so)
     return result
+
+
+def _instant(value: str | datetime) -> datetime:
+    return parse_instant(value) if isinstance(value, str) else value.astimezone(UTC)
 
 
 def _require_midnight(value: str | datetime, field: str, date_field: str, loc: Any) -> None:
     """422 unless an all-day occurrence's time is a UTC midnight (the form it is stored in)."""
-    instant = parse_instant(value) if isinstance(value, str) else value.astimezone(UTC)
+    instant = _instant(value)
     if instant.time() != datetime.min.time():
         shown = value if isinstance(value, str) else value.isoformat()
         raise ValidationFailed(

@@ -36,7 +36,9 @@ async def edit_occurrence(
     found, current, rid = await _locked(
         session, ctx, event_id, recurrence_id, data.version, if_match
     )
-    changes = all_day.occurrence_days(data.changes(), all_day=current["all_day"], loc=("body",))
+    changes = all_day.occurrence_days(
+        data.changes(), all_day=current["all_day"], loc=("body",), recurrence_id=rid
+    )
     values = overrides.patched(current[overrides.FIELD], rid, changes)
     content = {**current, overrides.FIELD: values}
     if content == current:
@@ -98,7 +100,7 @@ async def _locked(
     if_match: str | None,
 ) -> tuple[access.WriteAccess, dict[str, Any], datetime]:
     """The series locked for an editor, its preconditions met, its content and the recurrence
-    id the path names (``overrides.occurrence_key``); 404 when it has no such occurrence."""
+    id the path names (``all_day.occurrence_key``); 404 when it has no such occurrence."""
     found = await access.lock_event(
         session, user_id=ctx.actor.id, event_id=event_id, minimum="editor"
     )

@@ -20,9 +20,10 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from calendo.calendar import days, recurrence
+from calendo.calendar import recurrence
 from calendo.calendar.overrides import MAX_OVERRIDES, Override
 from calendo.core.errors import NotFound, ValidationFailed
+from calendo.events import all_day
 from calendo.events.scheduling import series_of_content
 from calendo.events.snapshots import format_instant, parse_instant
 
@@ -39,14 +40,26 @@ _LOC = ("body", FIELD)
 
 def stored(items: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Request overrides (``OverrideIn`` dumps) in stored form: set fields only, times as
-    RFC 3339 UTC strings, sorted by recurrence id; two for one occurrence are a 422."""
+    RFC 3339 UTC strings, sorted by recurrence id; two for one occurrence are a 422. A
+    recurrence id that may name an all-day series' occurrence by its date (a date, or 00:00
+    on a clock other than UTC) is kept as sent until ``all_day.settle_overrides`` reads it."""
     result: dict[str, dict[str, Any]] = {}
     for item in items:
-        rid = format_instant(item["recurrence_id"])
-        if rid in result:
+        rid = _sent_id(item["recurrence_id"])
+        key = format_instant(all_day.stored_instant(rid))
+        if key in result:
             raise ValidationFailed(f"two overrides for the occurrence {rid}", loc=_LOC)
-        result[rid] = {"recurrence_id": rid, **own(item)}
-    return [result[rid] for rid in sorted(result, key=parse_instant)]
+        result[key] = {"recurrence_id": rid, **own(item)}
+    return [result[key] for key in sorted(result, key=parse_instant)]
+
+
+def _sent_id(value: datetime | date | str) -> str:
+    if isinstance(value, str):
+        return value
+    if not isinstance(value, datetime):
+        return value.isoformat()
+    local_midnight = value.time() == datetime.min.time() and value.utcoffset()
+    return value.isoformat() if local_midnight else format_instant(value)
 
 
 def own(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -186,10 +199,10 @@ def _key(value: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
 
 
 def require_occurrence(content: Mapping[str, Any], named: datetime | date) -> datetime:
-    """The recurrence id of the occurrence a path names (``occurrence_key``); 404 unless the
+    """The recurrence id of the occurrence a path names (``all_day.occurrence_key``); 404 unless the
     series has an occurrence starting there (an overridden one counts by the start its series
     gives it)."""
-    recurrence_id = occurrence_key(content, named)
+    recurrence_id = all_day.occurrence_key(content, named)
     probe = replace(series_of_content(content), overrides=(Override(recurrence_id),))
     if not content["is_recurring"] or recurrence.orphaned_overrides(probe):
         hint = " (an all-day series' occurrence is named by its date)" * bool(content["all_day"])
@@ -197,25 +210,6 @@ def require_occurrence(content: Mapping[str, Any], named: datetime | date) -> da
             f"The event has no occurrence starting at {format_instant(recurrence_id)}{hint}"
         )
     return recurrence_id
-
-
-def occurrence_key(content: Mapping[str, Any], named: datetime | date) -> datetime:
-    """The recurrence id a path's ``recurrence_id`` names. A timed series' occurrence is named
-    by its start (any offset). An all-day series' occurrences are keyed by the UTC midnights
-    of their dates (``calendar.days``): one is named by its date (``2026-03-26``), or by a
-    time that is 00:00 on its own offset's clock (its UTC midnight, or its start as
-    ``/occurrences`` places it in a caller's zone, ``2026-03-26T00:00:00+01:00``). A date on a
-    timed series names nothing (404)."""
-    if not isinstance(named, datetime):
-        if not content.get("all_day"):
-            raise NotFound(
-                f"The event has no occurrence on {named.isoformat()}: a date names an "
-                "occurrence of an all-day series; name this timed series' by its start time"
-            )
-        return days.floating(named)
-    if content.get("all_day") and named.time() == datetime.min.time():
-        return days.floating(named.date())
-    return named
 
 
 def orphaned(series: recurrence.Series) -> list[datetime]:

@@ -27,6 +27,7 @@ from calendo.calendar.fields import Timezone
 from calendo.calendar.overrides import MAX_OVERRIDES
 from calendo.calendar.rrule import HORIZON_YEAR
 from calendo.core.bounded import CountFirst, setting_limit
+from calendo.events.override_texts import OVERRIDE_ID, OVERRIDES
 from calendo.sharing.policy import Role
 from calendo.sharing.schemas import PermissionRead
 
@@ -178,17 +179,6 @@ _TIME_ALL_DAY = (
     "its dates in the zone the body is rendered in (00:00 there)."
 )
 Note = Annotated[str | None, Field(max_length=500, description="Edit summary for the history.")]
-_OVERRIDES = (
-    "Single-occurrence edits (RFC 5545 RECURRENCE-ID), one per occurrence, sorted by "
-    "`recurrence_id`: the start the series gives the occurrence, and what this occurrence has "
-    "of its own (its times, title, description, location, transparency; a field left out is "
-    "the series'; on an all-day series, `start_date` / `end_date` or UTC midnights, stored as "
-    "UTC midnights). Only on a recurring event, at most "
-    f"{MAX_OVERRIDES:,}; an occurrence may not start before the series' `start_time`. "
-    "`PATCH /api/events/{id}/occurrences/{recurrence_id}` edits one. When the series' start "
-    "moves, each override's `recurrence_id` moves with it; an override whose occurrence the "
-    "series no longer has is kept, inert, and listed in a write's `orphaned_overrides`."
-)
 
 
 class OccurrenceChange(BaseModel):
@@ -211,7 +201,7 @@ class OccurrenceChange(BaseModel):
 class OverrideIn(OccurrenceChange):
     """One overridden occurrence of a series."""
 
-    recurrence_id: Time = Field(description="The start the series gives this occurrence.")
+    recurrence_id: Day | Time = Field(description=OVERRIDE_ID)
 
 
 Overrides = Annotated[list[OverrideIn], CountFirst(MAX_OVERRIDES)]
@@ -253,7 +243,7 @@ class EventContent(BaseModel):
     location: str | None = Field(None, max_length=500)
     recurrence_exceptions: Exceptions | None = Field(None, description=_EXDATE)
     recurrence_dates: RecurrenceDates | None = Field(None, description=_RDATE)
-    recurrence_overrides: Overrides | None = Field(None, description=_OVERRIDES)
+    recurrence_overrides: Overrides | None = Field(None, description=OVERRIDES)
     # Before the times, so that their validators see them.
     all_day: bool | None = Field(None, description=_ALL_DAY)
     start_date: Day | None = Field(None, description=_START_DATE)
@@ -379,7 +369,7 @@ class SeriesContent(BaseModel):
     recurrence_exceptions: list[datetime | date] = Field(description=_EXDATE)
     recurrence_dates: list[datetime | date] = Field(description=_RDATE)
     transparency: Transparency = Field(description=_TRANSP)
-    recurrence_overrides: list[OverrideRead] = Field(description=_OVERRIDES)
+    recurrence_overrides: list[OverrideRead] = Field(description=OVERRIDES)
     all_day: bool = Field(description=_ALL_DAY)
     start_date: date | None = Field(description=_START_DATE)
     end_date: date | None = Field(description=_END_DATE)

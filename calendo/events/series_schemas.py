@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from calendo.events.schemas import (
     ConflictRead,
+    Day,
     EventUpdate,
     EventWriteResult,
     Note,
@@ -38,9 +39,15 @@ class SplitRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    recurrence_id: Time = Field(
+    recurrence_id: Day | Time = Field(
         description="The occurrence the new series starts with: the start the series' rule "
-        "gives it (not its first, not an extra date)."
+        "gives it (not its first, not an extra date), RFC 3339 with an offset. An all-day "
+        "series' occurrence is named as `…/occurrences/{recurrence_id}` names it: by its date "
+        "(`2026-03-26`), or by a time that is 00:00 on its own offset's clock, read as that "
+        "date (`2026-03-26T00:00:00Z`, its stored `recurrence_id`, or "
+        "`2026-03-26T00:00:00+01:00`, its start as `/occurrences` places it); any other time "
+        "on an all-day series, and a date on a timed one, is a 422 at "
+        '`["body","recurrence_id"]`, as is a time that is not one of its occurrences.'
     )
     changes: EventUpdate = Field(
         default_factory=EventUpdate,

@@ -76,14 +76,16 @@ class Plan:
     tail: dict[str, Any]
     tail_series: recurrence.Series
     orphaned: list[datetime]
+    at: datetime
 
 
 def plan(current: dict[str, Any], data: SplitRequest) -> Plan:
     """The split of ``current`` that ``data`` asks for; 422 when the split point is not an
-    occurrence of the series' rule after its first, or the changes do not make a series."""
+    occurrence of the series' rule after its first (an all-day series' named as a path names
+    it, ``all_day.named_occurrence``), or the changes do not make a series."""
     if not current["is_recurring"]:
         raise ValidationFailed("only a recurring series can be split", loc=_LOC)
-    at = data.recurrence_id
+    at = all_day.named_occurrence(current, data.recurrence_id, _LOC)
     original = scheduling.series_of_content(current)
     try:
         parts = split(original, at)
@@ -105,6 +107,9 @@ def plan(current: dict[str, Any], data: SplitRequest) -> Plan:
         "recurrence_dates": _later(current["recurrence_dates"], at, True),
         overrides.FIELD: _later_overrides(current[overrides.FIELD], at, True),
     }
+    if current["all_day"]:  # its dates too: the tail's start and end are floating midnights
+        base["start_date"] = parts.tail.start.date().isoformat()
+        base["end_date"] = parts.tail.end.date().isoformat()
     changes = {f: content_value(f, v) for f, v in data.changes.changes().items()}
     tail = {**base, **changes}
     if overrides.FIELD in changes:  # an all-day series' override dates as times
@@ -122,7 +127,7 @@ def plan(current: dict[str, Any], data: SplitRequest) -> Plan:
         raise ValidationFailed("the new series must repeat", loc=("body", "changes"))
     tail_series = scheduling.series_from_content(tail)
     orphaned = overrides.check(base, tail, tail_series)
-    return Plan(original, head, parts.head, tail, tail_series, orphaned)
+    return Plan(original, head, parts.head, tail, tail_series, orphaned, at)
 
 
 def preview_occurrences(
@@ -187,7 +192,7 @@ async def split_series(
     current = content_snapshot(head_event)
     planned = plan(current, data)
     head, tail, tail_series = planned.head, planned.tail, planned.tail_series
-    at = data.recurrence_id
+    at = planned.at
     items, truncated = preview_occurrences(planned, at, limit)
     result: dict[str, Any] = {
         "dry_run": data.dry_run,

@@ -1,4 +1,4 @@
-"""Event factories."""
+"""Event factories, and reading an event back."""
 
 from __future__ import annotations
 
@@ -11,6 +11,14 @@ import pytest
 from tests.helpers import Actor
 
 EventFactory = Callable[..., Awaitable[dict[str, Any]]]
+# An all-day weekly series: Thursdays 12, 19, 26 March and 2 April 2026, one day each.
+CAMP = {
+    "all_day": True,
+    "start_time": None,
+    "end_time": None,
+    "start_date": "2026-03-12",
+    "recurrence_pattern": "FREQ=WEEKLY;COUNT=4",
+}
 
 
 def event_payload(**overrides: Any) -> dict[str, Any]:
@@ -20,6 +28,14 @@ def event_payload(**overrides: Any) -> dict[str, Any]:
         "end_time": "2026-03-20T10:30:00Z",
     }
     body.update(overrides)
+    return body
+
+
+async def read_event(client: httpx.AsyncClient, actor: Actor, event_id: int) -> dict[str, Any]:
+    """The event's body as ``actor`` reads it (200 asserted)."""
+    response = await client.get(f"/api/events/{event_id}", headers=actor.headers)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
     return body
 
 

@@ -10,27 +10,12 @@ from typing import Any
 
 import httpx
 
-from tests.events.conftest import EventFactory
+from tests.events.conftest import CAMP, EventFactory, read_event
 from tests.helpers import Actor, assert_problem
-
-CAMP = {
-    "all_day": True,
-    "start_time": None,
-    "end_time": None,
-    "start_date": "2026-03-12",
-    "recurrence_pattern": "FREQ=WEEKLY;COUNT=4",
-}
 
 
 def _url(event_id: int, rid: str = "2026-03-26T00:00:00Z") -> str:
     return f"/api/events/{event_id}/occurrences/{rid}"
-
-
-async def _event(client: httpx.AsyncClient, actor: Actor, event_id: int) -> dict[str, Any]:
-    response = await client.get(f"/api/events/{event_id}", headers=actor.headers)
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 async def _ics(client: httpx.AsyncClient, actor: Actor, event_id: int) -> bytes:
@@ -101,7 +86,7 @@ async def test_a_time_that_is_not_a_utc_midnight_is_refused_naming_the_field(
     client: httpx.AsyncClient, owner: Actor, make_event: EventFactory
 ) -> None:
     camp = await make_event(owner, **CAMP)
-    before = await _event(client, owner, camp["id"])
+    before = await read_event(client, owner, camp["id"])
     cases: list[tuple[dict[str, Any], list[Any], str]] = [
         ({"start_time": "2026-03-26T10:00:00Z"}, ["body", "start_time"], "send start_date"),
         ({"end_time": "2026-03-29T00:00:00+01:00"}, ["body", "end_time"], "send end_date"),
@@ -113,7 +98,7 @@ async def test_a_time_that_is_not_a_utc_midnight_is_refused_naming_the_field(
     ]
     for body, loc, words in cases:
         response = await client.patch(_url(camp["id"]), json=body, headers=owner.headers)
-        await _refused(response, loc, words, before, _event(client, owner, camp["id"]))
+        await _refused(response, loc, words, before, read_event(client, owner, camp["id"]))
     detail = (
         await client.patch(
             _url(camp["id"]), json={"start_time": "2026-03-26T10:00:00Z"}, headers=owner.headers
@@ -135,7 +120,7 @@ async def test_dates_on_a_timed_series_occurrence_are_refused(
         end_time="2026-03-12T10:00:00Z",
         recurrence_pattern="FREQ=WEEKLY;COUNT=4",
     )
-    before = await _event(client, owner, series["id"])
+    before = await read_event(client, owner, series["id"])
     response = await client.patch(
         _url(series["id"], "2026-03-26T09:00:00Z"),
         json={"start_date": "2026-03-27"},
@@ -143,7 +128,7 @@ async def test_dates_on_a_timed_series_occurrence_are_refused(
     )
     words = "start_date is only for an occurrence of an all-day series"
     await _refused(
-        response, ["body", "start_date"], words, before, _event(client, owner, series["id"])
+        response, ["body", "start_date"], words, before, read_event(client, owner, series["id"])
     )
     # A date names no occurrence of a timed series.
     missing = await client.patch(
@@ -199,11 +184,11 @@ async def test_recurrence_overrides_of_an_all_day_series_take_dates(
     assert updated.status_code == 200, updated.text
     assert updated.json()["recurrence_overrides"] == again
     # Any other time is refused naming the override and its field; nothing is written.
-    before = await _event(client, owner, camp["id"])
+    before = await read_event(client, owner, camp["id"])
     bad = [{"recurrence_id": "2026-03-19T00:00:00Z", "start_time": "2026-03-20T10:00:00Z"}]
     response = await client.put(url, json={"recurrence_overrides": bad}, headers=owner.headers)
     loc = ["body", "recurrence_overrides", 0, "start_time"]
-    await _refused(response, loc, "send start_date", before, _event(client, owner, camp["id"]))
+    await _refused(response, loc, "send start_date", before, read_event(client, owner, camp["id"]))
     listed = (await client.get("/api/events", headers=owner.headers)).json()["items"]
     created = await client.post(
         "/api/events",
