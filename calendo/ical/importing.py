@@ -1,8 +1,9 @@
-"""Import: an iCalendar file's events written through the event use cases, in one unit of work.
+"""Import: one part of an iCalendar file's events written through the event use cases, in
+the caller's unit of work.
 
-The file is read in steps on the event loop (``reading.steps``, pure CPU), then each of its events
-(one per ``UID``: a series and its overrides) is matched and written here, in the caller's
-unit of work, so the whole import is one transaction: every event or none.
+The file is read in steps on the event loop (``reading.steps``, pure CPU) and cut into parts
+(``ical.parts``); each part's events (one per ``UID``: a series and its overrides) are
+matched and written here, in that part's unit of work: every event of the part or none.
 
 Which event a ``UID`` updates, stated once (docs/api-notes.md, "iCalendar import"):
 

@@ -190,6 +190,40 @@ async def test_an_export_is_answered_while_an_import_runs(
     assert order == ["export", "import"]
 
 
+async def test_an_export_is_answered_while_a_file_is_read(
+    client: httpx.AsyncClient, owner: Actor, make_event: EventFactory
+) -> None:
+    """The reading alone hands the loop back: a file of 1,000 floating events is all reading
+    (every one is refused, nothing is written), and an export asked for meanwhile is answered
+    before the import."""
+    event = await make_event(owner, title="Rendered meanwhile")
+    floating = [
+        f"UID:f{n}@x\r\nDTSTART:20260302T0900{n % 60:02d}\r\nSUMMARY:F" for n in range(1000)
+    ]
+    order: list[str] = []
+
+    async def import_file() -> httpx.Response:
+        response = await client.post(
+            URL,
+            content=calendar(*floating),
+            headers={**owner.headers, **ICS},
+            params={"dry_run": "true"},
+        )
+        order.append("import")
+        return response
+
+    importing = asyncio.create_task(import_file())
+    await asyncio.sleep(0.05)  # the import has its body and is reading it
+    exported = await client.get(
+        f"/api/events/{event['id']}", headers={**owner.headers, "Accept": "text/calendar"}
+    )
+    order.append("export")
+    response = await importing
+    assert exported.status_code == 200 and b"SUMMARY:Rendered meanwhile" in exported.content
+    assert response.status_code == 200 and len(response.json()["refused"]) == 1000
+    assert order == ["export", "import"]
+
+
 def test_reading_is_a_generator_of_small_steps() -> None:
     """Every component is a step of its own (and every 256 lines of the first pass)."""
     data = calendar(*(_hourly(n) for n in range(300)))

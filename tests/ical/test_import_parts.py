@@ -155,8 +155,11 @@ async def test_a_file_over_the_api_body_limit_is_imported(
     assert len(data) > 1_300_000  # over CALENDO_MAX_BODY_BYTES (1 MiB)
     done = await _ok(client, owner, data, conflict_strategy="allow")
     assert len(done["created"]) == 260
-    listed = await client.get("/api/events", params={"limit": 1}, headers=owner.headers)
-    assert listed.status_code == 200
+    last = done["created"][-1]["event_id"]
+    stored = await client.get(f"/api/events/{last}", headers=owner.headers)
+    assert stored.status_code == 200
+    assert stored.json()["title"] == "Event 259"
+    assert stored.json()["description"] == ("wordy " * 833).strip()
     # A form upload of it too (the part has no file name: Starlette's own 1 MiB field cap is
     # lifted to the import's).
     form = await client.post(
