@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from calendo.__main__ import migrate
 from calendo.core.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -111,3 +115,13 @@ def in_process_settings(url: str, **overrides: Any) -> Settings:
         **overrides,
     }
     return Settings(_env_file=None, **values)
+
+
+@contextmanager
+def throwaway_sqlite(prefix: str) -> Iterator[str]:
+    """The URL of a migrated SQLite database in a temporary directory, removed afterwards.
+    Enter it before ``asyncio.run``: the migrations run their own event loop."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
+        migrate(url)
+        yield url

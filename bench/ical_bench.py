@@ -31,7 +31,6 @@ import asyncio
 import logging
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -43,8 +42,7 @@ from asgi_lifespan import LifespanManager
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.config import in_process_settings
-from calendo.__main__ import migrate
+from bench.config import in_process_settings, throwaway_sqlite
 from calendo.app import create_app
 
 ZONES = ["Europe/Berlin", "America/New_York", "Asia/Tokyo", "UTC"]
@@ -231,9 +229,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=5)
     args = parser.parse_args()
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
-    with tempfile.TemporaryDirectory(prefix="calendo-ical-bench-") as tmp:
-        url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
-        migrate(url)  # runs its own event loop, so before ours
+    with throwaway_sqlite("calendo-ical-bench-") as url:
         asyncio.run(run(url, args.events, args.samples))
 
 

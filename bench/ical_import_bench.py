@@ -29,7 +29,6 @@ import asyncio
 import logging
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -40,9 +39,8 @@ from asgi_lifespan import LifespanManager
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.config import in_process_settings
+from bench.config import in_process_settings, throwaway_sqlite
 from bench.ical_bench import _ms, _register
-from calendo.__main__ import migrate
 from calendo.app import create_app
 
 
@@ -194,9 +192,7 @@ def main() -> None:
         ("one transaction (the whole file)", args.events),
     ):
         print(label)
-        with tempfile.TemporaryDirectory(prefix="calendo-import-bench-") as tmp:
-            url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
-            migrate(url)  # runs its own event loop, so before ours
+        with throwaway_sqlite("calendo-import-bench-") as url:
             asyncio.run(scenario(url, data, part_events))
 
 

@@ -29,7 +29,6 @@ import logging
 import random
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -41,8 +40,7 @@ from sqlalchemy import insert
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.config import in_process_settings
-from calendo.__main__ import migrate
+from bench.config import in_process_settings, throwaway_sqlite
 from calendo.app import create_app
 from calendo.core.db import Database
 from calendo.core.pagination import encode_cursor
@@ -232,9 +230,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=200)
     args = parser.parse_args()
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
-    with tempfile.TemporaryDirectory(prefix="calendo-bench-") as tmp:
-        url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
-        migrate(url)  # runs its own event loop, so before ours
+    with throwaway_sqlite("calendo-bench-") as url:
         asyncio.run(run(url, args.changes, args.versions, args.calls))
 
 
