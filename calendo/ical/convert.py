@@ -149,7 +149,7 @@ def to_vevent(event: Mapping[str, Any], *, busy_only: bool = False) -> icalendar
     else:
         _add_times(vevent, event, zone)
     if event["recurrence_pattern"]:
-        vevent.add("rrule", icalendar.vRecur.from_ical(event["recurrence_pattern"]))
+        vevent.add("rrule", _rule(event))
     if busy_only:
         vevent.add("summary", BUSY_SUMMARY)
         return vevent
@@ -166,6 +166,18 @@ def to_vevent(event: Mapping[str, Any], *, busy_only: bool = False) -> icalendar
         vevent.add("related-to", uid_of(link["event_id"]), parameters={"RELTYPE": "SIBLING"})
     extras.apply(vevent, (event.get("ical_extra") or {}).get(extras.SERIES_KEY, ()))
     return vevent
+
+
+def _rule(event: Mapping[str, Any]) -> icalendar.vRecur:
+    """The event's RRULE. An all-day rule's ``UNTIL`` is written as a date: RFC 5545 (3.3.10)
+    gives it ``DTSTART``'s value type. The canonical rule holds a UTC instant on that date
+    (``T235959Z`` for a date given, the second before a split's first date); an all-day
+    occurrence stands at its date's UTC midnight, so every instant of a date keeps the same
+    occurrences as the date itself, which an import reads back as that date's last second."""
+    rule = icalendar.vRecur.from_ical(event["recurrence_pattern"])
+    if event.get("all_day") and "UNTIL" in rule:
+        rule["UNTIL"] = [value.astimezone(UTC).date() for value in rule["UNTIL"]]
+    return rule
 
 
 def _add_times(vevent: icalendar.Event, event: Mapping[str, Any], zone: str) -> None:

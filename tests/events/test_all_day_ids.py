@@ -76,6 +76,12 @@ async def test_an_all_day_series_splits_at_its_date_or_a_midnight_on_any_clock(
     assert new["recurrence_overrides"] == [{"recurrence_id": _mid("04-02"), "title": "Last"}]
     old = await read_event(client, owner, camp["id"])
     assert (old["recurrence_pattern"], old["recurrence_overrides"]) == (HEAD_RULE, [])
+    # In iCalendar the head's UNTIL is a date, DTSTART's value type (RFC 5545, 3.3.10).
+    ics = await client.get(
+        f"/api/events/{camp['id']}", headers={**owner.headers, "Accept": "text/calendar"}
+    )
+    assert ics.status_code == 200, ics.text
+    assert "RRULE:FREQ=WEEKLY;UNTIL=20260325\r\n" in ics.text, ics.text
     history = await client.get(f"/api/events/{camp['id']}/history", headers=owner.headers)
     assert history.status_code == 200, history.text
     assert f"Split at {_mid('26')}" in history.text

@@ -442,6 +442,23 @@ def test_an_all_day_event_is_value_date_both_ways() -> None:
     EventCreate.model_validate(fields)  # an event Calendo accepts
 
 
+def test_an_all_day_rule_ends_on_a_date() -> None:
+    """RFC 5545 (3.3.10): UNTIL takes DTSTART's value type, a date for an all-day series.
+    Whatever instant the canonical rule holds on that date, the date keeps the same
+    occurrences, and reads back as the date's last second, the canonical form of a date."""
+    for until in ("20260402T235959Z", "20260402T000000Z"):
+        event = {**HOLIDAY, "recurrence_pattern": f"FREQ=WEEKLY;UNTIL={until}"}
+        text = convert.to_calendar([event]).decode()
+        assert "RRULE:FREQ=WEEKLY;UNTIL=20260402\r\n" in text, text
+        [vevent] = inbound.parse_calendar(text.encode())
+        back = EventCreate.model_validate(inbound.from_vevent(vevent).fields)
+        assert back.recurrence_pattern == "FREQ=WEEKLY;UNTIL=20260402T235959Z"
+    timed = convert.to_calendar(
+        [{**SERIES, "recurrence_pattern": "FREQ=DAILY;UNTIL=20260402T235959Z"}]
+    )
+    assert "UNTIL=20260402T235959Z" in timed.decode()  # a timed rule keeps its UTC instant
+
+
 def test_an_all_day_event_without_an_end_lasts_one_day() -> None:
     text = (
         "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:h@x\r\nDTSTART;VALUE=DATE:20261225\r\n"
