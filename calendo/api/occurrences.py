@@ -64,7 +64,8 @@ async def edit_occurrence(
     note: NoteParam = None,
 ) -> Response:
     """Edit one occurrence of a series (editor or owner): the fields sent become its own
-    (`null` gives one back to the series). A new version of the series; the answer is the
+    (`null` gives one back to the series; so does a `start_time` at the `recurrence_id`
+    itself, as an iCalendar import reads it). A new version of the series; the answer is the
     series with its `recurrence_overrides`. 404 when the series has no occurrence starting
     at `recurrence_id`.
 

@@ -245,9 +245,9 @@ def occurrence_days(
     """What one occurrence has of its own (an override, or a ``PATCH`` of one: ``None`` gives
     a field back to the series) with ``start_date`` / ``end_date`` as ``start_time`` /
     ``end_time``: the UTC midnights an all-day series keys and places its occurrences by
-    (``calendar.days``; as RFC 3339 strings when ``text``, else datetimes). An all-day
-    occurrence's start on its own date (``recurrence_id``) is ``None``, not a start of its own,
-    as an iCalendar import reads it back. 422 at ``loc`` + the field for dates on a timed
+    (``calendar.days``; as RFC 3339 strings when ``text``, else datetimes). A start at the
+    ``recurrence_id`` (an all-day occurrence's: on its own date) is ``None``, not a start of
+    its own, as an iCalendar import reads it back. 422 at ``loc`` + the field for dates on a timed
     series' occurrence, a date beside its time, and, on an all-day series, a time that is not
     a UTC midnight."""
     result = {k: v for k, v in own.items() if k not in _OWN_DAYS.values() and k != "recurrence_id"}
@@ -271,7 +271,7 @@ def occurrence_days(
         elif date_field in own and field not in own:  # a PATCH's null: the series' again
             result[field] = None
     start = result.get("start_time")
-    if all_day and start is not None and _instant(start) == recurrence_id:
+    if start is not None and _instant(start) == recurrence_id:
         result["start_time"] = None  # not moved: the series' start (ical.inbound reads so)
     return result
 

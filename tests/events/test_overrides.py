@@ -105,6 +105,46 @@ async def test_a_field_sent_as_null_goes_back_to_the_series(
     assert gone.json()["version"] == 4
 
 
+async def test_a_start_at_the_occurrences_own_time_is_no_start_of_its_own(
+    client: httpx.AsyncClient, owner: Actor, make_event: EventFactory
+) -> None:
+    """A start equal to the recurrence id is the series' start (it moves with the series as
+    the recurrence id does), stored as none, as an iCalendar import reads a ``DTSTART`` equal
+    to its ``RECURRENCE-ID``: export, then re-import by UID, changes nothing."""
+    series = await _series(
+        make_event,
+        owner,
+        recurrence_overrides=[{"recurrence_id": SECOND, "start_time": SECOND, "title": "Own"}],
+    )
+    stored = [{"recurrence_id": SECOND, "title": "Own"}]
+    assert series["recurrence_overrides"] == stored
+    third = _url(series["id"], "2026-04-03T10:00:00Z")
+    moved = await client.patch(
+        third, json={"start_time": "2026-04-03T12:00:00+02:00"}, headers=owner.headers
+    )
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["recurrence_overrides"] == stored  # 12:00 in +02:00 is its own 10:00Z
+    kept = await client.patch(
+        third,
+        json={"start_time": "2026-04-03T10:00:00Z", "end_time": "2026-04-03T12:00:00Z"},
+        headers=owner.headers,
+    )
+    assert kept.status_code == 200, kept.text
+    stored.append({"recurrence_id": "2026-04-03T10:00:00Z", "end_time": "2026-04-03T12:00:00Z"})
+    assert kept.json()["recurrence_overrides"] == stored
+    url = f"/api/events/{series['id']}"
+    exported = await client.get(url, headers={**owner.headers, "Accept": "text/calendar"})
+    assert exported.status_code == 200, exported.text
+    imported = await client.post(
+        "/api/events/import",
+        content=exported.content,
+        headers={**owner.headers, "Content-Type": "text/calendar"},
+    )
+    assert imported.status_code == 200, imported.text
+    after = (await client.get(url, headers=owner.headers)).json()
+    assert (after["recurrence_overrides"], after["version"]) == (stored, kept.json()["version"])
+
+
 async def test_an_occurrence_moved_past_the_series_end_is_found_there(
     client: httpx.AsyncClient, owner: Actor, make_event: EventFactory
 ) -> None:
