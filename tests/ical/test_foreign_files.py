@@ -310,3 +310,29 @@ async def test_an_old_thunderbird_globally_unique_tzid_reads_as_its_zone(
     events = await _events(client, owner, done)
     dentist = events["Dentist"]
     assert (dentist["start_time"], dentist["timezone"]) == ("2026-03-18T07:30:00Z", "Europe/Berlin")
+
+
+async def test_a_cancelled_all_day_instance_is_an_exception_date(
+    client: httpx.AsyncClient, owner: Actor
+) -> None:
+    cancelled = "\r\n".join(
+        [
+            "BEGIN:VEVENT",
+            "DTSTART;VALUE=DATE:20270316",
+            "DTEND;VALUE=DATE:20270317",
+            "DTSTAMP:20260301T120000Z",
+            "UID:1a2b3c4d5e6f7g8h9i0j1k2l3m@google.com",
+            "RECURRENCE-ID;VALUE=DATE:20270316",
+            "STATUS:CANCELLED",
+            "SUMMARY:Kim's birthday",
+            "END:VEVENT",
+            "END:VCALENDAR",
+        ]
+    )
+    data = _file("google.ics").decode().replace("END:VCALENDAR", cancelled, 1).encode()
+    done = await _ok(client, owner, data)
+    birthday = (await _events(client, owner, done))["Kim's birthday"]
+    assert birthday["recurrence_exceptions"] == ["2027-03-16"]
+    assert birthday["recurrence_overrides"] == []
+    [vevent] = (await _exported(client, owner, birthday)).walk("VEVENT")
+    assert vevent["EXDATE"].to_ical() == b"20270316"
