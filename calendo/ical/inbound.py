@@ -131,11 +131,42 @@ def _dates(vevent: icalendar.Component, name: str) -> list[date]:
 
 def from_series(master: icalendar.Component, instances: Sequence[icalendar.Component]) -> Imported:
     """A series' VEVENT and the VEVENTs of its overridden occurrences (same ``UID``, each
-    with a ``RECURRENCE-ID``) as one event whose ``recurrence_overrides`` hold them."""
+    with a ``RECURRENCE-ID``) as one event whose ``recurrence_overrides`` hold them; an
+    instance marked ``STATUS:CANCELLED`` (as Google and Exchange write a cancelled
+    occurrence) is an exception of the series instead, as ``DELETE`` of an occurrence makes
+    it. A cancelled series is ``ICalError``: it would show as taking place."""
+    if is_cancelled(master):
+        raise ICalError(
+            "STATUS:CANCELLED: the event is cancelled, and Calendo has no cancelled events "
+            "(an import would show it as taking place)"
+        )
     imported = from_vevent(master)
-    if instances:
-        imported.fields["recurrence_overrides"] = overrides_of(imported.fields, instances)
+    cancelled = [instance for instance in instances if is_cancelled(instance)]
+    if cancelled:
+        _cancel(imported.fields, cancelled)
+    kept = [instance for instance in instances if not is_cancelled(instance)]
+    if kept:
+        imported.fields["recurrence_overrides"] = overrides_of(imported.fields, kept)
     return imported
+
+
+def is_cancelled(vevent: icalendar.Component) -> bool:
+    """Whether a VEVENT says it does not take place (``STATUS:CANCELLED``)."""
+    return str(vevent.get("STATUS", "")).strip().upper() == "CANCELLED"
+
+
+def _cancel(fields: dict[str, Any], instances: Sequence[icalendar.Component]) -> None:
+    """Each cancelled instance's occurrence added to the series' exceptions (a date on an
+    all-day series); one an ``EXDATE`` already removes is left as it is."""
+    if not fields["is_recurring"]:
+        raise ICalError("RECURRENCE-ID components for an event that does not recur")
+    all_day = bool(fields.get("all_day"))
+    excepted = set(map(series.floating, fields["recurrence_exceptions"]))
+    rids = [recurrence_id_of(instance, all_day=all_day) for instance in instances]
+    new = sorted({rid for rid in rids if rid not in excepted})
+    _check_occurrences(fields, new)
+    added = [rid.date() for rid in new] if all_day else new
+    fields["recurrence_exceptions"] = sorted([*fields["recurrence_exceptions"], *added])
 
 
 def overrides_of(

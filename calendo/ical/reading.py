@@ -28,11 +28,13 @@ the loop in steps instead, as the other long reads do. Two passes:
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import icalendar
+from icalendar.error import GloballyUniqueTZIDGuessed
 from pydantic import ValidationError
 
 from calendo.events.schemas import EventCreate
@@ -192,11 +194,19 @@ def steps(data: bytes, *, max_events: int) -> Generator[None, None, list[Item]]:
     items: list[Item] = []
     for index, found in enumerate(screened):
         if found.name != "VEVENT":
-            refusal = f"{found.name}: Calendo imports events (VEVENT)"
-            items.append(Item(index, None, refusal=refusal))
+            refusal = (
+                f"{found.name}: Calendo imports events (VEVENT); with on_refusal=skip the "
+                "file's events are imported without it"
+            )
+            items.append(Item(index, _own_uid(found.lines), refusal=refusal))
             continue
         try:
-            component = icalendar.Calendar.from_ical("\r\n".join(found.lines) + "\r\n")
+            with warnings.catch_warnings():
+                # A "globally unique" TZID (RFC 5545 3.2.19), as Thunderbird/Lightning and
+                # libical write it (/mozilla.org/20070129_1/Europe/Berlin), reads as its
+                # trailing tz database name; the library warns that it took that reading.
+                warnings.simplefilter("ignore", GloballyUniqueTZIDGuessed)
+                component = icalendar.Calendar.from_ical("\r\n".join(found.lines) + "\r\n")
         except ValueError as exc:
             items.append(Item(index, None, refusal=f"VEVENT: not readable: {exc}"))
             continue
@@ -212,6 +222,19 @@ def steps(data: bytes, *, max_events: int) -> Generator[None, None, list[Item]]:
         items.append(_item(uid, members))
         yield
     return sorted(items, key=lambda item: item.index)
+
+
+def _own_uid(lines: list[str]) -> str | None:
+    """The ``UID`` of a component that is not read (a ``VTODO``), to name it in its refusal:
+    its own, not a nested ``VALARM``'s."""
+    depth = 0
+    for line in lines:
+        name = extras.property_name(line)
+        depth += (name == "BEGIN") - (name == "END")
+        if name == "UID" and depth == 1:
+            uid = line.partition(":")[2].strip()
+            return uid[:MAX_UID] or None
+    return None
 
 
 def _item(uid: str, members: list[tuple[int, icalendar.Component, list[str]]]) -> Item:
@@ -240,7 +263,7 @@ def _kept(
     """The kept lines by component (``EventIcalExtra.lines``), checked to write back."""
     kept = {extras.SERIES_KEY: own} if own else {}
     for _, component, lines in instances:
-        if lines:
+        if lines and not inbound.is_cancelled(component):  # an exception: no override
             kept[format_instant(inbound.recurrence_id_of(component))] = lines
     size = sum(len(line) for lines in kept.values() for line in lines)
     if size > MAX_EXTRA_CHARS:
