@@ -174,7 +174,7 @@ def _rule(event: Mapping[str, Any]) -> icalendar.vRecur:
     (``T235959Z`` for a date given, the second before a split's first date); an all-day
     occurrence stands at its date's UTC midnight, so every instant of a date keeps the same
     occurrences as the date itself, which an import reads back as that date's last second."""
-    rule = icalendar.vRecur.from_ical(event["recurrence_pattern"])
+    rule: icalendar.vRecur = icalendar.vRecur.from_ical(event["recurrence_pattern"])
     if event.get("all_day") and "UNTIL" in rule:
         rule["UNTIL"] = [value.astimezone(UTC).date() for value in rule["UNTIL"]]
     return rule
