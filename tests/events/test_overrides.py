@@ -145,6 +145,41 @@ async def test_a_start_at_the_occurrences_own_time_is_no_start_of_its_own(
     assert (after["recurrence_overrides"], after["version"]) == (stored, kept.json()["version"])
 
 
+async def test_a_stale_merge_takes_overrides_named_on_another_offset(
+    client: httpx.AsyncClient, owner: Actor, make_event: EventFactory
+) -> None:
+    """A stale ``PUT ?merge=true`` whose overrides name their occurrences on another offset
+    merges as one in UTC would: the other writer's title kept, the overrides stored in UTC,
+    and a second stale write of the same list is no conflict with the first."""
+    series = await _series(make_event, owner)
+    url = f"/api/events/{series['id']}"
+    retitled = await client.put(url, json={"title": "Weekly sync"}, headers=owner.headers)
+    assert retitled.status_code == 200, retitled.text
+    sent = [{"recurrence_id": "2026-03-27T11:00:00+01:00", "location": "Room 2"}]
+    merged = await client.put(
+        url,
+        json={"recurrence_overrides": sent, "version": 1},
+        params={"merge": "true"},
+        headers=owner.headers,
+    )
+    assert merged.status_code == 200, merged.text
+    body = merged.json()
+    stored = [{"recurrence_id": SECOND, "location": "Room 2"}]
+    assert (body["title"], body["recurrence_overrides"], body["version"]) == (
+        "Weekly sync",
+        stored,
+        3,
+    )
+    again = await client.put(
+        url,
+        json={"recurrence_overrides": [{**sent[0], "recurrence_id": SECOND}], "version": 2},
+        params={"merge": "true"},
+        headers=owner.headers,
+    )
+    assert again.status_code == 200, again.text
+    assert (again.json()["recurrence_overrides"], again.json()["version"]) == (stored, 3)
+
+
 async def test_an_occurrence_moved_past_the_series_end_is_found_there(
     client: httpx.AsyncClient, owner: Actor, make_event: EventFactory
 ) -> None:
