@@ -278,8 +278,9 @@ class EventCreate(EventContent):
 class EventUpdate(EventContent):
     """Partial update: only the fields sent change.
 
-    `version` (or `If-Match`) makes the write conditional. Read-only fields of `EventRead`
-    may be sent back unchanged and are ignored.
+    `version` (or `If-Match`) makes the write conditional: a stale `version` is a 409, a stale
+    tag a 412; with both, each must be current. Read-only fields of `EventRead` may be sent
+    back unchanged and are ignored.
     """
 
     title: Title | None = None
