@@ -8,6 +8,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import ormsgpack
 import pytest
 
 from calendo.core.config import Settings
@@ -232,3 +233,20 @@ def test_reading_is_a_generator_of_small_steps() -> None:
     assert [item.uid for item in items] == [f"{n}@example.com" for n in range(300)]
     lines = data.count(b"\r\n")
     assert pacer.yields >= 2 * 300 + lines // 256
+
+
+@pytest.mark.parametrize("media", ["application/json", "application/msgpack"])
+async def test_json_and_msgpack_bodies_are_415_not_read_as_a_file(
+    client: httpx.AsyncClient, owner: Actor, media: str
+) -> None:
+    """Both pass the format layer on every path, and the import used to read such a body as
+    the file itself (a JSON-typed calendar: 200, its event created) though only text/calendar
+    and a form upload are taken."""
+    text = calendar(vevent("a@x"))
+    body = ormsgpack.packb(text.decode()) if media.endswith("msgpack") else text
+    response = await client.post(
+        URL, content=body, headers={**owner.headers, "Content-Type": media}
+    )
+    problem = assert_problem(response, 415, "unsupported-media-type")
+    assert "text/calendar" in problem["detail"]
+    assert await _count(client, owner) == 0
