@@ -250,3 +250,32 @@ async def test_json_and_msgpack_bodies_are_415_not_read_as_a_file(
     problem = assert_problem(response, 415, "unsupported-media-type")
     assert "text/calendar" in problem["detail"]
     assert await _count(client, owner) == 0
+
+
+PAST_YEAR_9999 = [
+    "UID:long@x\r\nDTSTART:20260303T090000Z\r\nDURATION:P99999999D\r\nSUMMARY:Forever",
+    "UID:late@x\r\nDTSTART;VALUE=DATE:99991231\r\nSUMMARY:Last day",
+]
+
+
+@pytest.mark.parametrize("bad", PAST_YEAR_9999, ids=["duration", "date"])
+async def test_an_end_past_year_9999_refuses_that_component_only(
+    client: httpx.AsyncClient, owner: Actor, bad: str
+) -> None:
+    """Its end overflowed Python's dates while the file was read, and the whole request
+    became a generic 422 value-out-of-range, even with on_refusal=skip."""
+    data = calendar(vevent("good@x"), bad)
+    skipped = await client.post(
+        URL, params={"on_refusal": "skip"}, content=data, headers={**owner.headers, **ICS}
+    )
+    assert skipped.status_code == 200, skipped.text
+    report = skipped.json()
+    assert [entry["uid"] for entry in report["created"]] == ["good@x"]
+    [refusal] = report["refused"]
+    assert refusal["index"] == 1 and refusal["uid"] in bad
+    assert "between the years 1900 and 2200" in refusal["reason"]
+    assert await _count(client, owner) == 1
+
+    aborted = await client.post(URL, content=data, headers={**owner.headers, **ICS})
+    assert [r["index"] for r in assert_problem(aborted, 422, "import-refused")["refused"]] == [1]
+    assert await _count(client, owner) == 1  # the earlier import's event, nothing new
