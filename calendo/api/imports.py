@@ -17,8 +17,13 @@ from fastapi import APIRouter, Query, Request, Response
 from calendo.auth.dependencies import CurrentUserDep
 from calendo.core.cooperative import Pacer
 from calendo.core.deps import client_ip, services_of
-from calendo.core.errors import AppError, ValidationFailed, problem_responses
-from calendo.core.formats import json_response
+from calendo.core.errors import (
+    AppError,
+    UnsupportedMediaType,
+    ValidationFailed,
+    problem_responses,
+)
+from calendo.core.formats import CALENDAR, json_response
 from calendo.core.routing import StrictQueryRoute
 from calendo.events.schemas import ConflictStrategy
 from calendo.events.service import WriteContext
@@ -172,6 +177,9 @@ async def _file_of(request: Request, *, max_bytes: int) -> bytes:
             if isinstance(part, str):  # sent without a file name: a field, already text
                 return part.encode()
             return bytes(await part.read())
+    if content_type != CALENDAR:
+        # The format layer lets JSON and MessagePack through on every path; neither is a file.
+        raise UnsupportedMediaType("Send the file as text/calendar or multipart/form-data")
     body = await request.body()
     if not body:
         raise ValidationFailed("send the iCalendar file as the body", loc=("body",))

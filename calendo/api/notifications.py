@@ -11,6 +11,7 @@ from calendo.core.deps import PathId, ReadUnitDep, Services, services_of
 from calendo.core.errors import problem_responses
 from calendo.core.pagination import CursorParam, Limit, Page, int_cursor
 from calendo.core.routing import StrictQueryRoute
+from calendo.core.types import MAX_ID
 from calendo.core.uow import UnitOfWork
 from calendo.notifications import feed, service
 from calendo.notifications.schemas import NotificationRead
@@ -59,7 +60,7 @@ async def mark_read(user: CurrentUserDep, request: Request, notification_id: Pat
 async def notification_feed(
     websocket: WebSocket,
     token: Annotated[str | None, Query(max_length=4096)] = None,
-    since: Annotated[int | None, Query(ge=0)] = None,
+    since: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
 ) -> None:
     """Live notifications: those after ``since`` first, then each new one as it commits.
 
@@ -73,7 +74,9 @@ async def notification_feed(
     4408 rather than silently losing messages: reconnect with ``?since=<last id received>``.
     One user may hold ``CALENDO_WS_MAX_PER_USER`` (20) feeds in each server process; one more
     is closed with code 4429 (close another first). When the server process stops (a deploy),
-    the socket is closed with code 1001, going away: reconnect with ``since``.
+    the socket is closed with code 1001, going away: reconnect with ``since``. A ``since`` that
+    is not a whole number from 0 to 2147483647 (an id's range) refuses the handshake (close
+    1008 before accept, which servers send as HTTP 403).
     """
     services: Services = websocket.app.state.services
     await feed.serve(websocket, services, token=feed.bearer_token(websocket, token), since=since)

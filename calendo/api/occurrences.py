@@ -23,7 +23,7 @@ from calendo.core.formats import json_response
 from calendo.core.routing import StrictQueryRoute
 from calendo.core.uow import UnitOfWork
 from calendo.events import occurrences, preconditions, splitting
-from calendo.events.schemas import Day, EventWriteResult, WindowTime
+from calendo.events.schemas import DayOrWindowTime, EventWriteResult
 from calendo.events.series_schemas import (
     OccurrenceEdit,
     SplitRequest,
@@ -34,7 +34,7 @@ from calendo.events.series_schemas import (
 router = APIRouter(tags=["events"], route_class=StrictQueryRoute)
 
 RecurrenceId = Annotated[
-    Day | WindowTime,
+    DayOrWindowTime,
     Path(
         description="The start the series gives the occurrence (RFC 3339 with offset, as "
         "`/occurrences` lists it; an overridden occurrence keeps its `recurrence_id`). An "

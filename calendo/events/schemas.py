@@ -13,9 +13,11 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainSerializer,
     SerializerFunctionWrapHandler,
     ValidationInfo,
     ValidatorFunctionWrapHandler,
+    WithJsonSchema,
     WrapValidator,
     field_validator,
     model_serializer,
@@ -82,6 +84,7 @@ def _title(value: str) -> str:
 
 Time = Annotated[AwareDatetime, BeforeValidator(_rfc3339), AfterValidator(_in_range)]
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_FORMATS = ("date", "date-time")
 
 
 def _iso_date(value: Any) -> Any:
@@ -125,6 +128,12 @@ def _kind_then_time(value: date) -> tuple[bool, date]:
 
 
 WindowTime = Annotated[AwareDatetime, AfterValidator(_utc_representable)]
+# A recurrence id, a date or a time: one validator (a bad one is one error at the field, where
+# a `Day | Time` union gave one per member, named by its validators), dumped as the kind it is.
+_DAY_OR_TIME = WithJsonSchema({"anyOf": [{"type": "string", "format": f} for f in _FORMATS]})
+_AS_IS = PlainSerializer(lambda value: value, return_type=date | datetime)
+DayOrTime = Annotated[Time, WrapValidator(_date_or_time), _AS_IS, _DAY_OR_TIME]
+DayOrWindowTime = Annotated[WindowTime, WrapValidator(_date_or_time), _AS_IS, _DAY_OR_TIME]
 RulePattern = Annotated[
     str | None,
     BeforeValidator(_rule),
@@ -201,7 +210,7 @@ class OccurrenceChange(BaseModel):
 class OverrideIn(OccurrenceChange):
     """One overridden occurrence of a series."""
 
-    recurrence_id: Day | Time = Field(description=OVERRIDE_ID)
+    recurrence_id: DayOrTime = Field(description=OVERRIDE_ID)
 
 
 Overrides = Annotated[list[OverrideIn], CountFirst(MAX_OVERRIDES)]
@@ -278,8 +287,9 @@ class EventCreate(EventContent):
 class EventUpdate(EventContent):
     """Partial update: only the fields sent change.
 
-    `version` (or `If-Match`) makes the write conditional. Read-only fields of `EventRead`
-    may be sent back unchanged and are ignored.
+    `version` (or `If-Match`) makes the write conditional: a stale `version` is a 409, a stale
+    tag a 412; with both, each must be current. Read-only fields of `EventRead` may be sent
+    back unchanged and are ignored.
     """
 
     title: Title | None = None

@@ -11,13 +11,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from calendo.events.schemas import (
     ConflictRead,
-    Day,
+    DayOrTime,
     EventUpdate,
     EventWriteResult,
     Note,
     OccurrenceChange,
     SeriesContent,
-    Time,
 )
 
 
@@ -39,7 +38,7 @@ class SplitRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    recurrence_id: Day | Time = Field(
+    recurrence_id: DayOrTime = Field(
         description="The occurrence the new series starts with: the start the series' rule "
         "gives it (not its first, not an extra date), RFC 3339 with an offset. An all-day "
         "series' occurrence is named as `…/occurrences/{recurrence_id}` names it: by its date "

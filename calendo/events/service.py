@@ -210,13 +210,14 @@ async def _update_locked(
     data = edit.data
     changes = {f: content_value(f, v) for f, v in data.changes().items()}
     header_version = parse_if_match(edit.if_match, event.id)
-    expected = header_version if header_version is not None else data.version
+    # Both preconditions hold when both are sent: the header is checked first (412), then the
+    # body's `version` (409), so a current tag never lets a stale `version` overwrite.
+    by_header = header_version is not None and header_version != event.version
+    expected = header_version if by_header else data.version
     tags: list[str] = []
     if expected is not None and expected != event.version:
         if not edit.merge:
-            await raise_stale(
-                session, event, found.role, expected, by_header=header_version is not None
-            )
+            await raise_stale(session, event, found.role, expected, by_header=by_header)
         content = await merge_stale(session, event, current, expected, changes)
         tags.append("merged")
     else:

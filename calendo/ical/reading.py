@@ -237,6 +237,12 @@ def _own_uid(lines: list[str]) -> str | None:
     return None
 
 
+_OUT_OF_RANGE = (
+    "a time or date of this event (or its end: DTSTART plus DURATION) is past what a calendar "
+    "can hold; times must fall between the years 1900 and 2200"
+)
+
+
 def _item(uid: str, members: list[tuple[int, icalendar.Component, list[str]]]) -> Item:
     first = members[0][0]
     masters = [m for m in members if "RECURRENCE-ID" not in m[1]]
@@ -254,6 +260,8 @@ def _item(uid: str, members: list[tuple[int, icalendar.Component, list[str]]]) -
         return Item(first, uid, refusal=_first_error(exc))
     except ValueError as exc:  # ICalError, and a property icalendar could not parse
         return Item(first, uid, refusal=str(exc))
+    except OverflowError:  # an end past year 9999 (DTSTART + DURATION, a date's next day)
+        return Item(first, uid, refusal=_OUT_OF_RANGE)
     return Item(first, uid, data=data, kept=kept)
 
 

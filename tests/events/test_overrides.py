@@ -603,3 +603,34 @@ async def test_a_transaction_edits_overrides_atomically(
     assert done.status_code == 200, done.text
     items = await _occurrences(client, owner, series["id"])
     assert [i.get("title") for i in items] == [None, "Own", None]
+
+
+async def test_a_malformed_recurrence_id_is_one_plain_error_at_its_field(
+    client: httpx.AsyncClient, app: FastAPI, make_event: EventFactory, owner: Actor
+) -> None:
+    """A recurrence id is a date or a time. As a `Day | Time` union a bad one was two errors
+    whose `loc` and text named pydantic's validators (`function-after[_in_range(), …]`)."""
+    series = await _series(make_event, owner)
+    url = f"/api/events/{series['id']}"
+    overrides = {"recurrence_overrides": [{"recurrence_id": "garbage", "title": "x"}]}
+    cases = [
+        ("PUT", url, overrides, ["body", "recurrence_overrides", "0", "recurrence_id"]),
+        ("POST", f"{url}/split", {"recurrence_id": "garbage"}, ["body", "recurrence_id"]),
+        ("PATCH", _url(series["id"], "garbage"), {"title": "x"}, ["path", "recurrence_id"]),
+    ]
+    for method, target, body, loc in cases:
+        response = await client.request(method, target, json=body, headers=owner.headers)
+        problem = assert_problem(response, 422, "validation-error")
+        assert problem["errors"] == [
+            {
+                "loc": loc,
+                "msg": "recurrence_id must be an RFC 3339 date-time with an offset, such as "
+                "2026-03-20T10:00:00Z, not 'garbage'",
+            }
+        ]
+        assert "function" not in problem["detail"]
+    async with UnitOfWork.read(app.state.services.db) as session:
+        versions = await session.scalars(
+            select(EventVersion.version).where(EventVersion.event_id == series["id"])
+        )
+        assert list(versions) == [1]

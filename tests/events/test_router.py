@@ -571,3 +571,39 @@ async def test_edit_summaries_are_recorded(
         url(event), json={"title": "V", "note": "n" * 501}, headers=owner.headers
     )
     assert_problem(too_long, 422)
+
+
+async def test_current_if_match_does_not_excuse_a_stale_version_field(
+    client: httpx.AsyncClient, app: FastAPI, make_event: EventFactory, owner: Actor
+) -> None:
+    """Both preconditions hold when both are sent: a current tag with a stale `version` is the
+    409 of the stale field (it used to be ignored, and the write overwrote version 2)."""
+    event = await make_event(owner)
+    renamed = await client.put(url(event), json={"title": "Theirs"}, headers=owner.headers)
+    assert renamed.status_code == 200, renamed.text
+
+    response = await client.put(
+        url(event),
+        json={"title": "Mine", "version": 1},
+        headers={**owner.headers, "If-Match": renamed.headers["etag"]},
+    )
+    problem = assert_problem(response, 409, "version-conflict")
+    assert (problem["current_version"], problem["your_version"]) == (2, 1)
+    assert problem["current"]["title"] == "Theirs"
+    assert [change["field"] for change in problem["changes"]] == ["title"]
+    assert [v.version for v in await version_rows(app, event["id"])] == [1, 2]
+
+    stale_tag = await client.put(
+        url(event),
+        json={"title": "Mine", "version": 2},
+        headers={**owner.headers, "If-Match": etag(event)},
+    )
+    assert_problem(stale_tag, 412, "precondition-failed")
+    both_current = await client.put(
+        url(event),
+        json={"title": "Mine", "version": 2},
+        headers={**owner.headers, "If-Match": renamed.headers["etag"]},
+    )
+    assert both_current.status_code == 200, both_current.text
+    assert both_current.json()["version"] == 3
+    assert [v.version for v in await version_rows(app, event["id"])] == [1, 2, 3]

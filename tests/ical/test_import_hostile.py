@@ -8,6 +8,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import ormsgpack
 import pytest
 
 from calendo.core.config import Settings
@@ -232,3 +233,49 @@ def test_reading_is_a_generator_of_small_steps() -> None:
     assert [item.uid for item in items] == [f"{n}@example.com" for n in range(300)]
     lines = data.count(b"\r\n")
     assert pacer.yields >= 2 * 300 + lines // 256
+
+
+@pytest.mark.parametrize("media", ["application/json", "application/msgpack"])
+async def test_json_and_msgpack_bodies_are_415_not_read_as_a_file(
+    client: httpx.AsyncClient, owner: Actor, media: str
+) -> None:
+    """Both pass the format layer on every path, and the import used to read such a body as
+    the file itself (a JSON-typed calendar: 200, its event created) though only text/calendar
+    and a form upload are taken."""
+    text = calendar(vevent("a@x"))
+    body = ormsgpack.packb(text.decode()) if media.endswith("msgpack") else text
+    response = await client.post(
+        URL, content=body, headers={**owner.headers, "Content-Type": media}
+    )
+    problem = assert_problem(response, 415, "unsupported-media-type")
+    assert "text/calendar" in problem["detail"]
+    assert await _count(client, owner) == 0
+
+
+PAST_YEAR_9999 = [
+    "UID:long@x\r\nDTSTART:20260303T090000Z\r\nDURATION:P99999999D\r\nSUMMARY:Forever",
+    "UID:late@x\r\nDTSTART;VALUE=DATE:99991231\r\nSUMMARY:Last day",
+]
+
+
+@pytest.mark.parametrize("bad", PAST_YEAR_9999, ids=["duration", "date"])
+async def test_an_end_past_year_9999_refuses_that_component_only(
+    client: httpx.AsyncClient, owner: Actor, bad: str
+) -> None:
+    """Its end overflowed Python's dates while the file was read, and the whole request
+    became a generic 422 value-out-of-range, even with on_refusal=skip."""
+    data = calendar(vevent("good@x"), bad)
+    skipped = await client.post(
+        URL, params={"on_refusal": "skip"}, content=data, headers={**owner.headers, **ICS}
+    )
+    assert skipped.status_code == 200, skipped.text
+    report = skipped.json()
+    assert [entry["uid"] for entry in report["created"]] == ["good@x"]
+    [refusal] = report["refused"]
+    assert refusal["index"] == 1 and refusal["uid"] in bad
+    assert "between the years 1900 and 2200" in refusal["reason"]
+    assert await _count(client, owner) == 1
+
+    aborted = await client.post(URL, content=data, headers={**owner.headers, **ICS})
+    assert [r["index"] for r in assert_problem(aborted, 422, "import-refused")["refused"]] == [1]
+    assert await _count(client, owner) == 1  # the earlier import's event, nothing new

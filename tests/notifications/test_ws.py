@@ -218,3 +218,29 @@ async def test_logout_closes_the_open_socket_4401(
             await next_message(ws, within=HEARTBEAT * 5)
     assert closed.value.code == WS_UNAUTHORIZED
     await wait_no_connections(app)
+
+
+@pytest.mark.parametrize("since", ["abc", "-1", str(2**31), str(10**20)])
+async def test_since_out_of_an_ids_range_refuses_the_handshake(
+    app: FastAPI, owner: Actor, since: str
+) -> None:
+    """A ``since`` no id can have is refused before accept (1008, an HTTP 403 on the wire):
+    a number past SQLite's 64-bit integer used to reach the replay query and kill the socket
+    with an OverflowError and no close frame."""
+    codes: list[int] = []
+    async with ws_client(app) as client:
+        try:
+            async with aconnect_ws(f"{WS}?token={owner.access_token}&since={since}", client):
+                pass  # pragma: no cover - the handshake is refused
+        except* WebSocketDisconnect as refused:
+            codes = [leaf.code for leaf in _leaves(refused)]
+    assert codes == [1008]
+    assert gauge(app, CONNECTIONS) == 0
+
+
+def _leaves(group: BaseExceptionGroup[WebSocketDisconnect]) -> list[WebSocketDisconnect]:
+    return [
+        leaf
+        for inner in group.exceptions
+        for leaf in (_leaves(inner) if isinstance(inner, BaseExceptionGroup) else [inner])
+    ]
