@@ -47,7 +47,8 @@ incremental sync and an audit trail.
 Every body is JSON by default; send `Accept: application/msgpack` for MessagePack responses
 and `Content-Type: application/msgpack` for MessagePack request bodies. Errors are always
 `application/problem+json` (RFC 9457), whatever `Accept` says. Unknown body fields and
-unknown query parameters are both 422.
+unknown query parameters are both 422. Every `GET` also answers `HEAD` (the same status and
+headers, no body; not listed below).
 
 **Rate limits:** over a limit, `429` with `Retry-After` (seconds). Each counted response
 carries `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` (seconds until there is

@@ -1,4 +1,4 @@
-"""Connection-level guards: a cap on header bytes and a deadline for each body chunk.
+"""Connection-level guards: a cap on header bytes, a deadline for each body chunk, and HEAD.
 
 Both run before anything reads a token or a body, so an oversized header block or a stalled
 upload costs one comparison or one timer, never a token decode or a held database session.
@@ -8,6 +8,11 @@ upload costs one comparison or one timer, never a token decode or a held databas
   HTTP request gets ``431 Request Header Fields Too Large`` and a WebSocket handshake is refused.
 - **Bodies.** Each chunk of a request body must arrive within ``CALENDO_BODY_READ_TIMEOUT_SECONDS``
   (10 s) of the previous one, or the request answers ``408 Request Timeout``.
+
+- **HEAD.** A ``HEAD`` request is served as the ``GET`` of the same URL, without its content
+  (RFC 9110, 9.3.2: every general-purpose server supports both): the same status and headers
+  (``ETag``, ``Content-Length``, the rate-limit headers), an empty body. The app sees a
+  ``GET``, so no route declares ``HEAD`` of its own, and a path with no ``GET`` answers 405.
 
 The header *read* itself (a client dribbling a header line byte by byte) happens in the HTTP
 server before the app is called, so it cannot be timed here: the load balancer in front of
@@ -59,6 +64,9 @@ class GuardMiddleware:
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
         body_done = False
+        head = scope["method"] == "HEAD"
+        if head:
+            scope = {**scope, "method": "GET"}  # a copy: the server's own scope stays HEAD
 
         async def timed_receive() -> Message:
             # Only the body is timed: a later receive() (a streaming response waiting for the
@@ -77,6 +85,8 @@ class GuardMiddleware:
         async def tracking_send(message: Message) -> None:
             nonlocal started
             started = started or message["type"] == "http.response.start"
+            if head and message["type"] == "http.response.body" and message.get("body"):
+                message = {**message, "body": b""}
             await send(message)
 
         try:

@@ -13,6 +13,7 @@ from calendo.core.config import Settings
 from calendo.core.guards import GuardMiddleware
 from calendo.core.security import TokenVerifier
 from tests.conftest import make_settings
+from tests.events.conftest import EventFactory
 from tests.helpers import Actor, assert_problem
 
 BODY_TIMEOUT = 0.2
@@ -128,3 +129,28 @@ async def test_a_streamed_body_that_keeps_coming_is_not_cut(
         headers={**owner.headers, "content-type": "application/json"},
     )
     assert response.status_code == 201, response.text
+
+
+async def test_head_is_the_get_without_its_content(
+    client: httpx.AsyncClient, owner: Actor, make_event: EventFactory
+) -> None:
+    """RFC 9110, 9.3.2: the GET's status and headers, no body; refusals keep their status."""
+    event = await make_event(owner)
+    url = f"/api/events/{event['id']}"
+    got = await client.get(url, headers=owner.headers)
+    head = await client.head(url, headers=owner.headers)
+    assert head.status_code == 200 and head.content == b""
+    for name in ("etag", "content-type", "content-length", "cache-control"):
+        assert head.headers.get(name) == got.headers.get(name), name
+    assert int(head.headers["content-length"]) == len(got.content) > 0
+    fresh = await client.head(url, headers={**owner.headers, "If-None-Match": got.headers["etag"]})
+    assert fresh.status_code == 304
+    assert (await client.head("/health")).status_code == 200
+    refused = await client.head(url)
+    assert refused.status_code == 401 and refused.content == b""
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert (await client.head("/api/events/2147483647", headers=owner.headers)).status_code == 404
+    # A path that has no GET is still a 405, and HEAD writes nothing.
+    assert (await client.head("/api/auth/register")).status_code == 405
+    listed = await client.get("/api/events", headers=owner.headers)
+    assert [item["id"] for item in listed.json()["items"]] == [event["id"]]
