@@ -228,7 +228,7 @@ def test_reading_is_a_generator_of_small_steps() -> None:
     """Every component is a step of its own (and every 256 lines of the first pass)."""
     data = calendar(*(_hourly(n) for n in range(300)))
     pacer = Pacer(budget=0)  # hands the loop back after every step
-    items = asyncio.run(pacer.drive(reading.steps(data, max_events=1000)))
+    items = asyncio.run(pacer.drive(reading.steps(data, max_events=1000, default_zone="UTC")))
     assert [item.uid for item in items] == [f"{n}@example.com" for n in range(300)]
     lines = data.count(b"\r\n")
     assert pacer.yields >= 2 * 300 + lines // 256
