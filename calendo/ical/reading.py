@@ -229,6 +229,10 @@ def steps(data: bytes, *, max_events: int, default_zone: str) -> Generator[None,
         except ValueError as exc:
             items.append(Item(index, None, refusal=f"VEVENT: not readable: {exc}"))
             continue
+        except OSError:  # the tz database looked up by a TZID past the file-name limit
+            refusal = "VEVENT: not readable: a TZID too long to be a time zone name"
+            items.append(Item(index, None, refusal=refusal))
+            continue
         yield
         uid = str(component.get("UID", "")).strip()
         if not uid:
