@@ -95,6 +95,9 @@ async def import_calendar(
     earlier import of it made, per caller (another user's import of the same UID is their own
     event). Properties Calendo does not model (`X-`, `CATEGORIES`, `URL`, `ATTACH`,
     `ATTENDEE`, `ORGANIZER`, alarms…) are kept with the event and exported again unchanged.
+    A floating time (no `TZID`, no `Z`) is read on the wall clock of the calendar's
+    `X-WR-TIMEZONE` when Calendo knows that zone, else of the caller's account zone, and the
+    event gets that zone (exported with `TZID`).
     Changes are recorded with the source `import` (version tags, audit). A file Calendo
     cannot read at all is a 422 naming why and where (malformed, more than
     `CALENDO_IMPORT_MAX_EVENTS` events or twice as many components, lines over 65,536
@@ -113,7 +116,7 @@ async def import_calendar(
     services = services_of(request)
     settings = services.settings
     data = await _file_of(request, max_bytes=settings.import_max_bytes)
-    reads = reading.steps(data, max_events=settings.import_max_events)
+    reads = reading.steps(data, max_events=settings.import_max_events, default_zone=user.timezone)
     try:
         items = await Pacer().drive(reads)
     except reading.Unreadable as exc:

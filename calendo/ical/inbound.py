@@ -7,19 +7,30 @@ series' in dates, keyed by their floating instants as Calendo stores them), each
 name an occurrence the series has. Each field
 is read here beside the form ``convert`` writes it in (docs/api-notes.md, "iCalendar").
 
+A floating time (RFC 5545 3.3.5 form #1: no ``TZID``, no ``Z``) is read on the wall clock of
+the zone ``floating`` names (``floating_zone``: the calendar's ``X-WR-TIMEZONE``, else the
+importing account's zone), as every other time of the component and of its instances:
+resolved as Calendo resolves every wall time in a zone (zoneinfo's ``fold=0``: an ambiguous
+time is the first of its two instants, one in a gap is read with the offset before it; see
+``calendar.recurrence``). A floating series' event has that zone. Without ``floating`` a
+floating time is refused.
+
 Pure: no database, no web framework.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import icalendar
+from icalendar.error import GloballyUniqueTZIDGuessed
+from icalendar.timezone import tzp
 
-from calendo.calendar import days
+from calendo.calendar import days, recurrence
 from calendo.events.snapshots import format_instant
 from calendo.ical import series
 from calendo.ical.convert import (
@@ -41,25 +52,68 @@ def parse_calendar(data: bytes | str) -> list[icalendar.Event]:
     return list(calendar.events)
 
 
-def from_vevent(vevent: icalendar.Component) -> Imported:
+# Longer is no zone name (and would reach the file system as one: ENAMETOOLONG).
+_MAX_ZONE_NAME = 255
+
+
+def floating_zone(calendar_zone: str | None, default: str) -> str:
+    """The zone a file's floating times are read in: ``calendar_zone`` (its
+    ``X-WR-TIMEZONE``) when it names a zone Calendo knows, else ``default`` (the importing
+    account's zone), else UTC. Each is read as a ``TZID`` is (``known_zone``)."""
+    for name in (calendar_zone, default):
+        found = known_zone(name)
+        if found is not None:
+            return found
+    return "UTC"
+
+
+def known_zone(name: str | None) -> str | None:
+    """The tz database name of a zone named as a ``TZID`` names it, or None when Calendo does
+    not know it. Resolved by the parser's own lookup of every ``TZID``
+    (``icalendar.timezone.tzp.timezone``: a tz database name, a Windows zone ID through the
+    library's CLDR table, a "globally unique" TZID's trailing name), so both read alike."""
+    if not name or len(name) > _MAX_ZONE_NAME:
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", GloballyUniqueTZIDGuessed)  # as reading does
+            zone = tzp.timezone(name.strip())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(zone, ZoneInfo):
+        return None
+    try:
+        return recurrence.load_zone(zone.key).key  # not a host alias (``localtime``)
+    except recurrence.RecurrenceError:
+        return None
+
+
+def _zone(floating: str | None) -> ZoneInfo | None:
+    return recurrence.load_zone(floating) if floating is not None else None
+
+
+def from_vevent(vevent: icalendar.Component, *, floating: str | None = None) -> Imported:
     """A VEVENT as the fields of ``EventCreate`` (validated by the caller, through the
-    schema) and its identity; ``ICalError`` names what Calendo cannot model."""
+    schema) and its identity; ``ICalError`` names what Calendo cannot model. ``floating``:
+    the zone its floating times are read in (module docstring)."""
     prop = vevent.get("DTSTART")
     if prop is not None and type(getattr(prop, "dt", None)) is date:
         return Imported(fields=_all_day_fields(vevent, prop.dt), identity=_identity(vevent))
-    start, zone = _start(vevent)
-    rule = _rule(vevent)
+    wall = _zone(floating)
+    start, zone = _start(vevent, wall)
+    # RFC 5545 3.3.10: a floating DTSTART's UNTIL is floating too (read in the same zone).
+    rule = _rule(vevent, wall if prop.dt.tzinfo is None else None)
     fields: dict[str, Any] = {
         "title": _required_text(vevent, "SUMMARY"),
         "description": _optional_text(vevent, "DESCRIPTION"),
         "start_time": start.astimezone(UTC),
-        "end_time": _end(vevent, start).astimezone(UTC),
+        "end_time": _end(vevent, start, wall).astimezone(UTC),
         "timezone": zone,
         "location": _optional_text(vevent, "LOCATION"),
         "is_recurring": rule is not None,
         "recurrence_pattern": rule,
-        "recurrence_exceptions": _instants(vevent, "EXDATE"),
-        "recurrence_dates": _instants(vevent, "RDATE"),
+        "recurrence_exceptions": _instants(vevent, "EXDATE", wall),
+        "recurrence_dates": _instants(vevent, "RDATE", wall),
         "transparency": _transparency(vevent),
     }
     if rule is not None and not _marked_start(vevent):
@@ -129,24 +183,31 @@ def _dates(vevent: icalendar.Component, name: str) -> list[date]:
     return sorted(values)
 
 
-def from_series(master: icalendar.Component, instances: Sequence[icalendar.Component]) -> Imported:
+def from_series(
+    master: icalendar.Component,
+    instances: Sequence[icalendar.Component],
+    *,
+    floating: str | None = None,
+) -> Imported:
     """A series' VEVENT and the VEVENTs of its overridden occurrences (same ``UID``, each
     with a ``RECURRENCE-ID``) as one event whose ``recurrence_overrides`` hold them; an
     instance marked ``STATUS:CANCELLED`` (as Google and Exchange write a cancelled
     occurrence) is an exception of the series instead, as ``DELETE`` of an occurrence makes
-    it. A cancelled series is ``ICalError``: it would show as taking place."""
+    it. A cancelled series is ``ICalError``: it would show as taking place. ``floating``:
+    the zone the floating times of all of them are read in (module docstring)."""
     if is_cancelled(master):
         raise ICalError(
             "STATUS:CANCELLED: the event is cancelled, and Calendo has no cancelled events "
             "(an import would show it as taking place)"
         )
-    imported = from_vevent(master)
+    imported = from_vevent(master, floating=floating)
     cancelled = [instance for instance in instances if is_cancelled(instance)]
     if cancelled:
-        _cancel(imported.fields, cancelled)
+        _cancel(imported.fields, cancelled, floating)
     kept = [instance for instance in instances if not is_cancelled(instance)]
     if kept:
-        imported.fields["recurrence_overrides"] = overrides_of(imported.fields, kept)
+        overrides = overrides_of(imported.fields, kept, floating=floating)
+        imported.fields["recurrence_overrides"] = overrides
     return imported
 
 
@@ -155,14 +216,16 @@ def is_cancelled(vevent: icalendar.Component) -> bool:
     return str(vevent.get("STATUS", "")).strip().upper() == "CANCELLED"
 
 
-def _cancel(fields: dict[str, Any], instances: Sequence[icalendar.Component]) -> None:
+def _cancel(
+    fields: dict[str, Any], instances: Sequence[icalendar.Component], floating: str | None
+) -> None:
     """Each cancelled instance's occurrence added to the series' exceptions (a date on an
     all-day series); one an ``EXDATE`` already removes is left as it is."""
     if not fields["is_recurring"]:
         raise ICalError("RECURRENCE-ID components for an event that does not recur")
     all_day = bool(fields.get("all_day"))
     excepted = set(map(series.floating, fields["recurrence_exceptions"]))
-    rids = [recurrence_id_of(instance, all_day=all_day) for instance in instances]
+    rids = [recurrence_id_of(i, all_day=all_day, floating=floating) for i in instances]
     new = sorted({rid for rid in rids if rid not in excepted})
     _check_occurrences(fields, new)
     added = [rid.date() for rid in new] if all_day else new
@@ -170,7 +233,10 @@ def _cancel(fields: dict[str, Any], instances: Sequence[icalendar.Component]) ->
 
 
 def overrides_of(
-    series: Mapping[str, Any], instances: Sequence[icalendar.Component]
+    series: Mapping[str, Any],
+    instances: Sequence[icalendar.Component],
+    *,
+    floating: str | None = None,
 ) -> list[dict[str, Any]]:
     """The ``recurrence_overrides`` (``OverrideIn`` fields) of a series (``from_vevent``
     fields) that ``instances`` give: each keeps only what differs from what the series gives
@@ -178,8 +244,10 @@ def overrides_of(
     series' occurrences. ``ICalError`` when one names no occurrence of the series."""
     if not series["is_recurring"]:
         raise ICalError("RECURRENCE-ID components for an event that does not recur")
-    own = _all_day_override if series.get("all_day") else _timed_override
-    result = [own(series, instance) for instance in instances]
+    if series.get("all_day"):
+        result = [_all_day_override(series, instance) for instance in instances]
+    else:
+        result = [_timed_override(series, instance, floating) for instance in instances]
     for value, instance in zip(result, instances, strict=True):
         for field, name in OVERRIDE_TEXT.items():
             text = _optional_text(instance, name)
@@ -191,14 +259,17 @@ def overrides_of(
     return sorted(result, key=lambda v: v["recurrence_id"])
 
 
-def _timed_override(series: Mapping[str, Any], instance: icalendar.Component) -> dict[str, Any]:
+def _timed_override(
+    series: Mapping[str, Any], instance: icalendar.Component, floating: str | None
+) -> dict[str, Any]:
     """A timed series' override: its recurrence id and its own times (UTC)."""
     duration = series["end_time"] - series["start_time"]
-    rid = recurrence_id_of(instance, all_day=False)
+    rid = recurrence_id_of(instance, all_day=False, floating=floating)
+    wall = _zone(floating)
     value: dict[str, Any] = {"recurrence_id": rid}
-    start = _start(instance)[0].astimezone(UTC) if "DTSTART" in instance else rid
+    start = _start(instance, wall)[0].astimezone(UTC) if "DTSTART" in instance else rid
     has_end = "DTEND" in instance or "DURATION" in instance
-    end = _end(instance, start).astimezone(UTC) if has_end else start + duration
+    end = _end(instance, start, wall).astimezone(UTC) if has_end else start + duration
     if start != rid:
         value["start_time"] = start
     if end != start + duration:
@@ -244,10 +315,13 @@ def _check_occurrences(fields: Mapping[str, Any], recurrence_ids: Sequence[datet
     )
 
 
-def recurrence_id_of(instance: icalendar.Component, *, all_day: bool | None = None) -> datetime:
-    """The ``RECURRENCE-ID`` of an instance VEVENT as Calendo keys it: a date-time in UTC, a
-    date (of an all-day series) as its floating instant. ``all_day`` says which the series
-    needs (None: either); ``ICalError`` for one Calendo cannot model."""
+def recurrence_id_of(
+    instance: icalendar.Component, *, all_day: bool | None = None, floating: str | None = None
+) -> datetime:
+    """The ``RECURRENCE-ID`` of an instance VEVENT as Calendo keys it: a date-time in UTC (a
+    floating one read in ``floating``), a date (of an all-day series) as its floating
+    instant. ``all_day`` says which the series needs (None: either); ``ICalError`` for one
+    Calendo cannot model."""
     prop = instance["RECURRENCE-ID"]
     rid = getattr(prop, "dt", None)
     if str(prop.params.get("RANGE", "")).upper() == "THISANDFUTURE":
@@ -258,14 +332,28 @@ def recurrence_id_of(instance: icalendar.Component, *, all_day: bool | None = No
         raise ICalError(
             "RECURRENCE-ID of an all-day series must be a date (VALUE=DATE), as its DTSTART is"
         )
-    if not isinstance(rid, datetime) or rid.tzinfo is None:
+    if not isinstance(rid, datetime):
+        raise ICalError("RECURRENCE-ID must be a date-time, as the DTSTART of a timed series is")
+    return _read(rid, prop, _zone(floating), "RECURRENCE-ID").astimezone(UTC)
+
+
+def _read(value: datetime, prop: Any, floating: ZoneInfo | None, name: str) -> datetime:
+    """A date-time as read: in its own zone (``Z``, or a ``TZID`` the parser resolved), a
+    floating one on the wall clock of ``floating`` (``fold=0``, module docstring)."""
+    if value.tzinfo is not None:
+        return value
+    tzid = prop.params.get("TZID")
+    if tzid:
         raise ICalError(
-            "RECURRENCE-ID must be a date-time with a zone, as the DTSTART of a timed series is"
+            f"{name}'s TZID {str(tzid)[:60]!r} is not a time zone Calendo knows (a tz database "
+            "or Windows name; a file's own VTIMEZONE rules are not used)"
         )
-    return rid.astimezone(UTC)
+    if floating is None:
+        raise ICalError(f"{name} is a floating time (no TZID, no Z): its instant is unknown")
+    return value.replace(tzinfo=floating)
 
 
-def _start(vevent: icalendar.Component) -> tuple[datetime, str]:
+def _start(vevent: icalendar.Component, floating: ZoneInfo | None) -> tuple[datetime, str]:
     prop = vevent.get("DTSTART")
     if prop is None:
         raise ICalError("DTSTART is missing")
@@ -274,33 +362,29 @@ def _start(vevent: icalendar.Component) -> tuple[datetime, str]:
     # such, and overrides_of an all-day series' instances as dates).
     if not isinstance(value, datetime):
         raise ICalError("DTSTART is a date, but the series' DTSTART is a date-time")
-    tzid = prop.params.get("TZID")
-    if value.tzinfo is None and tzid:
-        raise ICalError(
-            f"DTSTART's TZID {str(tzid)[:60]!r} is not a time zone Calendo knows (a tz database "
-            "or Windows name; a file's own VTIMEZONE rules are not used)"
-        )
-    if value.tzinfo is None:
-        raise ICalError("DTSTART is a floating time (no TZID, no Z): its instant is unknown")
+    value = _read(value, prop, floating, "DTSTART")
     if isinstance(value.tzinfo, ZoneInfo):  # a Windows name reads as its tz database zone
         return value, value.tzinfo.key
+    tzid = prop.params.get("TZID")
     return value, str(tzid) if tzid else "UTC"
 
 
-def _end(vevent: icalendar.Component, start: datetime) -> datetime:
+def _end(vevent: icalendar.Component, start: datetime, floating: ZoneInfo | None) -> datetime:
     prop = vevent.get("DTEND")
     if prop is not None:
         value = prop.dt
-        if not isinstance(value, datetime) or value.tzinfo is None:
-            raise ICalError("DTEND must be a date-time with a zone, as DTSTART is")
-        return value
+        if not isinstance(value, datetime):
+            raise ICalError("DTEND must be a date-time, as DTSTART is")
+        return _read(value, prop, floating, "DTEND")
     duration = vevent.get("DURATION")
     if duration is not None and isinstance(duration.dt, timedelta):
         return start + duration.dt
     return start  # RFC 5545 3.6.1: a DATE-TIME start without an end ends when it starts
 
 
-def _rule(vevent: icalendar.Component) -> str | None:
+def _rule(vevent: icalendar.Component, floating: ZoneInfo | None = None) -> str | None:
+    """The VEVENT's RRULE text; a floating ``UNTIL`` read in ``floating`` (given for a
+    floating ``DTSTART``, RFC 5545 3.3.10) and written in UTC, as Calendo keeps it."""
     rules = vevent.get("RRULE")
     if rules is None:
         return None
@@ -308,10 +392,14 @@ def _rule(vevent: icalendar.Component) -> str | None:
         if len(rules) > 1:
             raise ICalError("more than one RRULE: Calendo models one rule per event")
         rules = rules[0]
+    until = rules.get("UNTIL") or [None]
+    if floating is not None and isinstance(until[0], datetime) and until[0].tzinfo is None:
+        instant = until[0].replace(tzinfo=floating).astimezone(UTC)
+        rules = icalendar.vRecur({**rules, "UNTIL": [instant]})
     return str(rules.to_ical().decode())
 
 
-def _instants(vevent: icalendar.Component, name: str) -> list[datetime]:
+def _instants(vevent: icalendar.Component, name: str, floating: ZoneInfo | None) -> list[datetime]:
     found = vevent.get(name)
     if found is None:
         return []
@@ -322,9 +410,9 @@ def _instants(vevent: icalendar.Component, name: str) -> list[datetime]:
             continue  # Calendo's own EXDATE of an unsynchronised start: not an exception
         for item in listed.dts:
             value = item.dt
-            if not isinstance(value, datetime) or value.tzinfo is None:
-                raise ICalError(f"{name} values must be date-times with a zone")
-            values.add(value.astimezone(UTC))
+            if not isinstance(value, datetime):
+                raise ICalError(f"{name} values must be date-times, as DTSTART is")
+            values.add(_read(value, listed, floating, name).astimezone(UTC))
     return sorted(values)
 
 

@@ -17,12 +17,16 @@ the loop in steps instead, as the other long reads do. Two passes:
    every VTIMEZONE: Calendo resolves a ``TZID`` only as a tz-database (or Windows) zone name,
    never from the file's own rules, whose expansion a hostile file can make endless (a
    ``FREQ=SECONDLY`` rule since 1601). It keeps each top-level component's lines, and per
-   VEVENT the lines Calendo does not model (``extras``).
+   VEVENT the lines Calendo does not model (``extras``), and the calendar's
+   ``X-WR-TIMEZONE``.
 2. Each VEVENT is then parsed on its own with ``icalendar`` (one that cannot be parsed is
    refused, naming why), the VEVENTs are grouped by ``UID`` (a series and its
    ``RECURRENCE-ID`` instances), and each group is converted (``inbound.from_series``) and
-   validated as ``EventCreate``. A group that cannot be an event is an ``Item`` with a
-   ``refusal`` naming why; the others carry their ``EventCreate`` and kept lines.
+   validated as ``EventCreate``, its floating times (no ``TZID``, no ``Z``) read in the zone
+   ``inbound.floating_zone`` gives: the ``X-WR-TIMEZONE`` when Calendo knows it, else
+   ``default_zone`` (the importing account's, a plain value the route hands in). A group
+   that cannot be an event is an ``Item`` with a ``refusal`` naming why; the others carry
+   their ``EventCreate`` and kept lines.
 """
 
 from __future__ import annotations
@@ -101,8 +105,11 @@ def _unfolded(text: str) -> Iterator[str]:
         yield "".join(pieces)
 
 
-def _screen(data: bytes, *, max_events: int) -> Generator[None, None, list[Component]]:
-    """The first pass (module docstring); ``Unreadable`` for a file to refuse whole."""
+def _screen(
+    data: bytes, *, max_events: int
+) -> Generator[None, None, tuple[list[Component], str | None]]:
+    """The first pass (module docstring): the file's components and its ``X-WR-TIMEZONE``
+    (None without one); ``Unreadable`` for a file to refuse whole."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -110,6 +117,7 @@ def _screen(data: bytes, *, max_events: int) -> Generator[None, None, list[Compo
     if "\x00" in text:
         raise Unreadable("NUL characters are not allowed")
     result: list[Component] = []
+    calendar_zone: str | None = None
     stack: list[str] = []
     events = components = timezones = calendars = 0
     instance = False  # whether the VEVENT being read has a RECURRENCE-ID
@@ -150,6 +158,8 @@ def _screen(data: bytes, *, max_events: int) -> Generator[None, None, list[Compo
                 result[-1].extras.append(line)
         if name == "RECURRENCE-ID" and len(stack) == 2:
             instance = True
+        if name == "X-WR-TIMEZONE" and len(stack) == 1 and calendar_zone is None:
+            calendar_zone = _value(line)
         if name == "END":
             if not stack or stack[-1] != value:
                 opened = stack[-1] if stack else "nothing"
@@ -165,7 +175,14 @@ def _screen(data: bytes, *, max_events: int) -> Generator[None, None, list[Compo
         raise Unreadable(f"the file ends inside {stack[-1]}")
     if not calendars:
         raise Unreadable("the file is empty")
-    return result
+    return result, calendar_zone
+
+
+def _value(line: str) -> str:
+    try:
+        return extras.raw_value(line).strip()
+    except ValueError:  # no value at all
+        return ""
 
 
 @dataclass(slots=True)
@@ -186,10 +203,12 @@ class Item:
         return self.data.title if self.data is not None else None
 
 
-def steps(data: bytes, *, max_events: int) -> Generator[None, None, list[Item]]:
+def steps(data: bytes, *, max_events: int, default_zone: str) -> Generator[None, None, list[Item]]:
     """The events a file would become (module docstring), yielding between steps; raises
-    ``Unreadable`` for a file to refuse whole."""
-    screened = yield from _screen(data, max_events=max_events)
+    ``Unreadable`` for a file to refuse whole. ``default_zone``: the zone floating times
+    are read in when the file's ``X-WR-TIMEZONE`` names none Calendo knows."""
+    screened, calendar_zone = yield from _screen(data, max_events=max_events)
+    floating = inbound.floating_zone(calendar_zone, default_zone)
     groups: dict[str, list[tuple[int, icalendar.Component, list[str]]]] = {}
     items: list[Item] = []
     for index, found in enumerate(screened):
@@ -210,6 +229,10 @@ def steps(data: bytes, *, max_events: int) -> Generator[None, None, list[Item]]:
         except ValueError as exc:
             items.append(Item(index, None, refusal=f"VEVENT: not readable: {exc}"))
             continue
+        except OSError:  # the tz database looked up by a TZID past the file-name limit
+            refusal = "VEVENT: not readable: a TZID too long to be a time zone name"
+            items.append(Item(index, None, refusal=refusal))
+            continue
         yield
         uid = str(component.get("UID", "")).strip()
         if not uid:
@@ -219,7 +242,7 @@ def steps(data: bytes, *, max_events: int) -> Generator[None, None, list[Item]]:
         else:
             groups.setdefault(uid, []).append((index, component, found.extras))
     for uid, members in groups.items():
-        items.append(_item(uid, members))
+        items.append(_item(uid, members, floating))
         yield
     return sorted(items, key=lambda item: item.index)
 
@@ -243,7 +266,9 @@ _OUT_OF_RANGE = (
 )
 
 
-def _item(uid: str, members: list[tuple[int, icalendar.Component, list[str]]]) -> Item:
+def _item(
+    uid: str, members: list[tuple[int, icalendar.Component, list[str]]], floating: str
+) -> Item:
     first = members[0][0]
     masters = [m for m in members if "RECURRENCE-ID" not in m[1]]
     if len(masters) != 1:
@@ -253,9 +278,10 @@ def _item(uid: str, members: list[tuple[int, icalendar.Component, list[str]]]) -
         return Item(first, uid, refusal=why)
     instances = [m for m in members if "RECURRENCE-ID" in m[1]]
     try:
-        imported = inbound.from_series(masters[0][1], [m[1] for m in instances])
+        components = [m[1] for m in instances]
+        imported = inbound.from_series(masters[0][1], components, floating=floating)
         data = EventCreate.model_validate(imported.fields)
-        kept = _kept(masters[0][2], instances)
+        kept = _kept(masters[0][2], instances, floating)
     except ValidationError as exc:
         return Item(first, uid, refusal=_first_error(exc))
     except ValueError as exc:  # ICalError, and a property icalendar could not parse
@@ -266,13 +292,14 @@ def _item(uid: str, members: list[tuple[int, icalendar.Component, list[str]]]) -
 
 
 def _kept(
-    own: list[str], instances: list[tuple[int, icalendar.Component, list[str]]]
+    own: list[str], instances: list[tuple[int, icalendar.Component, list[str]]], floating: str
 ) -> dict[str, list[str]]:
     """The kept lines by component (``EventIcalExtra.lines``), checked to write back."""
     kept = {extras.SERIES_KEY: own} if own else {}
     for _, component, lines in instances:
         if lines and not inbound.is_cancelled(component):  # an exception: no override
-            kept[format_instant(inbound.recurrence_id_of(component))] = lines
+            rid = inbound.recurrence_id_of(component, floating=floating)
+            kept[format_instant(rid)] = lines
     size = sum(len(line) for lines in kept.values() for line in lines)
     if size > MAX_EXTRA_CHARS:
         raise ValueError(

@@ -221,21 +221,22 @@ async def test_a_cancelled_event_is_refused_and_a_cancelled_instance_must_be_an_
     assert "RECURRENCE-ID 2026-03-25T09:00:00Z is not an occurrence" in refused["reason"]
 
 
-async def test_an_apple_file_keeps_its_properties_and_refuses_a_floating_time_by_name(
+async def test_an_apple_file_keeps_its_properties_and_reads_its_floating_time_in_its_zone(
     client: httpx.AsyncClient, owner: Actor
 ) -> None:
-    response = await _import(client, owner, _file("apple.ics"))
-    problem = assert_problem(response, 422, "import-refused")
-    assert problem["refused"] == [
-        {
-            "index": 2,
-            "uid": "3C4D5E6F-7A8B-4C9D-AE0F-1B2C3D4E5F60",
-            "reason": "DTSTART is a floating time (no TZID, no Z): its instant is unknown",
-        }
-    ]
-    done = await _ok(client, owner, _file("apple.ics"), on_refusal="skip")
-    assert len(done["created"]) == 2 and len(done["refused"]) == 1
+    # The account's zone is UTC: the file's X-WR-TIMEZONE (Europe/Berlin) is the one.
+    done = await _ok(client, owner, _file("apple.ics"))
+    assert len(done["created"]) == 3 and done["refused"] == []
     events = await _events(client, owner, done)
+    run = events["Morning run"]  # DTSTART:20260314T080000, floating: 08:00 in Berlin (CET)
+    assert (run["start_time"], run["end_time"], run["timezone"]) == (
+        "2026-03-14T07:00:00Z",
+        "2026-03-14T07:30:00Z",
+        "Europe/Berlin",
+    )
+    [floating] = (await _exported(client, owner, run)).walk("VEVENT")
+    assert floating["DTSTART"].params["TZID"] == "Europe/Berlin"
+    assert floating["DTSTART"].dt.replace(tzinfo=None).isoformat() == "2026-03-14T08:00:00"
     concert = events["Concert"]
     assert (concert["start_time"], concert["end_time"], concert["timezone"]) == (
         "2026-03-11T17:00:00Z",

@@ -146,13 +146,13 @@ async def test_an_import_is_atomic_and_refusals_name_the_component(
 ) -> None:
     data = calendar(
         vevent("good@example.com"),
-        "UID:bad@example.com\r\nDTSTART:20260302T090000\r\nSUMMARY:floating",
+        "UID:bad@example.com\r\nDTSTART;TZID=Mars/Olympus_Mons:20260302T090000\r\nSUMMARY:x",
         vevent("c@example.com", "Clash", 2),  # overlaps the first under reject
     )
     response = await _import(client, owner, data)
     problem = assert_problem(response, 422, "import-refused")
     reasons = {r["index"]: r for r in problem["refused"]}
-    assert reasons[1]["uid"] == "bad@example.com" and "floating" in reasons[1]["reason"]
+    assert reasons[1]["uid"] == "bad@example.com" and "not a time zone" in reasons[1]["reason"]
     assert reasons[2]["reason"].startswith("409") and reasons[2]["conflicts"]
     assert await _count(client, owner) == 0  # nothing written
     skipped = await _ok(client, owner, data, on_refusal="skip")

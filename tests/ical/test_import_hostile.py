@@ -229,7 +229,7 @@ def test_reading_is_a_generator_of_small_steps() -> None:
     """Every component is a step of its own (and every 256 lines of the first pass)."""
     data = calendar(*(_hourly(n) for n in range(300)))
     pacer = Pacer(budget=0)  # hands the loop back after every step
-    items = asyncio.run(pacer.drive(reading.steps(data, max_events=1000)))
+    items = asyncio.run(pacer.drive(reading.steps(data, max_events=1000, default_zone="UTC")))
     assert [item.uid for item in items] == [f"{n}@example.com" for n in range(300)]
     lines = data.count(b"\r\n")
     assert pacer.yields >= 2 * 300 + lines // 256
@@ -279,3 +279,15 @@ async def test_an_end_past_year_9999_refuses_that_component_only(
     aborted = await client.post(URL, content=data, headers={**owner.headers, **ICS})
     assert [r["index"] for r in assert_problem(aborted, 422, "import-refused")["refused"]] == [1]
     assert await _count(client, owner) == 1  # the earlier import's event, nothing new
+
+
+async def test_a_tzid_too_long_for_a_file_name_is_refused_by_name_not_a_500(
+    client: httpx.AsyncClient, owner: Actor
+) -> None:
+    # The parser looks a TZID up in the tz database's files: a name past the file system's
+    # limit (ENAMETOOLONG) is an OSError, not a ValueError.
+    uses = f"UID:t@x\r\nDTSTART;TZID={'Z' * 300}:20260302T090000\r\nSUMMARY:x"
+    response = await client.post(URL, content=calendar(uses), headers={**owner.headers, **ICS})
+    [refusal] = assert_problem(response, 422, "import-refused")["refused"]
+    assert refusal["index"] == 0 and "TZID" in refusal["reason"]
+    assert "site-packages" not in refusal["reason"]  # no server path in the answer

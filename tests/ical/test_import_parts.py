@@ -79,8 +79,8 @@ async def test_abort_stops_at_the_refused_part_and_a_resend_finishes(
 async def test_a_component_reading_refuses_refuses_the_whole_file_first(
     client: httpx.AsyncClient, owner: Actor
 ) -> None:
-    floating = "UID:bad@example.com\r\nDTSTART:20260320T090000\r\nSUMMARY:floating"
-    data = calendar(*_days(1, 2, 3, 4, 5, 6, 7), floating)
+    unknown = "UID:bad@example.com\r\nDTSTART;TZID=Mars/Olympus_Mons:20260320T090000\r\nSUMMARY:x"
+    data = calendar(*_days(1, 2, 3, 4, 5, 6, 7), unknown)
     problem = assert_problem(await _import(client, owner, data), 422, "import-refused")
     assert [r["index"] for r in problem["refused"]] == [7]
     assert "nothing was written" in problem["detail"] and "written" not in problem
