@@ -41,6 +41,7 @@ import icalendar
 from icalendar.error import GloballyUniqueTZIDGuessed
 from pydantic import ValidationError
 
+from calendo.core.error_texts import plain_message
 from calendo.events.schemas import EventCreate
 from calendo.events.snapshots import format_instant
 from calendo.ical import extras, inbound
@@ -309,7 +310,13 @@ def _kept(
 
 
 def _first_error(exc: ValidationError) -> str:
+    """The first validation error as the API words it (``core.error_texts``: no pydantic
+    prefix), after the field it concerns unless the sentence starts with it."""
     error: dict[str, Any] = dict(exc.errors()[0])
-    where = ".".join(str(part) for part in error.get("loc", ()))
+    loc = tuple(error.get("loc", ()))
+    where = ".".join(str(part) for part in loc)
+    message = plain_message(error, loc=("body", *loc))
     more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"{where}: {error['msg']}{more}" if where else f"{error['msg']}{more}"
+    if where and not message.startswith(where.split(".")[0]):
+        message = f"{where}: {message}"
+    return f"{message}{more}"

@@ -141,6 +141,25 @@ async def test_calendo_uids_update_what_the_caller_may_edit_and_refuse_what_they
     assert original["title"] == "Edited elsewhere"
 
 
+async def test_a_validation_refusal_is_worded_as_the_api_words_it(
+    client: httpx.AsyncClient, owner: Actor
+) -> None:
+    """The field, then the sentence a 422 of the API gives (no pydantic prefix); a refusal
+    found while writing starts with the status that write would have answered."""
+    data = calendar(
+        "UID:rule@x\r\nDTSTART:20260302T090000Z\r\nRRULE:FREQ=DAILY;COUNT=3;UNTIL=20260401T000000Z\r\nSUMMARY:x",
+        "UID:long@x\r\nDTSTART:20260303T090000Z\r\nSUMMARY:" + "t" * 300,
+        "UID:back@x\r\nDTSTART:20260304T090000Z\r\nDTEND:20260304T080000Z\r\nSUMMARY:x",
+    )
+    problem = assert_problem(await _import(client, owner, data), 422, "import-refused")
+    assert [r["reason"] for r in problem["refused"]] == [
+        "recurrence_pattern: COUNT and UNTIL cannot both be set",
+        "title may have at most 200 characters",
+        "422 end_time must be after start_time",
+    ]
+    assert await _count(client, owner) == 0
+
+
 async def test_an_import_is_atomic_and_refusals_name_the_component(
     client: httpx.AsyncClient, owner: Actor
 ) -> None:
