@@ -38,7 +38,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import icalendar
-from icalendar.error import GloballyUniqueTZIDGuessed
+from icalendar.error import BrokenCalendarProperty, GloballyUniqueTZIDGuessed
+from icalendar.prop import vBroken
 from pydantic import ValidationError
 
 from calendo.core.error_texts import plain_message
@@ -285,7 +286,9 @@ def _item(
         kept = _kept(masters[0][2], instances, floating)
     except ValidationError as exc:
         return Item(first, uid, refusal=_first_error(exc))
-    except ValueError as exc:  # ICalError, and a property icalendar could not parse
+    except BrokenCalendarProperty as exc:  # a property read here that icalendar could not parse
+        return Item(first, uid, refusal=_broken([m[1] for m in members]) or str(exc))
+    except ValueError as exc:  # ICalError, and a value icalendar could not parse
         return Item(first, uid, refusal=str(exc))
     except OverflowError:  # an end past year 9999 (DTSTART + DURATION, a date's next day)
         return Item(first, uid, refusal=_OUT_OF_RANGE)
@@ -307,6 +310,19 @@ def _kept(
             f"more than {MAX_EXTRA_CHARS} characters of properties Calendo does not model"
         )
     return {key: extras.canonical(lines) for key, lines in kept.items()}
+
+
+def _broken(components: list[icalendar.Component]) -> str | None:
+    """The first property Calendo reads (``extras.MODELLED``) that icalendar kept unparsed
+    (``vBroken``) in these components, as ``RRULE is not readable: <the parser's reason>``."""
+    for component in components:
+        for name, value in component.property_items(recursive=False, sorted=False):
+            if name not in extras.MODELLED:
+                continue
+            for one in value if isinstance(value, list) else (value,):
+                if isinstance(one, vBroken):
+                    return f"{name} is not readable: {one.parse_error}"
+    return None
 
 
 def _first_error(exc: ValidationError) -> str:

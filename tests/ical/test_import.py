@@ -150,12 +150,14 @@ async def test_a_validation_refusal_is_worded_as_the_api_words_it(
         "UID:rule@x\r\nDTSTART:20260302T090000Z\r\nRRULE:FREQ=DAILY;COUNT=3;UNTIL=20260401T000000Z\r\nSUMMARY:x",
         "UID:long@x\r\nDTSTART:20260303T090000Z\r\nSUMMARY:" + "t" * 300,
         "UID:back@x\r\nDTSTART:20260304T090000Z\r\nDTEND:20260304T080000Z\r\nSUMMARY:x",
+        "UID:often@x\r\nDTSTART:20260305T090000Z\r\nRRULE:FREQ=FORTNIGHTLY\r\nSUMMARY:x",
     )
     problem = assert_problem(await _import(client, owner, data), 422, "import-refused")
-    assert [r["reason"] for r in problem["refused"]] == [
+    assert [r["reason"] for r in sorted(problem["refused"], key=lambda r: r["index"])] == [
         "recurrence_pattern: COUNT and UNTIL cannot both be set",
         "title may have at most 200 characters",
         "422 end_time must be after start_time",
+        "RRULE is not readable: Expected frequency, got: FORTNIGHTLY",  # the parser's reason
     ]
     assert await _count(client, owner) == 0
 
