@@ -118,9 +118,6 @@ def _date_or_time(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
     return handler(value)
 
 
-DateOrTime = Annotated[Time, WrapValidator(_date_or_time)]
-
-
 def _kind_then_time(value: date) -> tuple[bool, date]:
     # Dates (all-day) and times never mix in a valid list; sort each kind in time order (a
     # datetime is never compared with a date: the kind differs first).
@@ -128,11 +125,12 @@ def _kind_then_time(value: date) -> tuple[bool, date]:
 
 
 WindowTime = Annotated[AwareDatetime, AfterValidator(_utc_representable)]
-# A recurrence id, a date or a time: one validator (a bad one is one error at the field, where
-# a `Day | Time` union gave one per member, named by its validators), dumped as the kind it is.
+# An extra or excluded date, or a recurrence id: a time, or (an all-day event's) a date. One
+# validator (a bad one is one error at the field, where a `Day | Time` union gave one per
+# member, named by its validators), dumped as the kind it is.
 _DAY_OR_TIME = WithJsonSchema({"anyOf": [{"type": "string", "format": f} for f in _FORMATS]})
 _AS_IS = PlainSerializer(lambda value: value, return_type=date | datetime)
-DayOrTime = Annotated[Time, WrapValidator(_date_or_time), _AS_IS, _DAY_OR_TIME]
+DateOrTime = Annotated[Time, WrapValidator(_date_or_time), _AS_IS, _DAY_OR_TIME]
 DayOrWindowTime = Annotated[WindowTime, WrapValidator(_date_or_time), _AS_IS, _DAY_OR_TIME]
 RulePattern = Annotated[
     str | None,
@@ -210,7 +208,7 @@ class OccurrenceChange(BaseModel):
 class OverrideIn(OccurrenceChange):
     """One overridden occurrence of a series."""
 
-    recurrence_id: DayOrTime = Field(description=OVERRIDE_ID)
+    recurrence_id: DateOrTime = Field(description=OVERRIDE_ID)
 
 
 Overrides = Annotated[list[OverrideIn], CountFirst(MAX_OVERRIDES)]

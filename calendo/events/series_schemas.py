@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from calendo.events.schemas import (
     ConflictRead,
-    DayOrTime,
+    DateOrTime,
     EventUpdate,
     EventWriteResult,
     Note,
@@ -38,7 +38,7 @@ class SplitRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    recurrence_id: DayOrTime = Field(
+    recurrence_id: DateOrTime = Field(
         description="The occurrence the new series starts with: the start the series' rule "
         "gives it (not its first, not an extra date), RFC 3339 with an offset. An all-day "
         "series' occurrence is named as `…/occurrences/{recurrence_id}` names it: by its date "
