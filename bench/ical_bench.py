@@ -13,8 +13,11 @@ What it does:
    (weekly, 26 occurrences, in Europe/Berlin), a third of those with two overrides (a moved
    and a retitled occurrence), the rest single events in four zones;
 3. times, each over ``--samples`` runs (median, and the slowest):
-   * the feed uncached: each sample a new feed of the same calendar (a new tag, so no
-     rendering in the cache), read in full;
+   * the feed uncached, rendered from scratch: each sample a new feed of the same calendar
+     (a new tag, so no rendering in the cache), with the process's memory of rendered
+     events emptied first (``convert.forget_renderings``), read in full;
+   * the feed after one event changed: each sample edits one event's title, then reads the
+     feed (a new tag: rendered again, every other event from the memory of renderings);
    * the JSON listing of the same events (``GET /api/events`` over the feed's window, paged
      by the largest page, summed);
    * the feed unchanged: ``If-None-Match`` with its tag (304), and without a tag (the cached
@@ -44,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.config import in_process_settings, throwaway_sqlite
 from calendo.app import create_app
+from calendo.ical import convert
 
 ZONES = ["Europe/Berlin", "America/New_York", "Asia/Tokyo", "UTC"]
 BATCH = 100
@@ -147,6 +151,7 @@ async def run(url: str, count: int, samples: int) -> None:
                 made = await client.post("/api/feeds", json={"name": "Bench"}, headers=headers)
                 made.raise_for_status()
                 feeds.append(made.json())
+                convert.forget_renderings()
                 started = time.perf_counter()
                 response = await client.get(f"/api/feeds/{feeds[-1]['token']}.ics")
                 response.raise_for_status()
@@ -159,9 +164,26 @@ async def run(url: str, count: int, samples: int) -> None:
             feed = bodies[-1]
             vevents = feed.content.count(b"BEGIN:VEVENT")
             print(f"feed: {len(feed.content) / 1024:.0f} KiB, {vevents} VEVENTs")
-            _report("feed, uncached (render)", uncached_times)
-            await _time_listing(client, headers, samples)
+            _report("feed, uncached (rendered from scratch)", uncached_times)
             path = f"/api/feeds/{feeds[-1]['token']}.ics"
+            listed = await client.get("/api/events", params={"limit": 1}, headers=headers)
+            edited = f"/api/events/{listed.json()['items'][0]['id']}"
+            changed_times: list[float] = []
+
+            async def after_change() -> None:
+                title = f"Edited {len(changed_times)}"
+                put = await client.put(edited, json={"title": title}, headers=headers)
+                put.raise_for_status()
+                started = time.perf_counter()
+                response = await client.get(path)
+                response.raise_for_status()
+                changed_times.append(time.perf_counter() - started)
+                assert title.encode() in response.content
+
+            await _timed(samples, after_change)
+            _report("feed, one event changed (the others remembered)", changed_times)
+            await _time_listing(client, headers, samples)
+            feed = await client.get(path)
             tag = feed.headers["etag"]
 
             async def not_modified() -> None:
