@@ -34,6 +34,18 @@ SCRAPE_MARK = "scrape-mark"
 LAG_PUBLISH_SECONDS = 0.25
 
 
+class _CurrentStderr:
+    """``sys.stderr`` as it is when a line is written, not when logging was configured:
+    loggers are cached on first use (``cache_logger_on_first_use``), and a stream swapped
+    since (a test's captured output, closed when the test ends) must not stay theirs."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(*, json_logs: bool) -> None:
     """structlog over stdlib logging; JSON lines in production, console otherwise."""
     renderer: structlog.types.Processor = (
@@ -47,7 +59,7 @@ def configure_logging(*, json_logs: bool) -> None:
             structlog.processors.format_exc_info,
             renderer,
         ],
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(_CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=True,
     )
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
