@@ -3,9 +3,10 @@
 ``test_lock_order.py`` races creates, edits, shares, deletes, restores and transactions. These
 race the writes of a recurring series on one shared series (``owner`` and ``editor``): edits
 and cancellations of one occurrence, splits ("this and following"), whole-series edits,
-iCalendar re-imports of the series, rollbacks, batch creates and deletes. Each test asserts
-no 5xx, that each answer is one the API documents for its race (a target a split moved or a
-delete removed is 404, a split point no longer in the series 422), that every acknowledged write is a version (contiguous, one per write),
+iCalendar re-imports of the series, rollbacks, batch creates, deletes and the undo of a split.
+Each test asserts no 5xx, that each answer is one the API documents for its race (a target a
+split moved or a delete removed is 404, a split point no longer in the series 422, an undo
+after an edit 409), that every acknowledged write is a version (contiguous, one per write),
 and that the series' occurrences are neither lost nor doubled. On PostgreSQL they also assert
 that the replay (``core/replay.py``) ran nothing again: a deadlock between these writes is a
 lock taken out of order (``docs/architecture.md``, "Lock order"), which the replay would hide.
@@ -14,6 +15,7 @@ On SQLite, whose writers are serialised, they pin the same answers.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import random
 from collections import Counter
@@ -26,9 +28,10 @@ import pytest
 
 from calendo.core import replay
 from calendo.core.config import Settings
+from calendo.events import access
 from tests.conftest import make_settings
 from tests.events.conftest import EventFactory
-from tests.helpers import Actor, assert_problem
+from tests.helpers import Actor, assert_problem, register
 from tests.reliability.test_concurrency import assert_contiguous, gather, history
 
 ROUNDS = 24
@@ -442,3 +445,88 @@ async def test_deletes_racing_splits_never_fail(
             tail = split.json()["new_series"]["id"]
             starts = _starts(await _occurrences(client, editor, tail))
             assert starts == [_at(d, first) for d in range(4, 8)]
+
+
+@pytest.fixture
+def held_after_locking(monkeypatch: pytest.MonkeyPatch) -> set[int]:
+    """Events whose lock ``lock_event`` holds a moment longer before the write goes on: a
+    writer that takes a second lock out of order then meets the writers that took it in
+    order, every time, instead of once in many runs."""
+    held: set[int] = set()
+    lock_event = access.lock_event
+
+    async def slower(session: Any, **kwargs: Any) -> access.WriteAccess:
+        found = await lock_event(session, **kwargs)
+        if kwargs["event_id"] in held:
+            await asyncio.sleep(0.05)
+        return found
+
+    monkeypatch.setattr(access, "lock_event", slower)
+    return held
+
+
+async def test_undoing_splits_beside_transactions_on_both_series_never_fails(
+    client: httpx.AsyncClient, make_event: EventFactory, held_after_locking: set[int]
+) -> None:
+    """The editor undoes splits while the owner updates both series of the split in one
+    transaction (which locks them in id order, whatever order it names them in). The undo
+    either comes first (the transaction then finds the new series deleted: 404) or after
+    (the new series was edited: 409 ``split-not-undoable``). The new series' lock is held a
+    moment longer, so an undo that locked it before the old series' would deadlock here.
+    Each split has an owner and an editor of its own: one user's writes queue on their
+    calendar lock, so two pairs of users never wait on each other."""
+    rounds = ROUNDS // 3
+    pairs = []
+    users = []
+    for r in range(rounds):
+        owner, editor = await register(client, f"owner{r}"), await register(client, f"editor{r}")
+        users.append((owner, editor))
+        first = FIRST + timedelta(days=20 * r)
+        head = await _series(client, make_event, owner, editor, count=8, first=first)
+        split = await client.post(
+            f"/api/events/{head}/split",
+            json={"recurrence_id": _at(4, first), "changes": {}},
+            headers=owner.headers,
+            params=ALLOW,
+        )
+        assert split.status_code == 201, split.text
+        pairs.append((head, split.json()["new_series"]["id"]))
+    held_after_locking.update(tail for _, tail in pairs)
+    calls = []
+    for r, ((head, tail), (owner, editor)) in enumerate(zip(pairs, users, strict=True)):
+        ids = [head, tail] if r % 2 else [tail, head]
+        changes = {"description": f"Both {r}"}
+        operations = [{"op": "update", "event_id": i, "changes": changes} for i in ids]
+        body = {"operations": operations}
+        racers = [
+            client.post(f"/api/events/{tail}/split/undo", headers=editor.headers),
+            client.post("/api/transactions", json=body, headers=owner.headers),
+        ]
+        calls.extend(racers if r % 2 else racers[::-1])
+    responses = await gather(*calls)
+    _checked(
+        responses,
+        {"POST events/*/split/undo": {200, 409}, "POST transactions": {200, 404}},
+    )
+    for r, ((head, tail), (owner, _)) in enumerate(zip(pairs, users, strict=True)):
+        first = FIRST + timedelta(days=20 * r)
+        pair = responses[2 * r : 2 * r + 2]
+        undo, transaction = pair if r % 2 else pair[::-1]
+        starts = _starts(await _occurrences(client, owner, head))
+        read_tail = await client.get(f"/api/events/{tail}", headers=owner.headers)
+        tail_versions = await history(client, owner, tail)
+        assert_contiguous(tail_versions)
+        if undo.status_code == 200:  # undone first: one series again, the new one deleted
+            assert_problem(transaction, 404)
+            assert read_tail.status_code == 404, read_tail.text
+            assert starts == [_at(d, first) for d in range(8)]
+            assert [v["action"] for v in tail_versions] == ["created", "deleted"]
+        else:  # the transaction first: both edited, still split
+            assert_problem(undo, 409, "split-not-undoable")
+            assert transaction.status_code == 200, transaction.text
+            assert read_tail.json()["description"] == f"Both {r}"
+            assert starts == [_at(d, first) for d in range(4)]
+            assert [v["action"] for v in tail_versions] == ["created", "updated"]
+        head_versions = await history(client, owner, head)
+        assert_contiguous(head_versions)
+        assert [v["action"] for v in head_versions] == ["created", "updated", "updated"]
