@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendo.calendar import recurrence
@@ -29,6 +30,7 @@ from calendo.core.types import utcnow
 from calendo.events import access, all_day, overrides, repository, scheduling
 from calendo.events.change import build_access_change, build_created
 from calendo.events.creation import insert_events, new_row
+from calendo.events.models import Event
 from calendo.events.preconditions import raise_stale, require_if_match
 from calendo.events.series_schemas import SplitRequest
 from calendo.events.service import (
@@ -258,16 +260,31 @@ async def split_series(
     return result
 
 
+def _origin(related: list[dict[str, Any]] | None) -> dict[str, Any] | None:
+    """The link to the series a split made this one from, if it was."""
+    return next((r for r in related or () if r["relation"] == "split_from"), None)
+
+
 async def undo_split(
     session: AsyncSession, *, ctx: WriteContext, event_id: int, note: str | None = None
 ) -> dict[str, Any]:
     """Undo the split that made ``event_id`` (the tail; editor or owner of both): the tail
-    is deleted and the head gets its pre-split recurrence back."""
+    is deleted and the head gets its pre-split recurrence back.
+
+    Both series are locked up front in the lock order (``access.lock_events``: the head,
+    older, has the lower id), not the tail first, which deadlocked with a transaction naming
+    both (docs/architecture.md, "Lock order"). The link is read once unlocked to learn the
+    head, and checked again under the lock.
+    """
+    related = await session.scalar(select(Event.related_events).where(Event.id == event_id))
+    seen = _origin(related)
+    heads = [seen["event_id"]] if seen is not None else []
+    await access.lock_events(session, user_id=ctx.actor.id, event_ids=[event_id, *heads])
     tail_found = await access.lock_event(
         session, user_id=ctx.actor.id, event_id=event_id, minimum="editor"
     )
     tail = tail_found.event
-    origin = next((r for r in tail.related_events or () if r["relation"] == "split_from"), None)
+    origin = _origin(tail.related_events)
     if origin is None:
         raise NotFound(f"Event {event_id} was not made by a split")
     head_found = await access.lock_event(
