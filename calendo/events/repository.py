@@ -424,3 +424,10 @@ async def lock_user(session: AsyncSession, user_id: int) -> None:
     """
     if session.get_bind().dialect.name == "postgresql":
         await session.run_sync(lock_calendar, user_id)
+
+
+async def related_events_of(session: AsyncSession, event_id: int) -> list[dict[str, Any]]:
+    """An event's ``related_events`` as stored, read without a lock or an access check (to
+    learn which other rows a write must lock, in the lock order, before it locks any)."""
+    related = await session.scalar(select(Event.related_events).where(Event.id == event_id))
+    return list(related or ())

@@ -20,7 +20,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendo.calendar import recurrence
@@ -30,7 +29,6 @@ from calendo.core.types import utcnow
 from calendo.events import access, all_day, overrides, repository, scheduling
 from calendo.events.change import build_access_change, build_created
 from calendo.events.creation import insert_events, new_row
-from calendo.events.models import Event
 from calendo.events.preconditions import raise_stale, require_if_match
 from calendo.events.series_schemas import SplitRequest
 from calendo.events.service import (
@@ -276,8 +274,7 @@ async def undo_split(
     both (docs/architecture.md, "Lock order"). The link is read once unlocked to learn the
     head, and checked again under the lock.
     """
-    related = await session.scalar(select(Event.related_events).where(Event.id == event_id))
-    seen = _origin(related)
+    seen = _origin(await repository.related_events_of(session, event_id))
     heads = [seen["event_id"]] if seen is not None else []
     await access.lock_events(session, user_id=ctx.actor.id, event_ids=[event_id, *heads])
     tail_found = await access.lock_event(

@@ -8,6 +8,8 @@ from tests.security.summary import write_summary
 
 CATEGORIES = {
     "tests/reliability/test_concurrency.py": "concurrency",
+    "tests/reliability/test_lock_order.py": "lock order",
+    "tests/reliability/test_lock_order_series.py": "lock order (series)",
     "tests/reliability/test_crash.py": "crash safety",
     "tests/reliability/test_multiprocess.py": "multi-process",
 }
