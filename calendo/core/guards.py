@@ -12,7 +12,8 @@ upload costs one comparison or one timer, never a token decode or a held databas
 - **HEAD.** A ``HEAD`` request is served as the ``GET`` of the same URL, without its content
   (RFC 9110, 9.3.2: every general-purpose server supports both): the same status and headers
   (``ETag``, ``Content-Length``, the rate-limit headers), an empty body. The app sees a
-  ``GET``, so no route declares ``HEAD`` of its own, and a path with no ``GET`` answers 405.
+  ``GET``, so no route declares ``HEAD`` of its own, and a path with no ``GET`` answers 405;
+  a 405's ``Allow`` names ``HEAD`` wherever it names ``GET``.
 
 The header *read* itself (a client dribbling a header line byte by byte) happens in the HTTP
 server before the app is called, so it cannot be timed here: the load balancer in front of
@@ -84,7 +85,10 @@ class GuardMiddleware:
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
-            started = started or message["type"] == "http.response.start"
+            if message["type"] == "http.response.start":
+                started = True
+                if message["status"] == 405:
+                    message = _allow_head(message)
             if head and message["type"] == "http.response.body" and message.get("body"):
                 message = {**message, "body": b""}
             await send(message)
@@ -99,3 +103,14 @@ class GuardMiddleware:
                 headers={"connection": "close"},
             )
             await send_app_error(send, refusal)
+
+
+def _allow_head(start: Message) -> Message:
+    """A 405's ``Allow`` with ``HEAD`` beside ``GET``, which this middleware serves too."""
+    headers = [
+        (name, value + b", HEAD")
+        if name == b"allow" and b"GET" in value.split(b", ") and b"HEAD" not in value
+        else (name, value)
+        for name, value in start.get("headers", ())
+    ]
+    return {**start, "headers": headers}

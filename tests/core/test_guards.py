@@ -150,7 +150,12 @@ async def test_head_is_the_get_without_its_content(
     assert refused.status_code == 401 and refused.content == b""
     assert refused.headers["content-type"] == "application/problem+json"
     assert (await client.head("/api/events/2147483647", headers=owner.headers)).status_code == 404
-    # A path that has no GET is still a 405, and HEAD writes nothing.
-    assert (await client.head("/api/auth/register")).status_code == 405
+    # A path that has no GET is still a 405, and HEAD writes nothing; a 405's Allow names
+    # HEAD wherever it names GET (RFC 9110, 15.5.6: the methods the resource supports).
+    no_get = await client.head("/api/auth/register")
+    assert (no_get.status_code, no_get.headers["allow"]) == (405, "POST")
+    refused = await client.patch("/health")
+    assert (refused.status_code, refused.headers["allow"]) == (405, "GET, HEAD")
+    assert refused.json()["status"] == 405
     listed = await client.get("/api/events", headers=owner.headers)
     assert [item["id"] for item in listed.json()["items"]] == [event["id"]]
