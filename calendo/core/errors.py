@@ -307,8 +307,20 @@ async def _handle_http(_request: Request, exc: Exception) -> Response:
     known = ERRORS_BY_STATUS.get(exc.status_code)
     slug, title = (known.slug, known.title) if known else ("error", _describe(exc.status_code))
     detail = exc.detail if isinstance(exc.detail, str) else title
+    if exc.status_code == 400 and exc.__cause__ is not None:
+        detail = _BODY_UNREADABLE.get(type(exc.__cause__), detail)
     headers = dict(exc.headers) if exc.headers else None
     return problem_response(exc.status_code, slug, title, detail, headers=headers)
+
+
+# What FastAPI's 400 "There was an error parsing the body" was about, when JSON that is
+# well-formed could not be read (malformed JSON is a 422 of its own).
+_BODY_UNREADABLE: dict[type[BaseException], str] = {
+    ValueError: "The request body is not valid JSON here: a number has more digits than "
+    "this server reads (4,300)",
+    RecursionError: "The request body is not valid JSON here: its arrays or objects are "
+    "nested too deeply",
+}
 
 
 async def _handle_unexpected(request: Request, exc: Exception) -> Response:

@@ -104,6 +104,24 @@ async def test_deeply_nested_json_is_4xx(
         assert_client_error(await post_raw(client, owner, path, body, JSON))
 
 
+async def test_json_python_cannot_read_is_a_400_that_says_why(
+    client: httpx.AsyncClient, owner: Actor
+) -> None:
+    """Well-formed JSON the parser refuses (a 5,000-digit number; nesting past its recursion
+    limit) is a 400 naming the reason in the house's words, and nothing is written."""
+    huge = b'{"title": "x", "start_time": "2026-01-01T00:00:00Z", "version": ' + b"9" * 5000
+    cases = {
+        huge + b"}": "a number has more digits than this server reads",
+        _nested_json(100_000, in_field=True): "nested too deeply",
+    }
+    for body, words in cases.items():
+        response = await post_raw(client, owner, "/api/events", body, JSON)
+        problem = assert_problem(response, 400, "bad-request")
+        assert words in problem["detail"], problem
+    listed = await client.get("/api/events", headers=owner.headers)
+    assert listed.json()["items"] == []
+
+
 @pytest.mark.parametrize("depth", [1_000, 10_000, 100_000])
 async def test_deeply_nested_msgpack_is_4xx(
     client: httpx.AsyncClient, owner: Actor, depth: int
