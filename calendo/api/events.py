@@ -263,7 +263,7 @@ async def batch_create(
     request: Request,
     user: CurrentUserDep,
     conflict_strategy: Strategy = "reject",
-) -> dict[str, Any]:
+) -> Response:
     """Create up to CALENDO_BATCH_MAX events atomically; an error names the failing index."""
     services = services_of(request)
     async with UnitOfWork.write(services.db) as unit:
@@ -271,7 +271,9 @@ async def batch_create(
             unit, ctx=write_context(user, services, request, conflict_strategy), items=data.events
         )
         items = [written_body(w) for w in written]
-    return {"items": items}
+    # Serialised once with orjson, as a single write's body is: the model's validation and
+    # pydantic's encoding of a 100-item answer held the loop for milliseconds.
+    return json_response({"items": items}, status_code=201)
 
 
 @router.post("/conflicts", response_model=ConflictReport, responses=problem_responses(401, 422))

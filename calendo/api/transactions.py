@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 
 from calendo.auth.dependencies import CurrentUserDep
 from calendo.core.deps import client_ip, services_of
 from calendo.core.errors import problem_responses
+from calendo.core.formats import json_response
 from calendo.core.routing import indexed_validation_route
 from calendo.core.uow import UnitOfWork
 from calendo.events.schemas import ConflictStrategy
@@ -50,7 +51,7 @@ async def run_transaction(
     conflict_strategy: Annotated[
         ConflictStrategy, Query(description="reject, allow or shift, for every operation.")
     ] = "reject",
-) -> dict[str, Any]:
+) -> Response:
     """Apply event operations atomically; a failure names the operation's index."""
     services = services_of(request)
     async with UnitOfWork.write(services.db) as unit:
@@ -58,4 +59,6 @@ async def run_transaction(
             actor=user, services=services, ip=client_ip(request), strategy=conflict_strategy
         )
         results = await service.run_transaction(unit, ctx=ctx, operations=data.operations)
-    return {"results": results}
+    # Serialised once with orjson, as a single write's body is (``json_response``): the
+    # model's validation and pydantic's encoding of 100 results held the loop for milliseconds.
+    return json_response({"results": results})
