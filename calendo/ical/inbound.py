@@ -21,7 +21,8 @@ Pure: no database, no web framework.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -67,6 +68,16 @@ def floating_zone(calendar_zone: str | None, default: str) -> str:
     return "UTC"
 
 
+@contextmanager
+def tzids_read_as_named() -> Iterator[None]:
+    """Parse with a "globally unique" ``TZID`` (RFC 5545 3.2.19), as Thunderbird/Lightning and
+    libical write it (``/mozilla.org/20070129_1/Europe/Berlin``), read as its trailing tz
+    database name without the library's warning that it took that reading."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GloballyUniqueTZIDGuessed)
+        yield
+
+
 def known_zone(name: str | None) -> str | None:
     """The tz database name of a zone named as a ``TZID`` names it, or None when Calendo does
     not know it. Resolved by the parser's own lookup of every ``TZID``
@@ -75,8 +86,7 @@ def known_zone(name: str | None) -> str | None:
     if not name or len(name) > _MAX_ZONE_NAME:
         return None
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", GloballyUniqueTZIDGuessed)  # as reading does
+        with tzids_read_as_named():
             zone = tzp.timezone(name.strip())
     except (OSError, ValueError):
         return None

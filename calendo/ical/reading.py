@@ -32,13 +32,12 @@ the loop in steps instead, as the other long reads do. Two passes:
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import icalendar
-from icalendar.error import BrokenCalendarProperty, GloballyUniqueTZIDGuessed
+from icalendar.error import BrokenCalendarProperty
 from icalendar.prop import vBroken
 from pydantic import ValidationError
 
@@ -222,11 +221,7 @@ def steps(data: bytes, *, max_events: int, default_zone: str) -> Generator[None,
             items.append(Item(index, _own_uid(found.lines), refusal=refusal))
             continue
         try:
-            with warnings.catch_warnings():
-                # A "globally unique" TZID (RFC 5545 3.2.19), as Thunderbird/Lightning and
-                # libical write it (/mozilla.org/20070129_1/Europe/Berlin), reads as its
-                # trailing tz database name; the library warns that it took that reading.
-                warnings.simplefilter("ignore", GloballyUniqueTZIDGuessed)
+            with inbound.tzids_read_as_named():
                 component = icalendar.Calendar.from_ical("\r\n".join(found.lines) + "\r\n")
         except ValueError as exc:
             items.append(Item(index, None, refusal=f"VEVENT: not readable: {exc}"))
@@ -257,8 +252,7 @@ def _own_uid(lines: list[str]) -> str | None:
         name = extras.property_name(line)
         depth += (name == "BEGIN") - (name == "END")
         if name == "UID" and depth == 1:
-            uid = line.partition(":")[2].strip()
-            return uid[:MAX_UID] or None
+            return _value(line)[:MAX_UID] or None
     return None
 
 
