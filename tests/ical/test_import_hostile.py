@@ -170,6 +170,36 @@ async def test_an_export_is_answered_while_an_import_runs(
         end_time="2030-01-01T11:00:00Z",
     )
     data = calendar(*(_hourly(n) for n in range(1000)))
+    exported, response = await _exported_during_import(client, owner, event["id"], data)
+    assert exported.status_code == 200 and b"SUMMARY:Rendered meanwhile" in exported.content
+    assert response.status_code == 200 and len(response.json()["created"]) == 1000
+
+
+async def test_an_export_is_answered_while_a_file_is_read(
+    client: httpx.AsyncClient, owner: Actor, make_event: EventFactory
+) -> None:
+    """The reading alone hands the loop back: a file of 1,000 events in a zone Calendo does not
+    know is all reading (every one is refused while read, nothing is written), and an export
+    asked for meanwhile is answered before the import."""
+    event = await make_event(owner, title="Rendered meanwhile")
+    unknown = [
+        f"UID:f{n}@x\r\nDTSTART;TZID=Mars/Olympus:20260302T0900{n % 60:02d}\r\nSUMMARY:F"
+        for n in range(1000)
+    ]
+    data = calendar(*unknown)
+    exported, response = await _exported_during_import(client, owner, event["id"], data)
+    assert exported.status_code == 200 and b"SUMMARY:Rendered meanwhile" in exported.content
+    refused = response.json()["refused"]
+    assert response.status_code == 200 and len(refused) == 1000
+    assert all("not a time zone Calendo knows" in r["reason"] for r in refused)
+
+
+async def _exported_during_import(
+    client: httpx.AsyncClient, owner: Actor, event_id: int, data: bytes
+) -> tuple[httpx.Response, httpx.Response]:
+    """A one-event export asked for while a dry-run import of ``data`` runs (the import has
+    its body and is working on it): the export's answer and the import's, after checking the
+    export was answered first."""
     order: list[str] = []
 
     async def import_file() -> httpx.Response:
@@ -180,49 +210,14 @@ async def test_an_export_is_answered_while_an_import_runs(
         return response
 
     importing = asyncio.create_task(import_file())
-    await asyncio.sleep(0.05)  # the import has its body and is reading it
+    await asyncio.sleep(0.05)
     exported = await client.get(
-        f"/api/events/{event['id']}", headers={**owner.headers, "Accept": "text/calendar"}
+        f"/api/events/{event_id}", headers={**owner.headers, "Accept": "text/calendar"}
     )
     order.append("export")
     response = await importing
-    assert exported.status_code == 200 and b"SUMMARY:Rendered meanwhile" in exported.content
-    assert response.status_code == 200 and len(response.json()["created"]) == 1000
     assert order == ["export", "import"]
-
-
-async def test_an_export_is_answered_while_a_file_is_read(
-    client: httpx.AsyncClient, owner: Actor, make_event: EventFactory
-) -> None:
-    """The reading alone hands the loop back: a file of 1,000 floating events is all reading
-    (every one is refused, nothing is written), and an export asked for meanwhile is answered
-    before the import."""
-    event = await make_event(owner, title="Rendered meanwhile")
-    floating = [
-        f"UID:f{n}@x\r\nDTSTART:20260302T0900{n % 60:02d}\r\nSUMMARY:F" for n in range(1000)
-    ]
-    order: list[str] = []
-
-    async def import_file() -> httpx.Response:
-        response = await client.post(
-            URL,
-            content=calendar(*floating),
-            headers={**owner.headers, **ICS},
-            params={"dry_run": "true"},
-        )
-        order.append("import")
-        return response
-
-    importing = asyncio.create_task(import_file())
-    await asyncio.sleep(0.05)  # the import has its body and is reading it
-    exported = await client.get(
-        f"/api/events/{event['id']}", headers={**owner.headers, "Accept": "text/calendar"}
-    )
-    order.append("export")
-    response = await importing
-    assert exported.status_code == 200 and b"SUMMARY:Rendered meanwhile" in exported.content
-    assert response.status_code == 200 and len(response.json()["refused"]) == 1000
-    assert order == ["export", "import"]
+    return exported, response
 
 
 def test_reading_is_a_generator_of_small_steps() -> None:
