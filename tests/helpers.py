@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import pytest
+
+from calendo.core.cooperative import Pacer
 
 PROBLEM = "application/problem+json"
 
@@ -54,3 +58,23 @@ def assert_problem(
     if slug is not None:
         assert body["type"].endswith("/" + slug), body["type"]
     return body
+
+
+class HandBacks:
+    """Every ``Pacer.tick`` made to hand the loop back (one turn), and counted: tests of paced
+    work count steps, never durations."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    @classmethod
+    def install(cls, monkeypatch: pytest.MonkeyPatch) -> HandBacks:
+        counted = cls()
+
+        async def tick(self: Pacer) -> None:
+            await asyncio.sleep(0)
+            self.yields += 1
+            counted.count += 1
+
+        monkeypatch.setattr(Pacer, "tick", tick)
+        return counted

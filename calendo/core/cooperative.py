@@ -4,8 +4,8 @@ One worker serves every request on one thread, and SQLite runs inline on it
 (``core.sqlite_inline``), so a request that computes for 50 ms delays every other request by
 50 ms. Heavy reads (long expansions, 300-version histories, 200-item pages) therefore build
 their result in steps and call ``await pacer.tick()`` between items: once ``budget`` seconds
-have passed since the last hand-back, the tick yields (``asyncio.sleep(0)``), letting waiting
-requests run. A tick that does not yield costs one clock read.
+have passed since the last hand-back, the tick yields (``asyncio.sleep(0)``, ``HAND_BACKS``
+times in a row), letting waiting requests run. A tick that does not yield costs one clock read.
 """
 
 from __future__ import annotations
@@ -22,6 +22,12 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 BUDGET = 0.001  # seconds a step may hold the loop
+# Loop turns a tick hands back in a row. A cheap request needs a few turns (its bytes read,
+# its task started, its answer written); with one turn per tick it got one of them per
+# budget of the heavy request beside it, so it waited several budgets. Three let it finish
+# within one hand-back (``bench.fairness``: the cheap read's p50 beside a heavy one about
+# halves; docs/benchmarks.md). A turn with nothing else ready costs the loop a few µs.
+HAND_BACKS = 3
 # How long a thread computing in Python may keep the GIL while the loop waits for it.
 SWITCH_INTERVAL = 0.0005
 
@@ -55,7 +61,8 @@ class Pacer:
         """Hand the loop back if this step has used its budget."""
         now = time.perf_counter()
         if now - self._since >= self.budget:
-            await asyncio.sleep(0)
+            for _ in range(HAND_BACKS):
+                await asyncio.sleep(0)
             self.yields += 1
             self._since = time.perf_counter()
 

@@ -8,7 +8,6 @@ hand the loop back between items (``core.cooperative.Pacer``). The tests count h
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,11 +17,10 @@ import pytest
 
 from calendo.calendar import recurrence
 from calendo.core.config import Settings
-from calendo.core.cooperative import Pacer
 from calendo.events import repository
 from calendo.events.scheduling import BusyCache
 from tests.conftest import make_settings
-from tests.helpers import Actor, assert_problem
+from tests.helpers import Actor, HandBacks, assert_problem
 
 COUNT = 100
 MAX_OCCURRENCES = 5
@@ -47,27 +45,24 @@ def _event(k: int, title: str = "Slot", day: int = 1) -> dict[str, Any]:
 class Work:
     """Hand-backs (every tick hands back) and calendar reads made while it is installed."""
 
-    def __init__(self) -> None:
-        self.handbacks = 0
+    def __init__(self, ticks: HandBacks) -> None:
+        self.ticks = ticks
         self.calendar_reads = 0
+
+    @property
+    def handbacks(self) -> int:
+        return self.ticks.count
 
 
 @pytest.fixture
 def work(monkeypatch: pytest.MonkeyPatch) -> Iterator[Work]:
-    counted = Work()
-
-    async def tick(self: Pacer) -> None:
-        await asyncio.sleep(0)
-        self.yields += 1
-        counted.handbacks += 1
-
+    counted = Work(HandBacks.install(monkeypatch))
     read = repository.calendar_candidates
 
     async def calendar_candidates(*args: Any, **kwargs: Any) -> Any:
         counted.calendar_reads += 1
         return await read(*args, **kwargs)
 
-    monkeypatch.setattr(Pacer, "tick", tick)
     monkeypatch.setattr(repository, "calendar_candidates", calendar_candidates)
     yield counted
 
