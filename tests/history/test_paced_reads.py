@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from calendo.core.cooperative import HAND_BACKS, Pacer
+from calendo.core.cooperative import Pacer
 from calendo.events import versions
 from calendo.history.models import EventVersion
 from tests.events.conftest import EventFactory
@@ -71,9 +71,10 @@ async def test_a_hand_back_lets_a_request_of_several_turns_finish() -> None:
     """A cheap request needs a few loop turns (read, start, answer); one tick of a heavy
     request gives it all of them, so it waits one budget, not one per turn."""
     finished: list[int] = []
+    turns = 3  # its bytes read, its task started, its answer written
 
     async def cheap() -> None:
-        for _ in range(HAND_BACKS - 1):
+        for _ in range(turns - 1):
             await asyncio.sleep(0)
         finished.append(1)
 
