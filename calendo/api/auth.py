@@ -62,6 +62,11 @@ _LOGIN_BODY: dict[str, Any] = {
                     "properties": {
                         "username": {"type": "string", "description": "username or email"},
                         "password": {"type": "string", "format": "password"},
+                        "grant_type": {
+                            "type": "string",
+                            "enum": ["password"],
+                            "description": "optional; any other grant is a 422",
+                        },
                     },
                 }
             },
@@ -83,6 +88,20 @@ async def _read_login(request: Request) -> LoginRequest:
     try:
         if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
             form = await request.form()
+            grant = form.get("grant_type")
+            if grant is not None and grant != "password":
+                # RFC 6749 4.3.2: the password grant is the only one this form takes.
+                raise RequestValidationError(
+                    [
+                        {
+                            "type": "literal_error",
+                            "loc": ("body", "grant_type"),
+                            "msg": "Input should be 'password'",
+                            "input": grant if isinstance(grant, str) else None,
+                            "ctx": {"expected": "'password'"},
+                        }
+                    ]
+                )
             fields = {k: v for k, v in form.items() if k in ("username", "password")}
             return LoginRequest.model_validate(fields)
         return LoginRequest.model_validate_json(await request.body() or b"{}")
@@ -130,6 +149,8 @@ async def login(
     request: Request, session: IndependentUnitDep, services: ServicesDep, ip: ClientIP
 ) -> TokenResponse:
     """Log in with a username or email and password (JSON, MessagePack or OAuth2 form).
+
+    The form's `grant_type` may be left out or be `password`; any other grant is a 422.
 
     Limits (docs/api-notes.md, "Rate limits on the auth routes"), checked before the password:
     failed logins per client IP (`CALENDO_RATE_LIMIT_AUTH`, 5/minute): once spent, every

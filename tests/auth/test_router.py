@@ -328,3 +328,18 @@ async def test_token_refresh_and_logout_are_audited(
             )
         )
     assert actions == ["register", "token_refresh", "logout"]
+
+
+async def test_the_login_form_takes_the_password_grant_only(
+    client: httpx.AsyncClient, owner: Actor
+) -> None:
+    fields = {"username": "owner", "password": owner.password}
+    stated = await client.post("/api/auth/login", data={**fields, "grant_type": "password"})
+    assert stated.status_code == 200, stated.text
+    assert stated.json()["user"]["id"] == owner.id
+    for grant in ("client_credentials", "refresh_token", ""):
+        refused = await client.post("/api/auth/login", data={**fields, "grant_type": grant})
+        body = assert_problem(refused, 422)
+        assert [e["loc"] for e in body["errors"]] == [["body", "grant_type"]], body
+        assert "password" in body["errors"][0]["msg"]
+        assert "access_token" not in refused.text
