@@ -103,6 +103,7 @@ def _lifespan(settings: Settings, metrics: Metrics, tokens: TokenVerifier):  # t
         # (~1 ms instead of ~80 ms with the loop held; see docs/architecture.md).
         gc.freeze()
         share_the_gil()
+        db.start()
         try:
             async with looplag.probing(metrics.watch_loop_lag):
                 yield

@@ -32,6 +32,7 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool, Pool, QueuePool, StaticPool
 
 from calendo.core import statements
+from calendo.core.checkpoints import Checkpointer
 from calendo.core.config import Settings
 from calendo.core.sqlite_inline import DRIVER as INLINE_DRIVER
 from calendo.core.sqlite_inline import inline_url
@@ -116,6 +117,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # No checkpoint inside a commit, on the loop: core/checkpoints.py runs them.
+        cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -386,6 +389,15 @@ def create_reads(engine: AsyncEngine) -> Reads:
     return PooledReads.beside(engine)
 
 
+def _checkpointer(engine: AsyncEngine) -> Checkpointer | None:
+    """The checkpointer of a SQLite file; None for an in-memory database (no log) or
+    PostgreSQL."""
+    url = engine.url
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return Checkpointer(url.database)
+
+
 class Database:
     """The engine, its write options, the reads, and SQLite's writer queue and connection.
 
@@ -407,6 +419,8 @@ class Database:
         # spares each write a pool checkout and check-in (about 60 µs, a fifth of a small
         # write transaction). Opened at the first write, closed by ``dispose``.
         self._writer_connection: AsyncConnection | None = None
+        # A SQLite file's log is checkpointed off the loop, after writes (``start`` runs it).
+        self.checkpointer = _checkpointer(engine)
 
     @property
     def sync_engines(self) -> tuple[Engine, ...]:
@@ -427,8 +441,15 @@ class Database:
             await connection.rollback()
         return connection
 
+    def start(self) -> None:
+        """Start what runs beside the requests (on the running loop): the checkpoints."""
+        if self.checkpointer is not None:
+            self.checkpointer.start()
+
     async def dispose(self) -> None:
         """Close every pooled connection."""
+        if self.checkpointer is not None:
+            await self.checkpointer.close()
         if self._writer_connection is not None and self.write_queue is not None:
             async with self.write_queue:
                 await self._writer_connection.close()
