@@ -58,6 +58,7 @@ class Checkpointer:
         self._seen: int | None = None
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="calendo-wal")
         self._task: asyncio.Task[None] | None = None
+        self._submitted = False
 
     def start(self) -> None:
         """Run the rounds on the running loop until ``close``."""
@@ -77,7 +78,8 @@ class Checkpointer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        await asyncio.get_running_loop().run_in_executor(self._thread, self._disconnect)
+        if self._submitted:  # the thread may hold a connection
+            await asyncio.get_running_loop().run_in_executor(self._thread, self._disconnect)
         self._thread.shutdown(wait=True)
 
     async def _rounds(self) -> None:
@@ -90,6 +92,7 @@ class Checkpointer:
 
     async def _in_thread(self, *, force: bool) -> Progress | None:
         loop = asyncio.get_running_loop()
+        self._submitted = True
         progress = await loop.run_in_executor(self._thread, self._round, force)
         if progress is not None:
             self.rounds += 1
