@@ -3,9 +3,9 @@
 In WAL mode a commit appends the pages it changed to the write-ahead log; a *checkpoint*
 copies them back into the database file and syncs it. By default SQLite checkpoints inside
 the commit that takes the log past 1,000 pages (``wal_autocheckpoint``), and that commit runs
-on the event loop (``core/sqlite_inline.py``): about one write transaction in thirty of a
-100-event batch paid 20-35 ms of copying and ``fsync`` there, with every other request of the
-worker waiting (docs/benchmarks.md). So the application's connections turn that off
+on the event loop (``core/sqlite_inline.py``): about one 100-row write transaction in thirty
+paid 10-45 ms of copying and ``fsync`` there, with every other request of the worker waiting
+(``bench.wal_commits``, docs/benchmarks.md). So the application's connections turn that off
 (``core.db``: ``PRAGMA wal_autocheckpoint=0``), and a ``Checkpointer`` runs the checkpoints
 instead, on a connection of its own in a thread of its own (the ``sqlite3`` module lets go of
 the GIL while SQLite works), at most once per ``INTERVAL`` and only after a write: each round
