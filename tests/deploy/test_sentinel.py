@@ -111,7 +111,8 @@ def sentinelled() -> Iterator[Sentinelled]:
             config = _sentinel_config(workdir, sentinel_port, master_port)
             processes.append(start_redis(sentinel_binary, workdir, sentinel_port, str(config)))
             watcher = redis.Redis(port=sentinel_port)
-            _wait(lambda: len(watcher.sentinel_slaves(SERVICE)) == 1, "the sentinel's replica")
+            # The sentinel reads the master's replicas from its INFO, every 10 s after the first.
+            _wait(lambda: len(watcher.sentinel_slaves(SERVICE)) == 1, "the sentinel's replica", 30)
             watcher.close()
             yield Sentinelled(master_port, replica_port, sentinel_port, processes[0])
         finally:

@@ -4,6 +4,7 @@ off the imports, so the count is what a request executes."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import sys
 import threading
@@ -53,13 +54,24 @@ class Walk:
     def __init__(self) -> None:
         self.files: dict[str, None] = {}  # in the order they first ran
         self.climbs: set[tuple[str, str]] = set()
+        # The request runs in this task (and in the threads it hands work to). Other tasks
+        # of the loop work beside it, not for it: SQLite's checkpoint rounds
+        # (``core/checkpoints.py``) come every 100 ms whatever request is running, and their
+        # thread (``calendo-wal``) is theirs alone.
+        self.loop_thread = threading.get_ident()
+        self.task = asyncio.current_task()
+
+    def beside(self) -> bool:
+        """Whether the code running now works beside the request rather than for it."""
+        if threading.get_ident() != self.loop_thread:
+            return threading.current_thread().name.startswith("calendo-wal")
+        task = asyncio.current_task()
+        return task is not None and task is not self.task
 
     def __call__(self, frame: FrameType, event: str, _arg: Any) -> None:
-        if event != "call":
+        if event != "call" or _package(frame.f_code.co_filename) is None or self.beside():
             return
         callee = frame.f_code.co_filename
-        if _package(callee) is None:
-            return
         self.files.setdefault(str(Path(callee).relative_to(ROOT)))
         # The nearest caller in calendo/ (library frames in between are skipped: a callback
         # registered with a library is not a climb of the caller's own).
