@@ -117,8 +117,6 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        # No checkpoint inside a commit, on the loop: core/checkpoints.py runs them.
-        cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -390,11 +388,23 @@ def create_reads(engine: AsyncEngine) -> Reads:
 
 
 def _checkpointer(engine: AsyncEngine) -> Checkpointer | None:
-    """The checkpointer of a SQLite file; None for an in-memory database (no log) or
-    PostgreSQL."""
+    """The checkpointer of a SQLite file, whose connections then leave checkpoints to it;
+    None for an in-memory database (no log), a URI filename, or PostgreSQL."""
     url = engine.url
-    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+    if (
+        url.get_backend_name() != "sqlite"
+        or url.database in (None, "", ":memory:")
+        or url.query.get("uri")
+    ):
         return None
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _no_checkpoint_in_commits(dbapi_connection: Any, _record: Any) -> None:
+        # Not inside a commit, on the loop: the checkpointer runs them (core/checkpoints.py).
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA wal_autocheckpoint=0")
+        cursor.close()
+
     return Checkpointer(url.database)
 
 

@@ -16,9 +16,9 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from calendo.core.checkpoints import Checkpointer, Progress
-from calendo.core.db import Database
+from calendo.core.db import Database, create_engine
 from calendo.core.uow import UnitOfWork
-from tests.conftest import BACKEND
+from tests.conftest import BACKEND, make_settings
 from tests.events.conftest import event_payload
 from tests.helpers import Actor
 
@@ -68,6 +68,23 @@ async def test_commits_do_not_checkpoint(app: FastAPI) -> None:
     async with UnitOfWork.write(db) as session:
         setting = (await session.execute(text("PRAGMA wal_autocheckpoint"))).scalar_one()
     assert setting == 0
+
+
+async def test_connections_without_a_checkpointer_keep_sqlites_own(database_url: str) -> None:
+    """An engine no ``Database`` checkpoints (a migration's, say) keeps SQLite's default, so
+    its log never grows unchecked; an in-memory database has no log and no checkpointer."""
+    engine = create_engine(make_settings(database_url, None))
+    try:
+        async with engine.connect() as connection:
+            setting = await connection.exec_driver_sql("PRAGMA wal_autocheckpoint")
+            assert setting.scalar_one() == 1000
+    finally:
+        await engine.dispose()
+    memory = Database(create_engine(make_settings("sqlite+aiosqlite:///:memory:", None)))
+    try:
+        assert memory.checkpointer is None
+    finally:
+        await memory.dispose()
 
 
 async def test_the_log_written_by_requests_is_checkpointed_in_the_thread(
