@@ -33,6 +33,7 @@ import structlog
 # space it already has: with a second between checkpoints, 100-row commits 10 ms apart grew
 # the log to megabytes and each cost 0.25-0.33 ms instead of 0.17 (``bench.wal_commits``).
 INTERVAL = 0.1
+THREAD_NAME = "calendo-wal"  # the thread's name prefix (thread dumps, the tests)
 
 log = structlog.get_logger("calendo.checkpoints")
 
@@ -59,7 +60,7 @@ class Checkpointer:
         # Used in the thread only: its connection, and the data version it last checkpointed.
         self._connection: sqlite3.Connection | None = None
         self._seen: int | None = None
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="calendo-wal")
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=THREAD_NAME)
         self._task: asyncio.Task[None] | None = None
         self._submitted = False
 

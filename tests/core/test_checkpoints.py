@@ -15,7 +15,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from calendo.core.checkpoints import Checkpointer, Progress
+from calendo.core.checkpoints import THREAD_NAME, Checkpointer, Progress
 from calendo.core.db import Database, create_engine
 from calendo.core.uow import UnitOfWork
 from tests.conftest import BACKEND, make_settings
@@ -111,7 +111,7 @@ async def test_the_log_written_by_requests_is_checkpointed_in_the_thread(
     assert progress.logged > 0
     assert progress.complete, progress
     assert ran_in
-    assert all(name.startswith("calendo-wal") for name in ran_in), ran_in
+    assert all(name.startswith(THREAD_NAME) for name in ran_in), ran_in
     # What the log held is in the database file now: a copy of the file alone, without its
     # log, has the events.
     alone = tmp_path / "file-alone.db"

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 import calendo
+from calendo.core.checkpoints import THREAD_NAME
 from calendo.core.config import Settings
 from tests.conftest import make_settings
 from tests.events.conftest import EventFactory
@@ -64,7 +65,7 @@ class Walk:
     def beside(self) -> bool:
         """Whether the code running now works beside the request rather than for it."""
         if threading.get_ident() != self.loop_thread:
-            return threading.current_thread().name.startswith("calendo-wal")
+            return threading.current_thread().name.startswith(THREAD_NAME)
         task = asyncio.current_task()
         return task is not None and task is not self.task
 
