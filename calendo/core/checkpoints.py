@@ -22,12 +22,13 @@ checkpoints itself as the last connection closes.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import structlog
+
+from calendo.core.cooperative import stop
 
 # Seconds between rounds. Short enough that the log stays small and each commit writes over
 # space it already has: with a second between checkpoints, 100-row commits 10 ms apart grew
@@ -62,7 +63,6 @@ class Checkpointer:
         self._seen: int | None = None
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=THREAD_NAME)
         self._task: asyncio.Task[None] | None = None
-        self._submitted = False
 
     def start(self) -> None:
         """Run the rounds on the running loop until ``close``."""
@@ -78,12 +78,9 @@ class Checkpointer:
     async def close(self) -> None:
         """Stop the rounds and close the thread's connection."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop(self._task)
             self._task = None
-        if self._submitted:  # the thread may hold a connection
-            await asyncio.get_running_loop().run_in_executor(self._thread, self._disconnect)
+        await asyncio.get_running_loop().run_in_executor(self._thread, self._disconnect)
         self._thread.shutdown(wait=True)
 
     async def _rounds(self) -> None:
@@ -96,7 +93,6 @@ class Checkpointer:
 
     async def _in_thread(self, *, force: bool) -> Progress | None:
         loop = asyncio.get_running_loop()
-        self._submitted = True
         progress = await loop.run_in_executor(self._thread, self._round, force)
         if progress is not None:
             self.rounds += 1

@@ -11,6 +11,7 @@ times in a row), letting waiting requests run. A tick that does not yield costs 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import sys
 import time
@@ -41,6 +42,14 @@ def share_the_gil() -> None:
     """Let the loop take the GIL back from a computing thread within 0.5 ms (Python's default
     is 5 ms, which a cheap request waited several times over beside one diff)."""
     sys.setswitchinterval(SWITCH_INTERVAL)
+
+
+async def stop(task: asyncio.Task[object]) -> None:
+    """Cancel a task that runs beside the requests (a reader, a probe, checkpoint rounds) and
+    wait until it has ended."""
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def off_loop(fn: Callable[..., R], /, *args: object) -> R:

@@ -18,6 +18,8 @@ import contextlib
 import os
 from collections.abc import AsyncIterator, Callable
 
+from calendo.core.cooperative import stop
+
 INTERVAL = 0.010
 ENV_SWITCH = "CALENDO_LOOP_LAG_PROBE"
 
@@ -65,6 +67,4 @@ async def probing(report: Callable[[Callable[[], float]], None]) -> AsyncIterato
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await stop(task)

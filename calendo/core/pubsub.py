@@ -25,6 +25,8 @@ from typing import Protocol
 import redis.asyncio as aioredis
 import structlog
 
+from calendo.core.cooperative import stop
+
 log = structlog.get_logger("calendo.pubsub")
 _QUEUE_SIZE = 1000
 
@@ -257,9 +259,7 @@ class RedisBroker:
     async def close(self) -> None:
         """Stop the reader and close the pub/sub connection."""
         if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
+            await stop(self._reader)
         await self._pubsub.aclose()  # type: ignore[no-untyped-call]
 
 
