@@ -317,7 +317,9 @@ def to_calendar(
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
     if name is not None:
-        calendar.add("x-wr-calname", _text(name))
+        # An X- property is not known to be TEXT: without ``vText`` a line break in the name
+        # would be written unescaped (which the library refuses).
+        calendar.add("x-wr-calname", icalendar.vText(_text(name)))
     rendered: list[bytes] = []
     zones: set[str] = set()
     years: list[int] = []

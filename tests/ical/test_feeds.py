@@ -83,6 +83,19 @@ async def test_feed_lifecycle(
     assert_problem(await client.delete(f"/api/feeds/{feed['id']}", headers=owner.headers), 404)
 
 
+async def test_a_feed_name_of_several_lines_is_served_escaped(
+    client: httpx.AsyncClient, owner: Actor, make_event: EventFactory
+) -> None:
+    await make_event(owner, title="Standup", **_at(0))
+    feed = await _create(client, owner, name="Team\nroom,\r\nweekly;")
+    served = await client.get(_path(feed))
+    assert served.status_code == 200, served.text
+    # RFC 5545 TEXT escaping (3.3.11): the line breaks as \n, commas and semicolons escaped.
+    assert b"X-WR-CALNAME:Team\\nroom\\,\\nweekly\\;\r\n" in served.content
+    calendar = icalendar.Calendar.from_ical(served.content)
+    assert [str(v["SUMMARY"]) for v in calendar.events] == ["Standup"]
+
+
 @pytest.fixture
 async def second_app(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """Another server process on the same database (and Redis, on the PostgreSQL run)."""
