@@ -447,23 +447,23 @@ async def delete_event(
 @router.post(
     "/{event_id}/restore",
     response_model=EventWriteResult,
-    responses=problem_responses(401, 403, 404, 409),
+    responses=problem_responses(401, 403, 404, 409, 412),
 )
 async def restore_event(
     event_id: PathId,
     request: Request,
     user: CurrentUserDep,
     conflict_strategy: Strategy = "reject",
+    if_match: IfMatch = None,
     note: NoteParam = None,
 ) -> Response:
-    """Bring back a deleted event (owner only) as a new version."""
+    """Bring back a deleted event (owner only) as a new version. `If-Match` names the
+    deleted version (the trash's `version`)."""
     services = services_of(request)
     async with UnitOfWork.write(services.db) as unit:
+        ctx = write_context(user, services, request, conflict_strategy)
         written = await service.restore_event(
-            unit,
-            ctx=write_context(user, services, request, conflict_strategy),
-            event_id=event_id,
-            note=note,
+            unit, ctx=ctx, event_id=event_id, if_match=if_match, note=note
         )
         return written_response(written)
 

@@ -368,10 +368,15 @@ RESTORE_ROLE: Role = "owner"
 
 
 async def restore_event(
-    session: AsyncSession, *, ctx: WriteContext, event_id: int, note: str | None = None
+    session: AsyncSession,
+    *,
+    ctx: WriteContext,
+    event_id: int,
+    if_match: str | None = None,
+    note: str | None = None,
 ) -> Written:
     """Bring back a deleted event (``RESTORE_ROLE``: owner only) as a new version,
-    conflict-checked."""
+    conflict-checked; ``If-Match`` names the version the caller saw (the deletion's)."""
     found = await access.lock_event(
         session,
         user_id=ctx.actor.id,
@@ -380,6 +385,7 @@ async def restore_event(
         include_deleted=True,
     )
     event = found.event
+    await require_if_match(session, found, if_match)
     if event.deleted_at is None:
         raise EventNotDeleted(f"Event {event_id} is not deleted")
     previous = content_snapshot(event)

@@ -468,6 +468,34 @@ async def test_restore_brings_back_a_new_version(
     assert len(await version_rows(app, shared_event["id"])) == 3
 
 
+async def test_restore_if_match(
+    client: httpx.AsyncClient, app: FastAPI, make_event: EventFactory, owner: Actor
+) -> None:
+    event = await make_event(owner)
+    assert (await client.delete(url(event), headers=owner.headers)).status_code == 204
+    [trashed] = (await client.get("/api/events/trash", headers=owner.headers)).json()["items"]
+    assert trashed["version"] == 2
+    stale = await client.post(
+        url(event, "/restore"), headers={**owner.headers, "If-Match": etag(event)}
+    )
+    problem = assert_problem(stale, 412, "precondition-failed")
+    assert problem["detail"] == f"Event {event['id']} is at version 2, not 1"
+    assert stale.headers["etag"] == f'"{event["id"]}-2"'
+    assert (await event_row(app, event["id"])).deleted_at is not None  # type: ignore[union-attr]
+    assert await count_rows(app, EventVersion, event_id=event["id"]) == 2
+    restored = await client.post(
+        url(event, "/restore"), headers={**owner.headers, "If-Match": f'"{event["id"]}-2"'}
+    )
+    assert restored.status_code == 200, restored.text
+    assert restored.json()["version"] == 3
+    # Restored meanwhile: the deletion's tag is stale now (412, not the 409 of a live event).
+    again = await client.post(
+        url(event, "/restore"), headers={**owner.headers, "If-Match": f'"{event["id"]}-2"'}
+    )
+    assert_problem(again, 412, "precondition-failed")
+    assert await count_rows(app, EventVersion, event_id=event["id"]) == 3
+
+
 async def test_restore_is_conflict_checked(
     client: httpx.AsyncClient, app: FastAPI, make_event: EventFactory, owner: Actor
 ) -> None:
