@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from sqlalchemy import event
 
+from calendo.core import statements
 from calendo.core.cooperative import Pacer
 
 PROBLEM = "application/problem+json"
@@ -78,3 +83,27 @@ class HandBacks:
 
         monkeypatch.setattr(Pacer, "tick", tick)
         return counted
+
+
+@contextmanager
+def each_statement(app: FastAPI, record: Callable[[str, bool], None]) -> Iterator[None]:
+    """``record(sql, direct)`` for each SQL statement the app runs inside the block, on every
+    engine (the unit of work's and the one of ``Database.reads``), on the path production
+    runs: the engines' cursor events see what goes through ``Connection.execute``,
+    ``statements.observing`` what goes driver-direct (``direct`` true)."""
+    engines = app.state.services.db.sync_engines
+
+    def through_engine(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
+        record(sql, False)
+
+    def direct(_conn: Any, sql: str, *_args: Any) -> None:
+        record(sql, True)
+
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", through_engine)
+    try:
+        with statements.observing(direct):
+            yield
+    finally:
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", through_engine)

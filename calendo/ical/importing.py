@@ -163,15 +163,18 @@ async def run(
         if item.refusal is not None:
             report.refuse(item, item.refusal)
     readable = [item for item in items if item.data is not None]
+    # Each statement below runs on the loop with SQLite (the inline driver): a tick between
+    # them keeps a part's statements from adding up to one long step.
+    pacer = Pacer()
     # The caller's calendar lock first (the lock order's first step), so that the UIDs are
     # matched after any concurrent import of theirs has committed (PostgreSQL; SQLite's write
     # transaction is exclusive): the same file imported twice at once makes each event once.
     await access.lock_events(session, user_id=ctx.actor.id, event_ids=[])
     mapped = await _mapped(session, ctx.actor.id, [item.uid for item in readable])
+    await pacer.tick()
     own_ids = [convert.event_id_of(item.uid or "") for item in readable]
     targets = [i for i in own_ids if i is not None] + list(mapped.values())
     await access.lock_events(session, user_id=ctx.actor.id, event_ids=targets)
-    pacer = Pacer()
     creates: list[Item] = []
     kept: dict[int, dict[str, list[str]]] = {}
     for item, own_id in zip(readable, own_ids, strict=True):
@@ -187,7 +190,7 @@ async def run(
                 continue
         creates.append(item)
     await _create(session, ctx, creates, report, kept, pacer, earlier)
-    await _keep(session, kept)
+    await _keep(session, kept, pacer)
     return report
 
 
@@ -300,7 +303,9 @@ async def _create(
                 ImportedUid.owner_id == ctx.actor.id, ImportedUid.uid.in_(uids)
             )
         )
+        await pacer.tick()
         await session.execute(insert(ImportedUid), rows)
+        await pacer.tick()
 
 
 async def _mapped(session: AsyncSession, owner_id: int, uids: list[str | None]) -> dict[str, int]:
@@ -322,7 +327,7 @@ async def _kept_of(session: AsyncSession, event_id: int) -> dict[str, list[str]]
     return dict(lines or {})
 
 
-async def _keep(session: AsyncSession, kept: dict[int, dict[str, list[str]]]) -> None:
+async def _keep(session: AsyncSession, kept: dict[int, dict[str, list[str]]], pacer: Pacer) -> None:
     """What each event whose kept lines changed keeps now: the file's, replacing any before
     (stamped, so that a feed's tag changes with them: ``export.feed_calendar``)."""
     if not kept:
@@ -331,6 +336,7 @@ async def _keep(session: AsyncSession, kept: dict[int, dict[str, list[str]]]) ->
     for first in range(0, len(ids), 500):
         chunk = ids[first : first + 500]
         await session.execute(delete(EventIcalExtra).where(EventIcalExtra.event_id.in_(chunk)))
+        await pacer.tick()
     now = utcnow()
     rows = [{"event_id": i, "lines": v, "updated_at": now} for i, v in kept.items() if v]
     if rows:

@@ -9,10 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from calendo.core.config import Settings
 from tests.conftest import make_settings
-from tests.helpers import Actor, assert_problem
+from tests.helpers import Actor, HandBacks, assert_problem, each_statement
 from tests.ical.test_import import ICS, URL, _count, _import, _ok, calendar, vevent
 
 PART = 3
@@ -201,3 +202,25 @@ async def test_the_same_file_imported_twice_at_once_makes_each_event_once(
     created = first.json()["created"] + second.json()["created"]
     assert sorted(c["uid"] for c in created) == sorted(f"d{d}@example.com" for d in range(1, 8))
     assert await _count(client, owner) == 7
+
+
+async def test_a_parts_bookkeeping_statements_hand_the_loop_back_between_them(
+    app: FastAPI, client: httpx.AsyncClient, owner: Actor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The UID map and the kept lines of a part are four statements on the loop (SQLite's
+    inline driver): each starts a step of its own, so a part does not end in one long step."""
+    ticks = HandBacks.install(monkeypatch)
+    kept = "X-MOVED-BY:Ann"
+    data = calendar(*[vevent(f"k{day}@example.com", f"Day {day}", day, kept) for day in (1, 2, 3)])
+    seen: list[tuple[str, int]] = []  # each statement, and the hand-backs made before it
+    with each_statement(app, lambda sql, _direct: seen.append((sql, ticks.count))):
+        await _ok(client, owner, data)
+    tables = ("imported_uid", "event_ical_extra")
+    bookkeeping = [
+        index
+        for index, (sql, _count) in enumerate(seen)
+        if sql.lstrip().upper().startswith(("DELETE", "INSERT")) and any(t in sql for t in tables)
+    ]
+    assert len(bookkeeping) == 4, [seen[i][0] for i in bookkeeping]
+    for index in bookkeeping:
+        assert seen[index][1] > seen[index - 1][1], seen[index][0]

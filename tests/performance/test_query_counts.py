@@ -5,16 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import event
 
-from calendo.core import statements
 from tests.conftest import BACKEND
 from tests.events.conftest import EventFactory
-from tests.helpers import Actor, register
+from tests.helpers import Actor, each_statement, register
 
 # A title change: the lock read, the UPDATE, the version, audit and feed rows; PostgreSQL
 # also takes the caller's calendar lock, reads the audience after the row lock and takes the
@@ -33,28 +30,15 @@ class Counted:
 
 @contextmanager
 def counting(app: FastAPI) -> Iterator[Counted]:
-    """Collect the SQL statements the app runs inside the block, on every engine (the unit of
-    work's and the one of ``Database.reads``), on the path production runs: the engines'
-    cursor events see what goes through ``Connection.execute``, ``statements.observing`` what
-    goes driver-direct."""
+    """Collect the SQL statements the app runs inside the block (``helpers.each_statement``)."""
     counted = Counted()
-    engines = app.state.services.db.sync_engines
 
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        counted.statements.append(statement)
+    def record(sql: str, direct: bool) -> None:
+        counted.statements.append(sql)
+        counted.direct += direct
 
-    def observe(_conn: Any, statement: str, *_args: Any) -> None:
-        counted.statements.append(statement)
-        counted.direct += 1
-
-    for engine in engines:
-        event.listen(engine, "before_cursor_execute", record)
-    try:
-        with statements.observing(observe):
-            yield counted
-    finally:
-        for engine in engines:
-            event.remove(engine, "before_cursor_execute", record)
+    with each_statement(app, record):
+        yield counted
 
 
 def _fast(app: FastAPI) -> bool:
