@@ -10,7 +10,7 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendo.auth.caller import Bearer, require_live
-from calendo.calendar import recurrence
+from calendo.calendar import recurrence, stepped
 from calendo.core.config import Settings
 from calendo.core.cooperative import Pacer
 from calendo.core.db import Reads
@@ -25,7 +25,6 @@ from calendo.events.snapshots import format_instant, parse_instant
 from calendo.events.state import EventFields
 
 _CHUNK = 100
-EXPAND_STEP = 200  # occurrences per step of a paced expansion
 
 
 # A read's body, and the caller's account zone its statement read along (the zone its times
@@ -306,12 +305,9 @@ async def list_expanded(
     pacer = Pacer()
     zone = _zone_of(found, tz)
     for event in found:
-        expansion = await expand_paced(
-            scheduling.series_of(event, zone=zone),
-            since,
-            end,
-            limit=settings.max_occurrences,
-            pacer=pacer,
+        series = scheduling.series_of(event, zone=zone)
+        expansion = await pacer.drive(
+            stepped.expansion(series, since, end, limit=settings.max_occurrences)
         )
         for occ in expansion.occurrences:
             if after is None or (occ.start, event.id) > after:
@@ -363,7 +359,7 @@ async def occurrences(
     if cached is not None:
         return cached
     pacer = Pacer()
-    expansion = await expand_paced(series, start, end, limit=limit, pacer=pacer)
+    expansion = await pacer.drive(stepped.expansion(series, start, end, limit=limit))
     items = await pacer.map(lambda o: occurrence_fields(o, event), expansion.occurrences)
     body = {"event_id": event.id, "items": items, "truncated": expansion.truncated}
     encoded = encode_json(body, zone=zone)
@@ -387,34 +383,6 @@ def occurrence_fields(
             if own is not None and name in own:
                 fields[name] = own[name]
     return fields
-
-
-async def expand_paced(
-    series: recurrence.Series, start: datetime, end: datetime, *, limit: int, pacer: Pacer
-) -> recurrence.Expansion:
-    """``recurrence.expand(series, start, end, limit=limit)``, computed ``EXPAND_STEP``
-    occurrences at a time with a ``pacer`` tick between steps (a 1,000-occurrence expansion is
-    ~5 ms of Python on the event loop).
-
-    Each step expands from the start of the last occurrence found; the occurrences it returns
-    that start no later than that (those still running at that instant) are already known.
-    """
-    found: list[recurrence.Occurrence] = []
-    since = start
-    while True:
-        still_running = sum(1 for o in found if o.end > since)
-        want = min(EXPAND_STEP, limit - len(found))
-        part = recurrence.expand(series, since, end, limit=still_running + want)
-        fresh = [o for o in part.occurrences if not found or o.start > since]
-        found += fresh
-        if len(found) > limit:
-            return recurrence.Expansion(found[:limit], True)
-        if not part.truncated or len(found) == limit:
-            return recurrence.Expansion(found, part.truncated)
-        if not fresh:  # no progress (cannot happen for a sane series): do it in one go
-            return recurrence.expand(series, start, end, limit=limit)
-        since = found[-1].start
-        await pacer.tick()
 
 
 def _default_window(

@@ -1,4 +1,5 @@
-"""A paced expansion (``listing.expand_paced``) equals the one-shot ``recurrence.expand``."""
+"""An expansion in steps (``calendar.stepped``, driven by a ``Pacer``) equals the one-shot
+``recurrence.expand``."""
 
 from __future__ import annotations
 
@@ -6,9 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from calendo.calendar import recurrence
+from calendo.calendar import recurrence, stepped
 from calendo.core.cooperative import Pacer
-from calendo.events import listing
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 SERIES = [
@@ -32,10 +32,10 @@ SERIES = [
 async def test_paced_expansion_equals_one_shot(
     series: recurrence.Series, limit: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(listing, "EXPAND_STEP", 3)  # many steps
+    monkeypatch.setattr(stepped, "STEP", 3)  # many steps
     window = (START + timedelta(hours=5), START + timedelta(days=120))
     pacer = Pacer(budget=0.0)  # hand back at every tick
-    paced = await listing.expand_paced(series, *window, limit=limit, pacer=pacer)
+    paced = await pacer.drive(stepped.expansion(series, *window, limit=limit))
     assert paced == recurrence.expand(series, *window, limit=limit)
     if len(paced.occurrences) > 3:  # more than one step: the loop was handed back between
         assert pacer.yields > 0

@@ -24,11 +24,10 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import update
 
-from calendo.calendar import recurrence
+from calendo.calendar import recurrence, stepped
 from calendo.core.cooperative import Pacer
 from calendo.core.errors import RecurrenceCountUnreachable
 from calendo.core.uow import UnitOfWork
-from calendo.events import listing
 from calendo.events.models import Event
 from calendo.events.schemas import MAX_YEAR
 from tests.calendar.support import Walked
@@ -175,7 +174,7 @@ async def test_paced_expansion_of_a_rare_series_is_bounded() -> None:
     stored = recurrence.Series(START, START + timedelta(hours=1), "UTC", HOURLY_RARE)
     window = (START, datetime(2300, 1, 1, tzinfo=UTC))
     with Walked() as walked:
-        paced = await listing.expand_paced(stored, *window, limit=1000, pacer=Pacer(budget=0.0))
+        paced = await Pacer(budget=0.0).drive(stepped.expansion(stored, *window, limit=1000))
     assert paced == recurrence.expand(stored, *window, limit=1000)
     assert len(paced.occurrences) == 6 * 24
     assert walked.count <= 2 * MONTHS_TO_HORIZON * 4  # a few walks of the bounded kind

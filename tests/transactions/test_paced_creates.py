@@ -14,11 +14,14 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
-from calendo.calendar import recurrence
+from calendo.calendar import recurrence, stepped
 from calendo.core.config import Settings
+from calendo.core.cooperative import Pacer
+from calendo.core.uow import UnitOfWork
 from calendo.events import repository
-from calendo.events.scheduling import BusyCache
+from calendo.events.scheduling import BusyCache, load_cache
 from tests.conftest import make_settings
 from tests.helpers import Actor, HandBacks, assert_problem
 
@@ -201,3 +204,38 @@ def test_busy_cache_answers_as_a_query_would() -> None:
         (o.start, o.end) for o in expected
     ]
     assert [b.event_id for b in found].count(2) == 1
+
+
+async def test_the_calendar_read_expands_each_series_in_steps(
+    app: FastAPI, client: httpx.AsyncClient, owner: Actor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A series of the calendar is expanded over the read's window in steps of
+    ``stepped.STEP`` occurrences, with a hand-back between them: one long series is not one
+    long step. The cache holds what the one-shot expansion gives."""
+    daily = {**_event(0, "Daily"), "recurrence_pattern": "FREQ=DAILY"}
+    created = await client.post("/api/events", json=daily, headers=owner.headers)
+    assert created.status_code == 201, created.text
+    first = datetime(2026, 6, 1, 23, 0, tzinfo=UTC)
+    new = recurrence.Series(first, first + timedelta(minutes=30), "UTC", "FREQ=DAILY;COUNT=20")
+    settings = app.state.services.settings
+
+    async def load(step: int) -> tuple[BusyCache, int]:
+        monkeypatch.setattr(stepped, "STEP", step)
+        pacer = Pacer(budget=0.0)  # every tick hands back
+        async with UnitOfWork.write(app.state.services.db) as unit:
+            cache = await load_cache(
+                unit,
+                user_id=owner.id,
+                series=[new],
+                strategy="reject",
+                settings=settings,
+                pacer=pacer,
+            )
+        return cache, pacer.yields
+
+    whole, whole_yields = await load(1000)
+    steps, step_yields = await load(1)
+    assert len(whole.busy) == MAX_OCCURRENCES  # the cap: the expansion was cut short
+    assert steps.busy == whole.busy and steps.complete_until == whole.complete_until
+    assert whole_yields == 1  # the tick after the event
+    assert step_yields == MAX_OCCURRENCES  # and one between each two of its occurrences
