@@ -18,7 +18,7 @@ from calendo.core.db import Database, PooledReads, create_engine
 from calendo.core.uow import UnitOfWork
 from tests.conftest import BACKEND, make_settings
 from tests.events.conftest import EventFactory
-from tests.helpers import Actor
+from tests.helpers import Actor, each_statement
 
 _AUDIT = AuditEntry.__table__
 assert isinstance(_AUDIT, Table)
@@ -142,21 +142,13 @@ async def test_driver_direct_statements_are_observed(app: FastAPI, owner: Actor)
     evented: list[str] = []
     observed: list[str] = []
 
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        evented.append(statement)
+    def record(statement: str, direct: bool) -> None:
+        (observed if direct else evented).append(statement)
 
-    def observe(_conn: Any, statement: str, *_args: Any) -> None:
-        observed.append(statement)
-
-    engine = db.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        with statements.observing(observe):
-            await _in_write(
-                db, lambda c: statements.write(c, _RENAME, {"user_id": owner.id, "new": "seen"})
-            )
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+    with each_statement(app, record):
+        await _in_write(
+            db, lambda c: statements.write(c, _RENAME, {"user_id": owner.id, "new": "seen"})
+        )
     updates = [s for s in evented + observed if s.startswith("UPDATE user_account")]
     assert len(updates) == 1
     if app.state.services.settings.fast_path == "on":
