@@ -34,9 +34,13 @@ class CreateRun:
     """
 
     def __init__(
-        self, session: AsyncSession, ctx: service.WriteContext, cache: scheduling.BusyCache
+        self,
+        session: AsyncSession,
+        ctx: service.WriteContext,
+        cache: scheduling.BusyCache,
+        pacer: Pacer,
     ) -> None:
-        self.session, self.ctx, self.cache = session, ctx, cache
+        self.session, self.ctx, self.cache, self.pacer = session, ctx, cache, pacer
         self.rows: list[creation.NewRow] = []
         self.placed: list[recurrence.Series] = []  # each row's series, as placed
         self.found: list[list[Conflict]] = []
@@ -61,7 +65,7 @@ class CreateRun:
             pacer=pacer,
             zone=ctx.actor.timezone,
         )
-        return cls(session, ctx, cache)
+        return cls(session, ctx, cache, pacer)
 
     async def place(self, content: dict[str, Any], series: recurrence.Series) -> None:
         """Check one more event under the strategy (raises as ``scheduling.resolve`` does) and
@@ -79,7 +83,7 @@ class CreateRun:
         self.rows.append(creation.new_row(self.ctx, content, placed))
         self.placed.append(placed)
         self.found.append(found)
-        self.cache.add(-len(self.rows), content["title"], placed)
+        await self.cache.add(-len(self.rows), content["title"], placed, self.pacer)
 
     async def write(
         self, notes: Sequence[str | None], *, tags: Sequence[str], pacer: Pacer

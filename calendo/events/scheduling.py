@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendo.calendar import conflicts as pure
 from calendo.calendar import days, recurrence, stepped
-from calendo.calendar.recurrence import Expansion, Occurrence, Override, Series
+from calendo.calendar.recurrence import Occurrence, Override, Series
 from calendo.core.config import Settings
 from calendo.core.cooperative import Pacer
 from calendo.core.errors import Conflict, ValidationFailed
@@ -236,14 +236,14 @@ class BusyCache:
                 found.append(item)
         return found
 
-    def add(self, event_id: int, title: str, series: Series, done: Expansion | None = None) -> None:
-        """Record the occurrences of an event in the calendar (loaded, or just placed); a
-        transparent one keeps no time busy. ``done``: its expansion over the window, if made."""
+    async def add(self, event_id: int, title: str, series: Series, pacer: Pacer) -> None:
+        """Record the occurrences of an event in the calendar (loaded, or just placed), expanded
+        in steps (``calendar.stepped``) with a ``pacer`` tick between them; a transparent one
+        keeps no time busy."""
         if not ever_busy(series):
             return
-        expansion = done
-        if expansion is None:
-            expansion = recurrence.expand(series, self.start, self.end, limit=self.limit)
+        steps = stepped.expansion(series, self.start, self.end, limit=self.limit)
+        expansion = await pacer.drive(steps)
         self.busy.extend(
             pure.Busy(event_id, title, o.start, o.end)
             for o in expansion.occurrences
@@ -274,8 +274,7 @@ async def load_cache(
     zone: str = "UTC",
 ) -> BusyCache:
     """Load the busy occurrences covering every series' check (one query), expanding the
-    events found one at a time, each in steps (``calendar.stepped``), with a ``pacer`` tick
-    between steps and after each event."""
+    events found one at a time (``BusyCache.add``) with a ``pacer`` tick after each."""
     windows = [needed_window(s, strategy, settings) for s in series]
     start, end = min(w[0] for w in windows), max(w[1] for w in windows)
     cache = BusyCache(start, end, settings.max_occurrences)
@@ -283,10 +282,7 @@ async def load_cache(
     for event in await repository.calendar_candidates(
         session, user_id=user_id, start=cache.start, end=cache.end
     ):
-        found = series_of(event, zone=zone)
-        if ever_busy(found):
-            steps = stepped.expansion(found, cache.start, cache.end, limit=cache.limit)
-            cache.add(event.id, event.title, found, await pacer.drive(steps))
+        await cache.add(event.id, event.title, series_of(event, zone=zone), pacer)
         await pacer.tick()
     return cache
 

@@ -272,7 +272,7 @@ async def _create(
     run_ = await CreateRun.open(session, ctx=ctx, series=[p[2] for p in prepared], pacer=pacer)
     for before in earlier or ():  # only those that can meet this part's window are expanded
         if before.meets(run_.cache.start, run_.cache.end):
-            run_.cache.add(-(_CARRIED + before.index), before.title, before.series)
+            await run_.cache.add(-(_CARRIED + before.index), before.title, before.series, pacer)
             await pacer.tick()
     placed: list[Item] = []
     for item, content, series in prepared:

@@ -187,13 +187,13 @@ async def test_a_cut_short_read_does_not_hide_later_conflicts(
         assert [c["event_id"] for c in result["conflicts"]] == [series.json()["id"]]
 
 
-def test_busy_cache_answers_as_a_query_would() -> None:
+async def test_busy_cache_answers_as_a_query_would() -> None:
     start = datetime(2026, 6, 1, tzinfo=UTC)
     hourly = recurrence.Series(start, start + timedelta(minutes=30), "UTC", "FREQ=HOURLY", ())
     single = recurrence.Series(start, start + timedelta(days=3), "UTC", None, ())
     cache = BusyCache(start, start + timedelta(days=2), limit=3)
-    cache.add(1, "hourly", hourly)
-    cache.add(2, "single", single)
+    await cache.add(1, "hourly", hourly, Pacer())
+    await cache.add(2, "single", single, Pacer())
     assert cache.complete_until == start + timedelta(hours=2)  # the third occurrence
     assert cache.covers(start, start + timedelta(hours=2))
     assert not cache.covers(start, start + timedelta(hours=3))
